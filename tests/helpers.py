@@ -1,0 +1,53 @@
+"""Small helpers for editing package copies in tests and running the CLI."""
+
+from __future__ import annotations
+
+import csv
+import io
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+RESOURCES = ["sources", "actors", "events", "event_actors", "claims", "denials", "exclusions"]
+
+
+def read_table(package: Path, resource: str) -> tuple[list[str], list[dict[str, str]]]:
+    with open(package / "data" / f"{resource}.csv", encoding="utf-8", newline="") as handle:
+        reader = csv.DictReader(handle)
+        return list(reader.fieldnames or []), list(reader)
+
+
+def write_table(package: Path, resource: str, header: list[str], rows: list[dict[str, str]]) -> None:
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=header, lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    (package / "data" / f"{resource}.csv").write_text(buffer.getvalue(), encoding="utf-8")
+
+
+def line_of(package: Path, resource: str, index: int) -> int:
+    """The file line on which data row `index` (0-based) starts; the header is line 1."""
+    text = (package / "data" / f"{resource}.csv").read_text(encoding="utf-8")
+    reader = csv.reader(io.StringIO(text, newline=""))
+    end = 0
+    for position, _ in enumerate(reader):
+        start, end = end + 1, reader.line_num
+        if position == index + 1:
+            return start
+    raise IndexError(index)
+
+
+def set_cell(package: Path, resource: str, index: int, field: str, value: str) -> int:
+    """Set one cell of a package copy; returns the row's file line."""
+    header, rows = read_table(package, resource)
+    rows[index][field] = value
+    write_table(package, resource, header, rows)
+    return line_of(package, resource, index)
+
+
+def run_cli(*args: str):
+    """Run `nkru ARGS` in-process; returns typer's Result (stdout, stderr, exit_code)."""
+    from typer.testing import CliRunner
+
+    from validate.cli import app
+
+    return CliRunner().invoke(app, list(args))

@@ -1,0 +1,64 @@
+"""The public functions of the nkru toolkit. The CLI only calls these."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from validate import layers as layer_registry
+from validate.findings import LayerResult, Report
+from validate.package import Package, PackageError
+
+__all__ = ["Options", "PackageError", "validate_package", "open_package"]
+
+
+@dataclass
+class Options:
+    """Settings a layer may read. Unknown settings are simply absent."""
+
+    allow_remote: bool = False
+    data_docs: Path | None = None
+    baseline: Path | None = None
+    coverage_threshold: float | None = None
+
+
+def open_package(path: str | Path = ".", *, allow_remote: bool = False) -> Package:
+    """Open the package at `path`; raises PackageError when there is none."""
+    return Package.open(path, allow_remote=allow_remote)
+
+
+def select_layers(only: list[str] | None = None, skip: list[str] | None = None) -> list[str]:
+    """The layers to run, in run order; raises ValueError on an unknown name."""
+    known = layer_registry.names()
+    for name in [*(only or []), *(skip or [])]:
+        if name not in known:
+            raise ValueError(f"unknown layer {name!r} (known: {', '.join(known)})")
+    chosen = [n for n in known if not only or n in only]
+    return [n for n in chosen if n not in (skip or [])]
+
+
+def validate_package(
+    path: str | Path = ".",
+    *,
+    only: list[str] | None = None,
+    skip: list[str] | None = None,
+    fail_fast: bool = False,
+    options: Options | None = None,
+) -> Report:
+    """Validate the package at `path` with the selected layers and return one report.
+
+    Raises PackageError if there is no readable datapackage.json and ValueError for an unknown layer.
+    """
+    options = options or Options()
+    names = select_layers(only, skip)
+    package = open_package(path, allow_remote=options.allow_remote)
+    report = Report(package=str(package.root))
+    for name in names:
+        started = time.perf_counter()
+        result: LayerResult = layer_registry.load(name).check(package, options)
+        result.seconds = time.perf_counter() - started
+        report.layers.append(result)
+        if fail_fast and result.errors:
+            break
+    return report

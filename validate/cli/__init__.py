@@ -1,0 +1,47 @@
+"""The `nkru` command line. Commands only parse, call the library, render and set the exit code.
+
+One module per command in this package; register it in COMMANDS and nowhere else.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+import typer
+
+#: command name -> module defining `command` (a typer-annotated function).
+COMMANDS: dict[str, str] = {
+    "validate": "validate.cli.validate_cmd",
+}
+
+app = typer.Typer(
+    name="nkru",
+    help="Validate, release and export the nkru Data Package (North Korea–Russia military cooperation).",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+
+
+def _version(value: bool) -> None:
+    if value:
+        from validate import __version__
+
+        typer.echo(f"nkru {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Show the toolkit version and exit."),
+) -> None:
+    """Validate, release and export the nkru Data Package."""
+
+
+for _name, _module in COMMANDS.items():
+    app.command(_name)(importlib.import_module(_module).command)
+
+
+def main() -> None:
+    app()

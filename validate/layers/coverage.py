@@ -1,0 +1,102 @@
+"""Coverage layer (provenance): source texts exist and match their hashes, and every quote is in its source.
+
+Quote-bearing resources are found from the schemas (a `quote` and a
+`source_id` field), not from a list written here.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+from validate.findings import Finding, LayerResult, define
+from validate.package import Package, UnsafePath
+from validate.text import FoldedText
+
+NAME = "coverage"
+
+define("source-text-missing", NAME, "{resource} line {line}: source {row_id} has no text file at {value}",
+       description="A source's text_path does not point to a readable file.")
+define("source-text-unsafe", NAME, "{resource} line {line}: source {row_id} text_path {value!r} is not allowed: {detail}",
+       description="A source's text_path leaves the package or is hidden.")
+define("source-text-hash", NAME, "{resource} line {line}: source {row_id} text {text_path} has SHA-256 {actual}, but text_sha256 says {value}",
+       description="The archived text was edited after it was archived (or the recorded hash is wrong).")
+define("source-text-encoding", NAME, "{resource} line {line}: source {row_id} text {value} is not UTF-8",
+       description="A source text cannot be decoded as UTF-8.")
+define("quote-not-in-source", NAME,
+       "{resource} line {line}: {row_id} quote not found in {source_id} ({value!r}); closest passage ({score}% alike, text line {text_line}): {closest!r}",
+       description="A quote does not occur in its source text after NFC and whitespace folding.")
+define("quote-source-unknown", NAME, "{resource} line {line}: {row_id} quotes source {value!r}, which has no readable text",
+       description="A quote's source has no text to check it against.")
+
+
+def quote_resources(package: Package) -> list[str]:
+    """Resources whose rows carry a verbatim quote from a source."""
+    found = []
+    for name in package.resources:
+        fields = set(package.field_names(name))
+        if {"quote", "source_id"} <= fields:
+            found.append(name)
+    return found
+
+
+def check(package: Package, options: Any = None) -> LayerResult:
+    result = LayerResult(NAME)
+    texts = _check_sources(package, result)
+    _check_quotes(package, texts, result)
+    return result
+
+
+def _check_sources(package: Package, result: LayerResult) -> dict[str, FoldedText]:
+    """Check every source text; return the readable ones, folded, by source_id."""
+    texts: dict[str, FoldedText] = {}
+    table = package.table("sources") if "sources" in package.resources else None
+    if table is None:
+        return texts
+    for index, row in enumerate(table.rows):
+        source_id = row.get("source_id", "")
+        text_path = row.get("text_path", "")
+        where = dict(resource="sources", path=table.path, line=table.lines[index], row_id=source_id)
+        result.checks += 1
+        try:
+            full = package.resolve(text_path)
+        except UnsafePath as exc:
+            result.findings.append(Finding.make("source-text-unsafe", field="text_path", value=text_path, detail=str(exc), **where))
+            continue
+        if not full.is_file():
+            result.findings.append(Finding.make("source-text-missing", field="text_path", value=text_path, **where))
+            continue
+        data = full.read_bytes()
+        actual = hashlib.sha256(data).hexdigest()
+        expected = row.get("text_sha256", "")
+        result.checks += 1
+        if actual != expected:
+            result.findings.append(Finding.make("source-text-hash", field="text_sha256", value=expected, actual=actual,
+                                                text_path=text_path, **where))
+        try:
+            texts[source_id] = FoldedText(data.decode("utf-8"))
+        except UnicodeDecodeError:
+            result.findings.append(Finding.make("source-text-encoding", field="text_path", value=text_path, **where))
+    return texts
+
+
+def _check_quotes(package: Package, texts: dict[str, FoldedText], result: LayerResult) -> None:
+    for name in quote_resources(package):
+        table = package.table(name)
+        if table is None:
+            continue  # the structure layer reports unreadable resources
+        for index, row in enumerate(table.rows):
+            quote = row.get("quote", "")
+            if not quote:
+                continue  # a required-field error, reported by the structure layer
+            source_id = row.get("source_id", "")
+            where = dict(resource=name, path=table.path, line=table.lines[index], row_id=table.row_id(index), field="quote")
+            result.checks += 1
+            text = texts.get(source_id)
+            if text is None:
+                result.findings.append(Finding.make("quote-source-unknown", **{**where, "field": "source_id"}, value=source_id))
+                continue
+            if not text.find_all(quote):
+                closest, score, text_line = text.closest(quote)
+                result.findings.append(Finding.make("quote-not-in-source", value=quote, source_id=source_id,
+                                                    closest=closest, score=score, text_line=text_line, **where))

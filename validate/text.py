@@ -1,0 +1,96 @@
+"""Text normalisation shared by every check that compares quotes with source texts.
+
+Quotes are compared after Unicode NFC and whitespace folding (every run of
+whitespace becomes one space), so line breaks and double spaces in an article
+never decide whether a quote is found.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass
+from functools import cached_property
+
+_WHITESPACE = re.compile(r"\s+")
+
+
+def fold(text: str) -> str:
+    """NFC, whitespace runs collapsed to one space, ends stripped."""
+    return _WHITESPACE.sub(" ", unicodedata.normalize("NFC", text)).strip()
+
+
+@dataclass(frozen=True)
+class Span:
+    start: int
+    end: int
+
+    def overlaps(self, other: "Span") -> bool:
+        return self.start < other.end and other.start < self.end
+
+
+class FoldedText:
+    """A source text in folded form, able to map folded offsets back to original lines."""
+
+    def __init__(self, original: str):
+        self.original = original
+        nfc = unicodedata.normalize("NFC", original)
+        folded_chars: list[str] = []
+        origin: list[int] = []  # folded index -> index in the NFC text
+        in_space = True  # drop leading whitespace
+        for index, char in enumerate(nfc):
+            if char.isspace():
+                if not in_space:
+                    folded_chars.append(" ")
+                    origin.append(index)
+                in_space = True
+                continue
+            folded_chars.append(char)
+            origin.append(index)
+            in_space = False
+        if folded_chars and folded_chars[-1] == " ":
+            folded_chars.pop()
+            origin.pop()
+        self.nfc = nfc
+        self.text = "".join(folded_chars)
+        self._origin = origin
+
+    def find_all(self, quote: str) -> list[Span]:
+        """Every occurrence of the folded quote in the folded text."""
+        needle = fold(quote)
+        spans: list[Span] = []
+        if not needle:
+            return spans
+        start = self.text.find(needle)
+        while start != -1:
+            spans.append(Span(start, start + len(needle)))
+            start = self.text.find(needle, start + 1)
+        return spans
+
+    @cached_property
+    def _line_starts(self) -> list[int]:
+        starts = [0]
+        for index, char in enumerate(self.nfc):
+            if char == "\n":
+                starts.append(index + 1)
+        return starts
+
+    def line_of(self, folded_offset: int) -> int:
+        """1-based line in the original text of a folded offset."""
+        import bisect
+
+        if not self._origin:
+            return 1
+        offset = self._origin[min(max(folded_offset, 0), len(self._origin) - 1)]
+        return bisect.bisect_right(self._line_starts, offset)
+
+    def closest(self, quote: str) -> tuple[str, float, int]:
+        """The passage most like the quote: (passage, similarity 0-100, line)."""
+        from rapidfuzz import fuzz
+
+        needle = fold(quote)
+        if not needle or not self.text:
+            return "", 0.0, 1
+        match = fuzz.partial_ratio_alignment(needle, self.text)
+        passage = self.text[match.dest_start : match.dest_end]
+        return passage, round(match.score, 1), self.line_of(match.dest_start)
