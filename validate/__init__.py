@@ -12,6 +12,7 @@ _LAZY = {
     "PackageError": "validate.package",
     "Finding": "validate.findings",
     "Report": "validate.findings",
+    "load": "validate.load",
 }
 
 

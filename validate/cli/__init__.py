@@ -12,6 +12,13 @@ import typer
 #: command name -> module defining `command` (a typer-annotated function).
 COMMANDS: dict[str, str] = {
     "validate": "validate.cli.validate_cmd",
+    "coverage": "validate.cli.coverage_cmd",
+    "codebook": "validate.cli.codebook_cmd",
+    "report": "validate.cli.report_cmd",
+    "export": "validate.cli.export_cmd",
+    "release": "validate.cli.release_cmd",
+    "diff": "validate.cli.diff_cmd",
+    "cite": "validate.cli.cite_cmd",
 }
 
 app = typer.Typer(

@@ -12,20 +12,42 @@ from validate.cli.common import EXIT_INVALID, EXIT_VALID, split_names, stdout, u
 
 def command(
     path: Annotated[Path, typer.Argument(help="Package directory (or its datapackage.json).")] = Path("."),
-    format: Annotated[str, typer.Option("--format", "-f", help="Output: text, json.")] = "text",
+    format: Annotated[str, typer.Option("--format", "-f", help="Output: text, json, junit, github.")] = "text",
     only: Annotated[Optional[list[str]], typer.Option(help="Run only these layers (repeat or comma-separate).")] = None,
     skip: Annotated[Optional[list[str]], typer.Option(help="Skip these layers (repeat or comma-separate).")] = None,
     fail_fast: Annotated[bool, typer.Option("--fail-fast", help="Stop after the first layer that finds errors.")] = False,
     timings: Annotated[bool, typer.Option("--timings", help="Show the time each layer took.")] = False,
     allow_remote: Annotated[bool, typer.Option("--allow-remote", help="Permit remote (http/https) resource paths.")] = False,
+    baseline: Annotated[Optional[Path], typer.Option("--baseline", help="The previous release to check stable IDs against: a release zip, a package directory or a git ref (default: the highest vX.Y.Z git tag).")] = None,
+    data_docs: Annotated[Optional[Path], typer.Option("--data-docs", metavar="DIR", help="Build the great-expectations Data Docs site into DIR (needs the expectations layer; DIR must be empty, new or an earlier site).")] = None,
+    coverage_threshold: Annotated[Optional[float], typer.Option("--coverage-threshold", help="Sentence coverage each source must reach, 0-100 (default: [tool.nkru] coverage-threshold in pyproject.toml, else 100).")] = None,
 ) -> None:
-    """Validate the package: structure, rules, expectations and source coverage. Exit 0 valid, 1 invalid, 2 usage error."""
+    """Validate the package: structure, rules, expectations, source coverage and release metadata. Exit 0 valid, 1 invalid, 2 usage error."""
     from validate import api, render
     from validate.package import PackageError
 
     if format not in render.FORMATS:
         raise usage_error(f"unknown format {format!r} (choose from {', '.join(render.FORMATS)})")
     options = api.Options(allow_remote=allow_remote)
+    if baseline is not None:
+        from validate import gitrepo
+
+        package_root = path.parent if path.name == "datapackage.json" else path
+        if not baseline.exists() and gitrepo.resolve_commit(package_root, str(baseline)) is None:
+            raise usage_error(f"--baseline {baseline}: no such release zip or directory, and not a git ref of the package's repository")
+        options.baseline = baseline
+    if coverage_threshold is not None:
+        if not 0 <= coverage_threshold <= 100:
+            raise usage_error(f"--coverage-threshold {coverage_threshold:g} is not between 0 and 100")
+        options.coverage_threshold = coverage_threshold
+    if data_docs is not None:
+        try:
+            selected = api.select_layers(split_names(only), split_names(skip))
+        except ValueError as exc:
+            raise usage_error(str(exc))
+        if "expectations" not in selected:
+            raise usage_error("--data-docs needs the expectations layer (it is skipped or not in --only)")
+        options.data_docs = data_docs
     try:
         report = api.validate_package(path, only=split_names(only), skip=split_names(skip), fail_fast=fail_fast, options=options)
     except (PackageError, ValueError) as exc:

@@ -13,7 +13,10 @@ from types import ModuleType
 #: layer name -> module path, in run order. Register a new layer here and nowhere else.
 LAYERS: dict[str, str] = {
     "structure": "validate.layers.structure",
+    "rules": "validate.layers.rules",
+    "expectations": "validate.layers.expectations",
     "coverage": "validate.layers.coverage",
+    "metadata": "validate.layers.metadata",
 }
 
 

@@ -1,7 +1,12 @@
-"""Coverage layer (provenance): source texts exist and match their hashes, and every quote is in its source.
+"""Coverage layer (provenance): source texts exist and match their hashes, every quote is in its
+source, and every sentence of every source text is covered by a quote or an exclusion.
 
 Quote-bearing resources are found from the schemas (a `quote` and a
-`source_id` field), not from a list written here.
+`source_id` field), not from a list written here. Sentence coverage is
+computed by `validate.coverage`; a source below the threshold
+(`[tool.nkru] coverage-threshold` in pyproject.toml, default 100, or
+`Options.coverage_threshold`) fails, with one finding per uncovered sentence
+at its line in the text file.
 """
 
 from __future__ import annotations
@@ -9,13 +14,15 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
+from validate import coverage as sentence_coverage
+from validate.coverage import quote_resources
 from validate.findings import Finding, LayerResult, define
 from validate.package import Package, UnsafePath
 from validate.text import FoldedText
 
 NAME = "coverage"
 
-define("source-text-missing", NAME, "{resource} line {line}: source {row_id} has no text file at {value}",
+define("source-text-missing", NAME, "{resource} line {line}: source {row_id} {field} {value!r}: no such file",
        description="A source's text_path does not point to a readable file.")
 define("source-text-unsafe", NAME, "{resource} line {line}: source {row_id} text_path {value!r} is not allowed: {detail}",
        description="A source's text_path leaves the package or is hidden.")
@@ -29,22 +36,56 @@ define("quote-not-in-source", NAME,
 define("quote-source-unknown", NAME, "{resource} line {line}: {row_id} quotes source {value!r}, which has no readable text",
        description="A quote's source has no text to check it against.")
 
-
-def quote_resources(package: Package) -> list[str]:
-    """Resources whose rows carry a verbatim quote from a source."""
-    found = []
-    for name in package.resources:
-        fields = set(package.field_names(name))
-        if {"quote", "source_id"} <= fields:
-            found.append(name)
-    return found
+define("uncovered-sentence", NAME, "source {row_id} text line {line}: sentence covered by no quote or exclusion: {value!r}",
+       description="A sentence of a source text overlaps no claim or denial quote and no exclusion "
+                   "(an error while the source is below the coverage threshold, a warning otherwise).")
+define("coverage-below-threshold", NAME,
+       "{resource} line {line}: source {row_id} has {covered} of {sentences} sentences covered or excluded "
+       "({value}%), below the threshold of {threshold}%; {uncovered} uncovered",
+       description="A source text's sentence coverage is below the threshold ([tool.nkru] coverage-threshold).")
+define("coverage-threshold-invalid", NAME, "invalid coverage threshold: {detail}; using {threshold}%",
+       description="The configured coverage threshold is not a number from 0 to 100.")
 
 
 def check(package: Package, options: Any = None) -> LayerResult:
     result = LayerResult(NAME)
     texts = _check_sources(package, result)
     _check_quotes(package, texts, result)
+    _check_sentences(package, texts, options, result)
     return result
+
+
+def _threshold(package: Package, options: Any, result: LayerResult) -> float:
+    override = getattr(options, "coverage_threshold", None)
+    try:
+        return sentence_coverage.threshold_for(package, override)
+    except sentence_coverage.ThresholdError as exc:
+        fallback = sentence_coverage.DEFAULT_THRESHOLD
+        where = None if override is not None else sentence_coverage.PYPROJECT
+        result.findings.append(Finding.make("coverage-threshold-invalid", path=where, field=sentence_coverage.THRESHOLD_KEY,
+                                            value=override, detail=str(exc), threshold=f"{fallback:g}"))
+        return fallback
+
+
+def _check_sentences(package: Package, texts: dict[str, FoldedText], options: Any, result: LayerResult) -> None:
+    """Every sentence of every readable source text is covered by a quote or an exclusion."""
+    threshold = _threshold(package, options, result)
+    sources_path = package.resources["sources"].path if "sources" in package.resources else None
+    for source in sentence_coverage.package_coverage(package, texts):
+        if source.problem is not None:
+            continue  # a missing or unreadable text is reported by _check_sources
+        result.checks += source.total
+        passes = source.passes(threshold)
+        for sentence in source.uncovered_sentences():
+            result.findings.append(Finding.make("uncovered-sentence", resource="sources", path=source.text_path,
+                                                line=sentence.line, row_id=source.source_id, value=sentence.text,
+                                                severity="warning" if passes else "error"))
+        if not passes:
+            result.findings.append(Finding.make(
+                "coverage-below-threshold", resource="sources", path=sources_path, line=source.line,
+                row_id=source.source_id, field="text_path", value=f"{sentence_coverage.rounded_down(source.percent):g}",
+                covered=source.covered + source.excluded, sentences=source.total, uncovered=source.uncovered,
+                threshold=f"{threshold:g}"))
 
 
 def _check_sources(package: Package, result: LayerResult) -> dict[str, FoldedText]:

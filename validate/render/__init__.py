@@ -11,6 +11,8 @@ from types import ModuleType
 FORMATS: dict[str, str] = {
     "text": "validate.render.text",
     "json": "validate.render.json",
+    "junit": "validate.render.junit",
+    "github": "validate.render.github",
 }
 
 

@@ -1,0 +1,175 @@
+"""Cold wall time and peak memory of `nkru validate`, per layer, next to frictionless and a bare GX import.
+
+    python benchmarks/bench_validate.py [--package DIR] [--repeat N] [--json FILE]
+
+Every measurement is a fresh interpreter (a new process: nothing imported, nothing
+cached in Python; the OS file cache stays warm, as on a developer's machine after
+the first run). Wall time is taken around the child; peak memory is the child's
+maximum resident set size from wait4(). Each command runs N times (default 5);
+the table shows the minimum (least disturbed by other load) and the median.
+
+Prints a Markdown table and the two targets of docs/performance.md:
+- everything except the expectations layer under 2 s;
+- the whole run at most 1.5 s more than `python -c "import great_expectations"`.
+
+Not a test: nothing here asserts; the figures go into docs/performance.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+BIN = Path(sys.executable).parent
+
+
+@dataclass
+class Measurement:
+    label: str
+    command: str
+    wall_min: float
+    wall_median: float
+    cpu_min: float
+    peak_mb: float
+    exit_codes: list[int]
+
+
+def run_once(argv: list[str], cwd: Path) -> tuple[float, float, float, int]:
+    """(wall seconds, CPU seconds, peak RSS in MB, exit code) of one fresh child process."""
+    started = time.perf_counter()
+    child = subprocess.Popen(argv, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    _, status, usage = os.wait4(child.pid, 0)
+    wall = time.perf_counter() - started
+    child.returncode = os.waitstatus_to_exitcode(status)
+    # ru_maxrss is in kilobytes on Linux (bytes on macOS).
+    peak = usage.ru_maxrss / (1024 * 1024 if sys.platform == "darwin" else 1024)
+    return wall, usage.ru_utime + usage.ru_stime, peak, child.returncode
+
+
+def measure(label: str, argv: list[str], cwd: Path, repeat: int) -> Measurement:
+    walls, cpus, peaks, codes = [], [], [], []
+    for _ in range(repeat):
+        wall, cpu, peak, code = run_once(argv, cwd)
+        walls.append(wall)
+        cpus.append(cpu)
+        peaks.append(peak)
+        codes.append(code)
+    shown = " ".join(Path(a).name if i == 0 else a for i, a in enumerate(argv))
+    return Measurement(label, shown, min(walls), statistics.median(walls), min(cpus), max(peaks), sorted(set(codes)))
+
+
+def layers() -> list[str]:
+    sys.path.insert(0, str(REPO))
+    from validate.layers import names
+
+    return names()
+
+
+def commands(package: Path) -> list[tuple[str, list[str]]]:
+    nkru = [sys.executable, "-m", "validate"]
+    found = [
+        ("python (empty interpreter)", [sys.executable, "-c", "pass"]),
+        ("nkru --help", [*nkru, "--help"]),
+        ("import great_expectations", [sys.executable, "-c", "import great_expectations"]),
+        ("frictionless validate datapackage.json", [str(BIN / "frictionless"), "validate", "datapackage.json"]),
+        ("nkru validate (all layers)", [*nkru, "validate", str(package)]),
+        ("nkru validate --skip expectations", [*nkru, "validate", str(package), "--skip", "expectations"]),
+    ]
+    for layer in layers():
+        found.append((f"nkru validate --only {layer}", [*nkru, "validate", str(package), "--only", layer]))
+    return found
+
+
+def machine() -> str:
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    memory = ""
+    try:
+        kb = int(next(l for l in Path("/proc/meminfo").read_text().splitlines() if l.startswith("MemTotal")).split()[1])
+        memory = f", {kb / 1024 / 1024:.1f} GiB RAM"
+    except (OSError, StopIteration, ValueError):
+        pass
+    return (f"{cpu}, {os.cpu_count()} CPUs{memory}; {platform.system()} {platform.release()}; "
+            f"Python {platform.python_version()}")
+
+
+def versions() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    shown = []
+    for name in ["great_expectations", "frictionless", "pandera", "pandas", "typer"]:
+        try:
+            shown.append(f"{name} {version(name)}")
+        except PackageNotFoundError:
+            pass
+    return ", ".join(shown)
+
+
+def table(results: list[Measurement], repeat: int) -> str:
+    rows = ["| command | wall min (s) | wall median (s) | CPU min (s) | peak RSS (MB) | exit |",
+            "| --- | ---: | ---: | ---: | ---: | --- |"]
+    for m in results:
+        rows.append(f"| `{m.label}` | {m.wall_min:.2f} | {m.wall_median:.2f} | {m.cpu_min:.2f} | {m.peak_mb:.0f} | "
+                    f"{','.join(map(str, m.exit_codes))} |")
+    return "\n".join(rows) + (f"\n\n{repeat} fresh processes per command; minimum and median wall time, minimum CPU time "
+                             "(user + system: less disturbed by other load), largest peak RSS.")
+
+
+def targets(results: list[Measurement]) -> str:
+    by = {m.label: m for m in results}
+    lines = []
+    skip = by.get("nkru validate --skip expectations")
+    if skip:
+        ok = "met" if skip.wall_min < 2.0 else "MISSED"
+        lines.append(f"- everything except expectations: {skip.wall_min:.2f} s (target < 2 s): {ok}")
+    total, gx = by.get("nkru validate (all layers)"), by.get("import great_expectations")
+    if total and gx:
+        extra = total.wall_min - gx.wall_min
+        ok = "met" if extra <= 1.5 else "MISSED"
+        lines.append(f"- whole run minus GX import: {total.wall_min:.2f} − {gx.wall_min:.2f} = {extra:.2f} s "
+                     f"(target ≤ 1.5 s): {ok}")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--package", type=Path, default=REPO, help="package directory (default: the repository)")
+    parser.add_argument("--repeat", type=int, default=5, help="runs per command (default 5)")
+    parser.add_argument("--json", type=Path, help="also write the raw figures to this JSON file")
+    args = parser.parse_args(argv)
+    package = args.package.resolve()
+    load_before = os.getloadavg()[0]
+    results = []
+    for label, command in commands(package):
+        print(f"… {label}", file=sys.stderr, flush=True)
+        results.append(measure(label, command, package, args.repeat))
+    print(f"Machine: {machine()}")
+    print(f"Libraries: {versions()}")
+    print(f"Date: {time.strftime('%Y-%m-%d %H:%M %Z')}; load average before: {load_before:.2f}\n")
+    print(table(results, args.repeat))
+    print()
+    print(targets(results))
+    if args.json:
+        from validate.fsutil import atomic_write_text
+
+        atomic_write_text(args.json, json.dumps([asdict(m) for m in results], indent=2) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

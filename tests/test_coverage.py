@@ -1,0 +1,331 @@
+"""Sentence coverage: the library, the coverage layer's new checks, and `nkru coverage`."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from tests.helpers import REPO, line_of, read_table, run_cli, write_table
+from validate import api
+from validate import coverage as cov
+from validate.package import Package
+from validate.text import FoldedText, Span
+
+# -- splitting ---------------------------------------------------------------------------------------
+
+TEXT = (
+    "Überschrift ohne Punkt\n"
+    "Erster Satz des Absatzes. Zweiter Satz folgt hier!\n"
+    "\n"
+    "-\n"
+    "+++\n"
+    "Zwischentitel\n"
+    "Ein  Satz   mit\tLeerraum.\n"
+)
+
+
+def test_headings_do_not_merge_with_the_next_paragraph():
+    sentences = cov.split_sentences(TEXT)
+    assert [(s.line, s.text) for s in sentences] == [
+        (1, "Überschrift ohne Punkt"),
+        (2, "Erster Satz des Absatzes."),
+        (2, "Zweiter Satz folgt hier!"),
+        (6, "Zwischentitel"),
+        (7, "Ein Satz mit Leerraum."),
+    ]
+
+
+def test_sentences_are_located_in_the_folded_text():
+    folded = FoldedText(TEXT)
+    for sentence in cov.split_sentences(folded):
+        assert folded.text[sentence.start : sentence.end] == sentence.text
+        assert folded.line_of(sentence.start) == sentence.line
+
+
+def test_a_real_heading_without_a_blank_line_is_its_own_sentence():
+    package = Package.open(REPO)
+    text = FoldedText(package.source_text("S003"))
+    sentences = cov.split_sentences(text)
+    heading = [s for s in sentences if s.text == "Verteidigungskooperation zwischen Moskau und Pjöngjang"]
+    assert len(heading) == 1 and heading[0].line == 13
+
+
+@pytest.mark.parametrize(("tag", "language"), [("de", "de"), ("de-CH", "de"), ("en-GB", "en"), ("xx", "de"), (None, "de")])
+def test_segmenter_language_follows_the_source_language(tag, language):
+    assert cov.segment_language(tag) == language
+
+
+# -- the arithmetic, for any spans ----------------------------------------------------------------------
+
+
+@st.composite
+def layouts(draw):
+    """Non-overlapping sentences in a text of length n, and quote and exclusion spans anywhere in it."""
+    n = draw(st.integers(min_value=1, max_value=400))
+    cuts = sorted(set(draw(st.lists(st.integers(min_value=0, max_value=n), max_size=30))) | {0, n})
+    sentences = [Span(a, b) for a, b in zip(cuts, cuts[1:]) if b > a and draw(st.booleans())]
+    span = st.tuples(st.integers(0, n), st.integers(0, n)).map(lambda t: Span(min(t), max(t)))
+    return sentences, draw(st.lists(span, max_size=12)), draw(st.lists(span, max_size=12)), draw(span)
+
+
+def counts(sentences, quotes, exclusions):
+    statuses = cov.classify(sentences, quotes, exclusions)
+    result = {status: statuses.count(status) for status in cov.STATUSES}
+    result["percent"] = cov.percent(result["covered"] + result["excluded"], len(sentences))
+    return result
+
+
+@given(layouts())
+@settings(max_examples=300)
+def test_every_sentence_is_counted_once_and_percent_is_a_percentage(layout):
+    sentences, quotes, exclusions, _ = layout
+    result = counts(sentences, quotes, exclusions)
+    assert result["covered"] + result["excluded"] + result["uncovered"] == len(sentences)
+    assert 0 <= result["percent"] <= 100
+    if not result["uncovered"]:
+        assert result["percent"] == 100
+
+
+@given(layouts())
+@settings(max_examples=300)
+def test_adding_a_quote_never_decreases_coverage(layout):
+    sentences, quotes, exclusions, extra = layout
+    before = counts(sentences, quotes, exclusions)
+    with_quote = counts(sentences, quotes + [extra], exclusions)
+    with_exclusion = counts(sentences, quotes, exclusions + [extra])
+    assert with_quote["covered"] >= before["covered"]
+    assert with_quote["percent"] >= before["percent"]
+    assert with_exclusion["covered"] == before["covered"]
+    assert with_exclusion["percent"] >= before["percent"]
+
+
+@given(layouts())
+@settings(max_examples=300)
+def test_classify_agrees_with_pairwise_overlap(layout):
+    sentences, quotes, exclusions, _ = layout
+    for sentence, status in zip(sentences, cov.classify(sentences, quotes, exclusions)):
+        if any(sentence.overlaps(q) for q in quotes if q.end > q.start):
+            assert status == cov.COVERED
+        elif any(sentence.overlaps(x) for x in exclusions if x.end > x.start):
+            assert status == cov.EXCLUDED
+        else:
+            assert status == cov.UNCOVERED
+
+
+REAL_TEXT = FoldedText(Package.open(REPO).source_text("S001"))
+
+
+@given(st.lists(st.tuples(st.integers(0, len(REAL_TEXT.text)), st.integers(1, 80)), max_size=8))
+@settings(max_examples=100, deadline=None)
+def test_quotes_cut_from_a_real_text_only_ever_add_coverage(cuts):
+    previous = -1.0
+    quotes: list[Span] = []
+    for start, length in cuts:
+        quotes.extend(REAL_TEXT.find_all(REAL_TEXT.text[start : start + length]))
+        result = cov.source_coverage("S001", REAL_TEXT, quotes, [])
+        assert result.covered + result.excluded + result.uncovered == result.total > 0
+        assert result.percent >= previous
+        previous = result.percent
+
+
+def test_no_sentences_is_full_coverage():
+    assert cov.percent(0, 0) == 100
+
+
+@pytest.mark.parametrize(("value", "shown"), [(99.96, 99.9), (100.0, 100.0), (100 * 2 / 3, 66.6), (28.000000000000004, 28.0)])
+def test_percentages_are_rounded_down(value, shown):
+    assert cov.rounded_down(value) == shown
+
+
+# -- the real package -------------------------------------------------------------------------------------
+
+
+def test_real_package_is_fully_covered():
+    report = cov.coverage_report(Package.open(REPO))
+    assert report.threshold == 100
+    assert len(report.sources) == 5 and all(s.total > 0 for s in report.sources)
+    uncovered = {s.source_id: [(x.line, x.text) for x in s.uncovered_sentences()] for s in report.sources}
+    assert report.passed, uncovered
+
+
+def test_real_package_passes_the_coverage_layer():
+    report = api.validate_package(REPO, only=["coverage"])
+    (layer,) = report.layers
+    assert [f.message for f in layer.findings] == []
+    sentences = sum(s.total for s in cov.package_coverage(Package.open(REPO)))
+    assert layer.checks > sentences > 0
+
+
+# -- broken copies --------------------------------------------------------------------------------------
+
+
+def uncover(package_path, source_id="S001", nth=1):
+    """Remove every quote and exclusion overlapping the nth sentence of a source; returns that sentence."""
+    package = Package.open(package_path)
+    text = FoldedText(package.source_text(source_id))
+    sentence = cov.split_sentences(text)[nth]
+    for resource in cov.quote_resources(package):
+        header, rows = read_table(package_path, resource)
+        kept = [r for r in rows if not (r["source_id"] == source_id
+                                        and any(s.overlaps(sentence.span) for s in text.find_all(r["quote"])))]
+        write_table(package_path, resource, header, kept)
+    return sentence
+
+
+def coverage_findings(package_path, **options):
+    report = api.validate_package(package_path, only=["coverage"], options=api.Options(**options))
+    return report, report.layers[0].findings
+
+
+def test_an_uncovered_sentence_is_reported_at_its_text_line(package_copy):
+    sentence = uncover(package_copy)
+    report, findings = coverage_findings(package_copy)
+    found = [f for f in findings if f.code == "uncovered-sentence" and f.value == sentence.text]
+    assert len(found) == 1
+    f = found[0]
+    assert (f.resource, f.path, f.line, f.row_id, f.severity) == ("sources", "data/sources/S001.txt", sentence.line, "S001", "error")
+    assert not report.valid
+
+
+def test_a_source_below_the_threshold_gets_a_summary_at_its_sources_line(package_copy):
+    uncover(package_copy)
+    _, findings = coverage_findings(package_copy)
+    (summary,) = [f for f in findings if f.code == "coverage-below-threshold"]
+    assert (summary.resource, summary.path, summary.line, summary.row_id, summary.field) == (
+        "sources", "data/sources.csv", line_of(package_copy, "sources", 0), "S001", "text_path")
+    assert "threshold of 100%" in summary.message
+
+
+def test_the_threshold_in_pyproject_toml_is_honoured(package_copy):
+    sentence = uncover(package_copy)
+    pyproject = package_copy / "pyproject.toml"
+    pyproject.write_text(pyproject.read_text(encoding="utf-8").replace("coverage-threshold = 100", "coverage-threshold = 50"),
+                         encoding="utf-8")
+    assert cov.read_threshold(package_copy) == 50
+    report, findings = coverage_findings(package_copy)
+    assert report.valid
+    assert {(f.code, f.severity) for f in findings} == {("uncovered-sentence", "warning")}
+    assert sentence.text in [f.value for f in findings]
+
+
+def test_options_override_the_pyproject_threshold(package_copy):
+    uncover(package_copy)
+    report, findings = coverage_findings(package_copy, coverage_threshold=0)
+    assert report.valid and findings and {f.severity for f in findings} == {"warning"}
+
+
+def test_without_pyproject_the_threshold_is_100(package_copy):
+    uncover(package_copy)
+    (package_copy / "pyproject.toml").unlink()
+    assert cov.read_threshold(package_copy) == 100
+    _, findings = coverage_findings(package_copy)
+    assert [f for f in findings if f.code == "coverage-below-threshold"]
+
+
+@pytest.mark.parametrize("setting", ['"high"', "101", "-1", "true", "nan"])
+def test_an_invalid_threshold_is_a_finding(package_copy, setting):
+    pyproject = package_copy / "pyproject.toml"
+    pyproject.write_text(pyproject.read_text(encoding="utf-8").replace("coverage-threshold = 100", f"coverage-threshold = {setting}"),
+                         encoding="utf-8")
+    with pytest.raises(cov.ThresholdError):
+        cov.read_threshold(package_copy)
+    _, findings = coverage_findings(package_copy)
+    (found,) = [f for f in findings if f.code == "coverage-threshold-invalid"]
+    assert found.path == "pyproject.toml" and "coverage-threshold" in found.message
+
+
+def test_an_exclusion_alone_counts_as_excluded(package_copy):
+    package = Package.open(package_copy)
+    sentence = uncover(package_copy)
+    header, rows = read_table(package_copy, "exclusions")
+    rows.append({**{h: "" for h in header}, "exclusion_id": "X999", "source_id": "S001", "quote": sentence.text,
+                 "reason": "background"})
+    write_table(package_copy, "exclusions", header, rows)
+    (s001,) = [s for s in cov.package_coverage(Package.open(package_copy)) if s.source_id == "S001"]
+    index = [x.text for x in s001.sentences].index(sentence.text)
+    assert s001.statuses[index] == cov.EXCLUDED
+    assert sentence not in s001.uncovered_sentences()
+    assert package.root != REPO
+
+
+def test_a_missing_text_is_not_reported_twice(package_copy):
+    (package_copy / "data" / "sources" / "S002.txt").unlink()
+    _, findings = coverage_findings(package_copy)
+    s002 = [f for f in findings if f.row_id == "S002" or (f.path or "").endswith("S002.txt")]
+    assert [f.code for f in s002] == ["source-text-missing"]
+
+
+# -- nkru coverage ------------------------------------------------------------------------------------------
+
+
+def test_cli_text_output_on_the_real_package():
+    result = run_cli("coverage", str(REPO))
+    assert result.exit_code == 0, result.stdout + result.stderr
+    for header in ("sentences", "covered", "excluded", "uncovered", "percent"):
+        assert header in result.stdout
+    for source in ("S001", "S002", "S003", "S004", "S005"):
+        assert source in result.stdout
+    assert "passed" in result.stdout
+
+
+def test_cli_json_is_the_library_report():
+    result = run_cli("coverage", str(REPO), "--format", "json")
+    assert result.exit_code == 0
+    expected = cov.coverage_report(Package.open(REPO)).to_dict()
+    assert json.loads(result.stdout) == expected
+    assert set(expected["sources"][0]) >= {"source_id", "sentences", "covered", "excluded", "uncovered", "percent",
+                                           "uncovered_sentences"}
+
+
+def test_cli_lists_uncovered_sentences_and_fails_below_the_threshold(package_copy):
+    sentence = uncover(package_copy)
+    result = run_cli("coverage", str(package_copy))
+    assert result.exit_code == 1
+    assert f"data/sources/S001.txt:{sentence.line}" in result.stdout
+    assert sentence.text[:40] in result.stdout.replace("\n", " ")
+    data = json.loads(run_cli("coverage", str(package_copy), "-f", "json").stdout)
+    (s001,) = [s for s in data["sources"] if s["source_id"] == "S001"]
+    assert {"line": sentence.line, "text": sentence.text} in s001["uncovered_sentences"]
+    assert s001["passed"] is False and data["passed"] is False
+    assert s001["covered"] + s001["excluded"] + s001["uncovered"] == s001["sentences"]
+
+
+def test_cli_threshold_option_overrides(package_copy):
+    uncover(package_copy)
+    assert run_cli("coverage", str(package_copy), "--threshold", "0").exit_code == 0
+    assert run_cli("coverage", str(package_copy), "--threshold", "100").exit_code == 1
+
+
+def test_cli_missing_text_fails(package_copy):
+    (package_copy / "data" / "sources" / "S004.txt").unlink()
+    result = run_cli("coverage", str(package_copy), "--threshold", "0")
+    assert result.exit_code == 1 and "S004" in result.stdout and "no text file" in result.stdout
+
+
+@pytest.mark.parametrize("args", [["--threshold", "101"], ["--threshold", "-5"], ["--threshold", "lots"], ["--format", "xml"]])
+def test_cli_usage_errors_exit_2(args):
+    result = run_cli("coverage", str(REPO), *args)
+    assert result.exit_code == 2
+
+
+def test_cli_no_package_exits_2(tmp_path):
+    result = run_cli("coverage", str(tmp_path))
+    assert result.exit_code == 2 and "datapackage.json" in result.stderr
+
+
+def test_cli_invalid_threshold_in_pyproject_exits_2(package_copy):
+    pyproject = package_copy / "pyproject.toml"
+    pyproject.write_text(pyproject.read_text(encoding="utf-8").replace("coverage-threshold = 100", "coverage-threshold = 200"),
+                         encoding="utf-8")
+    result = run_cli("coverage", str(package_copy))
+    assert result.exit_code == 2 and "coverage-threshold" in result.stderr
+
+
+def test_validate_coverage_threshold_option(package_copy):
+    uncover(package_copy)
+    assert run_cli("validate", str(package_copy), "--only", "coverage").exit_code == 1
+    assert run_cli("validate", str(package_copy), "--only", "coverage", "--coverage-threshold", "0").exit_code == 0
+    assert run_cli("validate", str(package_copy), "--only", "coverage", "--coverage-threshold", "101").exit_code == 2

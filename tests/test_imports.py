@@ -1,0 +1,64 @@
+"""Heavy libraries are imported only where they are used.
+
+`nkru --help` and `import validate.cli` must not import great-expectations,
+pandera or pandas; importing any layer's module must not import
+great-expectations (only running the expectations layer does). Each check runs
+in a fresh interpreter, so what other tests imported does not count.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from tests.helpers import REPO
+from validate.layers import LAYERS
+
+HEAVY = ("great_expectations", "pandera", "pandas")
+REPORT = "import json, sys; print(json.dumps(sorted({m.split('.')[0] for m in sys.modules})))"
+
+
+def _imported(code: str) -> set[str]:
+    script = f"{code}\n{REPORT}"
+    done = subprocess.run([sys.executable, "-c", script], cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    return set(json.loads(done.stdout.strip().splitlines()[-1]))
+
+
+def test_nkru_help_imports_nothing_heavy():
+    code = ("import sys, contextlib, io\n"
+            "sys.argv = ['nkru', '--help']\n"
+            "from validate.cli import main\n"
+            "with contextlib.redirect_stdout(io.StringIO()):\n"
+            "    try:\n        main()\n    except SystemExit:\n        pass\n")
+    modules = _imported(code)
+    assert "validate" in modules
+    assert not modules & set(HEAVY), sorted(modules & set(HEAVY))
+
+
+def test_import_validate_cli_imports_nothing_heavy():
+    modules = _imported("import validate.cli")
+    assert not modules & set(HEAVY), sorted(modules & set(HEAVY))
+
+
+def test_validate_help_imports_nothing_heavy():
+    code = ("import sys, contextlib, io\n"
+            "sys.argv = ['nkru', 'validate', '--help']\n"
+            "from validate.cli import main\n"
+            "with contextlib.redirect_stdout(io.StringIO()):\n"
+            "    try:\n        main()\n    except SystemExit:\n        pass\n")
+    assert not _imported(code) & set(HEAVY)
+
+
+@pytest.mark.parametrize("layer", sorted(LAYERS))
+def test_layer_module_does_not_import_great_expectations(layer):
+    assert "great_expectations" not in _imported(f"import {LAYERS[layer]}")
+
+
+def test_suites_and_renderers_do_not_import_great_expectations():
+    modules = _imported("import validate.suites, validate.suites.generate, validate.render.junit, validate.render.github")
+    assert "great_expectations" not in modules
+

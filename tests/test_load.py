@@ -1,0 +1,386 @@
+"""The loader: frames typed from the Table Schemas, and clear errors for cells that do not parse."""
+
+from __future__ import annotations
+
+import csv
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import polars as pl
+import pytest
+
+from tests.helpers import REPO, line_of, read_table, set_cell
+from validate.load import LoadError, PackageInvalid, load, read_package
+
+
+def _schemas() -> dict[str, dict]:
+    """resource -> Table Schema, read from the real descriptor (never a hand list)."""
+    descriptor = json.loads((REPO / "datapackage.json").read_text(encoding="utf-8"))
+    return {res["name"]: json.loads((REPO / res["schema"]).read_text(encoding="utf-8")) for res in descriptor["resources"]}
+
+
+SCHEMAS = _schemas()
+FIELDS = [(resource, f) for resource, schema in SCHEMAS.items() for f in schema["fields"]]
+FIELD_IDS = [f"{resource}.{f['name']}" for resource, f in FIELDS]
+
+
+def _csv_rows(package: Path, resource: str) -> list[dict[str, str]]:
+    return read_table(package, resource)[1]
+
+
+def _has_rows(resource: str) -> bool:
+    path = REPO / "data" / f"{resource}.csv"
+    return path.is_file() and len(_csv_rows(REPO, resource)) > 0
+
+
+# -- the README examples (kept here verbatim and run against a copy of the real package) -------------
+
+README_PANDAS = '''
+import pandas as pd
+from validate import load
+
+data = load(".")                                  # resource name -> DataFrame: data.claims, data["denials"], ...
+names = data.actors.set_index("actor_id")["name"]
+arms = data.events[data.events.event_type.isin(["arms_transfer", "arms_negotiation"])]
+claims = data.claims[data.claims.event_id.isin(arms.event_id)]
+
+# A denial answers one claim (claim_id set) or the whole event (claim_id empty).
+denials = data.denials
+direct = denials.dropna(subset=["claim_id"])
+whole_event = claims[["claim_id", "event_id"]].merge(
+    denials[denials.claim_id.isna()].drop(columns="claim_id"), on="event_id")
+answers = pd.concat([direct, whole_event], ignore_index=True)
+
+result = (
+    claims.merge(arms[["event_id", "title"]], on="event_id")
+    .merge(answers, on="claim_id", how="left", suffixes=("", "_denial"))
+    .assign(claimant=lambda t: t.claimant_id.map(names), denier=lambda t: t.denier_id.map(names))
+    [["title", "claim_id", "claimant", "quote", "denial_id", "denier", "response_type", "quote_denial"]]
+)
+'''
+
+README_SQL = """
+SELECT e.title, c.claim_id, claimant.name AS claimant, c.quote,
+       d.denial_id, denier.name AS denier, d.response_type, d.quote AS denial_quote
+FROM claims c
+JOIN events e USING (event_id)
+JOIN actors claimant ON claimant.actor_id = c.claimant_id
+LEFT JOIN denials d ON d.event_id = c.event_id AND (d.claim_id = c.claim_id OR d.claim_id IS NULL)
+LEFT JOIN actors denier ON denier.actor_id = d.denier_id
+WHERE e.event_type IN ('arms_transfer', 'arms_negotiation')
+ORDER BY e.date_start, c.claim_id
+"""
+
+ARMS_DATA = all(_has_rows(r) for r in ("events", "claims", "denials", "actors"))
+
+
+def _expected_arms_claims(package: Path) -> set[str]:
+    """Claims on arms events, computed from the CSV text (independently of the loader)."""
+    arms = {r["event_id"] for r in _csv_rows(package, "events") if r["event_type"] in ("arms_transfer", "arms_negotiation")}
+    return {r["claim_id"] for r in _csv_rows(package, "claims") if r["event_id"] in arms}
+
+
+@pytest.mark.skipif(not ARMS_DATA, reason="the curated tables have not landed yet")
+def test_readme_pandas_example_answers_the_question(package_copy, monkeypatch):
+    monkeypatch.chdir(package_copy)
+    namespace: dict = {}
+    exec(compile(README_PANDAS, "README example", "exec"), namespace)
+    result = namespace["result"]
+    assert len(result) > 0
+    assert set(result.claim_id) == _expected_arms_claims(package_copy)
+    answered = result.dropna(subset=["denial_id"])
+    denials = {r["denial_id"]: r for r in _csv_rows(package_copy, "denials")}
+    for row in answered.itertuples():
+        denial = denials[row.denial_id]
+        assert denial["claim_id"] in ("", row.claim_id)  # answers this claim or the whole event
+
+
+@pytest.mark.skipif(not ARMS_DATA, reason="the curated tables have not landed yet")
+def test_readme_duckdb_example_on_the_csvs_and_on_the_export(package_copy, tmp_path, monkeypatch):
+    import duckdb
+
+    from validate.export import export
+
+    monkeypatch.chdir(package_copy)
+    on_csv = duckdb.connect()
+    for name in ("claims", "events", "actors", "denials"):
+        on_csv.execute(f"CREATE VIEW {name} AS SELECT * FROM read_csv('data/{name}.csv')")
+    from_csv = on_csv.sql(README_SQL).fetchall()
+    result = export(package_copy, to="duckdb", out=tmp_path / "nkru.duckdb", check=False)
+    with duckdb.connect(str(result.path), read_only=True) as con:
+        from_export = con.sql(README_SQL).fetchall()
+    assert len(from_export) > 0
+    assert {row[1] for row in from_export} == _expected_arms_claims(package_copy)
+    assert [row[1:5] for row in from_csv] == [row[1:5] for row in from_export]
+
+
+def test_readme_pandas_example_matches_the_duckdb_example(package_copy, tmp_path, monkeypatch):
+    if not ARMS_DATA:
+        pytest.skip("the curated tables have not landed yet")
+    import duckdb
+
+    monkeypatch.chdir(package_copy)
+    namespace: dict = {}
+    exec(compile(README_PANDAS, "README example", "exec"), namespace)
+    pairs_pandas = {(r.claim_id, None if pd.isna(r.denial_id) else r.denial_id) for r in namespace["result"].itertuples()}
+    con = duckdb.connect()
+    for name in ("claims", "events", "actors", "denials"):
+        con.execute(f"CREATE VIEW {name} AS SELECT * FROM read_csv('data/{name}.csv', all_varchar=true)")
+    pairs_sql = {(row[1], row[4]) for row in con.sql(README_SQL).fetchall()}
+    assert pairs_pandas == pairs_sql
+
+
+# -- dtypes from the schemas ---------------------------------------------------
+
+
+def _expected_pandas_dtype(field: dict):
+    enum = (field.get("constraints") or {}).get("enum")
+    if enum is not None:
+        return pd.CategoricalDtype(categories=enum)
+    return {
+        "date": "datetime64[s]",
+        "integer": "Int64",
+        "year": "Int64",
+        "number": "Float64",
+        "boolean": "boolean",
+    }.get(field["type"], "string")
+
+
+def _expected_polars_dtype(field: dict):
+    enum = (field.get("constraints") or {}).get("enum")
+    if enum is not None:
+        return pl.Enum(enum)
+    return {"date": pl.Date, "integer": pl.Int64, "year": pl.Int64, "number": pl.Float64, "boolean": pl.Boolean}.get(field["type"], pl.String)
+
+
+@pytest.fixture(scope="module")
+def loaded(tmp_path_factory):
+    from tests.conftest import copy_package
+
+    package = copy_package(tmp_path_factory.mktemp("load") / "package")
+    return package, load(package), load(package, engine="polars")
+
+
+@pytest.mark.parametrize(("resource", "field"), FIELDS, ids=FIELD_IDS)
+def test_pandas_dtype_follows_the_schema(loaded, resource, field):
+    _, frames, _ = loaded
+    column = frames[resource][field["name"]]
+    expected = _expected_pandas_dtype(field)
+    assert column.dtype == expected
+    if isinstance(expected, pd.CategoricalDtype):
+        assert list(column.cat.categories) == field["constraints"]["enum"]
+        assert column.cat.ordered is False
+
+
+@pytest.mark.parametrize(("resource", "field"), FIELDS, ids=FIELD_IDS)
+def test_polars_dtype_follows_the_schema(loaded, resource, field):
+    _, _, frames = loaded
+    assert frames[resource].schema[field["name"]] == _expected_polars_dtype(field)
+
+
+def _typed_text(value) -> str | None:
+    """A loaded value back as the CSV would write it (None for missing)."""
+    if value is None or value is pd.NA or value is pd.NaT or (isinstance(value, float) and pd.isna(value)):
+        return None
+    if isinstance(value, pd.Timestamp):
+        return value.date().isoformat()
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    return str(value)
+
+
+@pytest.mark.parametrize("resource", list(SCHEMAS))
+@pytest.mark.parametrize("engine", ["pandas", "polars"])
+def test_loaded_values_equal_the_csv(loaded, resource, engine):
+    package, frames_pd, frames_pl = loaded
+    rows = _csv_rows(package, resource)
+    names = [f["name"] for f in SCHEMAS[resource]["fields"]]
+    if engine == "pandas":
+        frame = frames_pd[resource]
+        got = [[_typed_text(v) for v in record] for record in frame[names].astype(object).itertuples(index=False)]
+    else:
+        got = [[_typed_text(v) for v in record] for record in frames_pl[resource].select(names).iter_rows()]
+    expected = [[row[n] or None for n in names] for row in rows]
+    assert got == expected
+    assert len(frames_pd[resource]) == len(rows)
+
+
+def test_data_has_item_and_attribute_access_and_describes_the_package(loaded):
+    _, frames, _ = loaded
+    assert list(frames) == list(SCHEMAS)
+    for name in SCHEMAS:
+        assert frames[name] is getattr(frames, name)
+    assert frames.version == json.loads((REPO / "datapackage.json").read_text())["version"]
+    assert "claims" in dir(frames)
+    with pytest.raises(KeyError, match="no resource 'nope'"):
+        frames["nope"]
+    with pytest.raises(AttributeError):
+        frames.nope
+    assert [f.name for f in frames.fields("claims")] == [f["name"] for f in SCHEMAS["claims"]["fields"]]
+
+
+def test_missing_cells_are_missing_not_empty_strings_or_zero(loaded):
+    package, frames, _ = loaded
+    checked = 0
+    for resource, schema in SCHEMAS.items():
+        rows = _csv_rows(package, resource)
+        for field in schema["fields"]:
+            empties = sum(1 for r in rows if r[field["name"]] == "")
+            assert int(frames[resource][field["name"]].isna().sum()) == empties, (resource, field["name"])
+            checked += 1
+    assert checked == len(FIELDS)
+
+
+def test_resources_option_loads_only_those(package_copy):
+    data = load(package_copy, resources=["sources"])
+    assert list(data) == ["sources"]
+    with pytest.raises(LoadError, match="unknown resource"):
+        load(package_copy, resources=["nope"])
+
+
+def test_unknown_engine_is_a_value_error(package_copy):
+    with pytest.raises(ValueError, match="unknown engine"):
+        load(package_copy, engine="spark")
+
+
+@pytest.mark.parametrize("order", ["submodule first", "package attribute first"])
+def test_from_validate_import_load_is_callable_whatever_was_imported_first(package_copy, order):
+    first = "import validate.export\n" if order == "submodule first" else ""
+    code = f"{first}from validate import load\nprint(len(load({str(package_copy)!r})['sources']))\n"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, check=False)
+    assert done.returncode == 0, done.stderr
+    assert int(done.stdout) == len(_csv_rows(package_copy, "sources"))
+
+
+# -- bad input raises LoadError naming file, line, field, value -----------------------------------
+
+def _bad_values() -> list[tuple[str, str, str, str]]:
+    """(resource, field, bad value, reason) for every typed or controlled field, from the schemas."""
+    cases = []
+    for resource, field in FIELDS:
+        if not _has_rows(resource):
+            continue
+        name = field["name"]
+        if (field.get("constraints") or {}).get("enum") is not None:
+            cases.append((resource, name, "not_in_the_vocabulary", "controlled vocabulary"))
+        if field["type"] == "date":
+            cases.append((resource, name, "2024-02-30", "is not a date"))
+            cases.append((resource, name, "22.11.2024", "is not a date"))
+        if field["type"] == "integer":
+            cases.append((resource, name, "1.5", "is not an integer"))
+            cases.append((resource, name, "12a", "is not an integer"))
+    return cases
+
+
+BAD = _bad_values()
+
+
+@pytest.mark.parametrize(("resource", "field", "value", "reason"), BAD, ids=[f"{r}.{f}={v}" for r, f, v, _ in BAD])
+@pytest.mark.parametrize("engine", ["pandas", "polars"])
+def test_a_cell_that_does_not_parse_raises_load_error(package_copy, resource, field, value, reason, engine):
+    rows = _csv_rows(package_copy, resource)
+    index = len(rows) - 1
+    line = set_cell(package_copy, resource, index, field, value)
+    with pytest.raises(LoadError) as caught:
+        load(package_copy, engine=engine)
+    error = caught.value
+    assert isinstance(error, ValueError)
+    assert (error.path, error.line, error.field, error.value, error.resource) == (f"data/{resource}.csv", line, field, value, resource)
+    message = str(error)
+    assert f"data/{resource}.csv line {line}" in message and repr(field) in message and repr(value) in message
+    assert reason in message
+
+
+def test_every_bad_cell_is_listed(package_copy):
+    rows = _csv_rows(package_copy, "claims")
+    if len(rows) < 2:
+        pytest.skip("claims has fewer than two rows")
+    first = set_cell(package_copy, "claims", 0, "date_start", "2024-13-01")
+    second = set_cell(package_copy, "claims", 1, "quantity", "many")
+    with pytest.raises(LoadError) as caught:
+        load(package_copy)
+    assert [(p.line, p.field) for p in caught.value.problems] == [(first, "date_start"), (second, "quantity")]
+
+
+def test_a_row_with_too_few_cells_raises(package_copy):
+    path = package_copy / "data" / "sources.csv"
+    lines = path.read_text(encoding="utf-8").splitlines(keepends=True)
+    lines.append("S999,only three,cells\n")
+    path.write_text("".join(lines), encoding="utf-8")
+    line = len(lines)
+    with pytest.raises(LoadError, match=rf"data/sources.csv line {line}: row has 3 cells"):
+        load(package_copy)
+
+
+def test_a_header_that_does_not_match_the_schema_raises(package_copy):
+    header, rows = read_table(package_copy, "sources")
+    path = package_copy / "data" / "sources.csv"
+    text = path.read_text(encoding="utf-8")
+    path.write_text(text.replace(header[1], "headline", 1), encoding="utf-8")
+    with pytest.raises(LoadError) as caught:
+        load(package_copy)
+    assert caught.value.line == 1 and caught.value.path == "data/sources.csv"
+    assert "missing title" in str(caught.value) and "not in the schema: headline" in str(caught.value)
+
+
+def test_a_missing_file_raises(package_copy):
+    (package_copy / "data" / "sources.csv").unlink()
+    with pytest.raises(LoadError, match=r"data/sources.csv: no such file \(resource 'sources'\)"):
+        load(package_copy)
+
+
+def test_invalid_utf8_names_the_line(package_copy):
+    path = package_copy / "data" / "sources.csv"
+    data = path.read_bytes().splitlines(keepends=True)
+    data[2] = data[2].replace(b"S00", b"S\xff0", 1)
+    path.write_bytes(b"".join(data))
+    with pytest.raises(LoadError, match=r"data/sources.csv line 3: is not valid utf-8"):
+        load(package_copy)
+
+
+def test_no_package_raises_package_error(tmp_path):
+    from validate.package import PackageError
+
+    with pytest.raises(PackageError):
+        load(tmp_path)
+
+
+def test_validate_option_refuses_a_package_that_loads_but_does_not_validate(package_copy):
+    if not _has_rows("claims"):
+        pytest.skip("claims has no rows yet")
+    line = set_cell(package_copy, "claims", 0, "event_id", "E999")  # well typed, but no such event
+    assert len(load(package_copy).claims) == len(_csv_rows(package_copy, "claims"))  # fast path: types only
+    with pytest.raises(PackageInvalid) as caught:
+        load(package_copy, validate=["structure"])
+    assert isinstance(caught.value, LoadError)
+    assert any(p.line == line and p.path == "data/claims.csv" and "foreign-key" in p.reason for p in caught.value.problems)
+    assert not caught.value.report.valid
+
+
+def test_quoted_cells_spanning_lines_report_the_line_the_row_starts_on(package_copy):
+    rows = _csv_rows(package_copy, "sources")
+    set_cell(package_copy, "sources", 0, "notes", "first line\nsecond line\nthird line")
+    line = set_cell(package_copy, "sources", 1, "date_start", "2024-99-99")
+    assert line == line_of(package_copy, "sources", 1) and line > 3
+    with pytest.raises(LoadError) as caught:
+        load(package_copy)
+    assert caught.value.line == line
+    assert len(rows) >= 2
+
+
+def test_read_package_gives_python_values_and_file_lines(package_copy):
+    package = read_package(package_copy)
+    sources = package.tables["sources"]
+    with open(package_copy / "data" / "sources.csv", encoding="utf-8", newline="") as handle:
+        raw = list(csv.DictReader(handle))
+    assert [row["source_id"] for row in sources.rows()] == [r["source_id"] for r in raw]
+    assert all(hasattr(row["date_start"], "isoformat") for row in sources.rows())
+    assert sources.lines == [line_of(package_copy, "sources", i) for i in range(len(raw))]
+    order = package.dependency_order()
+    for table in package.tables.values():
+        for fk in table.foreign_keys:
+            if fk.resource != table.name:
+                assert order.index(fk.resource) < order.index(table.name)

@@ -1,0 +1,423 @@
+"""The metadata layer: one version everywhere, a valid CITATION.cff, and stable IDs across releases."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import copy_package
+from tests.helpers import line_of, read_table, run_cli, write_table
+from validate.api import Options, validate_package
+from validate.metadata import CITATION, Changelog, load_cff
+
+ID_RESOURCES = ["sources", "actors", "events", "claims", "denials", "exclusions"]
+
+
+def metadata(package: Path, **options):
+    report = validate_package(package, only=["metadata"], options=Options(**options))
+    [layer] = report.layers
+    assert layer.checks > 0
+    return layer
+
+
+def codes(layer) -> list[str]:
+    return [f.code for f in layer.findings if f.severity == "error"]
+
+
+def one(layer, code: str):
+    found = [f for f in layer.findings if f.code == code]
+    assert len(found) == 1, [f.message for f in layer.findings]
+    return found[0]
+
+
+def edit(path: Path, old: str, new: str) -> None:
+    text = path.read_text(encoding="utf-8")
+    assert old in text, (path, old)
+    path.write_text(text.replace(old, new, 1), encoding="utf-8")
+
+
+def edit_json(path: Path, key: str, value) -> None:
+    data = json.loads(path.read_text(encoding="utf-8"))
+    data[key] = value
+    path.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+
+
+def line_with(path: Path, pattern: str) -> int:
+    for number, line in enumerate(path.read_text(encoding="utf-8").split("\n"), start=1):
+        if re.search(pattern, line):
+            return number
+    raise AssertionError(pattern)
+
+
+def current_version(package: Path) -> str:
+    return json.loads((package / "datapackage.json").read_text(encoding="utf-8"))["version"]
+
+
+# -- the real package ------------------------------------------------------------------
+
+
+def test_real_package_metadata_agree(real_package):
+    layer = metadata(real_package)
+    assert codes(layer) == []
+    assert layer.checks >= 15
+
+
+def test_real_citation_cff_is_a_dataset_without_invented_identifiers(real_package):
+    data = load_cff((real_package / CITATION).read_text(encoding="utf-8"))
+    descriptor = json.loads((real_package / "datapackage.json").read_text(encoding="utf-8"))
+    assert data["cff-version"] == "1.2.0" and data["type"] == "dataset"
+    assert data["title"] == descriptor["title"]
+    for key in ("authors", "version", "date-released", "license", "keywords", "abstract"):
+        assert data[key], key
+    # A DOI and repository URL only once they exist: none is made up.
+    for key in ("doi", "identifiers", "repository", "repository-code", "url"):
+        assert key not in data, key
+    zenodo = json.loads((real_package / ".zenodo.json").read_text(encoding="utf-8"))
+    assert zenodo["upload_type"] == "dataset"
+    log = Changelog.parse((real_package / "CHANGELOG.md").read_text(encoding="utf-8"))
+    assert log.problems == []
+    assert log.unreleased is not None and log.latest.version == descriptor["version"]
+
+
+# -- one version everywhere -----------------------------------------------------------
+
+
+@pytest.mark.parametrize("path", ["CITATION.cff", ".zenodo.json", "CHANGELOG.md", "datapackage.json"])
+def test_version_disagreement_fails(package_copy, path):
+    version = current_version(package_copy)
+    target = package_copy / path
+    if path == "CITATION.cff":
+        edit(target, f'version: "{version}"', 'version: "9.9.9"')
+        line = line_with(target, r"^version:")
+    elif path == ".zenodo.json":
+        edit_json(target, "version", "9.9.9")
+        line = line_with(target, r'^  "version"')
+    elif path == "CHANGELOG.md":
+        edit(target, f"## [{version}]", "## [9.9.9]")
+        line = line_with(target, r"^## \[9\.9\.9\]")
+    else:
+        edit_json(target, "version", "9.9.9")
+    layer = metadata(package_copy)
+    if path == "datapackage.json":
+        # The descriptor is the reference: every other file now disagrees with it.
+        found = {f.path: f for f in layer.findings if f.code == "version-mismatch"}
+        assert set(found) == {"CITATION.cff", ".zenodo.json", "CHANGELOG.md"}
+        assert all(f.value == version and "9.9.9" in f.message for f in found.values())
+        return
+    finding = one(layer, "version-mismatch")
+    assert (finding.path, finding.line, finding.value) == (path, line, "9.9.9")
+    assert f"but datapackage.json says '{version}'" in finding.message
+
+
+@pytest.mark.parametrize("path, code, field, value", [
+    ("CITATION.cff", "title-mismatch", "title", "Another title"),
+    (".zenodo.json", "title-mismatch", "title", "Another title"),
+    ("CITATION.cff", "license-mismatch", "license", "MIT"),
+    (".zenodo.json", "license-mismatch", "license", "mit"),
+    ("CITATION.cff", "date-mismatch", "date-released", "2030-01-01"),
+    (".zenodo.json", "date-mismatch", "publication_date", "2030-01-01"),
+])
+def test_title_licence_and_date_disagreement_fails(package_copy, path, code, field, value):
+    target = package_copy / path
+    if path == ".zenodo.json":
+        edit_json(target, field, value)
+        line = line_with(target, rf'^  "{field}"')
+    else:
+        text = target.read_text(encoding="utf-8")
+        target.write_text(re.sub(rf"^{field}:.*$", f'{field}: "{value}"', text, count=1, flags=re.MULTILINE), encoding="utf-8")
+        line = line_with(target, rf"^{field}:")
+    finding = one(metadata(package_copy), code)
+    assert (finding.path, finding.line, finding.field, finding.value) == (path, line, field, value)
+
+
+def test_licence_is_compared_case_insensitively(package_copy):
+    edit_json(package_copy / ".zenodo.json", "license", "CC-BY-4.0")
+    assert codes(metadata(package_copy)) == []
+
+
+def test_changelog_date_must_match(package_copy):
+    version = current_version(package_copy)
+    target = package_copy / "CHANGELOG.md"
+    text = target.read_text(encoding="utf-8")
+    target.write_text(re.sub(rf"^## \[{re.escape(version)}\] - \S+", f"## [{version}] - 2031-02-03", text, flags=re.MULTILINE),
+                      encoding="utf-8")
+    finding = one(metadata(package_copy), "date-mismatch")
+    assert (finding.path, finding.value) == ("CHANGELOG.md", "2031-02-03")
+    assert finding.line == line_with(target, r"^## \[" + re.escape(version))
+
+
+@pytest.mark.parametrize("old, new, code, field", [
+    ("type: dataset", "type: software", "citation-type", "type"),
+    ("cff-version: 1.2.0", "cff-version: 1.2.0\nfoo: bar", "citation-schema", "/"),
+    ('date-released: "', 'date-released: "22.11.', "citation-schema", "/date-released"),
+    ("  - name: nkru curators", "  - nickname: nkru", "citation-schema", "/authors/0"),
+])
+def test_citation_cff_against_the_cff_schema(package_copy, old, new, code, field):
+    target = package_copy / CITATION
+    edit(target, old, new)
+    layer = metadata(package_copy)
+    found = [f for f in layer.findings if f.code == code and f.field == field]
+    assert found, [(f.code, f.field, f.message) for f in layer.findings]
+    assert all(f.path == CITATION for f in found)
+
+
+def test_citation_cff_yaml_error_names_the_line(package_copy):
+    target = package_copy / CITATION
+    text = target.read_text(encoding="utf-8")
+    target.write_text(text + "keywords: [unclosed\n", encoding="utf-8")
+    finding = one(metadata(package_copy), "metadata-file-unreadable")
+    assert finding.path == CITATION
+    assert finding.line >= len(text.split("\n"))
+
+
+@pytest.mark.parametrize("key, value, fragment", [
+    ("upload_type", "software", 'must be "dataset"'),
+    ("creators", [], "non-empty list"),
+    ("publication_date", "22.11.2026", "YYYY-MM-DD"),
+    ("description", "", "missing or empty"),
+])
+def test_zenodo_json_needs_what_zenodo_needs(package_copy, key, value, fragment):
+    edit_json(package_copy / ".zenodo.json", key, value)
+    finding = [f for f in metadata(package_copy).findings if f.code == "zenodo-field"][0]
+    assert finding.field == key and fragment in finding.message
+
+
+@pytest.mark.parametrize("heading, detail", [
+    ("## Version 2", "neither '## [Unreleased]'"),
+    ("## [2.0] - 2027-01-01", "not a semantic version"),
+    ("## [2.0.0] - 1.1.2027", "not YYYY-MM-DD"),
+])
+def test_changelog_headings(package_copy, heading, detail):
+    target = package_copy / "CHANGELOG.md"
+    edit(target, "## [Unreleased]\n", f"## [Unreleased]\n\n{heading}\n")
+    finding = [f for f in metadata(package_copy).findings if f.code == "changelog-format"][0]
+    assert finding.line == line_with(target, "^" + re.escape(heading) + "$")
+    assert detail in finding.message
+
+
+def test_changelog_unreleased_must_be_on_top_and_versions_newest_first(package_copy):
+    version = current_version(package_copy)
+    target = package_copy / "CHANGELOG.md"
+    edit(target, "## [Unreleased]\n", "")
+    edit(target, f"## [{version}]", f"## [0.0.1] - 2020-01-01\n\n## [Unreleased]\n\n## [{version}]")
+    details = [f.message for f in metadata(package_copy).findings if f.code == "changelog-format"]
+    assert any("must come before every release" in d for d in details)
+    assert any(f"release {version} is listed below 0.0.1: newest first" in d for d in details)
+
+
+@pytest.mark.parametrize("missing", ["CITATION.cff", ".zenodo.json", "CHANGELOG.md"])
+def test_missing_metadata_file_is_named(package_copy, missing):
+    (package_copy / missing).unlink()
+    finding = one(metadata(package_copy), "metadata-file-missing")
+    assert finding.path == missing
+    assert finding.message.startswith(f"{missing} is missing")
+
+
+def test_package_without_any_metadata_files(package_copy):
+    for name in ("CITATION.cff", ".zenodo.json", "CHANGELOG.md"):
+        (package_copy / name).unlink()
+    layer = metadata(package_copy)
+    assert sorted(f.path for f in layer.findings if f.code == "metadata-file-missing") == [".zenodo.json", "CHANGELOG.md", "CITATION.cff"]
+
+
+def test_descriptor_version_must_be_semantic(package_copy):
+    edit_json(package_copy / "datapackage.json", "version", "v1")
+    finding = one(metadata(package_copy), "version-invalid")
+    assert finding.path == "datapackage.json" and finding.value == "v1"
+
+
+# -- stable IDs ------------------------------------------------------------------------
+
+
+def test_without_a_baseline_ids_are_not_checked_and_that_is_said(package_copy):
+    layer = metadata(package_copy)
+    warning = one(layer, "baseline-missing")
+    assert warning.severity == "warning"
+    assert "no previous release" in warning.message and "--baseline" in warning.message
+    assert codes(layer) == []
+
+
+@pytest.fixture
+def released(tmp_path: Path) -> Path:
+    """A copy of the package standing for the previous release (a directory baseline)."""
+    return copy_package(tmp_path / "released")
+
+
+@pytest.mark.parametrize("resource", ID_RESOURCES)
+def test_a_released_id_removed_without_retraction_fails(package_copy, released, resource):
+    header, rows = read_table(package_copy, resource)
+    key = header[0]
+    removed = rows.pop(len(rows) // 2)
+    write_table(package_copy, resource, header, rows)
+    layer = metadata(package_copy, baseline=released)
+    finding = one(layer, "released-id-missing")
+    assert (finding.resource, finding.row_id, finding.field, finding.value) == (resource, removed[key], key, removed[key])
+    assert finding.path == f"data/{resource}.csv"
+    assert "data/retractions.csv" in finding.message
+    # Every released ID was looked at.
+    assert layer.checks > sum(len(read_table(released, r)[1]) for r in ID_RESOURCES) - 1
+
+
+def test_a_retraction_makes_the_removal_pass(package_copy, released):
+    header, rows = read_table(package_copy, "claims")
+    removed = rows.pop()
+    write_table(package_copy, "claims", header, rows)
+    write_table(package_copy, "retractions", ["id", "retracted_in", "reason", "replaced_by"],
+                [{"id": removed["claim_id"], "retracted_in": "99.0.0", "reason": "duplicate", "replaced_by": rows[0]["claim_id"]}])
+    assert codes(metadata(package_copy, baseline=released)) == []
+
+
+def test_a_retraction_dated_to_the_release_that_still_has_the_row_fails(package_copy, released):
+    header, rows = read_table(package_copy, "claims")
+    removed = rows.pop()
+    write_table(package_copy, "claims", header, rows)
+    version = current_version(released)
+    write_table(package_copy, "retractions", ["id", "retracted_in", "reason", "replaced_by"],
+                [{"id": removed["claim_id"], "retracted_in": version, "reason": "duplicate", "replaced_by": ""}])
+    finding = one(metadata(package_copy, baseline=released), "retraction-version")
+    assert (finding.resource, finding.line, finding.row_id, finding.field) == ("retractions", 2, removed["claim_id"], "retracted_in")
+
+
+@pytest.mark.parametrize("resource", ID_RESOURCES)
+def test_a_retracted_id_that_is_reused_fails(package_copy, resource):
+    header, rows = read_table(package_copy, resource)
+    index = len(rows) - 1
+    ident = rows[index][header[0]]
+    write_table(package_copy, "retractions", ["id", "retracted_in", "reason", "replaced_by"],
+                [{"id": ident, "retracted_in": "0.0.1", "reason": "misread", "replaced_by": ""}])
+    finding = one(metadata(package_copy), "retracted-id-reused")
+    assert (finding.resource, finding.row_id, finding.field) == (resource, ident, header[0])
+    assert finding.line == line_of(package_copy, resource, index)
+
+
+def test_a_retraction_replaced_by_an_unknown_id_fails(package_copy):
+    write_table(package_copy, "retractions", ["id", "retracted_in", "reason", "replaced_by"],
+                [{"id": "E999", "retracted_in": "0.2.0", "reason": "duplicate", "replaced_by": "E998"}])
+    finding = one(metadata(package_copy), "retraction-replacement-unknown")
+    assert (finding.resource, finding.line, finding.field, finding.value) == ("retractions", 2, "replaced_by", "E998")
+
+
+def test_a_released_retraction_must_stay(package_copy, released):
+    write_table(released, "retractions", ["id", "retracted_in", "reason", "replaced_by"],
+                [{"id": "E999", "retracted_in": "0.0.1", "reason": "duplicate", "replaced_by": ""}])
+    finding = one(metadata(package_copy, baseline=released), "retraction-removed")
+    assert (finding.resource, finding.row_id) == ("retractions", "E999")
+
+
+def test_an_unreadable_baseline_is_an_error(package_copy, tmp_path):
+    (tmp_path / "empty").mkdir()
+    finding = one(metadata(package_copy, baseline=tmp_path / "empty"), "baseline-unreadable")
+    assert finding.severity == "error" and "no datapackage.json" in finding.message
+
+
+def _git(repo: Path, *args: str) -> None:
+    subprocess.run(["git", "-C", str(repo), *args], check=True, capture_output=True)
+
+
+def _init_repo(repo: Path) -> None:
+    _git(repo, "init", "-q")
+    _git(repo, "config", "user.name", "nkru tests")
+    _git(repo, "config", "user.email", "tests@nkru.invalid")
+    _git(repo, "config", "commit.gpgsign", "false")
+    _git(repo, "config", "tag.gpgsign", "false")
+    _git(repo, "add", "-A")
+    _git(repo, "commit", "-qm", "release")
+
+
+def test_the_latest_release_tag_is_the_default_baseline(package_copy):
+    _init_repo(package_copy)
+    _git(package_copy, "tag", "v0.0.9")
+    _git(package_copy, "tag", "v0.1.0")
+    _git(package_copy, "tag", "not-a-release")
+    header, rows = read_table(package_copy, "events")
+    removed = rows.pop(0)
+    write_table(package_copy, "events", header, rows)
+    finding = one(metadata(package_copy), "released-id-missing")
+    assert finding.row_id == removed["event_id"]
+    assert "v0.1.0" in finding.message
+    # The CLI gives the same, and --baseline can name a zip instead.
+    result = run_cli("validate", str(package_copy), "--only", "metadata")
+    assert result.exit_code == 1
+    assert "released-id-missing" in result.stdout
+
+
+def test_a_release_zip_as_baseline(package_copy, released, tmp_path):
+    archive = tmp_path / "nkru-0.1.0.zip"
+    with zipfile.ZipFile(archive, "w") as handle:
+        for path in sorted(p for p in released.rglob("*") if p.is_file()):
+            handle.write(path, f"nkru-0.1.0/{path.relative_to(released).as_posix()}")
+    header, rows = read_table(package_copy, "actors")
+    removed = rows.pop()
+    write_table(package_copy, "actors", header, rows)
+    result = run_cli("validate", str(package_copy), "--only", "metadata", "--baseline", str(archive), "--format", "json")
+    assert result.exit_code == 1
+    report = json.loads(result.stdout)
+    [finding] = [f for f in report["findings"] if f["code"] == "released-id-missing"]
+    assert (finding["resource"], finding["row_id"]) == ("actors", removed["actor_id"])
+
+
+def test_cli_baseline_that_does_not_exist_is_a_usage_error(package_copy):
+    result = run_cli("validate", str(package_copy), "--only", "metadata", "--baseline", str(package_copy / "nope.zip"))
+    assert result.exit_code == 2
+    assert "nope.zip" in result.stderr
+
+
+# -- the retractions resource -------------------------------------------------------------
+
+
+def test_header_only_retractions_validate_with_frictionless(package_copy):
+    import frictionless
+
+    header, rows = read_table(package_copy, "retractions")
+    assert header == ["id", "retracted_in", "reason", "replaced_by"]
+    write_table(package_copy, "retractions", header, [])
+    report = frictionless.validate(str(package_copy / "datapackage.json"))
+    assert report.valid, report.flatten(["type", "message"])
+
+
+@pytest.mark.parametrize("field, value", [("id", "Q001"), ("retracted_in", "1.0"), ("replaced_by", "E1"), ("reason", "")])
+def test_retractions_schema_rejects_bad_values(package_copy, field, value):
+    row = {"id": "E999", "retracted_in": "0.2.0", "reason": "duplicate", "replaced_by": ""}
+    row[field] = value
+    write_table(package_copy, "retractions", ["id", "retracted_in", "reason", "replaced_by"], [row])
+    report = validate_package(package_copy, only=["structure"])
+    found = [f for f in report.findings if f.resource == "retractions"]
+    assert [(f.code, f.field, f.line) for f in found] == [("constraint-error", field, 2)]
+
+
+def test_retraction_id_pattern_covers_exactly_the_id_patterns(real_package):
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    def schema(name):
+        return json.loads((real_package / "schemas" / f"{name}.json").read_text(encoding="utf-8"))
+
+    def pattern(name, field):
+        return next(f for f in schema(name)["fields"] if f["name"] == field)["constraints"]["pattern"]
+
+    id_patterns = []
+    for name in ID_RESOURCES:
+        key = schema(name)["primaryKey"]
+        assert len(key) == 1
+        id_patterns.append(pattern(name, key[0]))
+    retraction = pattern("retractions", "id")
+    assert pattern("retractions", "replaced_by") == retraction
+
+    @settings(max_examples=60, deadline=None)
+    @given(st.sampled_from(id_patterns).flatmap(lambda p: st.from_regex(p, fullmatch=True)))
+    def every_id_is_retractable(ident):
+        assert re.fullmatch(retraction.strip("^$"), ident)
+
+    @settings(max_examples=60, deadline=None)
+    @given(st.from_regex(retraction, fullmatch=True))
+    def every_retractable_is_an_id(ident):
+        assert any(re.fullmatch(p.strip("^$"), ident) for p in id_patterns)
+
+    every_id_is_retractable()
+    every_retractable_is_an_id()

@@ -1,0 +1,453 @@
+"""`nkru report`: a self-contained offline HTML page, checked as data and in headless Chromium.
+
+Expected values are computed from the package's CSVs in each test (never written
+down), so the same tests hold for the small fixture dataset (tests/report_fixture.py)
+and for the real, growing one.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import shutil
+import subprocess
+from collections import defaultdict
+from pathlib import Path
+
+import pytest
+from bs4 import BeautifulSoup
+
+from tests.conftest import copy_package
+from tests.helpers import REPO, read_table, run_cli
+from tests.report_fixture import write_fixture
+from validate import coverage as coverage_lib
+from validate import layers
+from validate.package import Package
+from validate.report import MARKER, ReportError, render, write_report
+from validate.report.model import SUPPLY_FROM, SUPPLY_TO
+from validate.report.offline import external_references
+
+ARTIFACTS = REPO / "test-artifacts"
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+needs_chromium = pytest.mark.skipif(
+    CHROMIUM is None,
+    reason="headless Chromium not found (install the Debian package `chromium`: apt-get install -y chromium)")
+SKIP = ["expectations"] if "expectations" in layers.names() else []  # great-expectations is slow; not needed here
+
+
+# -- fixtures: build each report once per test module -------------------------------------
+
+
+@pytest.fixture(scope="module")
+def fixture_package(tmp_path_factory) -> Path:
+    return write_fixture(copy_package(tmp_path_factory.mktemp("fixture") / "package"))
+
+
+@pytest.fixture(scope="module")
+def fixture_report(fixture_package, tmp_path_factory):
+    out = tmp_path_factory.mktemp("out") / "report"
+    result = write_report(out, fixture_package, skip=SKIP)
+    return fixture_package, result
+
+
+def _real_package_has_data() -> bool:
+    return all((REPO / "data" / f"{name}.csv").is_file() for name in ("actors", "events", "claims"))
+
+
+@pytest.fixture(scope="module")
+def real_report(tmp_path_factory):
+    if not _real_package_has_data():
+        pytest.fail("the real package has no curated data yet (data/events.csv, claims.csv, actors.csv)")
+    out = tmp_path_factory.mktemp("real") / "report"
+    return REPO, write_report(out, REPO, skip=SKIP)
+
+
+@pytest.fixture(params=["fixture", "real"])
+def built(request):
+    """(package, ReportResult) for the fixture dataset and for the real package."""
+    return request.getfixturevalue(f"{request.param}_report")
+
+
+def soup_of(result) -> BeautifulSoup:
+    return BeautifulSoup(result.index.read_text(encoding="utf-8"), "html.parser")
+
+
+# -- expected values, from the CSVs ---------------------------------------------------------
+
+
+def rows(package: Path, resource: str) -> list[dict[str, str]]:
+    return read_table(package, resource)[1]
+
+
+def expected_contested(package: Path) -> set[str]:
+    """Events whose claims give more than one distinct quantity."""
+    figures = defaultdict(set)
+    for row in rows(package, "claims"):
+        if row["quantity"]:
+            figures[row["event_id"]].add(int(row["quantity"]))
+    return {event_id for event_id, found in figures.items() if len(found) > 1}
+
+
+# -- the page as data ----------------------------------------------------------------------------
+
+
+def test_report_files(fixture_report):
+    package, result = fixture_report
+    assert sorted(p.name for p in result.out.iterdir()) == sorted(["index.html", MARKER])
+    marker = json.loads((result.out / MARKER).read_text(encoding="utf-8"))
+    assert marker["generator"] == "nkru report"
+    assert [p for p in result.out.parent.iterdir() if p.name.startswith(".")] == []  # no staging left
+
+
+def test_no_reference_leaves_the_page_static(built):
+    _, result = built
+    html = result.index.read_text(encoding="utf-8")
+    assert external_references(html) == []
+    soup = BeautifulSoup(html, "html.parser")
+    assert soup.find("script") is None  # nothing to run, nothing to fetch
+    assert soup.find("style") is not None  # styles are inlined
+    assert soup.find("link") is None
+
+
+def test_offline_checker_finds_every_kind_of_leak():
+    page = """<html><head><link rel="stylesheet" href="https://cdn.example/x.css">
+    <meta http-equiv="refresh" content="5; url=https://example.org/">
+    <style>@import "//fonts.example/f.css"; body { background: url('http://img.example/b.png') }</style></head>
+    <body><script src="https://cdn.example/vega.js"></script><img srcset="a.png 1x, https://x.example/b.png 2x">
+    <svg><image href="https://x.example/i.png"/><use xlink:href="http://x.example/s.svg#a"/></svg>
+    <div style="background-image: url(https://x.example/c.png)"></div><iframe src="//x.example/"></iframe>
+    <a href="https://example.org/article">a link to follow is fine</a><img src="data:image/png;base64,AAAA">
+    <svg><path marker-end="url(#arrow)"/><rect fill="url(https://x.example/p.svg#grad)"/></svg></body></html>"""
+    found = external_references(page)
+    assert len(found) == 11, found
+    assert not any("example.org/article" in f or "data:" in f or "#arrow" in f for f in found)
+
+
+def test_timeline_has_one_linked_mark_per_dated_event(built):
+    package, result = built
+    events = rows(package, "events")
+    assert events, "no events to draw"
+    soup = soup_of(result)
+    marks = soup.select("#timeline .event-mark")
+    ids = [mark["data-event-id"] for mark in marks]
+    assert sorted(ids) == sorted(row["event_id"] for row in events)
+    for mark in marks:
+        link = mark.find_parent("a")
+        assert link is not None and link["href"] == f"#event-{mark['data-event-id']}"
+        assert soup.find(id=f"event-{mark['data-event-id']}") is not None
+        assert mark.find("title").get_text().startswith(mark["data-event-id"])  # tooltip
+
+
+def test_timeline_bars_span_the_date_range(fixture_report):
+    """A range is drawn as a bar whose width grows with its length: a month is wider than a day."""
+    _, result = fixture_report
+    soup = soup_of(result)
+    widths = {}
+    for mark in soup.select("#timeline .event-mark"):
+        path = mark["d"]  # M x,y h W v H h -W Z
+        widths[mark["data-event-id"]] = float(path.split("h")[1].split("v")[0])
+    events = {row["event_id"]: row for row in rows(_, "events")}
+    by_precision = defaultdict(list)
+    for event_id, width in widths.items():
+        by_precision[events[event_id]["date_precision"]].append(width)
+    assert min(by_precision["month"]) > 10 * max(by_precision["day"]) > 0
+
+
+def test_every_event_section_lists_its_claims_and_denials(built):
+    package, result = built
+    soup = soup_of(result)
+    checked = 0
+    for resource, key, kind in (("claims", "claim_id", "claim"), ("denials", "denial_id", "denial")):
+        for row in rows(package, resource):
+            section = soup.find(id=f"event-{row['event_id']}")
+            card = section.find(attrs={f"data-{kind}-id": row[key]})
+            assert card is not None, f"{row[key]} missing from event {row['event_id']}"
+            assert " ".join(row["quote"].split()) in " ".join(card.blockquote.get_text().split())
+            assert card.find("a", href=f"#source-{row['source_id']}") is not None
+            checked += 1
+    assert checked > 0
+
+
+def test_contested_facts_are_the_events_whose_claims_give_different_quantities(built):
+    package, result = built
+    expected = expected_contested(package)
+    assert expected, "no event has claims with different quantities (the S004 container counts should be one)"
+    soup = soup_of(result)
+    shown = [block["data-event-id"] for block in soup.select("#contested .contested")]
+    assert sorted(shown) == sorted(expected)
+    assert len(shown) == len(set(shown))
+    claims = rows(package, "claims")
+    for block in soup.select("#contested .contested"):
+        quantified = [c for c in claims if c["event_id"] == block["data-event-id"] and c["quantity"]]
+        cards = block.select(".claim-card")
+        assert sorted(card["data-claim-id"] for card in cards) == sorted(c["claim_id"] for c in quantified)
+        for claim in quantified:  # side by side: figure, quote and source of every claim
+            card = block.find(attrs={"data-claim-id": claim["claim_id"]})
+            assert f"{int(claim['quantity']):,}" in card.select_one(".figure").get_text()
+            assert card.find("a", href=f"#source-{claim['source_id']}") is not None
+    assert result.contested == [e for e in result.contested if e in expected]
+
+
+def test_network_shows_who_supplies_whom(built):
+    package, result = built
+    soup = soup_of(result)
+    roles = defaultdict(lambda: defaultdict(list))
+    for row in rows(package, "event_actors"):
+        roles[row["event_id"]][row["role"]].append(row["actor_id"])
+    expected = {(giver, taker) for by_role in roles.values()
+                for giver in sum((by_role[r] for r in SUPPLY_FROM), []) for taker in sum((by_role[r] for r in SUPPLY_TO), [])
+                if giver != taker}
+    edges = {(e["data-source"], e["data-target"]) for e in soup.select("#network .network-edge[data-kind=supplies]")}
+    assert expected and edges == expected
+    # a claimant is linked to every other actor of the event its claim is about
+    expected_claims = {(claim["claimant_id"], actor) for claim in rows(package, "claims")
+                       for by_role in [roles[claim["event_id"]]] for actor in sum(by_role.values(), [])
+                       if actor != claim["claimant_id"]}
+    claim_edges = {(e["data-source"], e["data-target"]) for e in soup.select("#network .network-edge[data-kind=claims]")}
+    assert expected_claims and claim_edges == expected_claims
+    if rows(package, "denials"):
+        assert soup.select("#network .network-edge[data-kind=denies]")
+    for node in soup.select("#network .network-node"):
+        assert soup.find(id=f"actor-{node['data-actor-id']}") is not None
+
+
+def test_supply_roles_are_in_the_vocabulary():
+    schema = json.loads((REPO / "schemas" / "event_actors.json").read_text(encoding="utf-8"))
+    enum = next(f for f in schema["fields"] if f["name"] == "role")["constraints"]["enum"]
+    assert set(SUPPLY_FROM) | set(SUPPLY_TO) <= set(enum)
+
+
+def test_sources_show_coverage_and_highlighted_passages(built):
+    package, result = built
+    soup = soup_of(result)
+    opened = Package.open(package)
+    coverage = {c.source_id: c for c in coverage_lib.package_coverage(opened)}
+    sources = rows(package, "sources")
+    assert sources
+    for source in sources:
+        section = soup.find(id=f"source-{source['source_id']}")
+        shown = float(section.select_one(".coverage")["data-coverage"])
+        assert shown == coverage_lib.rounded_down(coverage[source["source_id"]].percent, 1)
+        article = section.select_one(".article")
+        # the page shows the whole text, in order
+        assert " ".join(article.get_text().split()) == " ".join(opened.source_text(source["source_id"]).split())
+    checked = 0
+    for resource, key, kind in (("claims", "claim_id", "quoted"), ("denials", "denial_id", "quoted"),
+                                ("exclusions", "exclusion_id", "excluded")):
+        for row in rows(package, resource):
+            spans = soup.select(f"#source-{row['source_id']} .article span[data-ids~={row[key]}]")
+            assert spans, f"{row[key]} not highlighted in {row['source_id']}"
+            text = " ".join("".join(s.get_text() for s in spans).split())
+            assert " ".join(row["quote"].split()) in text
+            if kind == "quoted":
+                assert all(s["class"] == ["quoted"] for s in spans)
+            assert soup.find(id=f"quote-{row[key]}") is not None
+            checked += 1
+    assert checked > 0
+    assert soup.select(".article .excluded")
+
+
+def test_codebook_section(built):
+    package, result = built
+    soup = soup_of(result)
+    from validate import codebook
+
+    book = codebook.build(package)
+    for res in book.resources:
+        section = soup.find(id=f"codebook-{res.name}")
+        assert section is not None
+        assert [row.td.get_text() for row in section.select("table.codebook-fields tbody tr")] == [f.name for f in res.fields]
+        for f in res.vocabulary_fields:
+            table = soup.find(id=codebook.field_anchor(res.name, f.name)).find_next("table")
+            assert [tr.td.get_text() for tr in table.select("tbody tr")] == [t.value for t in f.vocabulary]
+
+
+def test_validation_summary(built):
+    _, result = built
+    soup = soup_of(result)
+    report = result.validation
+    assert report is not None and report.checks > 0
+    shown = {row["data-layer"]: [td.get_text() for td in row.find_all("td")] for row in soup.select("#validation table.layers tbody tr")}
+    assert list(shown) == [layer.layer for layer in report.layers]
+    assert not set(SKIP) & set(shown)
+    for layer in report.layers:
+        assert shown[layer.layer][1:3] == [str(layer.checks), str(layer.errors)]
+    assert len(soup.select("#validation table.findings tbody tr")) == min(len(report.findings), 500)
+
+
+def test_ids_are_unique(built):
+    _, result = built
+    ids = [tag["id"] for tag in soup_of(result).find_all(id=True)]
+    assert len(ids) == len(set(ids))
+
+
+def test_internal_links_resolve(built):
+    _, result = built
+    soup = soup_of(result)
+    ids = {tag["id"] for tag in soup.find_all(id=True)}
+    links = [a["href"][1:] for a in soup.find_all("a", href=True) if a["href"].startswith("#")]
+    assert links
+    assert sorted(set(links) - ids) == []
+
+
+def test_same_data_same_pictures(fixture_package):
+    first, _ = render(fixture_package, validate=False)
+    second, _ = render(fixture_package, validate=False)
+    pick = lambda html: [str(BeautifulSoup(html, "html.parser").select_one(s)) for s in ("#timeline-chart", "#network-chart")]  # noqa: E731
+    assert pick(first) == pick(second)
+
+
+# -- writing -------------------------------------------------------------------------------------
+
+
+def test_cli(fixture_package, tmp_path):
+    out = tmp_path / "site"
+    result = run_cli("report", str(out), str(fixture_package), "--no-validation")
+    assert result.exit_code == 0, result.stderr
+    assert "Wrote" in result.stdout and (out / "index.html").is_file()
+    assert "Validation was not run" in (out / "index.html").read_text(encoding="utf-8")
+
+
+def test_cli_replaces_an_earlier_report(fixture_package, tmp_path):
+    out = tmp_path / "report"
+    assert run_cli("report", str(out), str(fixture_package), "--no-validation").exit_code == 0
+    (out / "index.html").write_text("old", encoding="utf-8")
+    assert run_cli("report", str(out), str(fixture_package), "--no-validation").exit_code == 0
+    assert (out / "index.html").read_text(encoding="utf-8") != "old"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["report"]
+
+
+def test_cli_refuses_a_directory_that_is_not_a_report(fixture_package, tmp_path):
+    out = tmp_path / "mine"
+    out.mkdir()
+    (out / "thesis.tex").write_text("precious", encoding="utf-8")
+    result = run_cli("report", str(out), str(fixture_package), "--no-validation")
+    assert result.exit_code == 2
+    assert "not empty" in result.stderr
+    assert [p.name for p in out.iterdir()] == ["thesis.tex"]
+    (tmp_path / "file").write_text("x", encoding="utf-8")
+    result = run_cli("report", str(tmp_path / "file"), str(fixture_package), "--no-validation")
+    assert result.exit_code == 2 and "not a directory" in result.stderr
+
+
+def test_cli_usage_errors(tmp_path, fixture_package):
+    result = run_cli("report", str(tmp_path / "out"), str(tmp_path / "nowhere"))
+    assert result.exit_code == 2 and "no such directory" in result.stderr
+    result = run_cli("report", str(tmp_path / "out"), str(fixture_package), "--skip", "nosuchlayer")
+    assert result.exit_code == 2 and "unknown layer" in result.stderr
+    assert not (tmp_path / "out").exists()
+
+
+def test_failed_write_keeps_the_earlier_report(fixture_package, tmp_path, monkeypatch):
+    import validate.report as report_module
+
+    out = tmp_path / "report"
+    write_report(out, fixture_package, validate=False)
+    before = (out / "index.html").read_text(encoding="utf-8")
+
+    def broken(staging, target):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(report_module, "_swap_into_place", broken)
+    with pytest.raises(OSError):
+        write_report(out, fixture_package, validate=False)
+    assert (out / "index.html").read_text(encoding="utf-8") == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["report"]
+
+
+def test_refuses_to_write_a_page_that_would_go_online(fixture_package, tmp_path, monkeypatch):
+    import validate.report.charts as charts
+
+    real = charts.timeline_svg
+    monkeypatch.setattr(charts, "timeline_svg", lambda *a: real(*a).replace(
+        "</svg>", '<image href="https://vega.github.io/x.png"/></svg>', 1))
+    with pytest.raises(ReportError, match="from the network"):
+        write_report(tmp_path / "report", fixture_package, validate=False)
+    assert not (tmp_path / "report").exists()
+
+
+def test_report_of_a_package_without_curated_data(package_copy, tmp_path):
+    for name in ("events", "claims", "denials", "event_actors", "exclusions", "actors"):
+        (package_copy / "data" / f"{name}.csv").unlink(missing_ok=True)
+    result = write_report(tmp_path / "report", package_copy, skip=SKIP)
+    html = result.index.read_text(encoding="utf-8")
+    assert result.events == 0 and "No events yet." in html
+    assert not result.validation.valid  # the missing files are reported in the validation section
+    assert "not readable" in html
+
+
+def test_typed_and_text_reading_agree(fixture_package, monkeypatch):
+    """The report reads the tables with the typed loader; without it (text) it shows the same values."""
+    from validate.report import model
+
+    typed, notes = model.read_tables(Package.open(fixture_package))
+    assert notes == []
+    import builtins
+
+    real_import = builtins.__import__
+
+    def no_loader(name, *args, **kwargs):
+        if name == "validate.load":
+            raise ImportError("hidden for this test")
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", no_loader)
+    text, _ = model.read_tables(Package.open(fixture_package))
+    assert text == typed
+    assert typed["claims"][1]["quantity"] == 1000 and typed["events"][0]["date_start"] == "2022-11-01"
+
+
+# -- in a browser ------------------------------------------------------------------------------------
+
+
+def _chromium(url: str, profile: Path, *extra: str) -> subprocess.CompletedProcess:
+    command = [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+               "--disable-background-networking", "--disable-component-update", "--disable-sync",
+               f"--user-data-dir={profile}", "--host-resolver-rules=MAP * ~NOTFOUND", *extra, url]
+    return subprocess.run(command, capture_output=True, text=True, timeout=120, env={**os.environ, "LANG": "C.UTF-8"})
+
+
+def page_requests(net_log: Path) -> list[str]:
+    """URLs the page asked the network for (Chromium's own update/time/account pings are not the page's)."""
+    log = json.loads(net_log.read_text(encoding="utf-8"))
+    start = log["constants"]["logEventTypes"]["URL_REQUEST_START_JOB"]
+    return [event["params"]["url"] for event in log["events"]
+            if event["type"] == start and "url" in event.get("params", {})
+            and event["params"].get("initiator") != "not an origin"]
+
+
+def _browse(index: Path, tmp_path: Path) -> tuple[BeautifulSoup, list[str]]:
+    net_log = tmp_path / "net.json"
+    done = _chromium(index.resolve().as_uri(), tmp_path / "profile", f"--log-net-log={net_log}", "--dump-dom")
+    assert done.returncode == 0, done.stderr[-2000:]
+    return BeautifulSoup(done.stdout, "html.parser"), page_requests(net_log)
+
+
+@needs_chromium
+def test_browser_sees_a_leak(tmp_path):
+    """The network check works: a page that loads a CDN script is caught."""
+    page = tmp_path / "leak.html"
+    page.write_text('<html><body><script src="https://cdn.example.org/vega.js"></script>'
+                    '<img src="http://img.example.net/a.png"></body></html>', encoding="utf-8")
+    _, requests = _browse(page, tmp_path)
+    assert {"https://cdn.example.org/vega.js", "http://img.example.net/a.png"} <= set(requests)
+
+
+@needs_chromium
+@pytest.mark.parametrize("which", ["fixture", "real"])
+def test_report_in_chromium(which, request, tmp_path):
+    package, result = request.getfixturevalue(f"{which}_report")
+    dom, requests = _browse(result.index, tmp_path)
+    assert requests == [], f"the report asked the network for {requests}"
+    marks = dom.select("svg .event-mark[data-event-id]")
+    assert sorted(m["data-event-id"] for m in marks) == sorted(r["event_id"] for r in rows(package, "events"))
+    assert len(dom.select("#contested .contested")) == len(expected_contested(package))
+    assert dom.select("#network svg .network-node")
+    # a screenshot to look at (kept under test-artifacts/, which git ignores)
+    ARTIFACTS.mkdir(exist_ok=True)
+    shot = ARTIFACTS / f"report-{which}.png"
+    shot.unlink(missing_ok=True)
+    done = _chromium(result.index.resolve().as_uri(), tmp_path / "profile2", f"--screenshot={shot}", "--window-size=1400,3000")
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert shot.is_file() and shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

@@ -1,0 +1,262 @@
+"""The foundation's checks, through the CLI: `nkru validate` on broken copies of the real package.
+
+Each case breaks one thing and expects exit 1 and a finding that names the resource, the file
+line and the field. Cases are generated from the schemas (every foreign key, every primary key,
+every controlled vocabulary, every dated resource), so they follow the schemas as they change.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+
+import pytest
+
+from tests.helpers import REPO, line_of, read_table, run_cli, set_cell, write_table
+from validate.package import Package
+
+REAL = Package.open(REPO)
+RESOURCES = [name for name in REAL.resources if REAL.table(name) is not None and len(REAL.table(name)) > 0]
+
+
+def schema(resource):
+    return REAL.resources[resource].schema or {}
+
+
+def validate(package, *args):
+    """Run `nkru validate PACKAGE --format json ARGS`; returns (exit code, findings)."""
+    result = run_cli("validate", str(package), "--format", "json", *args)
+    assert result.exit_code in (0, 1), result.stdout + result.stderr
+    return result.exit_code, json.loads(result.stdout)["findings"]
+
+
+def expect(package, *args, code, resource, line=None, field=None, row_id=None, message_names_field=True):
+    """Exit 1 and a finding with this code at this place, whose message names the resource, line and field."""
+    exit_code, findings = validate(package, *args)
+    assert exit_code == 1
+    matches = [f for f in findings if f["code"] == code and f["resource"] == resource
+               and (line is None or f["line"] == line) and (field is None or f["field"] == field)
+               and (row_id is None or f["row_id"] == row_id)]
+    assert matches, f"no {code} at {resource} line {line} field {field}; found:\n" + "\n".join(
+        f"{f['code']} {f['resource']} {f['line']} {f['field']}: {f['message']}" for f in findings)
+    message = matches[0]["message"]
+    assert resource in message
+    if line is not None:
+        assert f"line {line}" in message
+    if field is not None and message_names_field:
+        assert all(part in message for part in field.split(","))
+    return matches[0], findings
+
+
+# -- the real package -------------------------------------------------------------------------------
+
+
+def test_real_package_is_valid():
+    result = run_cli("validate", str(REPO))
+    assert result.exit_code == 0, result.stdout + result.stderr
+    assert "valid" in result.stdout
+
+
+# -- foreign keys: every one in every schema ------------------------------------------------------------
+
+FOREIGN_KEYS = [
+    pytest.param(name, fk["fields"], fk["reference"].get("resource") or name, fk["reference"]["fields"],
+                 id=f"{name}.{','.join(fk['fields'])}")
+    for name in RESOURCES for fk in schema(name).get("foreignKeys", [])
+]
+
+
+def test_every_resource_with_references_is_covered():
+    assert len(FOREIGN_KEYS) >= 9
+    assert {p.values[0] for p in FOREIGN_KEYS} >= {"actors", "event_actors", "claims", "denials", "exclusions"}
+
+
+def unknown_key(resource, field, target_rows, target_field):
+    """An identifier of the referenced kind (same prefix, width and pattern) that no row has."""
+    existing = {row[target_field] for row in target_rows}
+    prefix, digits = re.fullmatch(r"([A-Za-z]+)(\d+)", sorted(existing)[0]).groups()
+    pattern = next(f for f in schema(resource)["fields"] if f["name"] == field).get("constraints", {}).get("pattern", ".*")
+    for number in range(10 ** len(digits) - 1, 0, -1):
+        candidate = f"{prefix}{number:0{len(digits)}d}"
+        if candidate not in existing and re.fullmatch(pattern, candidate):
+            return candidate
+    raise AssertionError("no free identifier")
+
+
+@pytest.mark.parametrize(("resource", "fields", "target", "target_fields"), FOREIGN_KEYS)
+def test_unknown_foreign_key_fails(package_copy, resource, fields, target, target_fields):
+    (field,), (target_field,) = fields, target_fields
+    _, rows = read_table(package_copy, resource)
+    _, target_rows = read_table(package_copy, target)
+    index = next((i for i, row in enumerate(rows) if row[field]), 0)
+    value = unknown_key(resource, field, target_rows, target_field)
+    line = set_cell(package_copy, resource, index, field, value)
+    found, _ = expect(package_copy, "--only", "structure", code="foreign-key", resource=resource, line=line, field=field)
+    assert found["value"] == value and target in found["message"]
+
+
+# -- primary keys, controlled values, dates -------------------------------------------------------------
+
+KEYED = [name for name in RESOURCES if schema(name).get("primaryKey")]
+
+
+@pytest.mark.parametrize("resource", KEYED)
+def test_duplicate_primary_key_fails(package_copy, resource):
+    header, rows = read_table(package_copy, resource)
+    write_table(package_copy, resource, header, rows + [dict(rows[0])])
+    key = "|".join(rows[0][k] for k in REAL.primary_key(resource))
+    expect(package_copy, "--only", "structure", code="primary-key", resource=resource,
+           line=line_of(package_copy, resource, len(rows)), row_id=key)
+
+
+CONTROLLED = [(name, f["name"]) for name in RESOURCES for f in schema(name)["fields"] if "enum" in f.get("constraints", {})]
+
+
+def test_controlled_vocabularies_are_found():
+    assert ("events", "event_type") in CONTROLLED and ("exclusions", "reason") in CONTROLLED
+
+
+@pytest.mark.parametrize(("resource", "field"), CONTROLLED)
+def test_value_outside_the_controlled_vocabulary_fails(package_copy, resource, field):
+    line = set_cell(package_copy, resource, 0, field, "not_in_the_vocabulary")
+    found, _ = expect(package_copy, "--only", "structure", code="constraint-error", resource=resource, line=line, field=field)
+    assert found["value"] == "not_in_the_vocabulary"
+
+
+DATED = [name for name in RESOURCES if {"date_start", "date_end", "date_precision", "date_basis"} <= set(REAL.field_names(name))]
+
+
+@pytest.mark.parametrize("resource", DATED)
+@pytest.mark.parametrize("bad", ["2023-02-30", "2023/01/01", "soon"])
+def test_malformed_date_fails_once(package_copy, resource, bad):
+    line = set_cell(package_copy, resource, 0, "date_start", bad)
+    found, findings = expect(package_copy, "--only", "structure,rules", code="type-error", resource=resource, line=line,
+                             field="date_start")
+    assert found["value"] == bad
+    at_cell = [f["code"] for f in findings if f["resource"] == resource and f["line"] == line and f["field"] == "date_start"]
+    assert at_cell == ["type-error"]
+
+
+@pytest.mark.parametrize("resource", DATED)
+def test_reversed_date_fails(package_copy, resource):
+    header, rows = read_table(package_copy, resource)
+    rows[0]["date_start"], rows[0]["date_end"] = "2000-12-31", "2000-01-01"
+    rows[0]["date_precision"] = "year"
+    write_table(package_copy, resource, header, rows)
+    expect(package_copy, "--only", "rules", code="date-order", resource=resource, line=line_of(package_copy, resource, 0),
+           field="date_start")
+
+
+# -- provenance: quotes and source texts ----------------------------------------------------------------
+
+QUOTED = [name for name in RESOURCES if {"quote", "source_id"} <= set(REAL.field_names(name))]
+
+
+@pytest.mark.parametrize("resource", QUOTED)
+def test_quote_not_in_its_source_fails(package_copy, resource):
+    line = set_cell(package_copy, resource, 0, "quote", "Dieser Satz steht in keinem der Artikel.")
+    found, _ = expect(package_copy, "--only", "coverage", code="quote-not-in-source", resource=resource, line=line,
+                   field="quote")
+    assert "closest passage" in found["message"]
+
+
+def test_edited_source_text_fails(package_copy):
+    text = package_copy / "data" / "sources" / "S001.txt"
+    text.write_bytes(text.read_bytes().replace("Wagner".encode(), "Wagnr".encode(), 1))
+    expect(package_copy, "--only", "coverage", code="source-text-hash", resource="sources",
+           line=line_of(package_copy, "sources", 0), field="text_sha256", row_id="S001")
+
+
+def test_missing_source_text_fails(package_copy):
+    (package_copy / "data" / "sources" / "S002.txt").unlink()
+    expect(package_copy, "--only", "coverage", code="source-text-missing", resource="sources",
+           line=line_of(package_copy, "sources", 1), field="text_path", row_id="S002")
+
+
+# -- columns --------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("resource", RESOURCES)
+def test_missing_column_fails(package_copy, resource):
+    header, rows = read_table(package_copy, resource)
+    dropped = header[1]
+    keep = [h for h in header if h != dropped]
+    write_table(package_copy, resource, keep, [{k: row[k] for k in keep} for row in rows])
+    # frictionless matches the header to the schema by position: the dropped column is named as the
+    # field whose header is wrong (incorrect-label), and the last field as missing (missing-label).
+    exit_code, findings = validate(package_copy, "--only", "structure")
+    assert exit_code == 1
+    at_header = [f for f in findings if f["resource"] == resource and f["line"] == 1]
+    assert {f["code"] for f in at_header} <= {"missing-label", "incorrect-label"}
+    assert dropped in {f["field"] for f in at_header}
+    assert any(f["code"] == "missing-label" and f["field"] == header[-1] for f in at_header)
+
+
+# -- resource paths ---------------------------------------------------------------------------------------
+
+
+def set_resource(package, name, key, value):
+    path = package / "datapackage.json"
+    descriptor = json.loads(path.read_text(encoding="utf-8"))
+    (resource,) = [r for r in descriptor["resources"] if r["name"] == name]
+    resource[key] = value
+    path.write_text(json.dumps(descriptor, ensure_ascii=False, indent=2), encoding="utf-8")
+
+
+UNSAFE = ["/etc/passwd", "../outside.csv", "data/../../outside.csv", "data/.hidden.csv", ".git/config",
+          "~/actors.csv", "$HOME/actors.csv", "file:///etc/passwd", "data\\actors.csv"]
+
+
+@pytest.mark.parametrize("path", UNSAFE)
+def test_unsafe_resource_path_is_refused(package_copy, path):
+    set_resource(package_copy, "actors", "path", path)
+    found, findings = expect(package_copy, "--only", "structure", code="unsafe-path", resource="actors", field="path",
+                             message_names_field=False)
+    assert found["value"] == path and found["path"] == "datapackage.json"
+    assert not [f for f in findings if f["code"] in ("scheme-error", "source-error", "type-error")], \
+        "frictionless must not open an unsafe path"
+
+
+@pytest.mark.parametrize("path", ["/etc/passwd", "../schemas/actors.json", "schemas/.actors.json"])
+def test_unsafe_schema_path_is_refused(package_copy, path):
+    set_resource(package_copy, "actors", "schema", path)
+    found, _ = expect(package_copy, "--only", "structure", code="unsafe-path", resource="actors", field="schema",
+                      message_names_field=False)
+    assert found["value"] == path and found["path"] == "datapackage.json"
+
+
+@pytest.mark.skipif(os.name == "nt", reason="symbolic links")
+def test_a_link_out_of_the_package_is_refused(package_copy, tmp_path):
+    outside = tmp_path / "outside.csv"
+    outside.write_text((package_copy / "data" / "actors.csv").read_text(encoding="utf-8"), encoding="utf-8")
+    (package_copy / "data" / "linked.csv").symlink_to(outside)
+    set_resource(package_copy, "actors", "path", "data/linked.csv")
+    found, _ = expect(package_copy, "--only", "structure", code="unsafe-path", resource="actors", field="path",
+                      message_names_field=False)
+    assert "link" in found["message"]
+
+
+def test_remote_path_is_refused_without_allow_remote(package_copy):
+    url = "http://127.0.0.1:9/actors.csv"  # the discard port: nothing is ever fetched
+    set_resource(package_copy, "actors", "path", url)
+    found, _ = expect(package_copy, "--only", "structure", code="remote-path", resource="actors", field="path")
+    assert found["value"] == url and "--allow-remote" in found["message"]
+    _, findings = validate(package_copy, "--only", "structure", "--allow-remote")
+    assert not [f for f in findings if f["code"] in ("remote-path", "unsafe-path")]
+
+
+# -- the human output ------------------------------------------------------------------------------------
+
+
+def test_text_output_names_file_line_field_and_value(package_copy):
+    line = set_cell(package_copy, "events", 2, "event_type", "invasion")
+    result = run_cli("validate", str(package_copy), "--only", "structure")
+    assert result.exit_code == 1
+    out = " ".join(result.stdout.split())
+    assert f"data/events.csv:{line}" in out and "event_type" in out and "invasion" in out
+
+
+def test_no_package_is_a_usage_error(tmp_path):
+    result = run_cli("validate", str(tmp_path))
+    assert result.exit_code == 2 and "datapackage.json" in result.stderr
