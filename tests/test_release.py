@@ -6,7 +6,6 @@ user.name/user.email set in that repository (no global git config needed).
 
 from __future__ import annotations
 
-import csv
 import hashlib
 import io
 import json
@@ -223,7 +222,7 @@ def test_changelog_lists_added_and_retracted_rows(repo):
     assert plan.required_bump == "minor"
     [edit] = [e for e in plan.edits if e.path == "CHANGELOG.md"]
     body = Changelog.parse(edit.new).body(Changelog.parse(edit.new).section("0.2.0"))
-    assert f"- `claims`: 1 row (C999)." in body
+    assert "- `claims`: 1 row (C999)." in body
     assert f"- `claims`: 1 row: {removed['claim_id']} (retracted: duplicate of another claim)." in body
     assert "`retractions`" not in body
 

@@ -102,7 +102,7 @@ def split_sentences(text: FoldedText | str, language: str = DEFAULT_LANGUAGE) ->
                 if start == -1:
                     continue
             end = start + len(needle)
-            cursor = end
+            cursor = max(cursor, end)
             sentences.append(Sentence(needle, start, end, folded.line_of(start)))
     return sentences
 
@@ -205,7 +205,7 @@ class SourceCoverage:
             "covered": self.covered,
             "excluded": self.excluded,
             "uncovered": self.uncovered,
-            "percent": rounded_down(self.percent, 2),
+            "percent": None if self.problem else rounded_down(self.percent, 2),
         }
         if threshold is not None:
             data["passed"] = self.passes(threshold)

@@ -228,7 +228,7 @@ class Changelog:
                 log.problems.append((number, f"heading {raw.strip()!r} is neither '## [Unreleased]' nor '## [X.Y.Z] - YYYY-MM-DD'"))
             log.sections.append(section)
         released = [s for s in log.sections if s.version]
-        for newer, older in zip(released, released[1:]):
+        for newer, older in zip(released, released[1:], strict=False):
             if Version.parse(newer.version) <= Version.parse(older.version):
                 log.problems.append((older.line, f"release {older.version} is listed below {newer.version}: newest first, each version once"))
             elif newer.date < older.date:

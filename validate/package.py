@@ -208,7 +208,8 @@ class Package:
             self.read_errors[resource] = spec.problem or "no local path"
         else:
             try:
-                text = self.resolve(spec.path).read_text(encoding="utf-8")
+                # Decode bytes ourselves: read_text() would turn a CR inside a quoted cell into LF.
+                text = self.resolve(spec.path).read_bytes().decode("utf-8")
                 table = read_csv_text(text, name=resource, path=spec.path, primary_key=self.primary_key(resource))
             except (OSError, UnicodeDecodeError, csv.Error, UnsafePath) as exc:
                 self.read_errors[resource] = f"{spec.path}: {exc}"

@@ -23,6 +23,6 @@ def command(
     try:
         citation = cite.load(path)
     except cite.CitationError as exc:
-        raise usage_error(str(exc))
+        raise usage_error(str(exc)) from None
     sys.stdout.write(cite.FORMATS[format](citation))
     raise typer.Exit(EXIT_VALID)

@@ -6,6 +6,7 @@ import sys
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 EXIT_VALID, EXIT_INVALID, EXIT_USAGE = 0, 1, 2
 
@@ -20,7 +21,7 @@ def stderr() -> Console:
 
 def usage_error(message: str) -> typer.Exit:
     """Print `message` to stderr and return the exit to raise (code 2)."""
-    stderr().print(f"[red]error:[/red] {message}", highlight=False, soft_wrap=True)
+    stderr().print(f"[red]error:[/red] {escape(message)}", highlight=False, soft_wrap=True)
     return typer.Exit(EXIT_USAGE)
 
 

@@ -26,6 +26,6 @@ def command(
     try:
         result = diff.diff(old, new, root=repo)
     except SnapshotError as exc:
-        raise usage_error(str(exc))
+        raise usage_error(str(exc)) from None
     sys.stdout.write(diff.FORMATS[format](result))
     raise typer.Exit(EXIT_VALID)

@@ -29,7 +29,7 @@ def command(
     try:
         plan = release.plan_release(path, version, date=date, dist=dist)
     except (PackageError, ValueError) as exc:
-        raise usage_error(str(exc))
+        raise usage_error(str(exc)) from None
     out = stdout()
     if not plan.ok:
         err = stderr()
@@ -65,7 +65,7 @@ def command(
     try:
         release.write_release(plan)
     except OSError as exc:
-        raise usage_error(f"cannot write the release: {exc}")
+        raise usage_error(f"cannot write the release: {exc}") from None
     out.print("Next, commit, tag and publish (not done for you):", soft_wrap=True)
     for line in plan.git_commands():
         out.print(f"  {escape(line)}", soft_wrap=True, highlight=False)

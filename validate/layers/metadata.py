@@ -12,7 +12,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 from validate import gitrepo
@@ -284,7 +283,13 @@ def _baseline(package: Package, options: Any, result: LayerResult) -> Snapshot |
             detail=f"no previous release: no vX.Y.Z tag in {where} at {package.root}; "
                    "pass --baseline with the previous release zip to compare against it"))
         return None
-    version, tag = latest
+    _, tag = latest
+    if gitrepo.read_blob(package.root, tag, DESCRIPTOR) is None:
+        result.findings.append(Finding.make(
+            "baseline-missing",
+            detail=f"the latest release tag {tag} has no {DESCRIPTOR} at {package.root} (this package was not part of it); "
+                   "pass --baseline with the previous release zip to compare against it"))
+        return None
     try:
         snapshot = from_git(package.root, tag)
         snapshot.descriptor  # noqa: B018 - read it now, to report problems here

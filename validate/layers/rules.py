@@ -132,10 +132,6 @@ def _rowwise(df: pd.DataFrame, test: Callable[..., bool], *columns: str) -> pd.S
     return pd.Series([bool(test(*row)) for row in values], index=df.index, dtype=bool)
 
 
-def _cells(value: Any) -> str:
-    return "" if value is None or value is pd.NA or (isinstance(value, float) and value != value) else str(value)
-
-
 # -- the models ---------------------------------------------------------------------------------------
 
 
