@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-RESOURCES = ["sources", "actors", "events", "event_actors", "claims", "denials", "exclusions"]
+#: Every resource of the real package, from its descriptor (never a hand list).
+RESOURCES = [r["name"] for r in json.loads((REPO / "datapackage.json").read_text(encoding="utf-8"))["resources"]]
+#: The curated tables that must hold rows (retractions may be empty until a released row is withdrawn).
+CURATED = [name for name in RESOURCES if name != "retractions"]
 
 
 def read_table(package: Path, resource: str) -> tuple[list[str], list[dict[str, str]]]:

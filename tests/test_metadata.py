@@ -135,6 +135,21 @@ def test_title_licence_and_date_disagreement_fails(package_copy, path, code, fie
     assert (finding.path, finding.line, finding.field, finding.value) == (path, line, field, value)
 
 
+@pytest.mark.parametrize("path, key", [(".zenodo.json", "version"), (".zenodo.json", "title"), ("CITATION.cff", "version")])
+def test_a_missing_field_is_named(package_copy, path, key):
+    target = package_copy / path
+    if path == ".zenodo.json":
+        data = json.loads(target.read_text(encoding="utf-8"))
+        del data[key]
+        target.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    else:
+        text = target.read_text(encoding="utf-8")
+        target.write_text(re.sub(rf"^{key}:.*\n", "", text, count=1, flags=re.MULTILINE), encoding="utf-8")
+    finding = one(metadata(package_copy), "metadata-field-missing")
+    assert (finding.path, finding.field) == (path, key)
+    assert finding.message.startswith(f"{path} has no {key} (datapackage.json says")
+
+
 def test_licence_is_compared_case_insensitively(package_copy):
     edit_json(package_copy / ".zenodo.json", "license", "CC-BY-4.0")
     assert codes(metadata(package_copy)) == []

@@ -7,7 +7,6 @@ and for the real, growing one.
 
 from __future__ import annotations
 
-import csv
 import json
 import os
 import shutil
@@ -21,7 +20,7 @@ from bs4 import BeautifulSoup
 from tests.conftest import copy_package
 from tests.helpers import REPO, read_table, run_cli
 from tests.report_fixture import write_fixture
-from validate import coverage as coverage_lib
+from validate.coverage import package_coverage, rounded_down
 from validate import layers
 from validate.package import Package
 from validate.report import MARKER, ReportError, render, write_report
@@ -228,13 +227,13 @@ def test_sources_show_coverage_and_highlighted_passages(built):
     package, result = built
     soup = soup_of(result)
     opened = Package.open(package)
-    coverage = {c.source_id: c for c in coverage_lib.package_coverage(opened)}
+    coverage = {c.source_id: c for c in package_coverage(opened)}
     sources = rows(package, "sources")
     assert sources
     for source in sources:
         section = soup.find(id=f"source-{source['source_id']}")
         shown = float(section.select_one(".coverage")["data-coverage"])
-        assert shown == coverage_lib.rounded_down(coverage[source["source_id"]].percent, 1)
+        assert shown == rounded_down(coverage[source["source_id"]].percent, 1)
         article = section.select_one(".article")
         # the page shows the whole text, in order
         assert " ".join(article.get_text().split()) == " ".join(opened.source_text(source["source_id"]).split())

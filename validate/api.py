@@ -10,7 +10,7 @@ from validate import layers as layer_registry
 from validate.findings import LayerResult, Report
 from validate.package import Package, PackageError
 
-__all__ = ["Options", "PackageError", "validate_package", "open_package"]
+__all__ = ["Options", "PackageError", "validate_package", "open_package", "coverage"]
 
 
 @dataclass
@@ -62,3 +62,10 @@ def validate_package(
         if fail_fast and result.errors:
             break
     return report
+
+
+def coverage(path: str | Path = ".", *, threshold: float | None = None):
+    """Sentence coverage of every source text (a `validate.coverage.CoverageReport`)."""
+    from validate.coverage import coverage_report
+
+    return coverage_report(open_package(path), threshold=threshold)

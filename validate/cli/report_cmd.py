@@ -32,5 +32,5 @@ def command(
         console.print(f"Package {status}; the report's Validation section lists the findings.", soft_wrap=True, highlight=False)
     for note in result.notes:
         console.print(f"note: {note}", soft_wrap=True, highlight=False)
-    console.print(f"Open file://{result.index.resolve()}", soft_wrap=True, highlight=False)
+    console.print(f"Open {result.index.resolve().as_uri()}", soft_wrap=True, highlight=False)
     raise typer.Exit(EXIT_VALID)

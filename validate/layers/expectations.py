@@ -136,7 +136,9 @@ def run_suites(package: Package, suites: dict[str, dict[str, Any]], *, data_docs
     with (tempfile.TemporaryDirectory(prefix=".data-docs-", dir=target.parent) if target else contextlib.nullcontext()) as building:
         site = Path(building) / "site" if building else None
         context = _context(site)
-        source = context.data_sources.add_pandas("nkru")
+        # One asset and batch definition for every frame (the frame is a runtime parameter):
+        # each one added makes the context re-serialise its whole configuration.
+        data = context.data_sources.add_pandas("nkru").add_dataframe_asset("frame").add_batch_definition_whole_dataframe("all")
         for batch in batches:
             try:
                 suite = _gx().ExpectationSuite(**{**suites[batch.suite], "expectations": batch.expectations})
@@ -144,7 +146,7 @@ def run_suites(package: Package, suites: dict[str, dict[str, Any]], *, data_docs
                 result.findings.append(Finding.make("expectation-suite-invalid", path=_display(suite_path(batch.suite)),
                                                     value=batch.suite, detail=str(exc).splitlines()[0][:300]))
                 continue
-            checks, failed = _validate(context, source, batch, suite, store=site is not None)
+            checks, failed = _validate(context, data, batch, suite, store=site is not None)
             result.checks += checks
             for item in failed:
                 result.findings.extend(_findings(batch, item))
@@ -155,10 +157,9 @@ def run_suites(package: Package, suites: dict[str, dict[str, Any]], *, data_docs
     return result
 
 
-def _validate(context, source, batch: Batch, suite, *, store: bool) -> tuple[int, list[Any]]:
-    """Run one suite on its frame: (expectations evaluated, the failed results with full details)."""
+def _validate(context, data, batch: Batch, suite, *, store: bool) -> tuple[int, list[Any]]:
+    """Run one suite on its frame with the batch definition `data`: (expectations evaluated, failed results)."""
     gx = _gx()
-    data = source.add_dataframe_asset(batch.suite).add_batch_definition_whole_dataframe("all")
     if store:  # a validation definition keeps suite and results in the context, where Data Docs find them
         suite = context.suites.add(suite)
         definition = context.validation_definitions.add(gx.ValidationDefinition(name=batch.suite, suite=suite, data=data))

@@ -54,6 +54,8 @@ define("zenodo-field", NAME, ".zenodo.json: {field} {detail}",
        description=".zenodo.json lacks a field Zenodo needs, or upload_type is not 'dataset'.")
 define("changelog-format", NAME, "CHANGELOG.md line {line}: {detail}",
        description="CHANGELOG.md is not in Keep a Changelog form: '## [Unreleased]' on top, then '## [X.Y.Z] - YYYY-MM-DD', newest first.")
+define("metadata-field-missing", NAME, "{path} has no {field} (datapackage.json says {expected!r})",
+       description="CITATION.cff or .zenodo.json lacks the version, title or licence that datapackage.json gives.")
 define("version-invalid", NAME, "datapackage.json version {value!r} is not a semantic version X.Y.Z",
        description="The descriptor's version is missing or not X.Y.Z.")
 define("version-mismatch", NAME, "{path} says version {value!r}, but datapackage.json says {expected!r}",
@@ -144,6 +146,8 @@ def _check_metadata(package: Package, result: LayerResult) -> None:
         same = (str(value).casefold() == str(expected).casefold()) if casefold and value is not None else value == expected
         if not same:
             line = key_line(text, key, yaml_style=path == CITATION)
+            if value is None and expected is not None:
+                code = "metadata-field-missing"
             result.findings.append(Finding.make(code, path=path, line=line, field=key, value=value, expected=expected, **extra))
 
     dates: list[tuple[str, str, str, Any]] = []  # (path, text, key, value)
@@ -220,10 +224,9 @@ def _check_zenodo(zenodo: dict[str, Any], text: str, result: LayerResult) -> Non
     result.checks += 1
     if zenodo.get("upload_type") != "dataset":
         problem("upload_type", f"must be \"dataset\" (found {zenodo.get('upload_type')!r})", zenodo.get("upload_type"))
-    for key in ("title", "description", "version", "license"):
-        result.checks += 1
-        if not zenodo.get(key):
-            problem(key, "is missing or empty")
+    result.checks += 1
+    if not zenodo.get("description"):  # title, version and licence are compared with datapackage.json
+        problem("description", "is missing or empty")
     result.checks += 1
     creators = zenodo.get("creators")
     if not isinstance(creators, list) or not creators or not all(isinstance(c, dict) and c.get("name") for c in creators):

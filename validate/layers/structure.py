@@ -24,7 +24,7 @@ define("descriptor-profile", NAME, "datapackage.json at {pointer}: {detail}",
        description="The descriptor does not pass the official Data Package 2.0 JSON Schema.")
 define("descriptor-version", NAME, "datapackage.json must declare \"$schema\": \"{expected}\" (found {value!r}); without it frictionless treats the package as v1",
        description="The descriptor is not marked as Data Package v2.")
-define("unsafe-path", NAME, "resource {resource!r}: {detail}; paths must be relative, inside the package and not hidden",
+define("unsafe-path", NAME, "resource {resource!r}: {field} {value!r} is refused ({detail}); paths must be relative, inside the package and not hidden",
        description="A resource path is absolute, leaves the package, is hidden or uses a URL scheme.")
 define("remote-path", NAME, "resource {resource!r}: remote path {value} refused (use --allow-remote to permit it)",
        description="A resource is a remote URL and remote resources were not allowed.")
@@ -40,6 +40,7 @@ FRICTIONLESS_TEMPLATES = {
     "missing-label": "{resource}: column {field!r} is missing from the header",
     "extra-label": "{resource}: column {value!r} is not in the schema",
     "incorrect-label": "{resource}: header {value!r} where the schema expects {field!r}",
+    "column-order": "{resource}: columns are not in the schema's order (header: {value}; schema: {expected})",
     "blank-label": "{resource}: a header cell is blank",
     "duplicate-label": "{resource}: column {value!r} appears twice in the header",
     "missing-cell": "{resource} line {line}: row has no cell for {field!r}",
@@ -129,14 +130,41 @@ def _frictionless_findings(package: Package) -> tuple[list[Finding], int]:
     checks = 0
     for error in report.errors:
         findings.append(_map_error(package, None, error))
+    # frictionless matches columns by position, so one missing or moved column shifts every later
+    # one and floods the report with row errors (also in tables whose foreign keys point at it):
+    # for such a resource, say what is wrong with its header instead.
+    bad_header = {task.name for task in report.tasks if any(e.type.endswith("-label") for e in task.errors)}
     for task in report.tasks:
         name = task.name or ""
         rows = (task.stats or {}).get("rows") or 0
         fields = (task.stats or {}).get("fields") or 0
         checks += max(1, rows * max(1, fields))
+        if name in bad_header:
+            findings.extend(_header_findings(package, name))
+            continue
         for error in task.errors:
+            if error.type == "foreign-key" and (getattr(error, "reference_name", "") or name) in bad_header:
+                continue
             findings.append(_map_error(package, name, error))
     return findings, checks
+
+
+def _header_findings(package: Package, resource: str) -> list[Finding]:
+    table = package.table(resource)
+    expected = package.field_names(resource)
+    spec = package.resources[resource]
+    if table is None:
+        return []
+    header = table.header
+    where = dict(resource=resource, path=spec.path, line=1)
+    findings = [Finding.make("missing-label", field=name, **where) for name in expected if name not in header]
+    findings += [Finding.make("extra-label", field=name, value=name, **where) for name in header if name not in expected]
+    seen = set()
+    findings += [Finding.make("duplicate-label", field=name, value=name, **where)
+                 for name in header if name in seen or seen.add(name)]
+    if not findings and header != expected:
+        findings.append(Finding.make("column-order", value=",".join(header), expected=",".join(expected), **where))
+    return findings
 
 
 def _map_error(package: Package, resource: str | None, error: Any) -> Finding:
@@ -164,6 +192,9 @@ def _map_error(package: Package, resource: str | None, error: Any) -> Finding:
         ref = getattr(error, "reference_name", "") or resource
         ref_fields = ",".join(getattr(error, "reference_field_names", None) or [])
         target = f"{ref}.{ref_fields}"
+    if code == "primary-key" and resource:
+        field = ",".join(package.primary_key(resource)) or None
+        value = row_id
     if code in ("extra-label", "duplicate-label", "incorrect-label"):
         value = getattr(error, "label", None)
         field = getattr(error, "field_name", None) if code == "incorrect-label" else value

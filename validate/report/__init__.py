@@ -43,12 +43,23 @@ class ReportResult:
     package_root: Path | None = None
 
 
+def _code_spans(text: Any):
+    """Escape text for HTML and show `backticked` words as code (as the schemas' descriptions write them)."""
+    import re
+
+    from markupsafe import Markup, escape
+
+    return Markup(re.sub(r"`([^`]+)`", r"<code>\1</code>", str(escape("" if text is None else text))))
+
+
 def _templates():
     from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
-    return Environment(loader=PackageLoader("validate.report", "templates"),
-                       autoescape=select_autoescape(["html", "j2", "svg"], default_for_string=True, default=True),
-                       undefined=StrictUndefined, trim_blocks=False, lstrip_blocks=False)
+    env = Environment(loader=PackageLoader("validate.report", "templates"),
+                      autoescape=select_autoescape(["html", "j2", "svg"], default_for_string=True, default=True),
+                      undefined=StrictUndefined, trim_blocks=False, lstrip_blocks=False)
+    env.filters["code_spans"] = _code_spans
+    return env
 
 
 def codebook_html(book) -> str:

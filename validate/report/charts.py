@@ -121,8 +121,7 @@ def link_marks(svg_text: str, events: dict[str, Event]) -> str:
     """Turn every bar whose aria-label is an event ID into a linked, labelled, tooltipped event mark."""
     root = ET.fromstring(svg_text)
     root.set("class", "timeline-chart")
-    root.set("role", "img")
-    root.set("aria-label", f"Timeline of {len(events)} events")
+    root.set("aria-label", f"Timeline of {len(events)} events; each bar links to its event")
     parents = {child: parent for parent in root.iter() for child in parent}
     for path in list(root.iter(f"{{{SVG}}}path")):
         event_id = path.get("aria-label")

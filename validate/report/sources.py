@@ -12,7 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from validate import coverage as coverage_lib
+from validate.coverage import UNCOVERED as SENTENCE_UNCOVERED
+from validate.coverage import SourceCoverage, package_coverage, read_texts, rounded_down
 from validate.report.model import Model
 from validate.text import FoldedText
 
@@ -40,7 +41,7 @@ class SourceView:
     row: dict[str, Any]
     segments: list[Segment]
     passages: list[Passage]
-    coverage: coverage_lib.SourceCoverage | None
+    coverage: SourceCoverage | None
     quoted_percent: float = 0.0  # share of non-blank characters inside a claim or denial quote
     excluded_percent: float = 0.0  # ... inside an exclusion only
     missing_text: str | None = None
@@ -54,7 +55,7 @@ class SourceView:
         """Sentences covered or excluded, in percent (rounded down, as `nkru coverage` shows it)."""
         if self.coverage is None or self.coverage.problem:
             return None
-        return coverage_lib.rounded_down(self.coverage.percent, 1)
+        return rounded_down(self.coverage.percent, 1)
 
     def title_for(self, segment: Segment) -> str:
         """Tooltip of a highlighted segment: the rows whose passage covers it."""
@@ -92,7 +93,7 @@ def _passages(model: Model, source_id: str) -> list[tuple[str, str, str, str]]:
 
 
 def view(model: Model, source: dict[str, Any], folded: FoldedText | None,
-         sentence_coverage: coverage_lib.SourceCoverage | None) -> SourceView:
+         sentence_coverage: SourceCoverage | None) -> SourceView:
     source_id = source.get("source_id") or ""
     if folded is None:
         problem = sentence_coverage.problem if sentence_coverage else None
@@ -103,7 +104,7 @@ def view(model: Model, source: dict[str, Any], folded: FoldedText | None,
     anchors: dict[int, list[str]] = {}
     if sentence_coverage is not None:
         for sentence, status in zip(sentence_coverage.sentences, sentence_coverage.statuses):
-            if status == coverage_lib.UNCOVERED and sentence.end > sentence.start:
+            if status == SENTENCE_UNCOVERED and sentence.end > sentence.start:
                 start, end = _original_range(folded, sentence.start, sentence.end)
                 for index in range(start, end):
                     kinds[index] = UNCOVERED
@@ -135,7 +136,7 @@ def view(model: Model, source: dict[str, Any], folded: FoldedText | None,
 
 
 def views(model: Model) -> list[SourceView]:
-    texts = coverage_lib.read_texts(model.package)
-    by_source = {c.source_id: c for c in coverage_lib.package_coverage(model.package, texts)}
+    texts = read_texts(model.package)
+    by_source = {c.source_id: c for c in package_coverage(model.package, texts)}
     return [view(model, source, texts.get(source.get("source_id") or ""), by_source.get(source.get("source_id") or ""))
             for source in model.sources]
