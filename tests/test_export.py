@@ -446,7 +446,7 @@ def test_self_references_to_later_rows_are_exported(package_copy, tmp_path, fmt)
 
 def test_generations_put_referenced_rows_first(package_copy):
     from validate.export import generations
-    from validate.load import read_package
+    from validate.loader import read_package
 
     header, rows = read_table(package_copy, "actors")
     if len(rows) < 3:

@@ -13,7 +13,7 @@ import polars as pl
 import pytest
 
 from tests.helpers import REPO, line_of, read_table, set_cell
-from validate.load import LoadError, PackageInvalid, load, read_package
+from validate.loader import LoadError, PackageInvalid, load, read_package
 
 
 def _schemas() -> dict[str, dict]:

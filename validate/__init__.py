@@ -8,12 +8,11 @@ __version__ = "0.1.0"
 _LAZY = {
     "validate_package": "validate.api",
     "open_package": "validate.api",
-    "coverage": "validate.api",
     "Options": "validate.api",
     "PackageError": "validate.package",
     "Finding": "validate.findings",
     "Report": "validate.findings",
-    "load": "validate.load",
+    "load": "validate.loader",
 }
 
 

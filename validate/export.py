@@ -5,7 +5,7 @@
     export(".", to="parquet")           # exports/nkru-<version>-parquet/<resource>.parquet
     export(".", to="xlsx")              # exports/nkru-<version>.xlsx (README sheet + one per resource)
 
-The data is read with the loader (`validate.load.read_package`), so every export has the
+The data is read with the loader (`validate.loader.read_package`), so every export has the
 same typed values: a cell that does not parse stops the export with a `LoadError`. By default
 the structure layer of `nkru validate` runs first and an invalid package is refused
 (`ExportRefused`): a database with declared keys cannot hold broken keys anyway.
@@ -43,7 +43,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterator
 
 from validate.fsutil import atomic_path, atomic_write_text
-from validate.load import FieldSpec, LoadError, TypedPackage, TypedTable, read_package
+from validate.loader import FieldSpec, LoadError, TypedPackage, TypedTable, read_package
 from validate.package import Package
 
 __all__ = ["export", "FORMATS", "ExportError", "ExportRefused", "ExportUsageError", "ExportResult", "default_out"]

@@ -23,7 +23,7 @@ def command(
     from rich.markup import escape
 
     from validate import export as exporter
-    from validate.load import LoadError
+    from validate.loader import LoadError
     from validate.package import PackageError
 
     if to not in exporter.FORMATS:

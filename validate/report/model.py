@@ -1,7 +1,7 @@
 """What the report shows, as plain Python objects built from the package's tables.
 
 Nothing here knows HTML: the charts and templates turn these objects into
-pictures and pages. Tables are read with the typed loader (`validate.load`)
+pictures and pages. Tables are read with the typed loader (`validate.loader`)
 when it is available and works on the package, else as text; either way every
 cell is normalised with the Table Schema (dates to ISO strings, integers to
 int, empty to None), so the report reads the same whichever way was used.
@@ -73,7 +73,7 @@ def read_tables(package: Package) -> tuple[dict[str, list[dict[str, Any]]], list
     notes: list[str] = []
     frames: dict[str, Any] | None = None
     try:
-        from validate.load import load  # the typed loader, when present
+        from validate.loader import load  # the typed loader, when present
     except ImportError:
         load = None
     if load is not None:

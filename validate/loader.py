@@ -25,7 +25,6 @@ from __future__ import annotations
 import csv
 import io
 import re
-import sys
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timezone
@@ -679,15 +678,3 @@ def load(
     convert = CONVERTERS[engine]
     frames = {name: convert(table) for name, table in package.tables.items()}
     return Data(frames, package, engine)
-
-
-
-# `from validate import load` must give a callable however the imports ran: importing the
-# submodule `validate.load` (as `validate.export` does) binds the *module* to `validate.load`,
-# shadowing the lazy attribute. So the module itself is callable and calls `load()`.
-class _CallableModule(type(sys.modules[__name__])):  # type: ignore[misc]
-    def __call__(self, *args: Any, **kwargs: Any) -> Data:
-        return load(*args, **kwargs)
-
-
-sys.modules[__name__].__class__ = _CallableModule
