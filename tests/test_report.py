@@ -350,16 +350,20 @@ def test_cli_usage_errors(tmp_path, fixture_package):
 
 
 def test_failed_write_keeps_the_earlier_report(fixture_package, tmp_path, monkeypatch):
-    import validate.report as report_module
-
     out = tmp_path / "report"
     write_report(out, fixture_package, validate=False)
     before = (out / "index.html").read_text(encoding="utf-8")
 
-    def broken(staging, target):
-        raise OSError("disk full")
+    import validate.fsutil as fsutil
 
-    monkeypatch.setattr(report_module, "_swap_into_place", broken)
+    real_replace = fsutil.os.replace
+
+    def broken(source, target):
+        if str(source).endswith(".tmp"):  # the new report moving into place
+            raise OSError("disk full")
+        return real_replace(source, target)
+
+    monkeypatch.setattr(fsutil.os, "replace", broken)
     with pytest.raises(OSError):
         write_report(out, fixture_package, validate=False)
     assert (out / "index.html").read_text(encoding="utf-8") == before
@@ -388,23 +392,20 @@ def test_report_of_a_package_without_curated_data(package_copy, tmp_path):
 
 
 def test_typed_and_text_reading_agree(fixture_package, monkeypatch):
-    """The report reads the tables with the typed loader; without it (text) it shows the same values."""
+    """The report reads the tables with the typed loader; when that fails it reads text and shows the same values."""
+    from validate import loader
     from validate.report import model
 
     typed, notes = model.read_tables(Package.open(fixture_package))
     assert notes == []
-    import builtins
 
-    real_import = builtins.__import__
+    def failing(*args, **kwargs):
+        raise loader.LoadError("data/claims.csv line 2: field 'quantity' value 'x' is not an integer")
 
-    def no_loader(name, *args, **kwargs):
-        if name == "validate.loader":
-            raise ImportError("hidden for this test")
-        return real_import(name, *args, **kwargs)
-
-    monkeypatch.setattr(builtins, "__import__", no_loader)
-    text, _ = model.read_tables(Package.open(fixture_package))
+    monkeypatch.setattr(loader, "load", failing)
+    text, notes = model.read_tables(Package.open(fixture_package))
     assert text == typed
+    assert len(notes) == 1 and "could not read the package" in notes[0]
     assert typed["claims"][1]["quantity"] == 1000 and typed["events"][0]["date_start"] == "2022-11-01"
 
 

@@ -35,14 +35,12 @@ import contextlib
 import json
 import os
 import re
-import shutil
-import tempfile
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any, Callable
 
-from validate.fsutil import atomic_path, atomic_write_text
+from validate.fsutil import atomic_directory, atomic_path, atomic_write_text
 from validate.loader import FieldSpec, LoadError, TypedPackage, TypedTable, read_package
 from validate.package import Package
 
@@ -352,30 +350,10 @@ def _write_duckdb(package: TypedPackage, target: Path) -> list[Path]:
 # -- Parquet -------------------------------------------------------------------
 
 
-@contextlib.contextmanager
-def atomic_dir(target: Path) -> Iterator[Path]:
-    """Yield a temp folder beside `target`; on success it takes `target`'s place (a previous one is removed)."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    temp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent))
-    try:
-        yield temp
-        os.chmod(temp, 0o755)
-        if target.exists():
-            old = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".old", dir=target.parent))
-            os.replace(target, old / "previous")
-            os.replace(temp, target)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            os.replace(temp, target)
-    finally:
-        if temp.exists():
-            shutil.rmtree(temp, ignore_errors=True)
-
-
 def _write_parquet(package: TypedPackage, target: Path) -> list[Path]:
     import pyarrow.parquet as pq
 
-    with atomic_dir(target) as temp:
+    with atomic_directory(target) as temp:
         for name, table in package.tables.items():
             pq.write_table(arrow_table(package, table), temp / f"{name}.parquet")
     return [target, *(target / f"{name}.parquet" for name in package.tables)]

@@ -40,3 +40,35 @@ def atomic_write_bytes(target: str | Path, data: bytes) -> None:
 def atomic_write_text(target: str | Path, text: str) -> None:
     """Write UTF-8 text with LF line endings, atomically."""
     atomic_write_bytes(target, text.encode("utf-8"))
+
+
+@contextlib.contextmanager
+def atomic_directory(target: str | Path) -> Iterator[Path]:
+    """Yield a temp folder beside `target`; on success it takes `target`'s place in renames.
+
+    A previous `target` is removed only after the new one is in place (and put back if the
+    swap fails); on error `target` is left as it was.
+    """
+    import shutil
+
+    target = Path(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent))
+    try:
+        yield staging
+        os.chmod(staging, 0o755)
+        if not target.exists():
+            os.replace(staging, target)
+            return
+        retired = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".old", dir=target.parent))
+        os.rmdir(retired)
+        os.replace(target, retired)
+        try:
+            os.replace(staging, target)
+        except OSError:
+            os.replace(retired, target)
+            raise
+        shutil.rmtree(retired, ignore_errors=True)
+    finally:
+        if staging.exists():
+            shutil.rmtree(staging, ignore_errors=True)

@@ -67,6 +67,10 @@ class FoldedText:
             start = self.text.find(needle, start + 1)
         return spans
 
+    def nfc_range(self, span: Span) -> tuple[int, int]:
+        """The folded span as [start, end) offsets in the NFC text (what a reader sees)."""
+        return self._origin[span.start], self._origin[span.end - 1] + 1
+
     @cached_property
     def _line_starts(self) -> list[int]:
         starts = [0]

@@ -9,16 +9,13 @@ it is empty or an earlier nkru report (it holds `nkru-report.json`).
 
 from __future__ import annotations
 
-import contextlib
 import json
-import os
-import shutil
-import tempfile
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from validate.fsutil import atomic_directory
 from validate.package import Package
 
 MARKER = "nkru-report.json"
@@ -162,35 +159,14 @@ def write_report(out: str | Path = "report", path: str | Path = ".", *, validate
     out = Path(out)
     _check_target(out)
     html, result = render(path, validate=validate, skip=skip)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent))
-    try:
+    with atomic_directory(out) as staging:
         (staging / INDEX).write_text(html, encoding="utf-8")
         marker = {"generator": "nkru report", "package": str(result.package_root), "index": INDEX,
                   "events": result.events, "contested": result.contested, "coverage": result.sources}
         (staging / MARKER).write_text(json.dumps(marker, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
-        os.chmod(staging, 0o755)
-        _swap_into_place(staging, out)
-    finally:
-        with contextlib.suppress(FileNotFoundError):
-            shutil.rmtree(staging)
+        _check_target(out)  # again: it may have changed while the report was built
     result.out = out
     result.index = out / INDEX
     return result
 
 
-def _swap_into_place(staging: Path, out: Path) -> None:
-    """Replace `out` by `staging` with renames; the old report is removed only after the new one is in place."""
-    _check_target(out)  # again: it may have changed while the report was built
-    if not out.exists():
-        os.replace(staging, out)
-        return
-    retired = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".old", dir=out.parent))
-    os.rmdir(retired)
-    os.replace(out, retired)
-    try:
-        os.replace(staging, out)
-    except OSError:
-        os.replace(retired, out)  # put the previous report back
-        raise
-    shutil.rmtree(retired, ignore_errors=True)

@@ -72,17 +72,13 @@ def read_tables(package: Package) -> tuple[dict[str, list[dict[str, Any]]], list
     """Every resource's rows as dicts of normalised cells, and notes on what could not be read."""
     notes: list[str] = []
     frames: dict[str, Any] | None = None
+    from validate import loader
+
     try:
-        from validate.loader import load  # the typed loader, when present
-    except ImportError:
-        load = None
-    if load is not None:
-        try:
-            frames = dict(load(package.root))
-        except (ValueError, OSError) as exc:  # LoadError is a ValueError: a broken package still gets a report
-            notes.append(f"The typed loader could not read the package ({type(exc).__name__}: {exc}); "
-                         "the report shows the tables as text.")
-            frames = None
+        frames = dict(loader.load(package.root))
+    except (ValueError, OSError) as exc:  # LoadError is a ValueError: a broken package still gets a report
+        notes.append(f"The typed loader could not read the package ({type(exc).__name__}: {exc}); "
+                     "the report shows the tables as text.")
     tables: dict[str, list[dict[str, Any]]] = {}
     for name in package.resources:
         types = _field_types(package, name)

@@ -15,7 +15,7 @@ from typing import Any
 from validate.coverage import UNCOVERED as SENTENCE_UNCOVERED
 from validate.coverage import SourceCoverage, package_coverage, read_texts, rounded_down
 from validate.report.model import Model
-from validate.text import FoldedText
+from validate.text import FoldedText, Span
 
 QUOTED, EXCLUDED, UNCOVERED = "quoted", "excluded", "uncovered"
 
@@ -71,8 +71,7 @@ class SourceView:
 
 def _original_range(folded: FoldedText, start: int, end: int) -> tuple[int, int]:
     """A span of the folded text as offsets in the NFC text (whose characters are what the page shows)."""
-    origin = folded._origin  # folded index -> NFC index, kept by validate.text.FoldedText
-    return origin[start], origin[end - 1] + 1
+    return folded.nfc_range(Span(start, end))
 
 
 def _passages(model: Model, source_id: str) -> list[tuple[str, str, str, str]]:
