@@ -8,7 +8,6 @@ way) and once on a copy with several independent breakages.
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 
@@ -20,14 +19,12 @@ from validate.package import Package
 from validate.suites import PACKAGE_SUITE, SUITES_DIR, load_suites
 
 
-def _run(path: Path, **kwargs):
-    return expectations.run_suites(Package.open(path), load_suites(), **kwargs)
-
-
 @pytest.fixture(scope="module")
 def real_run(tmp_path_factory):
+    """The layer on the real package through the CLI, building Data Docs: (JSON report, exit code, docs dir)."""
     docs = tmp_path_factory.mktemp("docs") / "data-docs"
-    return _run(REPO, data_docs=docs), docs
+    result = run_cli("validate", str(REPO), "--only", "expectations", "--data-docs", str(docs), "--format", "json")
+    return json.loads(result.stdout), result.exit_code, docs
 
 
 # An extra suite, as if a hand edit had broken a file: an in-set expectation without its value set.
@@ -95,13 +92,15 @@ def broken(tmp_path_factory):
 
 
 def test_real_package_passes(real_run):
-    result, _ = real_run
-    assert result.checks > 0
-    assert [f.message for f in result.findings] == []
+    report, exit_code, _ = real_run
+    [layer] = report["layers"]
+    assert layer["layer"] == "expectations" and layer["checks"] > 0
+    assert [f["message"] for f in report["findings"]] == []
+    assert exit_code == 0
 
 
 def test_data_docs_built(real_run):
-    _, docs = real_run
+    _, _, docs = real_run
     assert (docs / "index.html").is_file()
     pages = {p.stem for p in (docs / "expectations").glob("*.html")}
     assert PACKAGE_SUITE in pages and "claims" in pages

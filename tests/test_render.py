@@ -97,10 +97,12 @@ def _report(findings: list[Finding], package: str = "/ws/pkg") -> Report:
 
 
 def test_github_escapes_message_and_properties():
+    assert github.escape_property("a%b\r\nc:d,e") == "a%25b%0D%0Ac%3Ad%2Ce"
+    assert github.escape_data("a%b\r\nc:d,e") == "a%25b%0D%0Ac:d,e"
     finding = Finding("rules", "some-code", "100% wrong\r\nnext line: a, b", resource="claims",
-                      path="data/we:ird,name.csv", line=7)
+                      path="data/we:ird,na%me.csv", line=7)
     [line, *_] = github.lines(_report([finding]), workspace=Path("/ws"))
-    assert line == ("::error file=pkg/data/we%3Aird%2Cname.csv,line=7,title=nkru rules%3A some-code"
+    assert line == ("::error file=pkg/data/we%3Aird%2Cna%25me.csv,line=7,title=nkru rules%3A some-code"
                     "::100%25 wrong%0D%0Anext line: a, b")
     assert "\n" not in line and "\r" not in line
 
@@ -228,3 +230,10 @@ def test_workflow_commands_parse():
             command = group.get_command(None, words[1])
             assert command is not None, line
             command.make_context(words[1], words[2:], resilient_parsing=False)
+
+
+def test_github_unwritable_summary_is_a_warning_not_a_traceback(tmp_path, monkeypatch):
+    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(tmp_path / "missing-dir" / "summary.md"))
+    buffer = io.StringIO()
+    github.render(_report([Finding("rules", "c", "m")]), Console(file=buffer))
+    assert "::warning title=nkru validate::cannot append the step summary" in buffer.getvalue()

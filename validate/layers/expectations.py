@@ -19,14 +19,13 @@ from __future__ import annotations
 
 import contextlib
 import math
-import shutil
-import tempfile
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from validate.findings import CODES, Finding, LayerResult, define, sort_findings
+from validate.fsutil import atomic_directory
 from validate.package import Package, Table
 from validate.suites import PACKAGE_SUITE, load_suites, suite_path
 
@@ -133,8 +132,8 @@ def run_suites(package: Package, suites: dict[str, dict[str, Any]], *, data_docs
             batches.append(batch)
     if not batches:
         return result
-    with (tempfile.TemporaryDirectory(prefix=".data-docs-", dir=target.parent) if target else contextlib.nullcontext()) as building:
-        site = Path(building) / "site" if building else None
+    # Data Docs are built in a staging folder that replaces the target only when complete.
+    with (atomic_directory(target) if target else contextlib.nullcontext()) as site:
         context = _context(site)
         # One asset and batch definition for every frame (the frame is a runtime parameter):
         # each one added makes the context re-serialise its whole configuration.
@@ -142,7 +141,7 @@ def run_suites(package: Package, suites: dict[str, dict[str, Any]], *, data_docs
         for batch in batches:
             try:
                 suite = _gx().ExpectationSuite(**{**suites[batch.suite], "expectations": batch.expectations})
-            except Exception as exc:  # a hand-edited suite file: report it instead of a traceback
+            except Exception as exc:  # noqa: BLE001 -- a hand-edited suite file: a finding, not a traceback
                 result.findings.append(Finding.make("expectation-suite-invalid", path=_display(suite_path(batch.suite)),
                                                     value=batch.suite, detail=str(exc).splitlines()[0][:300]))
                 continue
@@ -152,7 +151,6 @@ def run_suites(package: Package, suites: dict[str, dict[str, Any]], *, data_docs
                 result.findings.extend(_findings(batch, item))
         if site is not None:
             context.build_data_docs(site_names=[SITE])
-            _replace_dir(site, target)
     result.findings = sort_findings(result.findings)
     return result
 
@@ -302,7 +300,7 @@ def _findings(batch: Batch, item: Any) -> list[Finding]:
                              value=shown, expected=", ".join(map(str, kwargs.get("column_list") or [])), **context)]
     found = []
     columns = _columns_of(config.to_json_dict())
-    for index in sorted(set(int(i) for i in indices)):
+    for index in sorted({int(i) for i in indices}):
         if batch.rows:  # the package suite: a row of the derived frame stands for a row of a resource
             name, position = batch.rows[index]
             row_table = batch.tables[name]
@@ -358,13 +356,3 @@ def _prepare_data_docs(target: Path) -> Path:
     target.parent.mkdir(parents=True, exist_ok=True)
     return target
 
-
-def _replace_dir(built: Path, target: Path) -> None:
-    """Put the freshly built site at `target` with renames; the old site is removed only afterwards."""
-    old = None
-    if target.exists():
-        old = Path(tempfile.mkdtemp(prefix=f".{target.name}.old-", dir=target.parent))
-        target.rename(old / "site")
-    built.rename(target)
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)

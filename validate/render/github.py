@@ -132,4 +132,7 @@ def render(report: Report, console, *, timings: bool = False, **_: object) -> No
     console.file.write("\n".join(lines(report, timings=timings, workspace=workspace)) + "\n")
     target = os.environ.get("GITHUB_STEP_SUMMARY")
     if target:
-        write_summary(report, target, workspace)
+        try:
+            write_summary(report, target, workspace)
+        except OSError as exc:
+            console.file.write(f"::warning title=nkru validate::{escape_data(f'cannot append the step summary to {target}: {exc}')}\n")
