@@ -55,3 +55,23 @@ def run_cli(*args: str):
     from validate.cli import app
 
     return CliRunner().invoke(app, list(args))
+
+
+def git(repo: Path, *args: str) -> str:
+    """Run git in `repo` (no global config needed); returns stdout."""
+    import subprocess
+
+    return subprocess.run(["git", "-C", str(repo), *args], check=True, capture_output=True, text=True).stdout
+
+
+def init_repo(repo: Path, *, commit: str | None = None) -> Path:
+    """`git init` with a local identity and no signing; optionally commit everything."""
+    git(repo, "init", "-q")
+    git(repo, "config", "user.name", "nkru tests")
+    git(repo, "config", "user.email", "tests@nkru.invalid")
+    git(repo, "config", "commit.gpgsign", "false")
+    git(repo, "config", "tag.gpgsign", "false")
+    if commit is not None:
+        git(repo, "add", "-A")
+        git(repo, "commit", "-qm", commit)
+    return repo

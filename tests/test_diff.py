@@ -6,13 +6,12 @@ import copy
 import csv
 import io
 import json
-import subprocess
 import zipfile
 from pathlib import Path
 
 import pytest
 
-from tests.helpers import run_cli
+from tests.helpers import git, init_repo, run_cli
 from validate import diff as diffmod
 from validate.snapshot import SnapshotError
 
@@ -237,29 +236,17 @@ def test_empty_side_and_header_only_tables(tmp_path):
     assert back.resource("events").removed_keys == ["E001", "E002", "E003"]
 
 
-def _git(repo: Path, *args: str) -> str:
-    return subprocess.run(["git", "-C", str(repo), *args], check=True, capture_output=True, text=True).stdout
-
-
-def _init_repo(repo: Path) -> None:
-    _git(repo, "init", "-q")
-    _git(repo, "config", "user.name", "nkru tests")
-    _git(repo, "config", "user.email", "tests@nkru.invalid")
-    _git(repo, "config", "commit.gpgsign", "false")
-    _git(repo, "config", "tag.gpgsign", "false")
-
-
 def test_git_refs_and_release_zips(tmp_path):
     repo = make_package(tmp_path / "repo", OLD)
-    _init_repo(repo)
-    _git(repo, "add", "-A")
-    _git(repo, "commit", "-qm", "v1")
-    _git(repo, "tag", "v0.1.0")
+    init_repo(repo)
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "v1")
+    git(repo, "tag", "v0.1.0")
     make_package(repo, new_version(), version="0.2.0")
     (repo / "data" / "notes.csv").unlink()
     (repo / "schemas" / "notes.json").unlink()
-    _git(repo, "add", "-A")
-    _git(repo, "commit", "-qm", "v2")
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "v2")
     by_ref = diffmod.diff("v0.1.0", "HEAD", root=repo)
     assert by_ref.old == "v0.1.0" and by_ref.old_version == "0.1.0" and by_ref.new_version == "0.2.0"
     assert by_ref.resource("events").added_keys == ["E004"]

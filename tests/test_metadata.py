@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import json
 import re
-import subprocess
 import zipfile
 from pathlib import Path
 
 import pytest
 
 from tests.conftest import copy_package
-from tests.helpers import line_of, read_table, run_cli, write_table
+from tests.helpers import git, init_repo, line_of, read_table, run_cli, write_table
 from validate.api import Options, validate_package
 from validate.metadata import CITATION, Changelog, load_cff
 
@@ -330,25 +329,11 @@ def test_an_unreadable_baseline_is_an_error(package_copy, tmp_path):
     assert finding.severity == "error" and "no datapackage.json" in finding.message
 
 
-def _git(repo: Path, *args: str) -> None:
-    subprocess.run(["git", "-C", str(repo), *args], check=True, capture_output=True)
-
-
-def _init_repo(repo: Path) -> None:
-    _git(repo, "init", "-q")
-    _git(repo, "config", "user.name", "nkru tests")
-    _git(repo, "config", "user.email", "tests@nkru.invalid")
-    _git(repo, "config", "commit.gpgsign", "false")
-    _git(repo, "config", "tag.gpgsign", "false")
-    _git(repo, "add", "-A")
-    _git(repo, "commit", "-qm", "release")
-
-
 def test_the_latest_release_tag_is_the_default_baseline(package_copy):
-    _init_repo(package_copy)
-    _git(package_copy, "tag", "v0.0.9")
-    _git(package_copy, "tag", "v0.1.0")
-    _git(package_copy, "tag", "not-a-release")
+    init_repo(package_copy, commit="release")
+    git(package_copy, "tag", "v0.0.9")
+    git(package_copy, "tag", "v0.1.0")
+    git(package_copy, "tag", "not-a-release")
     header, rows = read_table(package_copy, "events")
     removed = rows.pop(0)
     write_table(package_copy, "events", header, rows)

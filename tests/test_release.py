@@ -18,14 +18,10 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import copy_package
-from tests.helpers import read_table, run_cli, set_cell, write_table
+from tests.helpers import git, init_repo, read_table, run_cli, set_cell, write_table
 from validate import release
 from validate.api import validate_package
 from validate.metadata import Changelog, load_cff
-
-
-def git(repo: Path, *args: str) -> str:
-    return subprocess.run(["git", "-C", str(repo), *args], check=True, capture_output=True, text=True).stdout
 
 
 def commit_all(repo: Path, message: str) -> None:
@@ -38,13 +34,7 @@ def repo(tmp_path: Path, monkeypatch) -> Path:
     """A git repository holding a copy of the real package, everything committed."""
     monkeypatch.delenv("SOURCE_DATE_EPOCH", raising=False)
     root = copy_package(tmp_path / "nkru")
-    git(root, "init", "-q")
-    git(root, "config", "user.name", "nkru tests")
-    git(root, "config", "user.email", "tests@nkru.invalid")
-    git(root, "config", "commit.gpgsign", "false")
-    git(root, "config", "tag.gpgsign", "false")
-    commit_all(root, "the package")
-    return root
+    return init_repo(root, commit="the package")
 
 
 def metadata_version(root: Path) -> str:
