@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 from validate import layers as layer_registry
-from validate.findings import LayerResult, Report
+from validate.findings import Finding, LayerResult, Report, define
 from validate.package import Package, PackageError
+
+define("layer-error", "api", "the {layer} layer stopped with {kind}: {detail}; the package is likely malformed where an "
+       "earlier finding says", description="A layer crashed; its other checks did not run.")
 
 __all__ = ["Options", "PackageError", "validate_package", "open_package", "coverage"]
 
@@ -56,7 +60,11 @@ def validate_package(
     report = Report(package=str(package.root))
     for name in names:
         started = time.perf_counter()
-        result: LayerResult = layer_registry.load(name).check(package, options)
+        try:
+            result: LayerResult = layer_registry.load(name).check(package, options)
+        except Exception as exc:  # one layer's crash (e.g. on a malformed descriptor) must not hide the others' findings
+            crash = Finding.make("layer-error", layer=name, kind=type(exc).__name__, detail=str(exc)[:300])
+            result = LayerResult(name, [dataclasses.replace(crash, layer=name)])
         result.seconds = time.perf_counter() - started
         report.layers.append(result)
         if fail_fast and result.errors:

@@ -61,12 +61,24 @@ class Table:
     rows: list[dict[str, str]]
     lines: list[int]
     primary_key: list[str] = field(default_factory=list)
+    #: start line of every record after the header, blank ones included (frictionless counts them)
+    record_lines: list[int] = field(default_factory=list)
+    #: record index -> index in `rows` (None for a blank record)
+    record_rows: list[int | None] = field(default_factory=list)
 
     def row_id(self, index: int) -> str | None:
         if not self.primary_key:
             return None
         row = self.rows[index]
         return "|".join(row.get(key, "") or "" for key in self.primary_key)
+
+    def locate_record(self, row_number: int) -> tuple[int | None, str | None]:
+        """(file line, row id) of frictionless' `row_number` (the header is row 1; blank rows count)."""
+        index = row_number - 2
+        if not 0 <= index < len(self.record_lines):
+            return None, None
+        row = self.record_rows[index]
+        return self.record_lines[index], (self.row_id(row) if row is not None else None)
 
     def frame(self):
         """The table as a pandas DataFrame of strings (empty cells are empty strings)."""
@@ -79,25 +91,118 @@ class Table:
         return len(self.rows)
 
 
-def read_csv_text(text: str, *, name: str, path: str, primary_key: list[str] | None = None) -> Table:
-    """Parse CSV text, remembering the line each record starts on (header = line 1)."""
-    reader = csv.reader(io.StringIO(text, newline=""))
+class ReadError(ValueError):
+    """A resource file cannot be read, decoded or parsed as CSV."""
+
+    def __init__(self, message: str, *, line: int | None = None):
+        super().__init__(message)
+        self.line = line
+
+
+def csv_dialect(resource: dict[str, Any]) -> dict[str, Any]:
+    """`csv.reader` keyword arguments from a resource's Table Dialect (delimiter, quote char, escaping)."""
+    dialect = resource.get("dialect") if isinstance(resource.get("dialect"), dict) else {}
+    out: dict[str, Any] = {}
+    if isinstance(dialect.get("delimiter"), str) and len(dialect["delimiter"]) == 1:
+        out["delimiter"] = dialect["delimiter"]
+    if isinstance(dialect.get("quoteChar"), str) and len(dialect["quoteChar"]) == 1:
+        out["quotechar"] = dialect["quoteChar"]
+    if dialect.get("doubleQuote") is False:
+        out["doublequote"] = False
+        out["escapechar"] = dialect.get("escapeChar") or "\\"
+    return out
+
+
+def decode(data: bytes, encoding: str | None, *, path: str) -> str:
+    """Decode a resource's bytes with its declared encoding (UTF-8 by default, a BOM tolerated).
+
+    Raises ReadError naming the line of the first undecodable byte.
+    """
+    declared = (encoding or "utf-8").lower()
+    codec = "utf-8-sig" if declared in ("utf-8", "utf8") else declared
+    try:
+        return data.decode(codec)
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        raise ReadError(f"{path}: line {line} is not valid {declared} ({exc.reason} at byte {exc.start})",
+                        line=line) from None
+    except LookupError:
+        raise ReadError(f"{path}: unknown encoding {declared!r}") from None
+
+
+def read_csv_text(text: str, *, name: str, path: str, primary_key: list[str] | None = None,
+                  dialect: dict[str, Any] | None = None) -> Table:
+    """Parse CSV text, remembering the line each record starts on (header = line 1).
+
+    Strict: an unterminated quote raises ReadError instead of silently cutting the cell.
+    """
+    reader = csv.reader(io.StringIO(text, newline=""), strict=True, **(dialect or {}))
     header: list[str] = []
     rows: list[dict[str, str]] = []
     lines: list[int] = []
+    record_lines: list[int] = []
+    record_rows: list[int | None] = []
     previous_end = 0
-    for index, record in enumerate(reader):
-        start = previous_end + 1
-        previous_end = reader.line_num
-        if index == 0:
-            header = record
+    try:
+        for index, record in enumerate(reader):
+            start = previous_end + 1
+            previous_end = reader.line_num
+            if index == 0:
+                header = record
+                continue
+            record_lines.append(start)
+            if not record:
+                record_rows.append(None)  # a blank line: frictionless reports it as blank-row
+                continue
+            padded = record + [""] * (len(header) - len(record))
+            record_rows.append(len(rows))
+            rows.append(dict(zip(header, padded)))
+            lines.append(start)
+    except csv.Error as exc:
+        raise ReadError(f"{path}: line {previous_end + 1}: {exc}", line=previous_end + 1) from None
+    return Table(name=name, path=path, header=header, rows=rows, lines=lines, primary_key=list(primary_key or []),
+                 record_lines=record_lines, record_rows=record_rows)
+
+
+@dataclass(frozen=True)
+class ForeignKey:
+    fields: tuple[str, ...]
+    resource: str  # the referenced resource (the same one for a self-reference)
+    reference_fields: tuple[str, ...]
+
+
+def _names(value: Any) -> list[str] | None:
+    """A Table Schema field list (`"a"` or `["a", "b"]`) as a list, or None when malformed."""
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, list) and all(isinstance(v, str) for v in value):
+        return list(value)
+    return None
+
+
+def schema_fields(schema: Any) -> list[dict[str, Any]]:
+    """The well-formed field descriptors of a schema (objects with a string name)."""
+    if not isinstance(schema, dict) or not isinstance(schema.get("fields"), list):
+        return []
+    return [f for f in schema["fields"] if isinstance(f, dict) and isinstance(f.get("name"), str)]
+
+
+def schema_primary_key(schema: Any) -> list[str]:
+    return (_names(schema.get("primaryKey")) or []) if isinstance(schema, dict) else []
+
+
+def schema_foreign_keys(schema: Any, resource: str) -> list[ForeignKey]:
+    """Well-formed foreign keys of `resource`'s schema; malformed ones are left to the structure layer."""
+    keys = []
+    for fk in (schema.get("foreignKeys") if isinstance(schema, dict) else None) or []:
+        if not isinstance(fk, dict) or not isinstance(fk.get("reference"), dict):
             continue
-        if not record:
-            continue  # csv yields [] for a blank line; frictionless reports it as blank-row
-        padded = record + [""] * (len(header) - len(record))
-        rows.append(dict(zip(header, padded)))
-        lines.append(start)
-    return Table(name=name, path=path, header=header, rows=rows, lines=lines, primary_key=list(primary_key or []))
+        fields = _names(fk.get("fields"))
+        ref_fields = _names(fk["reference"].get("fields"))
+        target = fk["reference"].get("resource") or resource
+        if fields and ref_fields and isinstance(target, str) and len(fields) == len(ref_fields):
+            keys.append(ForeignKey(tuple(fields), target, tuple(ref_fields)))
+    return keys
 
 
 @dataclass
@@ -187,14 +292,32 @@ class Package:
             spec.problem = spec.problem or f"schema {schema!r}: {exc}"
             return None
 
+    # -- schema lookups: the one place that reads schema shapes (malformed parts are skipped here
+    #    and reported by the structure layer) ------------------------------------------------------
+
+    def fields(self, resource: str) -> list[dict[str, Any]]:
+        return schema_fields(self.resources[resource].schema)
+
     def field_names(self, resource: str) -> list[str]:
-        schema = self.resources[resource].schema or {}
-        return [f.get("name") for f in schema.get("fields", []) if isinstance(f, dict)]
+        return [f["name"] for f in self.fields(resource)]
+
+    def field_types(self, resource: str) -> dict[str, str]:
+        return {f["name"]: f["type"] if isinstance(f.get("type"), str) else "string" for f in self.fields(resource)}
+
+    def enum(self, resource: str, field_name: str) -> list[Any] | None:
+        """The field's controlled vocabulary (constraints.enum), or None."""
+        for f in self.fields(resource):
+            if f["name"] == field_name:
+                constraints = f.get("constraints")
+                values = constraints.get("enum") if isinstance(constraints, dict) else None
+                return list(values) if isinstance(values, list) else None
+        return None
 
     def primary_key(self, resource: str) -> list[str]:
-        schema = self.resources[resource].schema or {}
-        key = schema.get("primaryKey") or []
-        return [key] if isinstance(key, str) else list(key)
+        return schema_primary_key(self.resources[resource].schema)
+
+    def foreign_keys(self, resource: str) -> list[ForeignKey]:
+        return schema_foreign_keys(self.resources[resource].schema, resource)
 
     def table(self, resource: str) -> Table | None:
         """The resource read as text, or None when it cannot be read (see `read_errors`)."""
@@ -208,13 +331,29 @@ class Package:
             self.read_errors[resource] = spec.problem or "no local path"
         else:
             try:
-                # Decode bytes ourselves: read_text() would turn a CR inside a quoted cell into LF.
-                text = self.resolve(spec.path).read_bytes().decode("utf-8")
-                table = read_csv_text(text, name=resource, path=spec.path, primary_key=self.primary_key(resource))
-            except (OSError, UnicodeDecodeError, csv.Error, UnsafePath) as exc:
-                self.read_errors[resource] = f"{spec.path}: {exc}"
+                table = read_csv_text(self.read_text(resource), name=resource, path=spec.path,
+                                      primary_key=self.primary_key(resource), dialect=csv_dialect(spec.descriptor))
+            except ReadError as exc:
+                self.read_errors[resource] = str(exc)
         self._tables[resource] = table
         return table
+
+    def read_text(self, resource: str) -> str:
+        """A local resource file decoded with its declared encoding; raises ReadError."""
+        spec = self.resources[resource]
+        if spec.path is None or is_remote(spec.path):
+            raise ReadError(spec.problem or f"resource {resource!r}: no local path")
+        try:
+            # Bytes, decoded here: read_text() would turn a CR inside a quoted cell into LF.
+            data = self.resolve(spec.path).read_bytes()
+        except UnsafePath as exc:
+            raise ReadError(f"{spec.path}: refused: {exc}") from None
+        except FileNotFoundError:
+            raise ReadError(f"{spec.path}: no such file") from None
+        except OSError as exc:
+            raise ReadError(f"{spec.path}: cannot be read: {exc.strerror or exc}") from None
+        encoding = spec.descriptor.get("encoding")
+        return decode(data, encoding if isinstance(encoding, str) else None, path=spec.path)
 
     # -- source texts ----------------------------------------------------------
 

@@ -52,7 +52,14 @@ for _name, _module in COMMANDS.items():
 
 def main() -> None:
     try:
-        app()
+        app(standalone_mode=True)
+    except OSError as exc:
+        # A file the command had to read or write (an output folder, say) was not usable: a usage
+        # problem, not a bug, so no traceback.
+        from validate.cli.common import usage_error
+
+        code = usage_error(f"{getattr(exc, 'filename', None) or ''}: {exc.strerror or exc}".lstrip(": ")).exit_code
+        raise SystemExit(code)
     finally:
         # Exempt everything alive now from the interpreter's final garbage collections: after a run
         # that loaded great-expectations they walk ~300,000 objects (0.7 s) only for the OS to

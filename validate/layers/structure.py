@@ -55,6 +55,9 @@ FRICTIONLESS_TEMPLATES = {
 for _code, _template in FRICTIONLESS_TEMPLATES.items():
     define(_code, NAME, _template, description=f"frictionless `{_code}`.")
 define("frictionless", NAME, "{resource}: {kind}: {note}", description="Any other frictionless error.")
+define("table-unreadable", NAME, "{resource}: cannot be read as CSV: {detail}",
+       description="A resource file cannot be decoded or parsed (e.g. an unterminated quote), so no other layer can check it.")
+LOAD_ERRORS = ("encoding-error", "source-error", "scheme-error")
 
 
 def check(package: Package, options: Any = None) -> LayerResult:
@@ -125,7 +128,10 @@ def _path_findings(package: Package, allow_remote: bool) -> list[Finding]:
 def _frictionless_findings(package: Package) -> tuple[list[Finding], int]:
     import frictionless
 
-    report = frictionless.validate(str(package.root / DESCRIPTOR))
+    try:
+        report = frictionless.validate(str(package.root / DESCRIPTOR))
+    except Exception as exc:  # frictionless raises on some descriptor shapes the profile check already reports
+        return [Finding.make("frictionless", path=DESCRIPTOR, kind=type(exc).__name__, note=str(exc)[:300])], 1
     findings: list[Finding] = []
     checks = 0
     for error in report.errors:
@@ -134,6 +140,9 @@ def _frictionless_findings(package: Package) -> tuple[list[Finding], int]:
     # one and floods the report with row errors (also in tables whose foreign keys point at it):
     # for such a resource, say what is wrong with its header instead.
     bad_header = {task.name for task in report.tasks if any(e.type.endswith("-label") for e in task.errors)}
+    # A file frictionless cannot load is also reported in every task whose foreign keys read it:
+    # keep such an error in the task of the file itself (the one our reader fails on too), or where it is unique.
+    load_notes = [e.note for task in report.tasks for e in task.errors if e.type in LOAD_ERRORS]
     for task in report.tasks:
         name = task.name or ""
         rows = (task.stats or {}).get("rows") or 0
@@ -142,10 +151,18 @@ def _frictionless_findings(package: Package) -> tuple[list[Finding], int]:
         if name in bad_header:
             findings.extend(_header_findings(package, name))
             continue
+        own_file_unreadable = name in package.resources and package.table(name) is None
         for error in task.errors:
             if error.type == "foreign-key" and (getattr(error, "reference_name", "") or name) in bad_header:
                 continue
+            if error.type in LOAD_ERRORS and not own_file_unreadable and load_notes.count(error.note) > 1:
+                continue
             findings.append(_map_error(package, name, error))
+        # What frictionless read but our strict reader cannot (e.g. an unterminated quote) must not pass silently.
+        if own_file_unreadable and not any(e.type in LOAD_ERRORS for e in task.errors) and name in package.read_errors:
+            spec = package.resources.get(name)
+            findings.append(Finding.make("table-unreadable", resource=name, path=spec.path if spec else DESCRIPTOR,
+                                         detail=package.read_errors[name]))
     return findings, checks
 
 
@@ -175,10 +192,7 @@ def _map_error(package: Package, resource: str | None, error: Any) -> Finding:
     line = row_id = None
     table = package.table(resource) if resource and row_number else None
     if table is not None and row_number:
-        index = row_number - 2  # frictionless counts the header as row 1
-        if 0 <= index < len(table.lines):
-            line = table.lines[index]
-            row_id = table.row_id(index)
+        line, row_id = table.locate_record(row_number)
     elif code.endswith("-label"):
         line = 1
     field = getattr(error, "field_name", None) or getattr(error, "label", None)
