@@ -11,11 +11,14 @@ from validate.findings import Report, sort_findings
 
 
 def render(report: Report, console, *, timings: bool = False, **_: object) -> None:
-    findings = sort_findings(report.findings)
-    key = lambda f: f.resource or "(package)"  # noqa: E731
-    for resource, group in groupby(sorted(findings, key=key), key=key):
-        items = sort_findings(group)
-        console.print(f"[bold]{escape(resource)}[/bold] ({len(items)})")
+    def resource(f) -> str:
+        return f.resource or "(package)"
+
+    # sorted() is stable: by resource, and within one by file, line and code.
+    findings = sorted(sort_findings(report.findings), key=resource)
+    for name, group in groupby(findings, key=resource):
+        items = list(group)
+        console.print(f"[bold]{escape(name)}[/bold] ({len(items)})")
         for f in items:
             colour = "red" if f.severity == "error" else "yellow"
             where = escape(f.location)
