@@ -176,3 +176,77 @@ def test_cli_usage_errors(tmp_path, package_copy):
     assert result.exit_code == 2
     assert "schemas/claims.json" in result.stderr and "claim_type" in result.stderr and "broken line" in result.stderr
     assert not (tmp_path / "c.md").exists()
+
+
+# -- the library's staleness check and unwritable or unreadable targets (review B2, E) -----------------------
+
+
+def test_check_says_ok_missing_or_stale(package_copy, tmp_path):
+    target = tmp_path / "codebook.md"
+    assert codebook.check(package_copy, target) == codebook.MISSING
+    written, book = codebook.write(package_copy, target)
+    assert written == target and book.resources
+    assert codebook.check(package_copy, target) == codebook.OK
+    target.write_text(target.read_text(encoding="utf-8") + "edited by hand\n", encoding="utf-8")
+    assert codebook.check(package_copy, target) == codebook.STALE
+
+
+@pytest.mark.parametrize("where", ["parent is a file", "under /proc"])
+def test_an_unwritable_out_is_a_usage_error(package_copy, tmp_path, where):
+    if where == "parent is a file":
+        (tmp_path / "afile").write_text("x", encoding="utf-8")
+        out = tmp_path / "afile" / "cb.md"
+    else:
+        out = Path("/proc/nkru-no-such/codebook.md")
+    result = run_cli("codebook", str(package_copy), "--out", str(out))
+    assert result.exit_code == 2, result.output
+    assert "error:" in result.stderr and str(out) in result.stderr and "cannot be written" in result.stderr
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+
+
+def test_check_of_a_file_that_is_not_utf8_is_a_usage_error(package_copy, tmp_path):
+    target = tmp_path / "latin1.md"
+    target.write_bytes("Größe\n".encode("latin-1"))
+    result = run_cli("codebook", str(package_copy), "--check", "--out", str(target))
+    assert result.exit_code == 2
+    assert f"{target}: is not UTF-8 text" in result.stderr
+    assert isinstance(result.exception, SystemExit)
+
+
+def _set_schema(package: Path, resource: str, edit) -> None:
+    path = package / "schemas" / f"{resource}.json"
+    schema = json.loads(path.read_text(encoding="utf-8"))
+    edit(schema)
+    path.write_text(json.dumps(schema, ensure_ascii=False, indent=2), encoding="utf-8")
+
+
+def _rename_resource(package: Path) -> None:
+    path = package / "datapackage.json"
+    descriptor = json.loads(path.read_text(encoding="utf-8"))
+    descriptor["resources"][0]["name"] = 5
+    path.write_text(json.dumps(descriptor), encoding="utf-8")
+
+
+MALFORMED = {
+    "primaryKey is 5": lambda p: _set_schema(p, "claims", lambda s: s.update(primaryKey=5)),
+    "reference is a string": lambda p: _set_schema(p, "claims", lambda s: s.update(
+        foreignKeys=[{"fields": "event_id", "reference": "events"}])),
+    "constraints is a string": lambda p: _set_schema(p, "claims", lambda s: s["fields"][0].update(constraints="no")),
+    "resource name is 5": _rename_resource,
+}
+
+
+@pytest.mark.parametrize("mutation", list(MALFORMED))
+def test_a_malformed_schema_shape_is_a_clear_error_not_a_traceback(package_copy, tmp_path, mutation):
+    MALFORMED[mutation](package_copy)
+    out = tmp_path / "codebook.md"
+    result = run_cli("codebook", str(package_copy), "--out", str(out))
+    assert result.exit_code == 2, result.output
+    assert isinstance(result.exception, SystemExit)
+    assert "run `nkru validate --only structure`" in result.stderr
+    expected = {"primaryKey is 5": ("schemas/claims.json", "primaryKey 5"),
+                "reference is a string": ("schemas/claims.json", "foreignKeys"),
+                "constraints is a string": ("schemas/claims.json", "constraints 'no'"),
+                "resource name is 5": ("resource name 5",)}[mutation]
+    assert all(part in result.stderr for part in expected), result.stderr
+    assert not out.exists()

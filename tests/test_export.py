@@ -457,3 +457,41 @@ def test_generations_put_referenced_rows_first(package_copy):
     table = read_package(package_copy, resources=["actors"]).tables["actors"]
     batches = generations(table)
     assert batches == [[i] for i in reversed(range(len(rows)))]
+
+
+def test_usage_error_messages_are_escaped_once(package, tmp_path):
+    """Review A7: `usage_error` escapes markup itself; a path with brackets is printed as it is."""
+    blocker = tmp_path / "blk[x]"
+    blocker.write_text("not a folder")
+    out = blocker / "a.sqlite"
+    result = run_cli("export", "--to", "sqlite", "--out", str(out), str(package))
+    assert result.exit_code == 2
+    message = " ".join(result.stderr.split())
+    assert f"{out}: {blocker} is not a folder" in message and "\\[" not in message
+
+
+def _edit_json(path: Path, edit) -> None:
+    data = json.loads(path.read_text(encoding="utf-8"))
+    edit(data)
+    path.write_text(json.dumps(data), encoding="utf-8")
+
+
+MALFORMED = {
+    "primaryKey is 5": ("schemas/claims.json", lambda s: s.update(primaryKey=5)),
+    "reference is a string": ("schemas/claims.json", lambda s: s.update(foreignKeys=[{"fields": "event_id", "reference": "events"}])),
+    "constraints is a string": ("schemas/claims.json", lambda s: s["fields"][0].update(constraints="no")),
+    "resource name is 5": ("datapackage.json", lambda d: next(r for r in d["resources"] if r["name"] == "claims").update(name=5)),
+    "licenses is an object": ("datapackage.json", lambda d: d.update(licenses={})),
+}
+
+
+@pytest.mark.parametrize("mutation", list(MALFORMED))
+def test_a_malformed_descriptor_or_schema_is_refused_without_a_traceback(package_copy, tmp_path, mutation):
+    """Review B3: the structure layer reports the shape (exit 1), or the loader names it; never a traceback."""
+    path, edit = MALFORMED[mutation]
+    _edit_json(package_copy / path, edit)
+    out = tmp_path / "out.sqlite"
+    result = run_cli("export", "--to", "sqlite", "--out", str(out), str(package_copy))
+    assert isinstance(result.exception, SystemExit), result.output
+    assert result.exit_code == 1, result.output
+    assert "error:" in result.stderr and not out.exists()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import io
 import json
 import subprocess
 import sys
@@ -384,3 +385,94 @@ def test_read_package_gives_python_values_and_file_lines(package_copy):
         for fk in table.foreign_keys:
             if fk.resource != table.name:
                 assert order.index(fk.resource) < order.index(table.name)
+
+
+# -- one CSV reader (review A1/A6/C1): encoding, BOM, dialect and strict quoting come from validate.package -------
+
+
+def _set_resource(package: Path, resource: str, **changes) -> None:
+    path = package / "datapackage.json"
+    descriptor = json.loads(path.read_text(encoding="utf-8"))
+    for res in descriptor["resources"]:
+        if res["name"] == resource:
+            res.update(changes)
+    path.write_text(json.dumps(descriptor, ensure_ascii=False, indent=2), encoding="utf-8")
+
+
+def test_a_utf8_bom_is_tolerated(package_copy):
+    path = package_copy / "data" / "sources.csv"
+    path.write_bytes(b"\xef\xbb\xbf" + path.read_bytes())
+    sources = read_package(package_copy, resources=["sources"]).tables["sources"]
+    assert [r["source_id"] for r in sources.rows()] == [r["source_id"] for r in _csv_rows(REPO, "sources")]
+
+
+def test_the_declared_encoding_is_honoured_and_bad_cells_still_found(package_copy):
+    index = len(_csv_rows(package_copy, "sources")) - 1
+    set_cell(package_copy, "sources", index, "title", "Größe – Ärger")
+    path = package_copy / "data" / "sources.csv"
+    utf8 = path.read_text(encoding="utf-8")
+    path.write_bytes(utf8.encode("cp1252"))
+    _set_resource(package_copy, "sources", encoding="cp1252")
+    assert read_package(package_copy, resources=["sources"]).tables["sources"].columns["title"][index] == "Größe – Ärger"
+    path.write_text(utf8, encoding="utf-8")
+    line = set_cell(package_copy, "sources", index, "date_start", "2024-13-40")  # the helper writes UTF-8 ...
+    path.write_bytes(path.read_text(encoding="utf-8").encode("cp1252"))  # ... back to the declared encoding
+    with pytest.raises(LoadError) as caught:
+        read_package(package_copy, resources=["sources"])
+    error = caught.value
+    assert (error.path, error.line, error.field, error.value) == ("data/sources.csv", line, "date_start", "2024-13-40")
+
+
+def test_the_dialect_is_honoured(package_copy):
+    header, rows = read_table(package_copy, "sources")
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=header, delimiter=";", lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    (package_copy / "data" / "sources.csv").write_text(buffer.getvalue(), encoding="utf-8")
+    _set_resource(package_copy, "sources", dialect={"delimiter": ";"})
+    sources = read_package(package_copy, resources=["sources"]).tables["sources"]
+    assert [r["source_id"] for r in sources.rows()] == [r["source_id"] for r in rows]
+
+
+def test_an_unterminated_quote_raises_with_its_line(package_copy):
+    path = package_copy / "data" / "sources.csv"
+    text = path.read_text(encoding="utf-8").rstrip("\n")
+    line = text.count("\n") + 2
+    path.write_text(text + '\nS999,"cut off here\n', encoding="utf-8")
+    with pytest.raises(LoadError) as caught:
+        load(package_copy, resources=["sources"])
+    assert caught.value.path == "data/sources.csv" and caught.value.line == line
+    assert "malformed CSV" in str(caught.value) and f"data/sources.csv line {line}" in str(caught.value)
+
+
+def test_an_unknown_encoding_is_a_load_error(package_copy):
+    _set_resource(package_copy, "sources", encoding="no-such-codec")
+    with pytest.raises(LoadError, match="unknown encoding 'no-such-codec'"):
+        load(package_copy, resources=["sources"])
+
+
+@pytest.mark.parametrize(("mutation", "expected"), [
+    ("primaryKey", None), ("foreignKeys", None), ("constraints", None), ("missingValues", None), ("name", "must be a string"),
+])
+def test_a_malformed_schema_shape_is_no_traceback(package_copy, mutation, expected):
+    """Malformed shapes are the structure layer's to report; loading skips them or names the problem."""
+    schema_path = package_copy / "schemas" / "claims.json"
+    schema = json.loads(schema_path.read_text(encoding="utf-8"))
+    if mutation == "primaryKey":
+        schema["primaryKey"] = 5
+    elif mutation == "foreignKeys":
+        schema["foreignKeys"] = [{"fields": "event_id", "reference": "events"}]
+    elif mutation == "constraints":
+        schema["fields"][0]["constraints"] = "no"
+    elif mutation == "missingValues":
+        schema["missingValues"] = 5
+    else:
+        _set_resource(package_copy, "claims", name=5)
+    schema_path.write_text(json.dumps(schema), encoding="utf-8")
+    if expected is None:
+        table = read_package(package_copy).tables["claims"]
+        assert len(table) == len(_csv_rows(package_copy, "claims"))
+    else:
+        with pytest.raises(LoadError, match=expected):
+            read_package(package_copy)

@@ -3,6 +3,12 @@
 Expected values are computed from the package's CSVs in each test (never written
 down), so the same tests hold for the small fixture dataset (tests/report_fixture.py)
 and for the real, growing one.
+
+Screenshots: the Chromium tests take a screenshot of each report. It goes to the
+test's temp dir, unless the environment variable NKRU_TEST_ARTIFACTS names a folder
+(e.g. `NKRU_TEST_ARTIFACTS=test-artifacts pytest tests/test_report.py`, as CI does to
+keep the picture as a build artifact); then `report-fixture.png` and `report-real.png`
+are written there.
 """
 
 from __future__ import annotations
@@ -27,7 +33,7 @@ from validate.report import MARKER, ReportError, render, write_report
 from validate.report.model import SUPPLY_FROM, SUPPLY_TO
 from validate.report.offline import external_references
 
-ARTIFACTS = REPO / "test-artifacts"
+ARTIFACTS_VARIABLE = "NKRU_TEST_ARTIFACTS"
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 needs_chromium = pytest.mark.skipif(
     CHROMIUM is None,
@@ -217,12 +223,6 @@ def test_network_shows_who_supplies_whom(built):
         assert soup.find(id=f"actor-{node['data-actor-id']}") is not None
 
 
-def test_supply_roles_are_in_the_vocabulary():
-    schema = json.loads((REPO / "schemas" / "event_actors.json").read_text(encoding="utf-8"))
-    enum = next(f for f in schema["fields"] if f["name"] == "role")["constraints"]["enum"]
-    assert set(SUPPLY_FROM) | set(SUPPLY_TO) <= set(enum)
-
-
 def test_sources_show_coverage_and_highlighted_passages(built):
     package, result = built
     soup = soup_of(result)
@@ -364,7 +364,7 @@ def test_failed_write_keeps_the_earlier_report(fixture_package, tmp_path, monkey
         return real_replace(source, target)
 
     monkeypatch.setattr(fsutil.os, "replace", broken)
-    with pytest.raises(OSError):
+    with pytest.raises(ReportError, match="cannot be written: disk full"):
         write_report(out, fixture_package, validate=False)
     assert (out / "index.html").read_text(encoding="utf-8") == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["report"]
@@ -391,22 +391,131 @@ def test_report_of_a_package_without_curated_data(package_copy, tmp_path):
     assert "not readable" in html
 
 
-def test_typed_and_text_reading_agree(fixture_package, monkeypatch):
-    """The report reads the tables with the typed loader; when that fails it reads text and shows the same values."""
-    from validate import loader
+def test_tables_are_read_once_as_text_and_typed_with_the_schema(fixture_package, package_copy):
+    """One path: `Package.table` (the package's CSV reader) + the schema's types; an unreadable table is a note."""
     from validate.report import model
 
-    typed, notes = model.read_tables(Package.open(fixture_package))
+    tables, notes = model.read_tables(Package.open(fixture_package))
     assert notes == []
+    claims = rows(fixture_package, "claims")
+    assert [r["quantity"] for r in tables["claims"]] == [int(r["quantity"]) if r["quantity"] else None for r in claims]
+    assert [r["date_start"] for r in tables["events"]] == [r["date_start"] or None for r in rows(fixture_package, "events")]
+    path = package_copy / "data" / "claims.csv"
+    path.write_bytes(path.read_bytes() + "Größe\n".encode("latin-1"))
+    tables, notes = model.read_tables(Package.open(package_copy))
+    assert tables["claims"] == [] and len(notes) == 1
+    assert notes[0].startswith("claims: not readable (data/claims.csv: line ") and "not valid utf-8" in notes[0]
 
-    def failing(*args, **kwargs):
-        raise loader.LoadError("data/claims.csv line 2: field 'quantity' value 'x' is not an integer")
 
-    monkeypatch.setattr(loader, "load", failing)
-    text, notes = model.read_tables(Package.open(fixture_package))
-    assert text == typed
-    assert len(notes) == 1 and "could not read the package" in notes[0]
-    assert typed["claims"][1]["quantity"] == 1000 and typed["events"][0]["date_start"] == "2022-11-01"
+def _enum(package: Package, resource: str, field_name: str) -> list:
+    enum = package.enum(resource, field_name)
+    assert enum, f"{resource}.{field_name} has no vocabulary in the schema"
+    return enum
+
+
+def test_report_vocabulary_words_are_in_the_schema_enums():
+    from validate.report.model import QUALIFIER, QUANTITY_QUALIFIERS, ROLE
+
+    package = Package.open(REPO)
+    assert set(SUPPLY_FROM) | set(SUPPLY_TO) <= set(_enum(package, *ROLE))
+    assert set(QUANTITY_QUALIFIERS) <= set(_enum(package, *QUALIFIER))
+    from validate.report.model import vocabulary_notes
+
+    assert vocabulary_notes(package) == []
+
+
+def test_a_renamed_vocabulary_value_becomes_a_note(package_copy, tmp_path):
+    from validate.report.model import QUALIFIER, ROLE
+
+    for resource, field_name, old in ((*ROLE, SUPPLY_TO[0]), (*QUALIFIER, "approximately")):
+        path = package_copy / "schemas" / f"{resource}.json"
+        schema = json.loads(path.read_text(encoding="utf-8"))
+        field = next(f for f in schema["fields"] if f["name"] == field_name)
+        field["constraints"]["enum"] = [v for v in field["constraints"]["enum"] if v != old] + [f"{old}_renamed"]
+        path.write_text(json.dumps(schema, ensure_ascii=False, indent=2), encoding="utf-8")
+    result = write_report(tmp_path / "report", package_copy, validate=False)
+    notes = " ".join(result.notes)
+    assert f"{ROLE[0]}.{ROLE[1]}: the report's supply links use {SUPPLY_TO[0]}," in notes
+    assert f"{QUALIFIER[0]}.{QUALIFIER[1]}: the report's quantity qualifiers use approximately," in notes
+    cli = run_cli("report", str(tmp_path / "report2"), str(package_copy), "--no-validation")
+    assert cli.exit_code == 0 and f"note: {ROLE[0]}.{ROLE[1]}" in cli.stdout
+
+
+def test_every_quote_bearing_resource_is_shown(fixture_package, tmp_path):
+    """A new resource with a `quote` and a `source_id` field gets its passages highlighted without a code change."""
+    from validate.coverage import quote_resources
+    from validate.report import model, sources
+
+    package = copy_package(tmp_path / "package")
+    shutil.rmtree(package / "data")
+    shutil.copytree(fixture_package / "data", package / "data")
+    claims = json.loads((package / "schemas" / "claims.json").read_text(encoding="utf-8"))
+    claims["foreignKeys"] = [fk for fk in claims.get("foreignKeys", []) if fk["reference"].get("resource") == "sources"]
+    (package / "schemas" / "statements.json").write_text(json.dumps(claims), encoding="utf-8")
+    shutil.copy(package / "data" / "claims.csv", package / "data" / "statements.csv")
+    descriptor = json.loads((package / "datapackage.json").read_text(encoding="utf-8"))
+    descriptor["resources"].append({"name": "statements", "path": "data/statements.csv", "schema": "schemas/statements.json",
+                                    "type": "table", "format": "csv", "mediatype": "text/csv", "encoding": "utf-8"})
+    (package / "datapackage.json").write_text(json.dumps(descriptor), encoding="utf-8")
+    opened = Package.open(package)
+    assert "statements" in quote_resources(opened)
+    passages = sources.passage_rows(model.build(opened))
+    shown = {resource: [row_id for row_id, _, label, _ in passages if label.startswith(resource[:-1] + " ")]
+             for resource in quote_resources(opened)}
+    expected_ids = [r["claim_id"] for r in rows(package, "claims") if r["quote"]]
+    assert shown["statements"] == shown["claims"] == expected_ids and expected_ids
+    assert {kind for _, kind, label, _ in passages if label.startswith("exclusion ")} == {sources.EXCLUDED}
+
+
+def test_report_into_a_path_under_a_file_is_a_usage_error(fixture_package, tmp_path):
+    (tmp_path / "afile").write_text("x", encoding="utf-8")
+    out = tmp_path / "afile" / "sub"
+    result = run_cli("report", str(out), str(fixture_package), "--no-validation")
+    assert result.exit_code == 2 and isinstance(result.exception, SystemExit)
+    assert f"{out}: {tmp_path / 'afile'} is not a directory" in " ".join(result.stderr.split())
+
+
+def _set_claims_schema(package: Path, edit) -> None:
+    path = package / "schemas" / "claims.json"
+    schema = json.loads(path.read_text(encoding="utf-8"))
+    edit(schema)
+    path.write_text(json.dumps(schema), encoding="utf-8")
+
+
+def _name_is_5(package: Path) -> None:
+    path = package / "datapackage.json"
+    descriptor = json.loads(path.read_text(encoding="utf-8"))
+    next(r for r in descriptor["resources"] if r["name"] == "claims")["name"] = 5
+    path.write_text(json.dumps(descriptor), encoding="utf-8")
+
+
+def _licenses_is_an_object(package: Path) -> None:
+    path = package / "datapackage.json"
+    descriptor = json.loads(path.read_text(encoding="utf-8"))
+    descriptor["licenses"] = {}
+    path.write_text(json.dumps(descriptor), encoding="utf-8")
+
+
+MALFORMED = {
+    "primaryKey is 5": lambda p: _set_claims_schema(p, lambda s: s.update(primaryKey=5)),
+    "reference is a string": lambda p: _set_claims_schema(p, lambda s: s.update(
+        foreignKeys=[{"fields": "event_id", "reference": "events"}])),
+    "constraints is a string": lambda p: _set_claims_schema(p, lambda s: s["fields"][0].update(constraints="no")),
+    "resource name is 5": _name_is_5,
+    "licenses is an object": _licenses_is_an_object,
+}
+
+
+@pytest.mark.parametrize("mutation", list(MALFORMED))
+def test_a_malformed_descriptor_or_schema_is_a_clear_error_not_a_traceback(package_copy, tmp_path, mutation):
+    MALFORMED[mutation](package_copy)
+    result = run_cli("report", str(tmp_path / "report"), str(package_copy), "--no-validation")
+    assert result.exception is None or isinstance(result.exception, SystemExit), result.output  # no traceback
+    if mutation == "licenses is an object":  # the report shows no licence; the metadata layer reports the shape
+        assert result.exit_code == 0
+        return
+    assert result.exit_code == 2
+    assert "run `nkru validate --only structure`" in result.stderr
 
 
 # -- in a browser ------------------------------------------------------------------------------------
@@ -450,9 +559,10 @@ def test_browser_sees_a_leak(tmp_path):
 @pytest.mark.parametrize("which", ["fixture", "real"])
 def test_report_in_chromium(which, request, tmp_path):
     package, result = request.getfixturevalue(f"{which}_report")
-    # a screenshot to look at, kept as a test artifact (test-artifacts/ is git-ignored)
-    ARTIFACTS.mkdir(exist_ok=True)
-    shot = ARTIFACTS / f"report-{which}.png"
+    # a screenshot to look at: kept as a test artifact only when NKRU_TEST_ARTIFACTS asks for it
+    folder = Path(os.environ[ARTIFACTS_VARIABLE]) if os.environ.get(ARTIFACTS_VARIABLE) else tmp_path
+    folder.mkdir(parents=True, exist_ok=True)
+    shot = folder / f"report-{which}.png"
     shot.unlink(missing_ok=True)
     dom, requests = _browse(result.index, tmp_path, f"--screenshot={shot}", "--window-size=1400,3000")
     assert requests == [], f"the report asked the network for {requests}"

@@ -29,6 +29,10 @@ _EXAMPLE = " Example: "
 _OWN_COLUMNS = ("required", "unique", "enum")
 
 
+class CodebookError(ValueError):
+    """The codebook cannot be built, read or written (a usage error)."""
+
+
 @dataclass(frozen=True)
 class Term:
     """One controlled value, its meaning and an example, as the field description gives them."""
@@ -100,12 +104,6 @@ def _words(key: str) -> str:
     return re.sub(r"(?<!^)([A-Z])", lambda m: " " + m.group(1).lower(), key)
 
 
-def _as_list(value: Any) -> list[str]:
-    if value is None:
-        return []
-    return [value] if isinstance(value, str) else list(value)
-
-
 def parse_vocabulary(description: str) -> tuple[str, list[Term]]:
     """Split a field description into its prose and its controlled vocabulary list.
 
@@ -130,9 +128,12 @@ def parse_vocabulary(description: str) -> tuple[str, list[Term]]:
 
 def vocabulary_problems(field_spec: dict[str, Any]) -> list[str]:
     """Differences between a field's enum and the values its description documents (empty = consistent)."""
-    enum = (field_spec.get("constraints") or {}).get("enum")
+    constraints = field_spec.get("constraints")
+    enum = constraints.get("enum") if isinstance(constraints, dict) else None
+    enum = enum if isinstance(enum, list) else None
+    description = field_spec.get("description")
     try:
-        _, terms = parse_vocabulary(field_spec.get("description") or "")
+        _, terms = parse_vocabulary(description if isinstance(description, str) else "")
     except ValueError as exc:
         return [str(exc)]
     documented = [t.value for t in terms]
@@ -152,18 +153,22 @@ def vocabulary_problems(field_spec: dict[str, Any]) -> list[str]:
 
 
 def field_doc(spec: dict[str, Any]) -> FieldDoc:
-    constraints = dict(spec.get("constraints") or {})
-    prose, terms = parse_vocabulary(spec.get("description") or "")
+    """A field's documentation; malformed parts (a non-object `constraints`, a non-text title) are left out
+    here and reported by the structure layer."""
+    constraints = dict(spec["constraints"]) if isinstance(spec.get("constraints"), dict) else {}
+    description = spec.get("description")
+    prose, terms = parse_vocabulary(description if isinstance(description, str) else "")
+    enum = constraints.get("enum")
     return FieldDoc(
-        name=spec.get("name", ""),
-        title=spec.get("title", ""),
-        type=spec.get("type", "any"),
-        format=spec.get("format"),
+        name=str(spec.get("name", "")),
+        title=str(spec.get("title") or ""),
+        type=str(spec.get("type") or "any"),
+        format=spec.get("format") if isinstance(spec.get("format"), str) else None,
         description=prose,
         required=bool(constraints.get("required")),
         unique=bool(constraints.get("unique")),
         constraints={k: v for k, v in constraints.items() if k not in _OWN_COLUMNS},
-        enum=constraints.get("enum"),
+        enum=enum if isinstance(enum, list) else None,
         vocabulary=terms,
     )
 
@@ -176,8 +181,31 @@ def _field_doc_in(spec: dict[str, Any], resource: str, schema_ref: Any) -> Field
         raise ValueError(f"{where}, field {spec.get('name')!r}: {exc}") from exc
 
 
+def shape_problems(package: Package, name: Any) -> list[str]:
+    """Parts of a resource's schema that the Package accessors had to skip as malformed (a codebook
+    built without them would document the wrong keys or constraints)."""
+    schema = package.resources[name].schema or {}
+    problems = []
+    if not isinstance(name, str):
+        problems.append(f"resource name {name!r} is not a string")
+    if "primaryKey" in schema and not package.primary_key(name):
+        problems.append(f"primaryKey {schema['primaryKey']!r} is not a field name or a list of them")
+    raw_keys = schema.get("foreignKeys", [])
+    if not isinstance(raw_keys, list) or len(raw_keys) != len(package.foreign_keys(name)):
+        problems.append("foreignKeys holds a key that is not {fields, reference: {resource, fields}}")
+    raw_fields = schema.get("fields")
+    if not isinstance(raw_fields, list) or len(raw_fields) != len(package.fields(name)):
+        problems.append("fields holds an entry that is not an object with a name")
+    for f in package.fields(name):
+        if "constraints" in f and not isinstance(f["constraints"], dict):
+            problems.append(f"field {f['name']!r}: constraints {f['constraints']!r} is not an object")
+    return problems
+
+
 def build(package: Package | str | Path = ".") -> Codebook:
-    """The codebook of a package, from its descriptor and Table Schemas (in descriptor order)."""
+    """The codebook of a package, from its descriptor and Table Schemas (in descriptor order).
+
+    Raises CodebookError (a ValueError) when a schema's shape is malformed."""
     if not isinstance(package, Package):
         package = Package.open(package)
     descriptor = package.descriptor
@@ -188,22 +216,22 @@ def build(package: Package | str | Path = ".") -> Codebook:
         if schema is None:
             continue
         schema_ref = spec.descriptor.get("schema")
-        foreign = []
-        for fk in schema.get("foreignKeys") or []:
-            reference = fk.get("reference") or {}
-            foreign.append(ForeignKeyDoc(fields=_as_list(fk.get("fields")),
-                                         resource=reference.get("resource") or name,
-                                         reference_fields=_as_list(reference.get("fields"))))
+        problems = shape_problems(package, name)
+        if problems:
+            where = schema_ref if isinstance(schema_ref, str) else f"resource {name!r}"
+            raise CodebookError(f"{where}: {'; '.join(problems)} (run `nkru validate --only structure`)")
+        foreign = [ForeignKeyDoc(list(fk.fields), fk.resource, list(fk.reference_fields))
+                   for fk in package.foreign_keys(name)]
         book.resources.append(ResourceDoc(
-            name=name,
+            name=str(name),
             title=str(spec.descriptor.get("title") or name),
             description=str(spec.descriptor.get("description") or ""),
             schema_description=str(schema.get("description") or ""),
             path=spec.path,
             schema_path=schema_ref if isinstance(schema_ref, str) else None,
-            primary_key=_as_list(schema.get("primaryKey")),
+            primary_key=package.primary_key(name),
             foreign_keys=foreign,
-            fields=[_field_doc_in(f, name, schema_ref) for f in schema.get("fields") or [] if isinstance(f, dict)],
+            fields=[_field_doc_in(f, name, schema_ref) for f in package.fields(name)],
         ))
     return book
 
@@ -220,9 +248,9 @@ def _code(text: Any) -> str:
     return f"`{text}`"
 
 
-def slug(heading: str) -> str:
+def slug(heading: Any) -> str:
     """The anchor GitHub gives a Markdown heading (lower case, punctuation dropped, spaces to hyphens)."""
-    kept = re.sub(r"[^\w\- ]", "", heading.strip().lower())
+    kept = re.sub(r"[^\w\- ]", "", str(heading).strip().lower())
     return kept.replace(" ", "-")
 
 
@@ -312,3 +340,43 @@ def to_markdown(book: Codebook) -> str:
 
 def default_output(package_root: Path) -> Path:
     return package_root / "docs" / "codebook.md"
+
+
+#: The states `check` reports: the file matches the schemas, does not exist, or differs.
+OK, MISSING, STALE = "ok", "missing", "stale"
+
+
+def check(package: Package | str | Path, target: str | Path | None = None) -> str:
+    """Whether the codebook file (default: PACKAGE/docs/codebook.md) is what the schemas give now:
+    OK, MISSING or STALE. Raises CodebookError when the file cannot be read as UTF-8 text."""
+    if not isinstance(package, Package):
+        package = Package.open(package)
+    target = Path(target) if target is not None else default_output(package.root)
+    if not target.exists():
+        return MISSING
+    try:
+        current = target.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise CodebookError(f"{target}: is not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+    except OSError as exc:
+        raise CodebookError(f"{target}: cannot be read: {exc.strerror or exc}") from None
+    return OK if current == to_markdown(build(package)) else STALE
+
+
+def write(package: Package | str | Path, target: str | Path | None = None) -> tuple[Path, Codebook]:
+    """Write the codebook Markdown (atomically) to `target` (default: PACKAGE/docs/codebook.md).
+
+    Raises CodebookError when the target cannot be written."""
+    from validate.fsutil import atomic_write_text
+
+    if not isinstance(package, Package):
+        package = Package.open(package)
+    book = build(package)
+    target = Path(target) if target is not None else default_output(package.root)
+    if target.is_dir():
+        raise CodebookError(f"{target} is a directory; give a file name with --out")
+    try:
+        atomic_write_text(target, to_markdown(book))
+    except OSError as exc:
+        raise CodebookError(f"{target}: cannot be written: {exc.strerror or exc}") from None
+    return target, book

@@ -93,8 +93,8 @@ def _first_paragraph(text: str | None) -> str:
 
 
 def _license(package: TypedPackage) -> tuple[str, str]:
-    licenses = package.descriptor.get("licenses") or []
-    first = licenses[0] if licenses and isinstance(licenses[0], dict) else {}
+    licenses = package.descriptor.get("licenses")
+    first = licenses[0] if isinstance(licenses, list) and licenses and isinstance(licenses[0], dict) else {}
     return str(first.get("name") or first.get("title") or ""), str(first.get("path") or "")
 
 
@@ -113,8 +113,8 @@ def generations(table: TypedTable) -> list[list[int]]:
     def values(columns: tuple[str, ...], i: int) -> tuple:
         return tuple(table.columns[c][i] for c in columns)
 
-    keys = {fk.reference: {values(fk.reference, i) for i in range(len(table))} for fk in own}
-    placed: dict[tuple[str, ...], set[tuple]] = {fk.reference: set() for fk in own}
+    keys = {fk.reference_fields: {values(fk.reference_fields, i) for i in range(len(table))} for fk in own}
+    placed: dict[tuple[str, ...], set[tuple]] = {fk.reference_fields: set() for fk in own}
     batches: list[list[int]] = []
     remaining = list(range(len(table)))
     while remaining:
@@ -123,15 +123,15 @@ def generations(table: TypedTable) -> list[list[int]]:
             waiting = False
             for fk in own:
                 ref = values(fk.fields, i)
-                if None not in ref and ref in keys[fk.reference] and ref not in placed[fk.reference] \
-                        and ref != values(fk.reference, i):
+                if None not in ref and ref in keys[fk.reference_fields] and ref not in placed[fk.reference_fields] \
+                        and ref != values(fk.reference_fields, i):
                     waiting = True
             (rest if waiting else batch).append(i)
         if not batch:  # a cycle: insert the rest and let the database report it
             batch, rest = rest, []
         for i in batch:
             for fk in own:
-                placed[fk.reference].add(values(fk.reference, i))
+                placed[fk.reference_fields].add(values(fk.reference_fields, i))
         batches.append(batch)
         remaining = rest
     return batches
@@ -244,9 +244,9 @@ def _write_sqlite(package: TypedPackage, target: Path) -> list[Path]:
                 foreign_keys = []
                 for fk in table.foreign_keys:
                     if len(fk.fields) == 1:
-                        foreign_keys.append((fk.fields[0], fk.resource, fk.reference[0]))
+                        foreign_keys.append((fk.fields[0], fk.resource, fk.reference_fields[0]))
                     else:
-                        foreign_keys.append((fk.fields, fk.resource, fk.reference))
+                        foreign_keys.append((fk.fields, fk.resource, fk.reference_fields))
                 pk = table.primary_key[0] if len(table.primary_key) == 1 else (tuple(table.primary_key) or None)
                 db.create_table(
                     name,
@@ -307,7 +307,7 @@ def duckdb_ddl(table: TypedTable) -> str:
         parts.append("PRIMARY KEY (" + ", ".join(map(_quote, table.primary_key)) + ")")
     for fk in table.foreign_keys:
         parts.append(f"FOREIGN KEY ({', '.join(map(_quote, fk.fields))}) REFERENCES {_quote(fk.resource)} "
-                     f"({', '.join(map(_quote, fk.reference))})")
+                     f"({', '.join(map(_quote, fk.reference_fields))})")
     return f"CREATE TABLE {_quote(table.name)} (\n  " + ",\n  ".join(parts) + "\n)"
 
 

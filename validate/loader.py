@@ -22,8 +22,6 @@ package (it runs `nkru validate`'s layers first).
 
 from __future__ import annotations
 
-import csv
-import io
 import re
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -31,7 +29,8 @@ from datetime import date, datetime, time, timezone
 from pathlib import Path
 from typing import Any, Callable
 
-from validate.package import DESCRIPTOR, Package, UnsafePath, is_remote
+from validate.package import (DESCRIPTOR, ForeignKey, Package, ReadError, Table, csv_dialect, is_remote,
+                              read_csv_text)
 
 __all__ = ["load", "read_package", "Data", "LoadError", "PackageInvalid", "FieldSpec", "TypedTable", "TypedPackage", "ENGINES"]
 
@@ -221,6 +220,8 @@ PARSERS: dict[str, Callable[[str, "FieldSpec"], Any]] = {
 
 def _missing_values(raw: Any) -> frozenset[str]:
     values = [""] if raw is None else raw
+    if not isinstance(values, list):  # a malformed missingValues: the structure layer reports it
+        values = [""]
     out = set()
     for item in values:
         if isinstance(item, dict):  # Data Package v2: {"value": "-99", "label": "..."}
@@ -270,25 +271,31 @@ class FieldSpec:
         return value
 
     @classmethod
-    def from_descriptor(cls, descriptor: dict[str, Any], schema_missing: frozenset[str]) -> "FieldSpec":
+    def from_descriptor(cls, descriptor: dict[str, Any], schema_missing: frozenset[str], *,
+                        type: str | None = None, enum: list[Any] | None = None) -> "FieldSpec":
+        """A field from its descriptor; `type` and `enum` as `Package.field_types`/`Package.enum` give them
+        (read from the descriptor, tolerantly, when not given)."""
         name = descriptor.get("name")
-        ftype = descriptor.get("type") or "string"
-        constraints = descriptor.get("constraints") or {}
-        options = {k: descriptor[k] for k in ("trueValues", "falseValues", "groupChar", "decimalChar", "bareNumber") if k in descriptor}
+        ftype = type if type is not None else (descriptor["type"] if isinstance(descriptor.get("type"), str) else "string")
+        constraints = descriptor.get("constraints") if isinstance(descriptor.get("constraints"), dict) else {}
+        if enum is None and isinstance(constraints.get("enum"), list):
+            enum = constraints["enum"]
+        options = {k: descriptor[k] for k in ("trueValues", "falseValues", "groupChar", "decimalChar", "bareNumber")
+                   if k in descriptor and isinstance(descriptor[k], (str, bool, list))}
         missing = _missing_values(descriptor["missingValues"]) if "missingValues" in descriptor else schema_missing
+        text = lambda key: descriptor[key] if isinstance(descriptor.get(key), str) else None  # noqa: E731
         spec = cls(
             name=name,
             type=ftype,
-            format=descriptor.get("format"),
-            title=descriptor.get("title"),
-            description=descriptor.get("description"),
+            format=text("format"),
+            title=text("title"),
+            description=text("description"),
             required=bool(constraints.get("required")),
             unique=bool(constraints.get("unique")),
             missing_values=missing,
             options=options,
         )
-        enum = constraints.get("enum")
-        if isinstance(enum, list):
+        if enum is not None:
             parsed = []
             for item in enum:
                 try:
@@ -300,13 +307,6 @@ class FieldSpec:
 
 
 # -- typed tables --------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class ForeignKey:
-    fields: tuple[str, ...]
-    resource: str  # the referenced resource (this one for a self-reference)
-    reference: tuple[str, ...]
 
 
 @dataclass
@@ -377,20 +377,6 @@ class TypedPackage:
         return order
 
 
-def _foreign_keys(schema: dict[str, Any], resource: str) -> list[ForeignKey]:
-    out = []
-    for fk in schema.get("foreignKeys") or []:
-        if not isinstance(fk, dict):
-            continue
-        fields = fk.get("fields")
-        ref = fk.get("reference") or {}
-        ref_fields = ref.get("fields")
-        fields = [fields] if isinstance(fields, str) else list(fields or [])
-        ref_fields = [ref_fields] if isinstance(ref_fields, str) else list(ref_fields or [])
-        out.append(ForeignKey(tuple(fields), ref.get("resource") or resource, tuple(ref_fields)))
-    return out
-
-
 def _is_table(spec: Any) -> bool:
     res = spec.descriptor
     if res.get("type") == "table" or isinstance(res.get("schema"), (dict, str)):
@@ -398,9 +384,24 @@ def _is_table(spec: Any) -> bool:
     return False
 
 
-def _read_text(package: Package, name: str) -> tuple[str, str, dict[str, Any]]:
-    """(path, text, schema) of a resource, or LoadError."""
+def _read_problem(exc: ReadError, path: str, name: str) -> Problem:
+    """A ReadError from the package's CSV reader as a Problem naming file and line."""
+    reason = str(exc)
+    if reason.startswith(f"{path}: "):
+        reason = reason[len(path) + 2:]
+    if exc.line is not None:
+        csv_error = re.match(r"^line [0-9]+: ", reason)  # "line N: <csv.Error>" vs "line N is not valid utf-8"
+        reason = re.sub(r"^line [0-9]+:? ", "", reason)
+        if csv_error:
+            reason = f"malformed CSV: {reason}"
+    return Problem(path, exc.line, None, None, f"{reason} (resource {name!r})", name)
+
+
+def _read(package: Package, name: str) -> tuple[str, Table]:
+    """(path, text table) of a resource, read by the package's one CSV reader, or LoadError."""
     spec = package.resources[name]
+    if not isinstance(name, str):
+        raise LoadError(Problem(DESCRIPTOR, None, "name", str(name), "a resource name must be a string"))
     if spec.problem and (spec.path is None or spec.schema is None):
         raise LoadError(Problem(DESCRIPTOR, None, None, None, f"resource {name!r}: {spec.problem}", name))
     if spec.path is None or is_remote(spec.path):
@@ -408,97 +409,63 @@ def _read_text(package: Package, name: str) -> tuple[str, str, dict[str, Any]]:
     if spec.schema is None:
         raise LoadError(Problem(DESCRIPTOR, None, None, None, f"resource {name!r}: no Table Schema", name))
     try:
-        raw = package.resolve(spec.path).read_bytes()
-    except UnsafePath as exc:
-        raise LoadError(Problem(spec.path, None, None, None, f"refused: {exc}", name)) from None
-    except FileNotFoundError:
-        raise LoadError(Problem(spec.path, None, None, None, f"no such file (resource {name!r})", name)) from None
-    except OSError as exc:
-        raise LoadError(Problem(spec.path, None, None, None, f"cannot be read: {exc.strerror or exc}", name)) from None
-    encoding = (spec.descriptor.get("encoding") or "utf-8").lower()
-    try:
-        text = raw.decode("utf-8-sig" if encoding in ("utf-8", "utf8") else encoding)
-    except UnicodeDecodeError as exc:
-        line = raw[: exc.start].count(b"\n") + 1
-        raise LoadError(Problem(spec.path, line, None, None, f"is not valid {encoding}: {exc.reason}", name)) from None
-    except LookupError:
-        raise LoadError(Problem(DESCRIPTOR, None, "encoding", encoding, f"resource {name!r}: unknown encoding", name)) from None
-    return spec.path, text, spec.schema
-
-
-def _dialect(res: dict[str, Any]) -> dict[str, Any]:
-    dialect = res.get("dialect") if isinstance(res.get("dialect"), dict) else {}
-    out: dict[str, Any] = {}
-    if isinstance(dialect.get("delimiter"), str) and len(dialect["delimiter"]) == 1:
-        out["delimiter"] = dialect["delimiter"]
-    if isinstance(dialect.get("quoteChar"), str) and len(dialect["quoteChar"]) == 1:
-        out["quotechar"] = dialect["quoteChar"]
-    if dialect.get("doubleQuote") is False:
-        out["doublequote"] = False
-        out["escapechar"] = dialect.get("escapeChar") or "\\"
-    return out
+        table = read_csv_text(package.read_text(name), name=name, path=spec.path,
+                              primary_key=package.primary_key(name), dialect=csv_dialect(spec.descriptor))
+    except ReadError as exc:
+        raise LoadError(_read_problem(exc, spec.path, name)) from None
+    return spec.path, table
 
 
 def read_table(package: Package, name: str) -> TypedTable:
     """Read and type one resource; LoadError lists every cell that does not parse."""
-    path, text, schema = _read_text(package, name)
-    res = package.resources[name].descriptor
+    path, text = _read(package, name)
+    spec = package.resources[name]
+    res, schema = spec.descriptor, spec.schema or {}
     schema_missing = _missing_values(schema.get("missingValues"))
-    fields = [FieldSpec.from_descriptor(f, schema_missing) for f in schema.get("fields") or [] if isinstance(f, dict)]
+    types = package.field_types(name)
+    fields = [FieldSpec.from_descriptor(f, schema_missing, type=types[f["name"]], enum=package.enum(name, f["name"]))
+              for f in package.fields(name)]
     names = [f.name for f in fields]
-    reader = csv.reader(io.StringIO(text, newline=""), **_dialect(res))
+    if not text.header:
+        raise LoadError(Problem(path, 1, None, None, "file is empty (no header row)", name))
+    if text.header != names:
+        missing = [n for n in names if n not in text.header]
+        extra = [h for h in text.header if h not in names]
+        detail = []
+        if missing:
+            detail.append(f"missing {', '.join(missing)}")
+        if extra:
+            detail.append(f"not in the schema: {', '.join(extra)}")
+        if not detail:
+            detail.append(f"columns out of order (schema order: {', '.join(names)})")
+        raise LoadError(Problem(path, 1, None, ",".join(text.header), "(the header) does not match the schema: " + "; ".join(detail), name))
     problems: list[Problem] = []
     columns: dict[str, list[Any]] = {n: [] for n in names}
-    lines: list[int] = []
-    header: list[str] | None = None
-    previous_end = 0
-    try:
-        for record in reader:
-            start, previous_end = previous_end + 1, reader.line_num
-            if header is None:
-                header = record
-                if header != names:
-                    missing = [n for n in names if n not in header]
-                    extra = [h for h in header if h not in names]
-                    detail = []
-                    if missing:
-                        detail.append(f"missing {', '.join(missing)}")
-                    if extra:
-                        detail.append(f"not in the schema: {', '.join(extra)}")
-                    if not detail:
-                        detail.append(f"columns out of order (schema order: {', '.join(names)})")
-                    raise LoadError(Problem(path, 1, None, ",".join(header), "(the header) does not match the schema: " + "; ".join(detail), name))
-                continue
-            if not record:
-                continue  # a blank line holds no row
-            if len(record) != len(names):
-                problems.append(Problem(path, start, None, None, f"row has {len(record)} cells, the schema has {len(names)} fields", name))
-                continue
-            for spec, cell in zip(fields, record):
-                try:
-                    value = spec.parse(cell)
-                except _CellError as exc:
-                    problems.append(Problem(path, start, spec.name, cell, str(exc), name))
-                    value = None
-                columns[spec.name].append(value)
-            lines.append(start)
-    except csv.Error as exc:
-        raise LoadError(Problem(path, reader.line_num, None, None, f"malformed CSV: {exc}", name)) from None
-    if header is None:
-        raise LoadError(Problem(path, 1, None, None, "file is empty (no header row)", name))
+    for row, line, width in zip(text.rows, text.lines, text.widths):
+        if width != len(names):
+            problems.append(Problem(path, line, None, None, f"row has {width} cells, the header {len(names)}", name))
+            continue
+        for field_spec in fields:
+            cell = row.get(field_spec.name, "")
+            try:
+                value = field_spec.parse(cell)
+            except _CellError as exc:
+                problems.append(Problem(path, line, field_spec.name, cell, str(exc), name))
+                value = None
+            columns[field_spec.name].append(value)
     if problems:
         raise LoadError(problems)
-    key = schema.get("primaryKey") or []
+    description = res.get("description") or schema.get("description")
     return TypedTable(
         name=name,
         path=path,
         fields=fields,
         columns=columns,
-        lines=lines,
-        title=res.get("title"),
-        description=res.get("description") or schema.get("description"),
-        primary_key=[key] if isinstance(key, str) else list(key),
-        foreign_keys=_foreign_keys(schema, name),
+        lines=list(text.lines),
+        title=res.get("title") if isinstance(res.get("title"), str) else None,
+        description=description if isinstance(description, str) else None,
+        primary_key=package.primary_key(name),
+        foreign_keys=package.foreign_keys(name),
     )
 
 

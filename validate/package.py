@@ -15,6 +15,8 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 DESCRIPTOR = "datapackage.json"
+#: The resource listing the archived source texts (source_id, text_path, text_sha256, language).
+SOURCES = "sources"
 
 
 class PackageError(Exception):
@@ -65,6 +67,8 @@ class Table:
     record_lines: list[int] = field(default_factory=list)
     #: record index -> index in `rows` (None for a blank record)
     record_rows: list[int | None] = field(default_factory=list)
+    #: number of cells each row really had (rows are padded or cut to the header's width)
+    widths: list[int] = field(default_factory=list)
 
     def row_id(self, index: int) -> str | None:
         if not self.primary_key:
@@ -142,6 +146,7 @@ def read_csv_text(text: str, *, name: str, path: str, primary_key: list[str] | N
     lines: list[int] = []
     record_lines: list[int] = []
     record_rows: list[int | None] = []
+    widths: list[int] = []
     previous_end = 0
     try:
         for index, record in enumerate(reader):
@@ -158,10 +163,11 @@ def read_csv_text(text: str, *, name: str, path: str, primary_key: list[str] | N
             record_rows.append(len(rows))
             rows.append(dict(zip(header, padded)))
             lines.append(start)
+            widths.append(len(record))
     except csv.Error as exc:
         raise ReadError(f"{path}: line {previous_end + 1}: {exc}", line=previous_end + 1) from None
     return Table(name=name, path=path, header=header, rows=rows, lines=lines, primary_key=list(primary_key or []),
-                 record_lines=record_lines, record_rows=record_rows)
+                 record_lines=record_lines, record_rows=record_rows, widths=widths)
 
 
 @dataclass(frozen=True)
@@ -203,6 +209,29 @@ def schema_foreign_keys(schema: Any, resource: str) -> list[ForeignKey]:
         if fields and ref_fields and isinstance(target, str) and len(fields) == len(ref_fields):
             keys.append(ForeignKey(tuple(fields), target, tuple(ref_fields)))
     return keys
+
+
+@dataclass
+class SourceFile:
+    """A source text file: bytes and text when readable; otherwise the `kind` of problem
+    ("unsafe", "missing", "unreadable" or "encoding"; bytes are kept for an encoding problem) and its `detail`."""
+
+    path: str
+    data: bytes | None = None
+    text: str | None = None
+    kind: str | None = None
+    detail: str | None = None
+
+    @property
+    def problem(self) -> str | None:
+        """Why the text cannot be had, as one sentence naming the path; None when it can."""
+        if self.kind is None:
+            return None
+        return {
+            "unsafe": f"text path {self.path!r} is not allowed: {self.detail}",
+            "missing": f"no text file at {self.path!r}",
+            "unreadable": f"{self.path}: cannot be read: {self.detail}",
+        }.get(self.kind, f"{self.path} is not UTF-8 text ({self.detail})")
 
 
 @dataclass
@@ -359,25 +388,39 @@ class Package:
 
     def source_paths(self) -> dict[str, str]:
         """source_id -> text_path from the sources table."""
-        table = self.table("sources") if "sources" in self.resources else None
+        table = self.table(SOURCES) if SOURCES in self.resources else None
         if table is None:
             return {}
         return {row.get("source_id", ""): row.get("text_path", "") for row in table.rows}
 
-    def source_bytes(self, source_id: str) -> bytes | None:
+    def read_source(self, text_path: str) -> SourceFile:
+        """A source text file by its text_path: its bytes and UTF-8 text, or why they cannot be had."""
+        try:
+            full = self.resolve(text_path)
+        except UnsafePath as exc:
+            return SourceFile(text_path, kind="unsafe", detail=str(exc))
+        if not full.is_file():
+            return SourceFile(text_path, kind="missing")
+        try:
+            data = full.read_bytes()
+        except OSError as exc:
+            return SourceFile(text_path, kind="unreadable", detail=str(exc.strerror or exc))
+        try:
+            return SourceFile(text_path, data=data, text=data.decode("utf-8"))
+        except UnicodeDecodeError as exc:
+            return SourceFile(text_path, data=data, kind="encoding", detail=f"{exc.reason} at byte {exc.start}")
+
+    def source_text_or_problem(self, source_id: str) -> tuple[str | None, str | None]:
+        """(text, None) for a readable source text, else (None, why not)."""
         path = self.source_paths().get(source_id)
         if not path:
-            return None
-        try:
-            return self.resolve(path).read_bytes()
-        except (UnsafePath, OSError):
-            return None
+            return None, f"source {source_id!r} has no text_path in the {SOURCES} table"
+        source = self.read_source(path)
+        return source.text, source.problem
+
+    def source_bytes(self, source_id: str) -> bytes | None:
+        path = self.source_paths().get(source_id)
+        return self.read_source(path).data if path else None
 
     def source_text(self, source_id: str) -> str | None:
-        data = self.source_bytes(source_id)
-        if data is None:
-            return None
-        try:
-            return data.decode("utf-8")
-        except UnicodeDecodeError:
-            return None
+        return self.source_text_or_problem(source_id)[0]

@@ -18,7 +18,6 @@ def command(
 ) -> None:
     """Write the codebook (every resource, field, constraint and controlled value) from the Table Schemas."""
     from validate import codebook
-    from validate.fsutil import atomic_write_text
     from validate.package import Package, PackageError
 
     try:
@@ -26,24 +25,23 @@ def command(
     except PackageError as exc:
         raise usage_error(str(exc))
     try:
-        book = codebook.build(package)
+        if out is not None and str(out) == "-":
+            sys.stdout.write(codebook.to_markdown(codebook.build(package)))
+            raise typer.Exit(EXIT_VALID)
+        target = out if out is not None else codebook.default_output(package.root)
+        if check:
+            state = codebook.check(package, target)
+            if state != codebook.OK:
+                shown = "is missing" if state == codebook.MISSING else "is out of date"
+                stderr().print(f"{target} {shown}: run `nkru codebook` to regenerate it from the schemas.",
+                               soft_wrap=True, markup=False)
+                raise typer.Exit(EXIT_INVALID)
+            stdout().print(f"{target} is up to date.", soft_wrap=True, markup=False)
+            raise typer.Exit(EXIT_VALID)
+        target, book = codebook.write(package, target)
+    except codebook.CodebookError as exc:
+        raise usage_error(str(exc))
     except ValueError as exc:  # a malformed "Controlled vocabulary:" list in a schema description
         raise usage_error(f"{package.root}: cannot build the codebook: {exc}")
-    text = codebook.to_markdown(book)
-    if out is not None and str(out) == "-":
-        sys.stdout.write(text)
-        raise typer.Exit(EXIT_VALID)
-    target = out if out is not None else codebook.default_output(package.root)
-    if check:
-        current = target.read_text(encoding="utf-8") if target.is_file() else None
-        if current != text:
-            state = "is missing" if current is None else "is out of date"
-            stderr().print(f"{target} {state}: run `nkru codebook` to regenerate it from the schemas.", soft_wrap=True)
-            raise typer.Exit(EXIT_INVALID)
-        stdout().print(f"{target} is up to date.", soft_wrap=True)
-        raise typer.Exit(EXIT_VALID)
-    if target.is_dir():
-        raise usage_error(f"{target} is a directory; give a file name with --out")
-    atomic_write_text(target, text)
     fields = sum(len(res.fields) for res in book.resources)
-    stdout().print(f"Wrote {target} ({len(book.resources)} resources, {fields} fields).", soft_wrap=True)
+    stdout().print(f"Wrote {target} ({len(book.resources)} resources, {fields} fields).", soft_wrap=True, markup=False)

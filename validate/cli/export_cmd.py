@@ -31,7 +31,7 @@ def command(
     try:
         result = exporter.export(path, to=to, out=out, check=check)
     except (exporter.ExportUsageError, PackageError) as exc:
-        raise usage_error(escape(str(exc)))
+        raise usage_error(str(exc))  # usage_error escapes the markup itself
     except LoadError as exc:
         stderr().print(f"[red]error:[/red] the package cannot be loaded, nothing exported:\n{escape(str(exc))}", highlight=False, soft_wrap=True)
         raise typer.Exit(EXIT_INVALID)

@@ -74,9 +74,11 @@ def render(path: str | Path = ".", *, validate: bool = True, skip: list[str] | N
     Raises PackageError when there is no package and ValueError for an unknown layer.
     """
     from validate import __version__, codebook
+    from validate.coverage import DEFAULT_LANGUAGE
     from validate.report import charts, model as model_module, sources as sources_module
 
     package = Package.open(path)
+    book = codebook.build(package)  # first: a malformed schema shape stops here with a clear CodebookError
     validation, validation_note = None, None
     if validate:
         from validate.api import validate_package
@@ -95,7 +97,6 @@ def render(path: str | Path = ".", *, validate: bool = True, skip: list[str] | N
     source_views = sources_module.views(m)
     located = {p.row_id for s in source_views for p in s.passages if p.found}
     contested = model_module.contested(m)
-    book = codebook.build(package)
     from validate.findings import sort_findings
 
     descriptor = package.descriptor
@@ -119,7 +120,8 @@ def render(path: str | Path = ".", *, validate: bool = True, skip: list[str] | N
         denied=model_module.denied(m),
         sources=source_views,
         located=located,
-        source_language={s.get("source_id"): s.get("language") or "de" for s in m.sources},
+        default_language=DEFAULT_LANGUAGE,
+        source_language={s.get("source_id"): s.get("language") or DEFAULT_LANGUAGE for s in m.sources},
         codebook_html=codebook_html(book),
         validation=validation,
         validation_note=validation_note,
@@ -148,6 +150,11 @@ def _is_previous_report(out: Path) -> bool:
 def _check_target(out: Path) -> None:
     if out.exists() and not out.is_dir():
         raise ReportError(f"{out} exists and is not a directory")
+    ancestor = out.parent
+    while not ancestor.exists() and ancestor != ancestor.parent:
+        ancestor = ancestor.parent
+    if ancestor.exists() and not ancestor.is_dir():
+        raise ReportError(f"{out}: {ancestor} is not a directory")
     if out.is_dir() and any(out.iterdir()) and not _is_previous_report(out):
         raise ReportError(f"{out} is not empty and holds no earlier nkru report ({MARKER}); "
                           "choose a new or empty directory")
@@ -159,12 +166,15 @@ def write_report(out: str | Path = "report", path: str | Path = ".", *, validate
     out = Path(out)
     _check_target(out)
     html, result = render(path, validate=validate, skip=skip)
-    with atomic_directory(out) as staging:
-        (staging / INDEX).write_text(html, encoding="utf-8")
-        marker = {"generator": "nkru report", "package": str(result.package_root), "index": INDEX,
-                  "events": result.events, "contested": result.contested, "coverage": result.sources}
-        (staging / MARKER).write_text(json.dumps(marker, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
-        _check_target(out)  # again: it may have changed while the report was built
+    try:
+        with atomic_directory(out) as staging:
+            (staging / INDEX).write_text(html, encoding="utf-8")
+            marker = {"generator": "nkru report", "package": str(result.package_root), "index": INDEX,
+                      "events": result.events, "contested": result.contested, "coverage": result.sources}
+            (staging / MARKER).write_text(json.dumps(marker, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+            _check_target(out)  # again: it may have changed while the report was built
+    except OSError as exc:
+        raise ReportError(f"{out}: cannot be written: {exc.strerror or exc}") from exc
     result.out = out
     result.index = out / INDEX
     return result

@@ -38,12 +38,9 @@ def colours(values: list[str]) -> dict[str, str]:
 
 def vocabulary(model: Model, resource: str, field_name: str) -> list[str]:
     """The controlled values of a field, read from its schema (never listed here)."""
-    spec = model.package.resources.get(resource)
-    schema = spec.schema if spec else None
-    for item in (schema or {}).get("fields", []):
-        if isinstance(item, dict) and item.get("name") == field_name:
-            return [str(v) for v in (item.get("constraints") or {}).get("enum") or []]
-    return []
+    if resource not in model.package.resources:
+        return []
+    return [str(v) for v in model.package.enum(resource, field_name) or []]
 
 
 def _shorten(text: str, limit: int) -> str:

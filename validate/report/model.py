@@ -1,102 +1,86 @@
 """What the report shows, as plain Python objects built from the package's tables.
 
 Nothing here knows HTML: the charts and templates turn these objects into
-pictures and pages. Tables are read with the typed loader (`validate.loader`)
-when it is available and works on the package, else as text; either way every
-cell is normalised with the Table Schema (dates to ISO strings, integers to
-int, empty to None), so the report reads the same whichever way was used.
+pictures and pages. Tables are read as text with the package's one CSV reader
+(`Package.table`) and every cell is normalised with the Table Schema (dates to
+ISO strings, integers to int, empty to None); a cell that does not parse is
+shown as missing (the validation section names it).
 """
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import date, timedelta
 from typing import Any
 
+from validate.dates import parse_date
 from validate.package import Package
 
+#: The resource whose rows are the actors (foreign keys into it name who said something).
+ACTORS = "actors"
+
 #: Roles (from the event_actors vocabulary) that make a "supplies" edge: from the first kind to the second.
+#: Checked against the schema's enum when the model is built (an unknown role becomes a note).
 SUPPLY_FROM = ("supplier", "sender")
 SUPPLY_TO = ("recipient",)
+ROLE = ("event_actors", "role")
+
+#: How a claim's quantity_qualifier reads before its figure (checked against the schema's enum like the roles).
+QUANTITY_QUALIFIERS = {"more_than": "more than ", "approximately": "about ", "up_to": "up to ",
+                       "order_of_magnitude": "order of "}
+QUALIFIER = ("claims", "quantity_qualifier")
+
+
+def vocabulary_notes(package: Package) -> list[str]:
+    """Notes for the report's own vocabulary words that the package's schemas do not list (renamed values
+    would otherwise drop edges or qualifiers without a word)."""
+    notes = []
+    for (resource, field_name), words, what in ((ROLE, (*SUPPLY_FROM, *SUPPLY_TO), "supply links"),
+                                                (QUALIFIER, tuple(QUANTITY_QUALIFIERS), "quantity qualifiers")):
+        enum = package.enum(resource, field_name) if resource in package.resources else None
+        if enum is None:
+            continue
+        unknown = [w for w in words if w not in enum]
+        if unknown:
+            notes.append(f"{resource}.{field_name}: the report's {what} use {', '.join(unknown)}, which the schema's "
+                         f"vocabulary does not list ({', '.join(map(str, enum))}); they are not shown.")
+    return notes
 
 
 # -- reading ---------------------------------------------------------------------
 
-
-def _field_types(package: Package, resource: str) -> dict[str, str]:
-    schema = package.resources[resource].schema or {}
-    return {f.get("name"): f.get("type", "string") for f in schema.get("fields", []) if isinstance(f, dict)}
-
-
 def _is_missing(value: Any) -> bool:
-    if value is None:
-        return True
-    if isinstance(value, float) and math.isnan(value):
-        return True
-    try:
-        import pandas as pd
-
-        if value is pd.NA or value is pd.NaT:
-            return True
-    except ImportError:  # pragma: no cover - pandas is a dependency
-        pass
-    return isinstance(value, str) and value == ""
+    return value is None or value == ""
 
 
 def normalise(value: Any, kind: str) -> Any:
-    """One cell as the report uses it: None, an ISO date string, an int, or a string."""
+    """One text cell as the report uses it: None, an ISO date string, an int, or a string."""
     if _is_missing(value):
         return None
     if kind == "date":
-        if isinstance(value, datetime):
-            return value.date().isoformat()
-        if isinstance(value, date):
-            return value.isoformat()
-        text = str(value)[:10]
-        try:
-            return date.fromisoformat(text).isoformat()
-        except ValueError:
-            return None
+        parsed = parse_date(str(value))
+        return parsed.isoformat() if parsed else None
     if kind == "integer":
         try:
             return int(str(value).strip())
         except ValueError:
             return None
-    if hasattr(value, "item"):  # numpy scalars
-        value = value.item()
     return str(value)
 
 
 def read_tables(package: Package) -> tuple[dict[str, list[dict[str, Any]]], list[str]]:
     """Every resource's rows as dicts of normalised cells, and notes on what could not be read."""
     notes: list[str] = []
-    frames: dict[str, Any] | None = None
-    from validate import loader
-
-    try:
-        frames = dict(loader.load(package.root))
-    except (ValueError, OSError) as exc:  # LoadError is a ValueError: a broken package still gets a report
-        notes.append(f"The typed loader could not read the package ({type(exc).__name__}: {exc}); "
-                     "the report shows the tables as text.")
     tables: dict[str, list[dict[str, Any]]] = {}
     for name in package.resources:
-        types = _field_types(package, name)
-        records: list[dict[str, Any]] | None = None
-        frame = frames.get(name) if frames else None
-        if frame is not None and hasattr(frame, "to_dict"):
-            records = frame.to_dict(orient="records")
-        elif frame is not None and hasattr(frame, "to_dicts"):  # polars
-            records = frame.to_dicts()
-        if records is None:
-            table = package.table(name)
-            if table is None:
-                notes.append(f"{name}: not readable ({package.read_errors.get(name, 'unknown problem')}).")
-                records = []
-            else:
-                records = table.rows
+        table = package.table(name)
+        if table is None:
+            notes.append(f"{name}: not readable ({package.read_errors.get(name, 'unknown problem')}).")
+            tables[name] = []
+            continue
+        types = package.field_types(name)
         tables[name] = [{key: normalise(value, types.get(key, "string")) for key, value in row.items()}
-                        for row in records]
+                        for row in table.rows]
     return tables, notes
 
 
@@ -132,8 +116,7 @@ class Claim:
         if quantity is None:
             return None
         qualifier = self.row.get("quantity_qualifier")
-        prefix = {"more_than": "more than ", "approximately": "about ", "up_to": "up to ",
-                  "order_of_magnitude": "order of "}.get(qualifier or "", "")
+        prefix = QUANTITY_QUALIFIERS.get(qualifier or "", "")
         unit = self.row.get("quantity_unit") or ""
         return f"{prefix}{quantity:,} {unit}".strip()
 
@@ -237,12 +220,7 @@ class Model:
 
 
 def _date(value: Any) -> date | None:
-    if not value:
-        return None
-    try:
-        return date.fromisoformat(str(value))
-    except ValueError:
-        return None
+    return parse_date(str(value)) if value else None
 
 
 def _sort_key(event: Event) -> tuple:
@@ -251,8 +229,9 @@ def _sort_key(event: Event) -> tuple:
 
 def build(package: Package) -> Model:
     tables, notes = read_tables(package)
+    notes += vocabulary_notes(package)
     actors: dict[str, Actor] = {}
-    for row in tables.get("actors", []):
+    for row in tables.get(ACTORS, []):
         if row.get("actor_id"):
             actors[row["actor_id"]] = Actor(row["actor_id"], row.get("name") or row["actor_id"],
                                             row.get("actor_type"), row.get("country"), row)

@@ -1,5 +1,8 @@
 """Each source text cut into highlighted segments: quoted by a claim or denial, excluded, or uncovered.
 
+The quote-bearing resources are those `validate.coverage.quote_resources` finds in the
+schemas (a `quote` and a `source_id` field), so a new one shows up here without a change.
+
 Passages are located with `validate.text.FoldedText.find_all` (the same NFC and
 whitespace folding the coverage checks use) and mapped back to the text so line
 breaks are kept. Sentence coverage (the percentage, and which sentences no quote
@@ -13,8 +16,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from validate.coverage import UNCOVERED as SENTENCE_UNCOVERED
-from validate.coverage import SourceCoverage, package_coverage, read_texts, rounded_down
-from validate.report.model import Model
+from validate.coverage import EXCLUSIONS, SourceCoverage, package_coverage, quote_resources, read_texts, rounded_down
+from validate.report.model import ACTORS, Model
 from validate.text import FoldedText, Span
 
 QUOTED, EXCLUDED, UNCOVERED = "quoted", "excluded", "uncovered"
@@ -74,21 +77,46 @@ def _original_range(folded: FoldedText, start: int, end: int) -> tuple[int, int]
     return folded.nfc_range(Span(start, end))
 
 
-def _passages(model: Model, source_id: str) -> list[tuple[str, str, str, str]]:
-    """(row_id, kind, label, quote) for every claim, denial and exclusion quoting the source."""
+def _singular(resource: str) -> str:
+    resource = str(resource)
+    return resource[:-1] if resource.endswith("s") else resource
+
+
+def passage_rows(model: Model) -> list[tuple[str, str, str, dict[str, Any]]]:
+    """(row_id, kind, label, row) for every row of every quote-bearing resource (`quote_resources`:
+    those with a `quote` and a `source_id` field), in descriptor and file order.
+
+    Rows of the exclusions resource are EXCLUDED, all others QUOTED; a row is named by its primary key.
+    """
+    package = model.package
     found = []
-    for claim in model.claims.values():
-        if claim.row.get("source_id") == source_id and claim.row.get("quote"):
-            who = model.actor_name(claim.row.get("claimant_id"))
-            found.append((claim.id, QUOTED, f"claim {claim.id} by {who} on {claim.row.get('event_id')}", claim.row["quote"]))
-    for denial in model.denials.values():
-        if denial.row.get("source_id") == source_id and denial.row.get("quote"):
-            who = model.actor_name(denial.row.get("denier_id"))
-            found.append((denial.id, QUOTED, f"denial {denial.id} by {who} on {denial.row.get('event_id')}", denial.row["quote"]))
-    for row in model.exclusions:
-        if row.get("source_id") == source_id and row.get("quote") and row.get("exclusion_id"):
-            found.append((row["exclusion_id"], EXCLUDED, f"exclusion {row['exclusion_id']}: {row.get('reason') or ''}", row["quote"]))
+    for name in quote_resources(package):
+        table = package.table(name)
+        if table is None:
+            continue
+        kind = EXCLUDED if name == EXCLUSIONS else QUOTED
+        people = [fk.fields[0] for fk in package.foreign_keys(name)
+                  if fk.resource == ACTORS and len(fk.fields) == 1]
+        for index, row in enumerate(model.tables.get(name, [])):
+            row_id = table.row_id(index)
+            if not row_id or not row.get("quote"):
+                continue
+            label = f"{_singular(name)} {row_id}"
+            who = next((row[f] for f in people if row.get(f)), None)
+            if who:
+                label += f" by {model.actor_name(who)}"
+            if row.get("event_id"):
+                label += f" on {row['event_id']}"
+            if kind == EXCLUDED:
+                label += f": {row.get('reason') or ''}"
+            found.append((row_id, kind, label, row))
     return found
+
+
+def _passages(model: Model, source_id: str) -> list[tuple[str, str, str, str]]:
+    """(row_id, kind, label, quote) for every row quoting the source."""
+    return [(row_id, kind, label, row["quote"]) for row_id, kind, label, row in passage_rows(model)
+            if row.get("source_id") == source_id]
 
 
 def view(model: Model, source: dict[str, Any], folded: FoldedText | None,
