@@ -327,3 +327,117 @@ def test_validate_coverage_threshold_option(package_copy):
     assert run_cli("validate", str(package_copy), "--only", "coverage").exit_code == 1
     assert run_cli("validate", str(package_copy), "--only", "coverage", "--coverage-threshold", "0").exit_code == 0
     assert run_cli("validate", str(package_copy), "--only", "coverage", "--coverage-threshold", "101").exit_code == 2
+
+
+# -- an unreadable or missing sources table (review A3) and unreadable texts (C4) ---------------------------
+
+
+def _latin1_sources(package_path):
+    path = package_path / "data" / "sources.csv"
+    text = path.read_text(encoding="utf-8")
+    path.write_bytes(text.replace("S001", "S001", 1).encode("utf-8") + "\nS9,é\n".encode("latin-1"))
+
+
+def _drop_sources_resource(package_path):
+    descriptor = json.loads((package_path / "datapackage.json").read_text(encoding="utf-8"))
+    descriptor["resources"] = [r for r in descriptor["resources"] if r.get("name") != "sources"]
+    (package_path / "datapackage.json").write_text(json.dumps(descriptor), encoding="utf-8")
+
+
+def _delete_sources_file(package_path):
+    (package_path / "data" / "sources.csv").unlink()
+
+
+BREAK_SOURCES = {"latin-1": _latin1_sources, "no-resource": _drop_sources_resource, "no-file": _delete_sources_file}
+
+
+@pytest.mark.parametrize("breaker", BREAK_SOURCES, ids=list(BREAK_SOURCES))
+def test_cli_fails_when_the_sources_table_cannot_be_read(package_copy, breaker):
+    BREAK_SOURCES[breaker](package_copy)
+    result = run_cli("coverage", str(package_copy))
+    assert result.exit_code == 1, result.output
+    assert "sources" in result.stdout and "failed" in result.stdout and "passed" not in result.stdout
+    assert "Traceback" not in result.output
+    data = json.loads(run_cli("coverage", str(package_copy), "--format", "json").stdout)
+    assert data["passed"] is False and data["problem"]
+
+
+@pytest.mark.parametrize("breaker", BREAK_SOURCES, ids=list(BREAK_SOURCES))
+def test_layer_reports_one_finding_when_the_sources_table_cannot_be_read(package_copy, breaker):
+    BREAK_SOURCES[breaker](package_copy)
+    report, findings = coverage_findings(package_copy)
+    assert [f.code for f in findings] == ["sources-unreadable"]
+    finding = findings[0]
+    assert finding.resource == "sources" and finding.severity == "error"
+    assert finding.path == ("datapackage.json" if breaker == "no-resource" else "data/sources.csv")
+    assert report.layers[0].checks > 0 and not report.valid
+
+
+def test_latin1_sources_message_names_the_line(package_copy):
+    _latin1_sources(package_copy)
+    _, findings = coverage_findings(package_copy)
+    lines = (package_copy / "data" / "sources.csv").read_bytes().count(b"\n")
+    assert f"line {lines}" in findings[0].message and "utf-8" in findings[0].message
+
+
+def test_an_unreadable_source_text_is_a_finding_not_a_traceback(package_copy, monkeypatch):
+    from pathlib import Path
+
+    real = Path.read_bytes
+
+    def read_bytes(self):  # a PermissionError even when the tests run as root (chmod 0 would not stop root)
+        if self.name == "S003.txt":
+            raise PermissionError(13, "Permission denied", str(self))
+        return real(self)
+
+    monkeypatch.setattr(Path, "read_bytes", read_bytes)
+    _, findings = coverage_findings(package_copy)
+    s003 = [f for f in findings if f.row_id == "S003"]
+    assert [f.code for f in s003] == ["source-text-unreadable"]
+    assert s003[0].field == "text_path" and s003[0].line == line_of(package_copy, "sources", 2)
+    assert "Permission denied" in s003[0].message
+    result = run_cli("coverage", str(package_copy), "--threshold", "0")
+    assert result.exit_code == 1 and "S003" in result.stdout and "cannot be read" in result.stdout
+
+
+def test_source_text_or_problem_says_why(package_copy):
+    (package_copy / "data" / "sources" / "S002.txt").write_bytes(b"caf\xe9\n")
+    package = Package.open(package_copy)
+    text, problem = package.source_text_or_problem("S002")
+    assert text is None and "not UTF-8" in problem and "S002.txt" in problem
+    assert package.source_text_or_problem("S001")[1] is None
+    assert package.source_bytes("S002") == b"caf\xe9\n"
+
+
+def test_one_sources_constant():
+    from validate import package
+    from validate.layers import rules
+
+    assert cov.SOURCES is package.SOURCES and rules.SOURCES is package.SOURCES
+
+
+# -- settings are checked by the library (review E) ---------------------------------------------------------
+
+
+@pytest.mark.parametrize("options, message", [
+    ({"coverage_threshold": 101}, "coverage threshold: 101 is not between 0 and 100"),
+    ({"baseline": "no-such-release.zip"}, "no-such-release.zip: no such release zip or directory"),
+])
+def test_validate_package_refuses_impossible_settings(package_copy, options, message):
+    with pytest.raises(ValueError, match=message):
+        api.validate_package(package_copy, options=api.Options(**options))
+    flag = "--coverage-threshold" if "coverage_threshold" in options else "--baseline"
+    result = run_cli("validate", str(package_copy), flag, str(next(iter(options.values()))))
+    assert result.exit_code == 2 and message in " ".join(result.stderr.split()) and "Traceback" not in result.output
+
+
+def test_data_docs_without_the_expectations_layer_is_refused_by_the_library(package_copy, tmp_path):
+    with pytest.raises(ValueError, match="needs the expectations layer"):
+        api.validate_package(package_copy, only=["coverage"], options=api.Options(data_docs=tmp_path / "dd"))
+
+
+def test_render_json_is_the_report_dict():
+    from validate.render import coverage as render_coverage
+
+    report = api.coverage(REPO)
+    assert json.loads(render_coverage.render_json(report)) == report.to_dict()

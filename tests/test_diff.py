@@ -281,3 +281,37 @@ def test_real_package_against_itself_has_no_changes(real_package):
 def test_compress_ids():
     assert diffmod.compress_ids(["E003", "E001", "E002", "E007", "A001"]) == "A001, E001–E003, E007"
     assert diffmod.compress_ids(["x"]) == "x"
+
+
+# -- damaged release zips (review B1) -------------------------------------------------------------------
+
+
+def damaged_zip(package: Path, archive: Path, damage: str, member: str) -> Path:
+    """A release zip of `package` with `member` damaged: one flipped byte (bad CRC) or the file cut short."""
+    with zipfile.ZipFile(archive, "w", compression=zipfile.ZIP_STORED) as handle:
+        for path in sorted(p for p in package.rglob("*") if p.is_file()):
+            handle.write(path, f"nkru-0.1.0/{path.relative_to(package).as_posix()}")
+    data = bytearray(archive.read_bytes())
+    if damage == "truncated":
+        archive.write_bytes(bytes(data[: len(data) // 2]))
+        return archive
+    with zipfile.ZipFile(archive) as handle:
+        info = handle.getinfo(f"nkru-0.1.0/{member}")
+    start = info.header_offset + 30 + len(info.filename.encode()) + len(info.extra)
+    data[start + 5] ^= 0xFF
+    archive.write_bytes(bytes(data))
+    return archive
+
+
+@pytest.mark.parametrize("damage, member", [("bad-crc", "datapackage.json"), ("bad-crc", "data/events.csv"),
+                                            ("truncated", "")])
+def test_a_damaged_release_zip_is_a_usage_error(versions, tmp_path, damage, member):
+    old, new = versions
+    archive = damaged_zip(old, tmp_path / "old.zip", damage, member)
+    result = run_cli("diff", str(archive), str(new))
+    assert result.exit_code == 2, result.output
+    assert "old.zip" in result.stderr and "Traceback" not in result.output
+    if damage == "bad-crc":
+        assert f"member nkru-0.1.0/{member} is damaged" in result.stderr and "CRC" in result.stderr
+    with pytest.raises(SnapshotError):
+        diffmod.diff(archive, new)

@@ -215,3 +215,44 @@ def test_data_docs_refuses_a_directory_with_other_files(tmp_path):
     assert result.exit_code == 2
     assert "not a Data Docs site" in result.stderr
     assert (target / "keep.txt").read_text(encoding="utf-8") == "mine"
+
+
+# -- the suites come from the validated package's own schemas (review A4) ----------------------------------
+
+
+def test_an_enum_extended_in_the_packages_schema_is_honoured(package_copy):
+    schema_path = package_copy / "schemas" / "events.json"
+    schema = json.loads(schema_path.read_text(encoding="utf-8"))
+    [event_type] = [f for f in schema["fields"] if f["name"] == "event_type"]
+    event_type["constraints"]["enum"].append("cyber_operation")
+    schema_path.write_text(json.dumps(schema, ensure_ascii=False, indent=2), encoding="utf-8")
+    header, rows = read_table(package_copy, "events")
+    rows[0]["event_type"] = "cyber_operation"  # allowed by this package's schema, not by the committed suites
+    rows[1]["event_type"] = "alien_landing"  # allowed by neither
+    write_table(package_copy, "events", header, rows)
+
+    result = expectations.check(Package.open(package_copy))
+    assert result.checks > 0
+    in_set = [(f.code, f.resource, f.line, f.field, f.value) for f in result.findings]
+    assert in_set == [("expect-column-values-to-be-in-set", "events", line_of(package_copy, "events", 1), "event_type",
+                       "alien_landing")]
+    assert "cyber_operation" not in load_suites()["events"]["expectations"].__repr__()  # the record is unchanged
+
+
+def test_suites_for_an_open_package_equal_the_committed_record():
+    from validate.suites import generate
+
+    assert generate.suites_for(Package.open(REPO)) == load_suites()
+
+
+@pytest.mark.parametrize("where", ["parent-is-a-file", "unwritable-root"])
+def test_data_docs_to_an_unwritable_path_is_a_usage_error(tmp_path, where):
+    if where == "parent-is-a-file":
+        (tmp_path / "afile").write_text("x", encoding="utf-8")
+        target = tmp_path / "afile" / "dd"
+    else:
+        target = "/proc/nkru-no-such/dd"
+    result = run_cli("validate", str(REPO), "--only", "expectations", "--data-docs", str(target))
+    assert result.exit_code == 2, result.output
+    assert "--data-docs" in result.stderr and "cannot be written" in result.stderr
+    assert "Traceback" not in result.output and result.stdout == ""

@@ -10,11 +10,14 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import copy_package
-from tests.helpers import git, init_repo, line_of, read_table, run_cli, write_table
+from tests.helpers import REPO, git, init_repo, line_of, read_table, run_cli, write_table
 from validate.api import Options, validate_package
-from validate.metadata import CITATION, Changelog, load_cff
+from validate.layers.metadata import id_resources
+from validate.metadata import CITATION, RETRACTION_FIELDS, RETRACTIONS, Changelog, is_date, load_cff
+from validate.package import Package
 
-ID_RESOURCES = ["sources", "actors", "events", "claims", "denials", "exclusions"]
+#: Every resource with a one-field primary key (the IDs that must stay stable), derived from the real package.
+ID_RESOURCES = list(id_resources(list(Package.open(REPO).resources), Package.open(REPO).primary_key))
 
 
 def metadata(package: Path, **options):
@@ -420,3 +423,56 @@ def test_retraction_id_pattern_covers_exactly_the_id_patterns(real_package):
 
     every_id_is_retractable()
     every_retractable_is_an_id()
+
+
+@pytest.mark.parametrize("damage, member", [("bad-crc", "datapackage.json"), ("bad-crc", "data/actors.csv"),
+                                            ("bad-crc", "schemas/actors.json"), ("truncated", "")])
+def test_a_damaged_release_zip_as_baseline_is_a_finding(package_copy, released, tmp_path, damage, member):
+    from tests.test_diff import damaged_zip
+
+    archive = damaged_zip(released, tmp_path / "nkru-0.1.0.zip", damage, member)
+    result = run_cli("validate", str(package_copy), "--only", "metadata", "--baseline", str(archive), "--format", "json")
+    assert "Traceback" not in result.output
+    assert result.exit_code == 1, result.output
+    report = json.loads(result.stdout)
+    [finding] = [f for f in report["findings"] if f["code"] == "baseline-unreadable"]
+    assert finding["severity"] == "error" and "nkru-0.1.0.zip" in finding["message"]
+    if damage == "bad-crc":
+        assert f"{member} is damaged" in finding["message"]
+    assert not [f for f in report["findings"] if f["code"] == "layer-error"]
+
+
+def test_id_resources_are_found():
+    assert len(ID_RESOURCES) >= 6 and RETRACTIONS not in ID_RESOURCES
+
+
+def test_retraction_fields_are_named_once_and_match_the_schema():
+    assert tuple(Package.open(REPO).field_names(RETRACTIONS)) == RETRACTION_FIELDS
+
+
+# -- dates (review A8) and licences (C6) -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("text, ok", [("2024-02-29", True), ("2024-02-31", False), ("2023-02-29", False),
+                                      ("2024-13-01", False), ("20240102", False), ("2024-1-02", False), (None, False)])
+def test_is_date_rejects_impossible_dates(text, ok):
+    assert is_date(text) is ok
+
+
+def test_an_impossible_changelog_date_is_a_finding(package_copy):
+    version = current_version(package_copy)
+    target = package_copy / "CHANGELOG.md"
+    target.write_text(re.sub(rf"^## \[{re.escape(version)}\] - .*$", f"## [{version}] - 2024-02-31",
+                             target.read_text(encoding="utf-8"), count=1, flags=re.MULTILINE), encoding="utf-8")
+    layer = metadata(package_copy)
+    found = [(f.code, f.path, f.line, f.value) for f in layer.findings if f.path == "CHANGELOG.md" and f.severity == "error"]
+    assert found == [("changelog-format", "CHANGELOG.md", line_with(target, "2024-02-31"), None)]
+    assert "2024-02-31" in one(layer, "changelog-format").message
+
+
+@pytest.mark.parametrize("licenses", [{}, [], "CC-BY-4.0", ["CC-BY-4.0"], [{}]])
+def test_a_malformed_licences_entry_does_not_crash_the_layer(package_copy, licenses):
+    edit_json(package_copy / "datapackage.json", "licenses", licenses)
+    layer = metadata(package_copy)
+    assert "layer-error" not in codes(layer)
+    assert [f.code for f in layer.findings if f.code == "license-mismatch"]  # no licence in the descriptor: both files disagree

@@ -304,7 +304,8 @@ def test_not_a_git_repository(package_copy):
 @pytest.mark.parametrize("args, message", [
     (["1.0"], "is not a semantic version"),
     (["v1.0.0"], "is not a semantic version"),
-    (["1.0.0", "--date", "24.12.2026"], "is not YYYY-MM-DD"),
+    (["1.0.0", "--date", "24.12.2026"], "is not a calendar date written YYYY-MM-DD"),
+    (["1.0.0", "--date", "2024-02-31"], "is not a calendar date written YYYY-MM-DD"),
 ])
 def test_usage_errors(repo, args, message):
     result = run_cli("release", args[0], str(repo), *args[1:])
@@ -316,3 +317,48 @@ def test_no_package_is_a_usage_error(tmp_path):
     result = run_cli("release", "1.0.0", str(tmp_path))
     assert result.exit_code == 2
     assert "no datapackage.json" in result.stderr
+
+
+# -- shared helpers (review C5, C6) ----------------------------------------------------------------------
+
+
+def test_dirty_paths_leaves_out_the_excluded_folder(repo):
+    from validate import gitrepo
+
+    assert gitrepo.dirty_paths(repo) == []
+    (repo / "dist").mkdir()
+    (repo / "dist" / "nkru-9.9.9.zip").write_bytes(b"zip")
+    (repo / "notes.txt").write_text("scratch", encoding="utf-8")
+    assert sorted(gitrepo.dirty_paths(repo)) == ["dist/nkru-9.9.9.zip", "notes.txt"]
+    assert gitrepo.dirty_paths(repo, exclude=["dist"]) == ["notes.txt"]
+    assert not hasattr(gitrepo, "head_commit")
+
+
+def test_release_output_inside_the_package_does_not_make_it_dirty(repo):
+    (repo / "dist").mkdir()
+    (repo / "dist" / "old.zip").write_bytes(b"zip")
+    plan = release.plan_release(repo, "0.1.0", validate=False)
+    assert not any("dirty" in r for r in plan.refusals), plan.refusals
+    (repo / "stray.txt").write_text("x", encoding="utf-8")
+    plan = release.plan_release(repo, "0.1.0", validate=False)
+    assert any("dirty (stray.txt)" in r for r in plan.refusals), plan.refusals
+
+
+@pytest.mark.parametrize("count, tail", [(3, None), (10, None), (11, "… and 1 more"), (25, "… and 15 more")])
+def test_summarise_shows_the_first_ten_and_counts_the_rest(count, tail):
+    from validate.findings import Finding, summarise
+
+    findings = [Finding.make("layer-error", layer="x", kind="E", detail=f"n{i}", path=f"f{i}.csv", line=i + 1)
+                for i in range(count)]
+    lines = summarise(findings).split("\n")[1:]
+    assert len(lines) == min(count, 10) + (1 if tail else 0)
+    assert lines[0].startswith("    f0.csv") and "n0" in lines[0]
+    assert (lines[-1].strip() == tail) if tail else "more" not in lines[-1]
+
+
+def test_impossible_release_date_is_refused_before_anything_is_planned(repo):
+    with pytest.raises(ValueError, match="2024-02-31"):
+        release.plan_release(repo, "0.1.0", date="2024-02-31")
+    result = run_cli("release", "0.1.0", str(repo), "--date", "2024-02-31")
+    assert result.exit_code == 2 and "Traceback" not in result.output
+    assert "'2024-02-31' is not a calendar date" in result.stderr

@@ -204,7 +204,7 @@ def test_workflow_runs_the_documented_commands():
                     "nkru validate --format junit > junit.xml", "pytest"]:
         assert command in runs, command
     uploads = {step["with"]["path"].rstrip("/") for step in steps if step.get("uses", "").startswith("actions/upload-artifact@")}
-    assert uploads == {"data-docs", "junit.xml"}
+    assert uploads == {"data-docs", "junit.xml", "test-artifacts"}
     # The validation step must come before the reports, and the reports run even when it failed.
     index = {step.get("name"): i for i, step in enumerate(steps)}
     assert index["Validate"] < index["Data Docs and JUnit report"] < index["Tests"]

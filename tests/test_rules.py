@@ -435,3 +435,33 @@ def test_parse_date_accepts_only_iso_calendar_dates(text):
     parsed = dates.parse_date(text)
     if parsed is not None:
         assert parsed.isoformat() == text
+
+
+# -- schema shapes are read through the Package accessors (review C2) ---------------------------------------
+
+
+@pytest.mark.parametrize("foreign_keys", [
+    {"fields": "event_id"},  # a foreign key without a reference
+    [{"fields": ["event_id", "actor_id"], "reference": {"resource": "events", "fields": "event_id"}}],  # unequal lengths
+    [{"fields": 1, "reference": "events"}],
+    "events",
+])
+def test_a_malformed_foreign_key_does_not_crash_the_rules_layer(package_copy, foreign_keys):
+    path = package_copy / "schemas" / "event_actors.json"
+    schema = json.loads(path.read_text(encoding="utf-8"))
+    schema["foreignKeys"] = foreign_keys
+    path.write_text(json.dumps(schema), encoding="utf-8")
+    report = api.validate_package(package_copy, only=["rules"])
+    [layer] = report.layers
+    assert layer.checks > 0
+    assert "layer-error" not in [f.code for f in layer.findings]
+
+
+def test_a_field_without_a_type_is_a_string_to_the_rules(package_copy):
+    path = package_copy / "schemas" / "events.json"
+    schema = json.loads(path.read_text(encoding="utf-8"))
+    for field in schema["fields"]:
+        field.pop("type", None)
+    path.write_text(json.dumps(schema), encoding="utf-8")
+    [layer] = api.validate_package(package_copy, only=["rules"]).layers
+    assert layer.checks > 0 and "layer-error" not in [f.code for f in layer.findings]

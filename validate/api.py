@@ -26,6 +26,29 @@ class Options:
     baseline: Path | None = None
     coverage_threshold: float | None = None
 
+    def check(self, layers: list[str], root: Path) -> None:
+        """Refuse settings that cannot work, before any layer runs: raises ValueError (a usage error).
+
+        `layers` are the layers that will run; `root` is the package root (git refs are looked up there).
+        """
+        if self.coverage_threshold is not None:
+            from validate.coverage import ThresholdError, check_threshold
+
+            try:
+                check_threshold(self.coverage_threshold)
+            except ThresholdError as exc:
+                raise ValueError(f"coverage threshold: {exc}") from None
+        if self.baseline is not None:
+            from validate.snapshot import check_spec
+
+            check_spec(self.baseline, root=root)
+        if self.data_docs is not None:
+            if "expectations" not in layers:
+                raise ValueError("--data-docs needs the expectations layer (it is skipped or not in --only)")
+            from validate.layers.expectations import prepare_data_docs
+
+            prepare_data_docs(self.data_docs)
+
 
 def open_package(path: str | Path = ".", *, allow_remote: bool = False) -> Package:
     """Open the package at `path`; raises PackageError when there is none."""
@@ -57,6 +80,7 @@ def validate_package(
     options = options or Options()
     names = select_layers(only, skip)
     package = open_package(path, allow_remote=options.allow_remote)
+    options.check(names, package.root)
     report = Report(package=str(package.root))
     for name in names:
         started = time.perf_counter()

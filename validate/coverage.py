@@ -27,12 +27,11 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Iterable, Sequence
 
-from validate.package import Package, UnsafePath
+from validate.package import SOURCES, Package
 from validate.text import FoldedText, Span, fold
 
 #: The resource whose quotes are passages deliberately not curated (by name; its fields come from its schema).
 EXCLUSIONS = "exclusions"
-SOURCES = "sources"
 DEFAULT_THRESHOLD = 100.0
 DEFAULT_LANGUAGE = "de"
 PYPROJECT = "pyproject.toml"
@@ -221,6 +220,8 @@ class CoverageReport:
     package: str
     threshold: float
     sources: list[SourceCoverage] = field(default_factory=list)
+    #: why coverage could not be measured at all (no readable sources table); the report then fails
+    problem: str | None = None
 
     @property
     def failing(self) -> list[SourceCoverage]:
@@ -228,7 +229,7 @@ class CoverageReport:
 
     @property
     def passed(self) -> bool:
-        return not self.failing
+        return self.problem is None and not self.failing
 
     def totals(self) -> dict[str, Any]:
         sentences = sum(s.total for s in self.sources)
@@ -247,6 +248,7 @@ class CoverageReport:
             "package": self.package,
             "threshold": self.threshold,
             "passed": self.passed,
+            "problem": self.problem,
             "totals": self.totals(),
             "sources": [s.to_dict(self.threshold) for s in self.sources],
         }
@@ -291,16 +293,27 @@ def read_texts(package: Package) -> dict[str, FoldedText]:
     return texts
 
 
+def sources_problem(package: Package) -> str | None:
+    """Why the sources table cannot be read (then no coverage can be measured), or None."""
+    if SOURCES not in package.resources:
+        return f"datapackage.json has no {SOURCES!r} resource, so there are no source texts to measure"
+    if package.table(SOURCES) is None:
+        reason = package.read_errors.get(SOURCES) or "cannot be read"
+        return f"the {SOURCES} table cannot be read: {reason}"
+    return None
+
+
 def package_coverage(package: Package, texts: dict[str, FoldedText] | None = None) -> list[SourceCoverage]:
-    """Coverage of every source in the sources table, in table order.
+    """Coverage of every source in the sources table, in table order (empty when that table is unreadable:
+    see `sources_problem`).
 
     `texts` (folded texts by source_id) saves reading them again when the caller has them.
     A source whose text cannot be read gets a `problem` and no sentences.
     """
-    texts = read_texts(package) if texts is None else texts
     table = package.table(SOURCES) if SOURCES in package.resources else None
     if table is None:
         return []
+    texts = read_texts(package) if texts is None else texts
     quotes, exclusions = _quote_spans(package, texts)
     results = []
     for index, row in enumerate(table.rows):
@@ -309,21 +322,11 @@ def package_coverage(package: Package, texts: dict[str, FoldedText] | None = Non
         text = texts.get(source_id)
         if text is None:
             results.append(SourceCoverage(source_id, text_path, line=table.lines[index],
-                                          problem=_unreadable(package, text_path)))
+                                          problem=package.read_source(text_path).problem or "no readable text"))
             continue
         results.append(source_coverage(source_id, text, quotes.get(source_id, []), exclusions.get(source_id, []),
                                        text_path=text_path, language=row.get("language"), line=table.lines[index]))
     return results
-
-
-def _unreadable(package: Package, text_path: str) -> str:
-    try:
-        full = package.resolve(text_path)
-    except UnsafePath as exc:
-        return f"text path {text_path!r} is not allowed: {exc}"
-    if not full.is_file():
-        return f"no text file at {text_path!r}"
-    return f"{text_path} is not readable UTF-8 text"
 
 
 # -- the threshold -------------------------------------------------------------------------------------
@@ -350,7 +353,7 @@ def check_threshold(value: Any) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise ThresholdError(f"{value!r} is not a number")
     if not 0 <= value <= 100:
-        raise ThresholdError(f"{value!r} is not between 0 and 100")
+        raise ThresholdError(f"{value:g} is not between 0 and 100")
     return float(value)
 
 
@@ -364,4 +367,5 @@ def threshold_for(package: Package, override: float | None = None) -> float:
 def coverage_report(package: Package, *, threshold: float | None = None,
                     texts: dict[str, FoldedText] | None = None) -> CoverageReport:
     """The coverage of every source of the package against the threshold (raises ThresholdError if it is invalid)."""
-    return CoverageReport(str(package.root), threshold_for(package, threshold), package_coverage(package, texts))
+    return CoverageReport(str(package.root), threshold_for(package, threshold), package_coverage(package, texts),
+                          problem=sources_problem(package))

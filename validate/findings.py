@@ -191,3 +191,14 @@ class Report:
 def sort_findings(findings: Iterable[Finding]) -> list[Finding]:
     """Stable order for output: by file, then line, then code."""
     return sorted(findings, key=lambda f: (f.path or "", f.line or 0, f.code, f.field or ""))
+
+
+def summarise(findings: Iterable[Finding], limit: int = 10, *, indent: str = "    ") -> str:
+    """The first `limit` findings, one per line ("location: message"), then "… and N more" when there are more.
+
+    Each line starts with a newline and `indent`, so the result can follow a heading line directly.
+    """
+    findings = list(findings)
+    shown = "".join(f"\n{indent}{f.location}: {f.message}" for f in findings[:limit])
+    more = f"\n{indent}… and {len(findings) - limit} more" if len(findings) > limit else ""
+    return shown + more

@@ -9,6 +9,7 @@ import re
 import shutil
 import subprocess
 from pathlib import Path
+from typing import Iterable
 
 from validate.metadata import Version
 
@@ -37,9 +38,11 @@ def is_repository(root: Path) -> bool:
     return process.returncode == 0 and process.stdout.strip() == b"true"
 
 
-def dirty_paths(root: Path) -> list[str]:
-    """Changed, staged or untracked (not ignored) paths under `root`, as git prints them."""
-    process = run(root, "status", "--porcelain", "--untracked-files=all", "--", ".")
+def dirty_paths(root: Path, exclude: Iterable[str] = ()) -> list[str]:
+    """Changed, staged or untracked (not ignored) paths under `root`, as git prints them, leaving out
+    the paths under `exclude` (POSIX paths relative to `root`, e.g. the release output folder)."""
+    pathspecs = [f":(exclude){path}" for path in exclude]
+    process = run(root, "status", "--porcelain", "--untracked-files=all", "--", ".", *pathspecs)
     return [line[3:] for line in process.stdout.decode("utf-8", "replace").splitlines() if line.strip()]
 
 
@@ -81,6 +84,3 @@ def tracked_files(root: Path, *paths: str) -> list[str]:
     process = run(root, "ls-files", "-z", "--", *paths)
     return sorted(p for p in process.stdout.decode("utf-8").split("\0") if p)
 
-
-def head_commit(root: Path) -> str | None:
-    return resolve_commit(root, "HEAD")

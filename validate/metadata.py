@@ -15,8 +15,14 @@ from typing import Any, NamedTuple
 
 import yaml
 
+from validate.dates import parse_date
+
 #: The resource that records retracted IDs (see docs/releasing.md).
 RETRACTIONS = "retractions"
+#: The retractions table's fields (schemas/retractions.json): the withdrawn ID, the version that withdrew it,
+#: why, and the ID that replaces it (optional).
+RETRACTED_ID, RETRACTED_IN, RETRACTION_REASON, REPLACED_BY = "id", "retracted_in", "reason", "replaced_by"
+RETRACTION_FIELDS = (RETRACTED_ID, RETRACTED_IN, RETRACTION_REASON, REPLACED_BY)
 
 CITATION = "CITATION.cff"
 ZENODO = ".zenodo.json"
@@ -26,7 +32,6 @@ METADATA_FILES = (CITATION, ZENODO, CHANGELOG)
 CFF_SCHEMA = Path(__file__).resolve().parent / "profiles" / "cff-1.2.0.json"
 
 _SEMVER = re.compile(r"^(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)$")
-_DATE = re.compile(r"^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$")
 
 
 class MetadataError(ValueError):
@@ -66,7 +71,22 @@ class Version(NamedTuple):
 
 
 def is_date(text: Any) -> bool:
-    return isinstance(text, str) and bool(_DATE.match(text))
+    """A real calendar date written YYYY-MM-DD (2024-02-31 is not one)."""
+    return parse_date(text) is not None
+
+
+def descriptor_license(descriptor: Any) -> dict[str, Any]:
+    """The first licence of a Data Package descriptor as a dict (`name`, `path`, `title`), {} when none or malformed
+    (`"licenses": {}` included)."""
+    licenses = descriptor.get("licenses") if isinstance(descriptor, dict) else None
+    first = licenses[0] if isinstance(licenses, list) and licenses else None
+    return first if isinstance(first, dict) else {}
+
+
+def descriptor_license_name(descriptor: Any) -> str | None:
+    """The SPDX identifier (`name`) of the descriptor's first licence, or None."""
+    name = descriptor_license(descriptor).get("name")
+    return name if isinstance(name, str) else None
 
 
 # -- CITATION.cff -----------------------------------------------------------------

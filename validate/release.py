@@ -32,6 +32,8 @@ from validate.fsutil import atomic_write_bytes, atomic_write_text
 from validate.metadata import (
     CHANGELOG,
     CITATION,
+    RETRACTED_ID,
+    RETRACTION_REASON,
     RETRACTIONS,
     ZENODO,
     Changelog,
@@ -43,7 +45,7 @@ from validate.metadata import (
     load_json,
     set_yaml_value,
 )
-from validate.package import DESCRIPTOR, Package, UnsafePath
+from validate.package import DESCRIPTOR, Package, UnsafePath, is_remote
 from validate.snapshot import SnapshotError, from_directory, from_git
 
 #: Files from the package root that go into every release (besides data/ and schemas/).
@@ -141,7 +143,7 @@ def plan_release(root: str | Path, version: str, *, date: str | None = None, dis
     if target is None:
         raise ValueError(f"version {version!r} is not a semantic version X.Y.Z (for example 0.2.0)")
     if date is not None and not is_date(date):
-        raise ValueError(f"date {date!r} is not YYYY-MM-DD")
+        raise ValueError(f"date {date!r} is not a calendar date written YYYY-MM-DD")
     package = Package.open(root)
     root = package.root
     plan = ReleasePlan(root=root, version=str(target))
@@ -174,10 +176,9 @@ def _check_git(plan: ReleasePlan) -> None:
                                  "(git init, commit the package, then release)")
             return
         excluded = []
-        if plan.dist is not None and (plan.dist == root or root in plan.dist.parents):
-            excluded = [f":(exclude){plan.dist.relative_to(root).as_posix()}"] if plan.dist != root else []
-        process = gitrepo.run(root, "status", "--porcelain", "--untracked-files=all", "--", ".", *excluded)
-        dirty = [line[3:] for line in process.stdout.decode("utf-8", "replace").splitlines() if line.strip()]
+        if plan.dist is not None and root in plan.dist.parents:
+            excluded = [plan.dist.relative_to(root).as_posix()]
+        dirty = gitrepo.dirty_paths(root, exclude=excluded)
         if dirty:
             shown = ", ".join(dirty[:10]) + (f" and {len(dirty) - 10} more" if len(dirty) > 10 else "")
             plan.refusals.append(f"the git working tree is dirty ({shown}): commit or stash first, so the release "
@@ -224,17 +225,15 @@ def _check_bump(plan: ReleasePlan, target: Version) -> None:
 
 def _check_validation(plan: ReleasePlan) -> None:
     from validate.api import validate_package
-    from validate.findings import sort_findings
+    from validate.findings import sort_findings, summarise
 
     report = validate_package(plan.root)
     plan.validation = report
     if report.valid:
         return
     errors = sort_findings(report.errors)
-    shown = "".join(f"\n    {f.location}: {f.message}" for f in errors[:10])
-    more = f"\n    … and {len(errors) - 10} more" if len(errors) > 10 else ""
     plan.refusals.append(f"validation fails with {len(errors)} error{'s' if len(errors) != 1 else ''} "
-                         f"(run `nkru validate` for the full report):{shown}{more}")
+                         f"(run `nkru validate` for the full report):{summarise(errors)}")
 
 
 # -- metadata edits -------------------------------------------------------------------
@@ -251,7 +250,7 @@ def _plan_edits(plan: ReleasePlan, package: Package, date: str | None) -> None:
     # CHANGELOG.md: a new section from [Unreleased] and the diff, or the existing one (re-dated if asked).
     if existing is None:
         retractions = package.table(RETRACTIONS) if RETRACTIONS in package.resources else None
-        reasons = {row.get("id", ""): row.get("reason", "") for row in retractions.rows} if retractions else {}
+        reasons = {row.get(RETRACTED_ID, ""): row.get(RETRACTION_REASON, "") for row in retractions.rows} if retractions else {}
         entries = changelog_entries(plan.diff, reasons) if plan.diff is not None else {}
         new_changelog = log.with_release(version, plan.date, entries)
     else:
@@ -318,7 +317,7 @@ def release_files(plan: ReleasePlan, package: Package) -> list[str]:
                 package.resolve(value)  # raises UnsafePath
                 paths.add(value)
     for source in package.descriptor.get("sources") or []:
-        if isinstance(source, dict) and isinstance(source.get("path"), str) and not source["path"].startswith(("http://", "https://")):
+        if isinstance(source, dict) and isinstance(source.get("path"), str) and not is_remote(source["path"]):
             package.resolve(source["path"])
             paths.add(source["path"])
     missing = sorted(p for p in paths if not (root / p).is_file())

@@ -7,16 +7,27 @@ snapshot only reads: the descriptor, the schemas and the tables (as text).
 
 from __future__ import annotations
 
-import csv
 import json
 import zipfile
+import zlib
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 from typing import Any, Callable
 
 from validate import gitrepo
-from validate.package import DESCRIPTOR, Table, UnsafePath, check_relative_path, read_csv_text
+from validate.package import (
+    DESCRIPTOR,
+    ReadError,
+    Table,
+    UnsafePath,
+    check_relative_path,
+    csv_dialect,
+    decode,
+    read_csv_text,
+    schema_fields,
+    schema_primary_key,
+)
 
 
 class SnapshotError(ValueError):
@@ -95,12 +106,10 @@ class Snapshot:
         return schemas
 
     def fields(self, resource: str) -> list[dict[str, Any]]:
-        schema = self.schema(resource) or {}
-        return [f for f in schema.get("fields") or [] if isinstance(f, dict) and isinstance(f.get("name"), str)]
+        return schema_fields(self.schema(resource))
 
     def primary_key(self, resource: str) -> list[str]:
-        key = (self.schema(resource) or {}).get("primaryKey") or []
-        return [key] if isinstance(key, str) else [k for k in key if isinstance(k, str)]
+        return schema_primary_key(self.schema(resource))
 
     def table(self, resource: str) -> Table | None:
         """The resource's rows as text, or None when it cannot be read."""
@@ -120,9 +129,11 @@ class Snapshot:
         data = self.read_bytes(path)
         if data is None:
             return None
+        encoding = res.get("encoding")
         try:
-            return read_csv_text(data.decode("utf-8"), name=resource, path=path, primary_key=self.primary_key(resource))
-        except (UnicodeDecodeError, csv.Error):
+            return read_csv_text(decode(data, encoding if isinstance(encoding, str) else None, path=path), name=resource,
+                                 path=path, primary_key=self.primary_key(resource), dialect=csv_dialect(res))
+        except ReadError:
             return None
 
 
@@ -155,7 +166,12 @@ def from_zip(path: Path, label: str | None = None) -> Snapshot:
 
     def reader(member: str) -> bytes | None:
         name = prefix + member
-        return archive.read(name) if name in names else None
+        if name not in names:
+            return None
+        try:
+            return archive.read(name)
+        except (zipfile.BadZipFile, zlib.error, OSError, EOFError, NotImplementedError) as exc:
+            raise SnapshotError(f"{path}: member {name} is damaged: {exc}") from None
 
     return Snapshot(label or str(path), "zip", reader, closer=archive.close)
 
@@ -173,6 +189,20 @@ def from_git(root: Path, ref: str, label: str | None = None) -> Snapshot:
     if reader(DESCRIPTOR) is None:
         raise SnapshotError(f"{ref}: no {DESCRIPTOR} at that commit")
     return snapshot
+
+
+def check_spec(spec: str | Path, *, root: Path = Path(".")) -> None:
+    """Raise SnapshotError unless `spec` names an existing path or a commit of the repository holding `root`
+    (cheap: the contents are not read; a damaged release is reported when it is read)."""
+    text = str(spec)
+    if Path(text).exists():
+        return
+    try:
+        if gitrepo.resolve_commit(root, text) is not None:
+            return
+    except gitrepo.GitError:
+        pass
+    raise SnapshotError(f"{text}: no such release zip or directory, and not a git ref of the repository at {root}")
 
 
 def open_snapshot(spec: str | Path, *, root: Path = Path(".")) -> Snapshot:

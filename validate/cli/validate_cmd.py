@@ -28,26 +28,8 @@ def command(
 
     if format not in render.FORMATS:
         raise usage_error(f"unknown format {format!r} (choose from {', '.join(render.FORMATS)})")
-    options = api.Options(allow_remote=allow_remote)
-    if baseline is not None:
-        from validate import gitrepo
-
-        package_root = path.parent if path.name == "datapackage.json" else path
-        if not baseline.exists() and gitrepo.resolve_commit(package_root, str(baseline)) is None:
-            raise usage_error(f"--baseline {baseline}: no such release zip or directory, and not a git ref of the package's repository")
-        options.baseline = baseline
-    if coverage_threshold is not None:
-        if not 0 <= coverage_threshold <= 100:
-            raise usage_error(f"--coverage-threshold {coverage_threshold:g} is not between 0 and 100")
-        options.coverage_threshold = coverage_threshold
-    if data_docs is not None:
-        try:
-            selected = api.select_layers(split_names(only), split_names(skip))
-        except ValueError as exc:
-            raise usage_error(str(exc))
-        if "expectations" not in selected:
-            raise usage_error("--data-docs needs the expectations layer (it is skipped or not in --only)")
-        options.data_docs = data_docs
+    options = api.Options(allow_remote=allow_remote, data_docs=data_docs, baseline=baseline,
+                          coverage_threshold=coverage_threshold)
     try:
         report = api.validate_package(path, only=split_names(only), skip=split_names(skip), fail_fast=fail_fast, options=options)
     except (PackageError, ValueError) as exc:

@@ -17,7 +17,7 @@ from typing import Any
 from validate import coverage as sentence_coverage
 from validate.coverage import quote_resources
 from validate.findings import Finding, LayerResult, define
-from validate.package import Package, UnsafePath
+from validate.package import DESCRIPTOR, SOURCES, Package
 from validate.text import FoldedText
 
 NAME = "coverage"
@@ -30,6 +30,10 @@ define("source-text-hash", NAME, "{resource} line {line}: source {row_id} text {
        description="The archived text was edited after it was archived (or the recorded hash is wrong).")
 define("source-text-encoding", NAME, "{resource} line {line}: source {row_id} text {value} is not UTF-8",
        description="A source text cannot be decoded as UTF-8.")
+define("sources-unreadable", NAME, "{detail}; no quote or sentence coverage can be checked",
+       description="The sources table is missing or cannot be read, so no source text can be checked.")
+define("source-text-unreadable", NAME, "{resource} line {line}: source {row_id} text {value!r} cannot be read: {detail}",
+       description="A source text file exists but cannot be read (permissions, I/O error).")
 define("quote-not-in-source", NAME,
        "{resource} line {line}: {row_id} quote not found in {source_id} ({value!r}); closest passage ({score}% alike, text line {text_line}): {closest!r}",
        description="A quote does not occur in its source text after NFC and whitespace folding.")
@@ -49,6 +53,13 @@ define("coverage-threshold-invalid", NAME, "invalid coverage threshold: {detail}
 
 def check(package: Package, options: Any = None) -> LayerResult:
     result = LayerResult(NAME)
+    result.checks += 1
+    problem = sentence_coverage.sources_problem(package)
+    if problem is not None:
+        spec = package.resources.get(SOURCES)
+        result.findings.append(Finding.make("sources-unreadable", resource=SOURCES,
+                                            path=(spec.path if spec else None) or DESCRIPTOR, detail=problem))
+        return result
     texts = _check_sources(package, result)
     _check_quotes(package, texts, result)
     _check_sentences(package, texts, options, result)
@@ -70,19 +81,19 @@ def _threshold(package: Package, options: Any, result: LayerResult) -> float:
 def _check_sentences(package: Package, texts: dict[str, FoldedText], options: Any, result: LayerResult) -> None:
     """Every sentence of every readable source text is covered by a quote or an exclusion."""
     threshold = _threshold(package, options, result)
-    sources_path = package.resources["sources"].path if "sources" in package.resources else None
+    sources_path = package.resources[SOURCES].path
     for source in sentence_coverage.package_coverage(package, texts):
         if source.problem is not None:
             continue  # a missing or unreadable text is reported by _check_sources
         result.checks += source.total
         passes = source.passes(threshold)
         for sentence in source.uncovered_sentences():
-            result.findings.append(Finding.make("uncovered-sentence", resource="sources", path=source.text_path,
+            result.findings.append(Finding.make("uncovered-sentence", resource=SOURCES, path=source.text_path,
                                                 line=sentence.line, row_id=source.source_id, value=sentence.text,
                                                 severity="warning" if passes else "error"))
         if not passes:
             result.findings.append(Finding.make(
-                "coverage-below-threshold", resource="sources", path=sources_path, line=source.line,
+                "coverage-below-threshold", resource=SOURCES, path=sources_path, line=source.line,
                 row_id=source.source_id, field="text_path", value=f"{sentence_coverage.rounded_down(source.percent):g}",
                 covered=source.covered + source.excluded, sentences=source.total, uncovered=source.uncovered,
                 threshold=f"{threshold:g}"))
@@ -91,33 +102,36 @@ def _check_sentences(package: Package, texts: dict[str, FoldedText], options: An
 def _check_sources(package: Package, result: LayerResult) -> dict[str, FoldedText]:
     """Check every source text; return the readable ones, folded, by source_id."""
     texts: dict[str, FoldedText] = {}
-    table = package.table("sources") if "sources" in package.resources else None
+    table = package.table(SOURCES)
     if table is None:
         return texts
     for index, row in enumerate(table.rows):
         source_id = row.get("source_id", "")
         text_path = row.get("text_path", "")
-        where = dict(resource="sources", path=table.path, line=table.lines[index], row_id=source_id)
+        where = dict(resource=SOURCES, path=table.path, line=table.lines[index], row_id=source_id)
         result.checks += 1
-        try:
-            full = package.resolve(text_path)
-        except UnsafePath as exc:
-            result.findings.append(Finding.make("source-text-unsafe", field="text_path", value=text_path, detail=str(exc), **where))
+        source = package.read_source(text_path)
+        if source.kind == "unsafe":
+            result.findings.append(Finding.make("source-text-unsafe", field="text_path", value=text_path,
+                                                detail=source.detail, **where))
             continue
-        if not full.is_file():
+        if source.kind == "missing":
             result.findings.append(Finding.make("source-text-missing", field="text_path", value=text_path, **where))
             continue
-        data = full.read_bytes()
-        actual = hashlib.sha256(data).hexdigest()
+        if source.data is None:
+            result.findings.append(Finding.make("source-text-unreadable", field="text_path", value=text_path,
+                                                detail=source.detail, **where))
+            continue
+        actual = hashlib.sha256(source.data).hexdigest()
         expected = row.get("text_sha256", "")
         result.checks += 1
         if actual != expected:
             result.findings.append(Finding.make("source-text-hash", field="text_sha256", value=expected, actual=actual,
                                                 text_path=text_path, **where))
-        try:
-            texts[source_id] = FoldedText(data.decode("utf-8"))
-        except UnicodeDecodeError:
+        if source.text is None:
             result.findings.append(Finding.make("source-text-encoding", field="text_path", value=text_path, **where))
+        else:
+            texts[source_id] = FoldedText(source.text)
     return texts
 
 

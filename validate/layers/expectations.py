@@ -1,4 +1,8 @@
-"""Expectations layer: the declarative great-expectations suites in validate/suites/.
+"""Expectations layer: declarative great-expectations suites, built from the validated package's schemas.
+
+The suites are generated in memory (`validate.suites.generate.suites_for`) from the package being
+validated, so its own vocabularies count; validate/suites/*.json is the committed, reviewed record
+of the same suites for this repository's package (a test keeps it current).
 
 One suite per resource (columns, row count, required fields, unique keys, the
 controlled vocabularies, all generated from the schemas) and a package suite of
@@ -26,8 +30,8 @@ from typing import Any
 
 from validate.findings import CODES, Finding, LayerResult, define, sort_findings
 from validate.fsutil import atomic_directory
-from validate.package import Package, Table
-from validate.suites import PACKAGE_SUITE, load_suites, suite_path
+from validate.package import DESCRIPTOR, Package, Table
+from validate.suites import PACKAGE_SUITE, suite_path
 
 NAME = "expectations"
 #: Data Docs site name inside the ephemeral context.
@@ -71,6 +75,9 @@ define("expectation-error", NAME, "{resource}: expectation {expectation} could n
        description="great-expectations raised an error while evaluating an expectation.")
 define("expectation-suite-invalid", NAME, "{path}: not a valid expectation suite: {detail}",
        description="A suite file in validate/suites/ cannot be loaded (regenerate it with `python -m validate.suites.generate`).")
+define("expectation-rule-unavailable", NAME, "an expectation cannot be built from the schemas: {detail}",
+       severity="warning",
+       description="A package rule or suite cannot be derived from the package's schemas (e.g. a foreign key is missing), so it is not checked.")
 define("expectation-resource-missing", NAME, "suite {value!r} checks resource {resource!r}, which datapackage.json does not declare",
        description="A resource the expectation suites check is missing from the descriptor.")
 
@@ -124,7 +131,7 @@ class Batch:
 def run_suites(package: Package, suites: dict[str, dict[str, Any]], *, data_docs: Path | None = None) -> LayerResult:
     """Validate `package` with `suites` (name -> suite dict); build Data Docs into `data_docs` if given."""
     result = LayerResult(NAME)
-    target = _prepare_data_docs(data_docs) if data_docs is not None else None
+    target = prepare_data_docs(data_docs) if data_docs is not None else None
     batches: list[Batch] = []
     for name, suite in suites.items():
         batch = _package_batch(package, suite) if name == PACKAGE_SUITE else _resource_batch(package, name, suite, result)
@@ -174,8 +181,23 @@ def _validate(context, data, batch: Batch, suite, *, store: bool) -> tuple[int, 
 
 
 def check(package: Package, options: Any = None) -> LayerResult:
+    """Validate `package` with suites built in memory from its own schemas (so a fork's or an older
+    release's vocabularies are honoured); the committed JSON suites are only the reviewed record."""
+    from validate.suites.generate import suites_for
+
     data_docs = getattr(options, "data_docs", None)
-    return run_suites(package, load_suites(), data_docs=Path(data_docs) if data_docs else None)
+    target = prepare_data_docs(Path(data_docs)) if data_docs else None  # before the slow part: fail early
+    skipped: list[str] = []
+    try:
+        suites = suites_for(package, skipped)
+    except ValueError as exc:
+        result = LayerResult(NAME)
+        result.findings.append(Finding.make("expectation-rule-unavailable", path=DESCRIPTOR, detail=str(exc)))
+        return result
+    result = run_suites(package, suites, data_docs=target)
+    for reason in skipped:
+        result.findings.append(Finding.make("expectation-rule-unavailable", path=DESCRIPTOR, detail=reason))
+    return result
 
 
 # -- frames -------------------------------------------------------------------
@@ -342,17 +364,22 @@ def _display(path: Path) -> str:
 # -- Data Docs ----------------------------------------------------------------
 
 
-def _prepare_data_docs(target: Path) -> Path:
+def prepare_data_docs(target: Path) -> Path:
     """Check that `target` may be (re)built as a Data Docs site; raises ValueError if not.
 
     An existing directory is replaced only when it is empty or already a Data Docs site
     (index.html and static/), so a mistyped path never wipes unrelated files.
     """
     target = Path(target).absolute()
-    if target.exists() and not target.is_dir():
-        raise ValueError(f"--data-docs {target}: exists and is not a directory")
-    if target.is_dir() and any(target.iterdir()) and not ((target / "index.html").is_file() and (target / "static").is_dir()):
-        raise ValueError(f"--data-docs {target}: directory is not empty and is not a Data Docs site; choose another")
-    target.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        if target.exists() and not target.is_dir():
+            raise ValueError(f"--data-docs {target}: exists and is not a directory")
+        if target.is_dir() and any(target.iterdir()) and not ((target / "index.html").is_file() and (target / "static").is_dir()):
+            raise ValueError(f"--data-docs {target}: directory is not empty and is not a Data Docs site; choose another")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        probe = target.parent / f".{target.name}.nkru-probe"
+        probe.mkdir()
+        probe.rmdir()
+    except OSError as exc:
+        raise ValueError(f"--data-docs {target}: cannot be written ({exc.strerror or exc})") from None
     return target
-

@@ -19,6 +19,11 @@ from validate.findings import Finding, LayerResult, define
 from validate.metadata import (
     CHANGELOG,
     CITATION,
+    REPLACED_BY,
+    RETRACTED_ID,
+    RETRACTED_IN,
+    RETRACTION_FIELDS,
+    RETRACTION_REASON,
     RETRACTIONS,
     ZENODO,
     Changelog,
@@ -26,6 +31,7 @@ from validate.metadata import (
     Version,
     cff_licenses,
     cff_schema_errors,
+    descriptor_license_name,
     is_date,
     key_line,
     load_cff,
@@ -72,7 +78,7 @@ define("baseline-unreadable", NAME, "stable IDs not checked: baseline {value!r} 
        description="The release given as baseline (or the latest tag) cannot be opened.")
 define("released-id-missing", NAME,
        "{resource}: {row_id} was released in {baseline} but is gone; restore the row, or record it in data/retractions.csv "
-       "(id, retracted_in, reason, replaced_by)",
+       f"({', '.join(RETRACTION_FIELDS)})",
        description="A primary-key ID of the previous release disappeared without a retraction.")
 define("retraction-removed", NAME, "{resource}: the retraction of {row_id} in {baseline} was removed; retractions are permanent",
        description="A retraction recorded in the previous release is gone.")
@@ -132,8 +138,7 @@ def _check_metadata(package: Package, result: LayerResult) -> None:
     if Version.parse(version) is None:
         result.findings.append(Finding.make("version-invalid", path=DESCRIPTOR, line=dline("version"), field="version", value=version))
     title = descriptor.get("title")
-    licenses = descriptor.get("licenses") or []
-    licence = licenses[0].get("name") if licenses and isinstance(licenses[0], dict) else None
+    licence = descriptor_license_name(descriptor)
 
     cff_text = _read(package, CITATION, result)
     zenodo_text = _read(package, ZENODO, result)
@@ -315,7 +320,7 @@ def _check_stable_ids(package: Package, options: Any, result: LayerResult) -> No
         for index, row in enumerate(table.rows):
             present.setdefault(row.get(key, ""), (name, index))
     retractions = package.table(RETRACTIONS) if RETRACTIONS in package.resources else None
-    retracted = {row.get("id", ""): (index, row) for index, row in enumerate(retractions.rows)} if retractions else {}
+    retracted = {row.get(RETRACTED_ID, ""): (index, row) for index, row in enumerate(retractions.rows)} if retractions else {}
 
     for ident, (index, row) in retracted.items():
         where = dict(resource=RETRACTIONS, path=retractions.path, line=retractions.lines[index], row_id=ident)
@@ -325,18 +330,20 @@ def _check_stable_ids(package: Package, options: Any, result: LayerResult) -> No
             table = tables[name]
             result.findings.append(Finding.make("retracted-id-reused", resource=name, path=table.path, line=table.lines[at],
                                                 row_id=ident, field=current_ids[name], value=ident,
-                                                retracted_in=row.get("retracted_in", ""), reason=row.get("reason", "")))
-        replacement = row.get("replaced_by", "")
+                                                retracted_in=row.get(RETRACTED_IN, ""), reason=row.get(RETRACTION_REASON, "")))
+        replacement = row.get(REPLACED_BY, "")
         if replacement:
             result.checks += 1
             if replacement not in present:
-                result.findings.append(Finding.make("retraction-replacement-unknown", field="replaced_by", value=replacement, **where))
+                result.findings.append(Finding.make("retraction-replacement-unknown", field=REPLACED_BY, value=replacement, **where))
 
     baseline = _baseline(package, options, result)
     if baseline is None:
         return
     try:
         _compare_with_baseline(package, baseline, current_ids, present, retractions, retracted, result)
+    except SnapshotError as exc:  # a damaged member of a release zip (bad CRC, truncated)
+        result.findings.append(Finding.make("baseline-unreadable", value=baseline.label, detail=str(exc)))
     finally:
         baseline.close()
 
@@ -359,19 +366,19 @@ def _compare_with_baseline(package: Package, baseline: Snapshot, current_ids: di
             if ident in retracted:
                 index, entry = retracted[ident]
                 released_in = Version.parse(baseline.version or "")
-                retracted_in = Version.parse(entry.get("retracted_in", ""))
+                retracted_in = Version.parse(entry.get(RETRACTED_IN, ""))
                 if released_in is not None and retracted_in is not None and retracted_in <= released_in:
                     result.findings.append(Finding.make(
                         "retraction-version", resource=RETRACTIONS, path=retractions.path, line=retractions.lines[index], row_id=ident,
-                        field="retracted_in", value=entry.get("retracted_in"), baseline=baseline.label, baseline_version=baseline.version))
+                        field=RETRACTED_IN, value=entry.get(RETRACTED_IN), baseline=baseline.label, baseline_version=baseline.version))
                 continue
             result.findings.append(Finding.make("released-id-missing", resource=name, path=path, row_id=ident, field=key,
                                                 value=ident, baseline=label))
     old_retractions = baseline.table(RETRACTIONS) if RETRACTIONS in baseline.resources else None
     for row in old_retractions.rows if old_retractions else []:
-        ident = row.get("id", "")
+        ident = row.get(RETRACTED_ID, "")
         result.checks += 1
         if ident not in retracted:
             result.findings.append(Finding.make("retraction-removed", resource=RETRACTIONS,
                                                 path=retractions.path if retractions else DESCRIPTOR,
-                                                row_id=ident, field="id", value=ident, baseline=label))
+                                                row_id=ident, field=RETRACTED_ID, value=ident, baseline=label))

@@ -37,12 +37,12 @@ from pandera.typing import Series
 
 from validate import dates
 from validate.findings import Finding, LayerResult, define
-from validate.package import Package, Table
+from validate.package import SOURCES, Package, Table
 
 NAME = "rules"
 
 #: Resources some rules are about, by name (their fields and keys are read from the schemas).
-SOURCES, EVENTS, CLAIMS = "sources", "events", "claims"
+EVENTS, CLAIMS = "events", "claims"
 EVENT_ID = "event_id"
 QUANTITY = "quantity"
 COUNTRY, LANGUAGE = "country", "language"
@@ -340,32 +340,6 @@ def _where(resource: str, table: Table, index: int) -> dict[str, Any]:
 # -- schema lookups -------------------------------------------------------------------------------------
 
 
-def _schema(package: Package, resource: str) -> dict[str, Any]:
-    spec = package.resources.get(resource)
-    return (spec.schema if spec else None) or {}
-
-
-def _foreign_keys(package: Package, resource: str) -> list[tuple[list[str], str, list[str]]]:
-    """(fields, referenced resource, referenced fields) for every foreign key; a self-reference names `resource`."""
-    keys = []
-    for fk in _schema(package, resource).get("foreignKeys") or []:
-        if not isinstance(fk, dict):
-            continue
-        fields = fk.get("fields")
-        reference = fk.get("reference") or {}
-        ref_fields = reference.get("fields")
-        fields = [fields] if isinstance(fields, str) else list(fields or [])
-        ref_fields = [ref_fields] if isinstance(ref_fields, str) else list(ref_fields or [])
-        target = reference.get("resource") or resource
-        if fields and len(fields) == len(ref_fields):
-            keys.append((fields, target, ref_fields))
-    return keys
-
-
-def _field_types(package: Package, resource: str) -> dict[str, str]:
-    return {f.get("name"): f.get("type", "string") for f in _schema(package, resource).get("fields", []) if isinstance(f, dict)}
-
-
 def dated_resources(package: Package) -> list[str]:
     """Resources whose schema has all four date columns."""
     return [name for name in package.resources if set(dates.DATE_COLUMNS) <= set(package.field_names(name))]
@@ -421,7 +395,8 @@ def _source_date_rules(package: Package, tables: dict[str, Table], result: Layer
         table = tables.get(name)
         if table is None or name == SOURCES:
             continue
-        for fields, target, ref_fields in _foreign_keys(package, name):
+        for fk in package.foreign_keys(name):
+            fields, target, ref_fields = fk.fields, fk.resource, fk.reference_fields
             if target != SOURCES:
                 continue
             published = _lookup(sources, ref_fields, "date_end")
@@ -443,7 +418,8 @@ def _claim_event_rules(package: Package, tables: dict[str, Table], result: Layer
     for name, table in tables.items():
         if name == CLAIMS or EVENT_ID not in package.field_names(name):
             continue
-        for fields, target, ref_fields in _foreign_keys(package, name):
+        for fk in package.foreign_keys(name):
+            fields, target, ref_fields = fk.fields, fk.resource, fk.reference_fields
             if target != CLAIMS:
                 continue
             events = _lookup(claims, ref_fields, EVENT_ID)
@@ -462,7 +438,8 @@ def _claim_event_rules(package: Package, tables: dict[str, Table], result: Layer
 
 def _hierarchy_rules(package: Package, tables: dict[str, Table], result: LayerResult) -> None:
     for name, table in tables.items():
-        for fields, target, ref_fields in _foreign_keys(package, name):
+        for fk in package.foreign_keys(name):
+            fields, target, ref_fields = fk.fields, fk.resource, fk.reference_fields
             if target != name or len(fields) != 1:
                 continue
             if ref_fields[0] == fields[0]:
@@ -488,7 +465,8 @@ def _link_rules(package: Package, tables: dict[str, Table], result: LayerResult)
         return
     for child, child_table in tables.items():
         key = set(package.primary_key(child))
-        for fields, target, ref_fields in _foreign_keys(package, child):
+        for fk in package.foreign_keys(child):
+            fields, target, ref_fields = fk.fields, fk.resource, fk.reference_fields
             if target != EVENTS or child == EVENTS or not set(fields) <= key:
                 continue
             counts = Counter(tuple(row.get(f, "") for f in fields) for row in child_table.rows)
@@ -537,7 +515,7 @@ def _hygiene_rules(package: Package, tables: dict[str, Table], result: LayerResu
     values: list[str] = []
     numeric: list[bool] = []
     for name, table in tables.items():
-        types = _field_types(package, name)
+        types = package.field_types(name)
         columns = list(dict.fromkeys(table.header))
         for index, row in enumerate(table.rows):
             for column in columns:
