@@ -93,8 +93,9 @@ def _first_paragraph(text: str | None) -> str:
 
 
 def _license(package: TypedPackage) -> tuple[str, str]:
-    licenses = package.descriptor.get("licenses")
-    first = licenses[0] if isinstance(licenses, list) and licenses and isinstance(licenses[0], dict) else {}
+    from validate.metadata import descriptor_license
+
+    first = descriptor_license(package.descriptor)
     return str(first.get("name") or first.get("title") or ""), str(first.get("path") or "")
 
 
