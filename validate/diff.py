@@ -19,6 +19,7 @@ from typing import Any, Callable
 from validate.metadata import RETRACTIONS
 from validate.package import Table
 from validate.snapshot import Snapshot, open_snapshot
+from validate.text import markdown_cell
 
 #: Version bumps, weakest first.
 BUMPS = ("patch", "minor", "major")
@@ -322,8 +323,7 @@ def render_text(d: PackageDiff) -> str:
 
 
 def _md(value: Any) -> str:
-    text = "" if value is None else str(value)
-    return text.replace("\\", "\\\\").replace("|", "\\|").replace("\r\n", "\n").replace("\n", "<br>") or " "
+    return markdown_cell(value) or " "
 
 
 def _code(value: str) -> str:

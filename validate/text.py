@@ -98,3 +98,12 @@ class FoldedText:
         match = fuzz.partial_ratio_alignment(needle, self.text)
         passage = self.text[match.dest_start : match.dest_end]
         return passage, round(match.score, 1), self.line_of(match.dest_start)
+
+
+def markdown_cell(value: object) -> str:
+    """Text safe inside a Markdown table cell: HTML escaped, pipes and backslashes escaped, line breaks as <br>."""
+    import html
+
+    text = "" if value is None else str(value)
+    text = html.escape(text, quote=False).replace("\\", "\\\\").replace("|", "\\|")
+    return text.replace("\r\n", "<br>").replace("\n", "<br>").replace("\r", "<br>")

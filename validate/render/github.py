@@ -13,12 +13,12 @@ is thus exactly one command, whatever a cell of the data contains.
 
 from __future__ import annotations
 
-import html
 import os
 from collections import Counter
 from pathlib import Path
 
 from validate.findings import Finding, Report, sort_findings
+from validate.text import markdown_cell
 
 MAX_PER_CODE = 10
 #: GitHub accepts up to 1 MiB per step summary; stay below it.
@@ -83,10 +83,7 @@ def lines(report: Report, *, timings: bool = False, workspace: Path | None = Non
     return out
 
 
-def _cell(value: object) -> str:
-    text = "" if value is None else str(value)
-    text = html.escape(text, quote=False).replace("|", "\\|")
-    return text.replace("\r\n", "<br>").replace("\n", "<br>").replace("\r", "<br>")
+_cell = markdown_cell
 
 
 def summary(report: Report, workspace: Path | None = None) -> str:
