@@ -1,0 +1,48 @@
+"""Quote matching and text helpers: the comparisons every layer relies on."""
+
+from __future__ import annotations
+
+import pytest
+
+from validate.text import FoldedText, Span, fold, markdown_cell
+
+ARTICLE = "Titel\n\nErster  Satz über Pjöngjang.\nZweiter\tSatz „mit Zitat“.\n"
+
+
+@pytest.mark.parametrize("quote", ["Erster Satz", "Pjöngjang. Zweiter Satz", "Pjo\u0308ngjang", "  Zweiter\n Satz  "])
+def test_quotes_match_after_nfc_and_whitespace_folding(quote):
+    assert FoldedText(ARTICLE).find_all(quote)
+
+
+@pytest.mark.parametrize("quote", ["Erster Satz!", "Pjongjang", "zweiter Satz", ""])
+def test_other_text_does_not_match(quote):
+    assert FoldedText(ARTICLE).find_all(quote) == []
+
+
+def test_offsets_map_back_to_lines_and_original_text():
+    text = FoldedText(ARTICLE)
+    (span,) = text.find_all("Zweiter Satz")
+    assert text.line_of(span.start) == 4
+    start, end = text.nfc_range(span)
+    assert text.nfc[start:end] == "Zweiter\tSatz"
+
+
+def test_closest_passage_points_at_the_likely_quote():
+    passage, score, line = FoldedText(ARTICLE).closest("Zweiter Satz mit Zitat")
+    assert "Zweiter Satz" in passage and 50 < score < 100 and line == 4
+
+
+def test_fold_and_span_overlap():
+    assert fold("  a\u00a0\n b ") == "a b"
+    assert Span(0, 5).overlaps(Span(4, 8)) and not Span(0, 5).overlaps(Span(5, 8))
+
+
+@pytest.mark.parametrize(("value", "expected"), [
+    ("a|b", "a\\|b"),
+    ("<script>", "&lt;script&gt;"),
+    ("line\nbreak\r\nend", "line<br>break<br>end"),
+    ("back\\slash", "back\\\\slash"),
+    (None, ""),
+])
+def test_markdown_cell(value, expected):
+    assert markdown_cell(value) == expected
