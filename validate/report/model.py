@@ -13,8 +13,9 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any
 
+from validate.coverage import EXCLUSIONS
 from validate.dates import parse_date
-from validate.package import Package
+from validate.package import SOURCES, Package
 
 #: The resource whose rows are the actors (foreign keys into it name who said something).
 ACTORS = "actors"
@@ -270,7 +271,7 @@ def build(package: Package) -> Model:
             denial.denier.denials.append(denial.id)
     return Model(package=package, tables=tables, notes=notes, actors=actors,
                  events=sorted(events.values(), key=_sort_key), claims=claims, denials=denials,
-                 sources=tables.get("sources", []), exclusions=tables.get("exclusions", []))
+                 sources=tables.get(SOURCES, []), exclusions=tables.get(EXCLUSIONS, []))
 
 
 # -- contested facts ---------------------------------------------------------------
