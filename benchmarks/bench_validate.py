@@ -83,7 +83,7 @@ import great_expectations
 imported = time.perf_counter()
 sys.argv = ["nkru", "validate", sys.argv[1], "--format", "json"]
 import contextlib, io
-from validate.cli import main
+from nkru.cli import main
 with contextlib.redirect_stdout(io.StringIO()):
     try:
         main()
@@ -108,13 +108,13 @@ def paired(package: Path, repeat: int) -> tuple[list[float], list[float]]:
 
 def layers() -> list[str]:
     sys.path.insert(0, str(REPO))
-    from validate.layers import names
+    from nkru.layers import names
 
     return names()
 
 
 def commands(package: Path) -> list[tuple[str, list[str]]]:
-    nkru = [sys.executable, "-m", "validate"]
+    nkru = [sys.executable, "-m", "nkru"]
     found = [
         ("python (empty interpreter)", [sys.executable, "-c", "pass"]),
         ("nkru --help", [*nkru, "--help"]),
@@ -209,7 +209,7 @@ def main(argv: list[str] | None = None) -> int:
           f"the rest {min(rests):.2f} s min / {statistics.median(rests):.2f} s median "
           f"(target ≤ 1.5 s): {'met' if statistics.median(rests) <= 1.5 else 'MISSED'}")
     if args.json:
-        from validate.fsutil import atomic_write_text
+        from nkru.fsutil import atomic_write_text
 
         atomic_write_text(args.json, json.dumps([asdict(m) for m in results], indent=2) + "\n")
     return 0

@@ -52,7 +52,7 @@ def run_cli(*args: str):
     """Run `nkru ARGS` in-process; returns typer's Result (stdout, stderr, exit_code)."""
     from typer.testing import CliRunner
 
-    from validate.cli import app
+    from nkru.cli import app
 
     return CliRunner().invoke(app, list(args))
 

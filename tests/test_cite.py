@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from tests.helpers import run_cli
-from validate import cite
-from validate.metadata import load_cff
+from nkru import cite
+from nkru.metadata import load_cff
 
 PEOPLE_CFF = """\
 cff-version: 1.2.0

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from tests.helpers import REPO, run_cli
-from validate import codebook
-from validate.package import Package
+from nkru import codebook
+from nkru.package import Package
 
 
 def _schema_fields() -> list[tuple[str, str, dict]]:

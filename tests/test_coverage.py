@@ -9,10 +9,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tests.helpers import REPO, line_of, read_table, run_cli, write_table
-from validate import api
-from validate import coverage as cov
-from validate.package import Package
-from validate.text import FoldedText, Span
+from nkru import api
+from nkru import coverage as cov
+from nkru.package import Package
+from nkru.text import FoldedText, Span
 
 # -- splitting ---------------------------------------------------------------------------------------
 
@@ -410,8 +410,8 @@ def test_source_text_or_problem_says_why(package_copy):
 
 
 def test_one_sources_constant():
-    from validate import package
-    from validate.layers import rules
+    from nkru import package
+    from nkru.layers import rules
 
     assert cov.SOURCES is package.SOURCES and rules.SOURCES is package.SOURCES
 
@@ -437,7 +437,7 @@ def test_data_docs_without_the_expectations_layer_is_refused_by_the_library(pack
 
 
 def test_render_json_is_the_report_dict():
-    from validate.render import coverage as render_coverage
+    from nkru.render import coverage as render_coverage
 
     report = api.coverage(REPO)
     assert json.loads(render_coverage.render_json(report)) == report.to_dict()

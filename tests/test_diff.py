@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 from tests.helpers import git, init_repo, run_cli
-from validate import diff as diffmod
-from validate.snapshot import SnapshotError
+from nkru import diff as diffmod
+from nkru.snapshot import SnapshotError
 
 V2 = "https://datapackage.org/profiles/2.0/datapackage.json"
 
@@ -272,7 +272,7 @@ def test_real_package_against_itself_has_no_changes(real_package):
     assert result.changed == []
     assert result.required_bump() == (None, [])
     # Every resource was read and compared row by row.
-    from validate.snapshot import from_directory
+    from nkru.snapshot import from_directory
 
     with from_directory(real_package) as snap:
         assert sum(len(snap.table(r.name).rows) for r in result.resources if snap.table(r.name) is not None) > 0

@@ -13,10 +13,10 @@ import pytest
 
 from tests.conftest import copy_package
 from tests.helpers import REPO, line_of, read_table, run_cli, write_table
-from validate.findings import CODES
-from validate.layers import expectations
-from validate.package import Package
-from validate.suites import PACKAGE_SUITE, SUITES_DIR, load_suites
+from nkru.findings import CODES
+from nkru.layers import expectations
+from nkru.package import Package
+from nkru.suites import PACKAGE_SUITE, SUITES_DIR, load_suites
 
 
 @pytest.fixture(scope="module")
@@ -155,9 +155,9 @@ def test_missing_resource_is_reported_without_running_gx(package_copy):
 
 
 def test_committed_suites_equal_generated():
-    from validate.suites import generate
+    from nkru.suites import generate
 
-    assert generate.stale(REPO) == [], "run `python -m validate.suites.generate` and commit validate/suites/"
+    assert generate.stale(REPO) == [], "run `python -m nkru.suites.generate` and commit validate/suites/"
 
 
 def test_suites_have_no_random_ids_and_load_in_gx():
@@ -240,7 +240,7 @@ def test_an_enum_extended_in_the_packages_schema_is_honoured(package_copy):
 
 
 def test_suites_for_an_open_package_equal_the_committed_record():
-    from validate.suites import generate
+    from nkru.suites import generate
 
     assert generate.suites_for(Package.open(REPO)) == load_suites()
 

@@ -12,7 +12,7 @@ import pytest
 from tests.conftest import copy_package
 from tests.helpers import read_table, run_cli, set_cell
 from tests.test_load import SCHEMAS
-from validate.export import FORMATS, ExportRefused, ExportUsageError, export
+from nkru.export import FORMATS, ExportRefused, ExportUsageError, export
 
 # Text a spreadsheet would run as a formula (or show as an error value) if it were not written as text.
 TRICKY = ["=1+1", "=HYPERLINK(\"http://example.org\",\"x\")", "+49 30 1234", "-2+3", "@SUM(A1)", "\tindented", "#N/A",
@@ -445,8 +445,8 @@ def test_self_references_to_later_rows_are_exported(package_copy, tmp_path, fmt)
 
 
 def test_generations_put_referenced_rows_first(package_copy):
-    from validate.export import generations
-    from validate.loader import read_package
+    from nkru.export import generations
+    from nkru.loader import read_package
 
     header, rows = read_table(package_copy, "actors")
     if len(rows) < 3:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-import validate.fsutil as fsutil
+import nkru.fsutil as fsutil
 
 
 def test_atomic_write_replaces_the_file(tmp_path):

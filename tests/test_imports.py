@@ -1,6 +1,6 @@
 """Heavy libraries are imported only where they are used.
 
-`nkru --help` and `import validate.cli` must not import great-expectations,
+`nkru --help` and `import nkru.cli` must not import great-expectations,
 pandera or pandas; importing any layer's module must not import
 great-expectations (only running the expectations layer does). Each check runs
 in a fresh interpreter, so what other tests imported does not count.
@@ -15,7 +15,7 @@ import sys
 import pytest
 
 from tests.helpers import REPO
-from validate.layers import LAYERS
+from nkru.layers import LAYERS
 
 HEAVY = ("great_expectations", "pandera", "pandas")
 REPORT = "import json, sys; print(json.dumps(sorted({m.split('.')[0] for m in sys.modules})))"
@@ -31,23 +31,24 @@ def _imported(code: str) -> set[str]:
 def test_nkru_help_imports_nothing_heavy():
     code = ("import sys, contextlib, io\n"
             "sys.argv = ['nkru', '--help']\n"
-            "from validate.cli import main\n"
+            "from nkru.cli import main\n"
             "with contextlib.redirect_stdout(io.StringIO()):\n"
             "    try:\n        main()\n    except SystemExit:\n        pass\n")
     modules = _imported(code)
-    assert "validate" in modules
+    assert "nkru" in modules
+    assert "validate" not in modules
     assert not modules & set(HEAVY), sorted(modules & set(HEAVY))
 
 
 def test_import_validate_cli_imports_nothing_heavy():
-    modules = _imported("import validate.cli")
+    modules = _imported("import nkru.cli")
     assert not modules & set(HEAVY), sorted(modules & set(HEAVY))
 
 
 def test_validate_help_imports_nothing_heavy():
     code = ("import sys, contextlib, io\n"
             "sys.argv = ['nkru', 'validate', '--help']\n"
-            "from validate.cli import main\n"
+            "from nkru.cli import main\n"
             "with contextlib.redirect_stdout(io.StringIO()):\n"
             "    try:\n        main()\n    except SystemExit:\n        pass\n")
     assert not _imported(code) & set(HEAVY)
@@ -59,6 +60,6 @@ def test_layer_module_does_not_import_great_expectations(layer):
 
 
 def test_suites_and_renderers_do_not_import_great_expectations():
-    modules = _imported("import validate.suites, validate.suites.generate, validate.render.junit, validate.render.github")
+    modules = _imported("import nkru.suites, nkru.suites.generate, nkru.render.junit, nkru.render.github")
     assert "great_expectations" not in modules
 

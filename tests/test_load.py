@@ -14,7 +14,7 @@ import polars as pl
 import pytest
 
 from tests.helpers import REPO, line_of, read_table, set_cell
-from validate.loader import LoadError, PackageInvalid, load, read_package
+from nkru.loader import LoadError, PackageInvalid, load, read_package
 
 
 def _schemas() -> dict[str, dict]:
@@ -41,7 +41,7 @@ def _has_rows(resource: str) -> bool:
 
 README_PANDAS = '''
 import pandas as pd
-from validate import load
+from nkru import load
 
 data = load(".")                                  # resource name -> DataFrame: data.claims, data["denials"], ...
 names = data.actors.set_index("actor_id")["name"]
@@ -103,7 +103,7 @@ def test_readme_pandas_example_answers_the_question(package_copy, monkeypatch):
 def test_readme_duckdb_example_on_the_csvs_and_on_the_export(package_copy, tmp_path, monkeypatch):
     import duckdb
 
-    from validate.export import export
+    from nkru.export import export
 
     monkeypatch.chdir(package_copy)
     on_csv = duckdb.connect()
@@ -249,8 +249,8 @@ def test_unknown_engine_is_a_value_error(package_copy):
 
 @pytest.mark.parametrize("order", ["submodule first", "package attribute first"])
 def test_from_validate_import_load_is_callable_whatever_was_imported_first(package_copy, order):
-    first = "import validate.export\n" if order == "submodule first" else ""
-    code = f"{first}from validate import load\nprint(len(load({str(package_copy)!r})['sources']))\n"
+    first = "import nkru.export\n" if order == "submodule first" else ""
+    code = f"{first}from nkru import load\nprint(len(load({str(package_copy)!r})['sources']))\n"
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, check=False)
     assert done.returncode == 0, done.stderr
     assert int(done.stdout) == len(_csv_rows(package_copy, "sources"))
@@ -343,7 +343,7 @@ def test_invalid_utf8_names_the_line(package_copy):
 
 
 def test_no_package_raises_package_error(tmp_path):
-    from validate.package import PackageError
+    from nkru.package import PackageError
 
     with pytest.raises(PackageError):
         load(tmp_path)
@@ -387,7 +387,7 @@ def test_read_package_gives_python_values_and_file_lines(package_copy):
                 assert order.index(fk.resource) < order.index(table.name)
 
 
-# -- one CSV reader (review A1/A6/C1): encoding, BOM, dialect and strict quoting come from validate.package -------
+# -- one CSV reader (review A1/A6/C1): encoding, BOM, dialect and strict quoting come from nkru.package -------
 
 
 def _set_resource(package: Path, resource: str, **changes) -> None:

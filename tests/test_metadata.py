@@ -11,10 +11,10 @@ import pytest
 
 from tests.conftest import copy_package
 from tests.helpers import REPO, git, init_repo, line_of, read_table, run_cli, write_table
-from validate.api import Options, validate_package
-from validate.layers.metadata import id_resources
-from validate.metadata import CITATION, RETRACTION_FIELDS, RETRACTIONS, Changelog, is_date, load_cff
-from validate.package import Package
+from nkru.api import Options, validate_package
+from nkru.layers.metadata import id_resources
+from nkru.metadata import CITATION, RETRACTION_FIELDS, RETRACTIONS, Changelog, is_date, load_cff
+from nkru.package import Package
 
 #: Every resource with a one-field primary key (the IDs that must stay stable), derived from the real package.
 ID_RESOURCES = list(id_resources(list(Package.open(REPO).resources), Package.open(REPO).primary_key))

@@ -11,7 +11,7 @@ import jsonschema
 import pytest
 
 from tests.helpers import CURATED, REPO, RESOURCES, run_cli
-from validate.package import Package
+from nkru.package import Package
 
 PROFILE = REPO / "validate" / "profiles" / "datapackage-2.0.json"
 
@@ -109,6 +109,6 @@ def test_python_dash_m_validate_runs_the_cli():
     import subprocess
     import sys
 
-    done = subprocess.run([sys.executable, "-m", "validate", "--version"], capture_output=True, text=True, check=False)
+    done = subprocess.run([sys.executable, "-m", "nkru", "--version"], capture_output=True, text=True, check=False)
     assert done.returncode == 0
     assert done.stdout.startswith("nkru ")

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 
 from tests.helpers import line_of, read_table, run_cli, set_cell
-from validate.api import validate_package
+from nkru.api import validate_package
 
 
 def findings(package, *skip: str):
@@ -88,7 +88,7 @@ def test_a_malformed_schema_shape_gives_findings_not_a_traceback(package_copy):
 
 
 def test_a_crashing_layer_becomes_a_finding_and_the_other_layers_still_report(package_copy, monkeypatch):
-    from validate.layers import rules
+    from nkru.layers import rules
 
     def crash(package, options=None):
         raise KeyError("boom")

@@ -26,7 +26,7 @@ def test_readme_has_the_two_setup_commands():
     assert "pip install -e '.[test]' && pytest" in ci
 
 
-@pytest.mark.parametrize("code", [b for b in blocks("python") if "from validate import load" in b])
+@pytest.mark.parametrize("code", [b for b in blocks("python") if "from nkru import load" in b])
 def test_python_example_runs_and_finds_arms_claims(code):
     script = code + "\nprint(len(result), int(result.denial_id.notna().sum()))\n"
     done = subprocess.run([sys.executable, "-c", script], cwd=REPO, capture_output=True, text=True, check=False,

@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import re
 import stat
 import subprocess
 import sys
@@ -19,9 +20,9 @@ import pytest
 
 from tests.conftest import copy_package
 from tests.helpers import git, init_repo, read_table, run_cli, set_cell, write_table
-from validate import release
-from validate.api import validate_package
-from validate.metadata import Changelog, load_cff
+from nkru import release
+from nkru.api import validate_package
+from nkru.metadata import Changelog, load_cff
 
 
 def commit_all(repo: Path, message: str) -> None:
@@ -154,8 +155,9 @@ def test_patch_release_writes_changelog_bumps_metadata_and_rebuilds_identically(
     actor = rows[0]["actor_id"]
     set_cell(repo, "actors", 0, "notes", rows[0]["notes"] + " Corrected in a patch.")
     changelog = repo / "CHANGELOG.md"
-    changelog.write_text(changelog.read_text(encoding="utf-8").replace(
-        "## [Unreleased]\n", "## [Unreleased]\n\n### Fixed\n\n- A clearer note on an actor.\n", 1), encoding="utf-8")
+    # Whatever the real CHANGELOG has under Unreleased is replaced by this test's one note.
+    changelog.write_text(re.sub(r"## \[Unreleased\]\n.*?(?=\n## \[)", "## [Unreleased]\n\n### Fixed\n\n- A clearer note on an actor.\n",
+                                changelog.read_text(encoding="utf-8"), count=1, flags=re.S), encoding="utf-8")
     commit_all(repo, "a correction")
 
     # --dry-run shows the plan and writes nothing.
@@ -323,7 +325,7 @@ def test_no_package_is_a_usage_error(tmp_path):
 
 
 def test_dirty_paths_leaves_out_the_excluded_folder(repo):
-    from validate import gitrepo
+    from nkru import gitrepo
 
     assert gitrepo.dirty_paths(repo) == []
     (repo / "dist").mkdir()
@@ -346,7 +348,7 @@ def test_release_output_inside_the_package_does_not_make_it_dirty(repo):
 
 @pytest.mark.parametrize("count, tail", [(3, None), (10, None), (11, "… and 1 more"), (25, "… and 15 more")])
 def test_summarise_shows_the_first_ten_and_counts_the_rest(count, tail):
-    from validate.findings import Finding, summarise
+    from nkru.findings import Finding, summarise
 
     findings = [Finding.make("layer-error", layer="x", kind="E", detail=f"n{i}", path=f"f{i}.csv", line=i + 1)
                 for i in range(count)]

@@ -14,9 +14,9 @@ import pytest
 from rich.console import Console
 
 from tests.helpers import REPO, line_of, run_cli, set_cell
-from validate.api import validate_package
-from validate.findings import Finding, LayerResult, Report
-from validate.render import FORMATS, github, junit
+from nkru.api import validate_package
+from nkru.findings import Finding, LayerResult, Report
+from nkru.render import FORMATS, github, junit
 
 FAST = ["--skip", "expectations"]
 
@@ -218,7 +218,7 @@ def test_workflow_commands_parse():
 
     from typer.main import get_command
 
-    from validate.cli import app
+    from nkru.cli import app
 
     [job] = _workflow()["jobs"].values()
     group = get_command(app)

@@ -26,12 +26,12 @@ from bs4 import BeautifulSoup
 from tests.conftest import copy_package
 from tests.helpers import REPO, read_table, run_cli
 from tests.report_fixture import write_fixture
-from validate.coverage import package_coverage, rounded_down
-from validate import layers
-from validate.package import Package
-from validate.report import MARKER, ReportError, render, write_report
-from validate.report.model import SUPPLY_FROM, SUPPLY_TO
-from validate.report.offline import external_references
+from nkru.coverage import package_coverage, rounded_down
+from nkru import layers
+from nkru.package import Package
+from nkru.report import MARKER, ReportError, render, write_report
+from nkru.report.model import SUPPLY_FROM, SUPPLY_TO
+from nkru.report.offline import external_references
 
 ARTIFACTS_VARIABLE = "NKRU_TEST_ARTIFACTS"
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -261,7 +261,7 @@ def test_sources_show_coverage_and_highlighted_passages(built):
 def test_codebook_section(built):
     package, result = built
     soup = soup_of(result)
-    from validate import codebook
+    from nkru import codebook
 
     book = codebook.build(package)
     for res in book.resources:
@@ -354,7 +354,7 @@ def test_failed_write_keeps_the_earlier_report(fixture_package, tmp_path, monkey
     write_report(out, fixture_package, validate=False)
     before = (out / "index.html").read_text(encoding="utf-8")
 
-    import validate.fsutil as fsutil
+    import nkru.fsutil as fsutil
 
     real_replace = fsutil.os.replace
 
@@ -371,7 +371,7 @@ def test_failed_write_keeps_the_earlier_report(fixture_package, tmp_path, monkey
 
 
 def test_refuses_to_write_a_page_that_would_go_online(fixture_package, tmp_path, monkeypatch):
-    import validate.report.charts as charts
+    import nkru.report.charts as charts
 
     real = charts.timeline_svg
     monkeypatch.setattr(charts, "timeline_svg", lambda *a: real(*a).replace(
@@ -393,7 +393,7 @@ def test_report_of_a_package_without_curated_data(package_copy, tmp_path):
 
 def test_tables_are_read_once_as_text_and_typed_with_the_schema(fixture_package, package_copy):
     """One path: `Package.table` (the package's CSV reader) + the schema's types; an unreadable table is a note."""
-    from validate.report import model
+    from nkru.report import model
 
     tables, notes = model.read_tables(Package.open(fixture_package))
     assert notes == []
@@ -414,18 +414,18 @@ def _enum(package: Package, resource: str, field_name: str) -> list:
 
 
 def test_report_vocabulary_words_are_in_the_schema_enums():
-    from validate.report.model import QUALIFIER, QUANTITY_QUALIFIERS, ROLE
+    from nkru.report.model import QUALIFIER, QUANTITY_QUALIFIERS, ROLE
 
     package = Package.open(REPO)
     assert set(SUPPLY_FROM) | set(SUPPLY_TO) <= set(_enum(package, *ROLE))
     assert set(QUANTITY_QUALIFIERS) <= set(_enum(package, *QUALIFIER))
-    from validate.report.model import vocabulary_notes
+    from nkru.report.model import vocabulary_notes
 
     assert vocabulary_notes(package) == []
 
 
 def test_a_renamed_vocabulary_value_becomes_a_note(package_copy, tmp_path):
-    from validate.report.model import QUALIFIER, ROLE
+    from nkru.report.model import QUALIFIER, ROLE
 
     for resource, field_name, old in ((*ROLE, SUPPLY_TO[0]), (*QUALIFIER, "approximately")):
         path = package_copy / "schemas" / f"{resource}.json"
@@ -443,8 +443,8 @@ def test_a_renamed_vocabulary_value_becomes_a_note(package_copy, tmp_path):
 
 def test_every_quote_bearing_resource_is_shown(fixture_package, tmp_path):
     """A new resource with a `quote` and a `source_id` field gets its passages highlighted without a code change."""
-    from validate.coverage import quote_resources
-    from validate.report import model, sources
+    from nkru.coverage import quote_resources
+    from nkru.report import model, sources
 
     package = copy_package(tmp_path / "package")
     shutil.rmtree(package / "data")

@@ -17,9 +17,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tests.helpers import REPO, line_of, read_table, set_cell, write_table
-from validate import api, dates
-from validate.layers import rules
-from validate.package import Package
+from nkru import api, dates
+from nkru.layers import rules
+from nkru.package import Package
 
 REAL = Package.open(REPO)
 DATED = rules.dated_resources(REAL)
@@ -65,7 +65,7 @@ def test_real_package_passes_the_rules_layer():
 
 
 def test_rules_layer_runs_between_structure_and_coverage():
-    from validate.layers import names
+    from nkru.layers import names
 
     order = names()
     assert order.index("structure") < order.index("rules") < order.index("coverage")
@@ -353,7 +353,7 @@ def test_a_sign_in_a_numeric_field_is_not_a_formula(package_copy, resource, fiel
 
 
 def test_every_code_of_the_layer_is_documented():
-    from validate.findings import CODES
+    from nkru.findings import CODES
 
     mine = {c.code: c for c in CODES.values() if c.layer == "rules"}
     assert {"date-order", "date-precision", "dated-after-source", "claim-event-mismatch", "self-reference",

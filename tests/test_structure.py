@@ -14,7 +14,7 @@ import re
 import pytest
 
 from tests.helpers import REPO, line_of, read_table, run_cli, set_cell, write_table
-from validate.package import Package
+from nkru.package import Package
 
 REAL = Package.open(REPO)
 RESOURCES = [name for name in REAL.resources if REAL.table(name) is not None and len(REAL.table(name)) > 0]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from validate.text import FoldedText, Span, fold, markdown_cell
+from nkru.text import FoldedText, Span, fold, markdown_cell
 
 ARTICLE = "Titel\n\nErster  Satz über Pjöngjang.\nZweiter\tSatz „mit Zitat“.\n"
 

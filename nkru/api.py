@@ -1,0 +1,103 @@
+"""The public functions of the nkru toolkit. The CLI only calls these."""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from nkru import layers as layer_registry
+from nkru.findings import Finding, LayerResult, Report, define
+from nkru.package import Package, PackageError
+
+define("layer-error", "api", "the {layer} layer stopped with {kind}: {detail}; the package is likely malformed where an "
+       "earlier finding says", description="A layer crashed; its other checks did not run.")
+
+__all__ = ["Options", "PackageError", "validate_package", "open_package", "coverage"]
+
+
+@dataclass
+class Options:
+    """Settings a layer may read. Unknown settings are simply absent."""
+
+    allow_remote: bool = False
+    data_docs: Path | None = None
+    baseline: Path | None = None
+    coverage_threshold: float | None = None
+
+    def check(self, layers: list[str], root: Path) -> None:
+        """Refuse settings that cannot work, before any layer runs: raises ValueError (a usage error).
+
+        `layers` are the layers that will run; `root` is the package root (git refs are looked up there).
+        """
+        if self.coverage_threshold is not None:
+            from nkru.coverage import ThresholdError, check_threshold
+
+            try:
+                check_threshold(self.coverage_threshold)
+            except ThresholdError as exc:
+                raise ValueError(f"coverage threshold: {exc}") from None
+        if self.baseline is not None:
+            from nkru.snapshot import check_spec
+
+            check_spec(self.baseline, root=root)
+        if self.data_docs is not None:
+            if "expectations" not in layers:
+                raise ValueError("--data-docs needs the expectations layer (it is skipped or not in --only)")
+            from nkru.layers.expectations import prepare_data_docs
+
+            prepare_data_docs(self.data_docs)
+
+
+def open_package(path: str | Path = ".", *, allow_remote: bool = False) -> Package:
+    """Open the package at `path`; raises PackageError when there is none."""
+    return Package.open(path, allow_remote=allow_remote)
+
+
+def select_layers(only: list[str] | None = None, skip: list[str] | None = None) -> list[str]:
+    """The layers to run, in run order; raises ValueError on an unknown name."""
+    known = layer_registry.names()
+    for name in [*(only or []), *(skip or [])]:
+        if name not in known:
+            raise ValueError(f"unknown layer {name!r} (known: {', '.join(known)})")
+    chosen = [n for n in known if not only or n in only]
+    return [n for n in chosen if n not in (skip or [])]
+
+
+def validate_package(
+    path: str | Path = ".",
+    *,
+    only: list[str] | None = None,
+    skip: list[str] | None = None,
+    fail_fast: bool = False,
+    options: Options | None = None,
+) -> Report:
+    """Validate the package at `path` with the selected layers and return one report.
+
+    Raises PackageError if there is no readable datapackage.json and ValueError for an unknown layer.
+    """
+    options = options or Options()
+    names = select_layers(only, skip)
+    package = open_package(path, allow_remote=options.allow_remote)
+    options.check(names, package.root)
+    report = Report(package=str(package.root))
+    for name in names:
+        started = time.perf_counter()
+        try:
+            result: LayerResult = layer_registry.load(name).check(package, options)
+        except Exception as exc:  # one layer's crash (e.g. on a malformed descriptor) must not hide the others' findings
+            crash = Finding.make("layer-error", layer=name, kind=type(exc).__name__, detail=str(exc)[:300])
+            result = LayerResult(name, [dataclasses.replace(crash, layer=name)])
+        result.seconds = time.perf_counter() - started
+        report.layers.append(result)
+        if fail_fast and result.errors:
+            break
+    return report
+
+
+def coverage(path: str | Path = ".", *, threshold: float | None = None):
+    """Sentence coverage of every source text (a `nkru.coverage.CoverageReport`)."""
+    from nkru.coverage import coverage_report
+
+    return coverage_report(open_package(path), threshold=threshold)

@@ -1,0 +1,36 @@
+"""`nkru report [OUT] [PATH]`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from nkru.cli.common import EXIT_VALID, split_names, stdout, usage_error
+
+
+def command(
+    out: Annotated[Path, typer.Argument(help="Directory to write the report into (index.html). Replaced only if empty or an earlier report.")] = Path("report"),
+    path: Annotated[Path, typer.Argument(help="Package directory (or its datapackage.json).")] = Path("."),
+    skip: Annotated[Optional[list[str]], typer.Option(help="Validation layers not to run for the summary, e.g. --skip expectations (repeat or comma-separate).")] = None,
+    no_validation: Annotated[bool, typer.Option("--no-validation", help="Leave the validation summary out (fastest).")] = False,
+) -> None:
+    """Write a self-contained offline HTML report: timeline, contested facts, actor network, coverage, codebook, validation."""
+    from nkru.package import PackageError
+    from nkru.report import ReportError, write_report
+
+    try:
+        result = write_report(out, path, validate=not no_validation, skip=split_names(skip))
+    except (PackageError, ReportError, ValueError) as exc:
+        raise usage_error(str(exc))
+    console = stdout()
+    console.print(f"Wrote {result.index} ({result.events} events, {len(result.contested)} contested, "
+                  f"{len(result.sources)} sources).", soft_wrap=True, highlight=False)
+    if result.validation is not None:
+        status = "valid" if result.validation.valid else f"invalid ({len(result.validation.errors)} errors)"
+        console.print(f"Package {status}; the report's Validation section lists the findings.", soft_wrap=True, highlight=False)
+    for note in result.notes:
+        console.print(f"note: {note}", soft_wrap=True, highlight=False)
+    console.print(f"Open {result.index.resolve().as_uri()}", soft_wrap=True, highlight=False)
+    raise typer.Exit(EXIT_VALID)

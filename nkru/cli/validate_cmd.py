@@ -1,0 +1,38 @@
+"""`nkru validate [PATH]`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from nkru.cli.common import EXIT_INVALID, EXIT_VALID, split_names, stdout, usage_error
+
+
+def command(
+    path: Annotated[Path, typer.Argument(help="Package directory (or its datapackage.json).")] = Path("."),
+    format: Annotated[str, typer.Option("--format", "-f", help="Output: text, json, junit, github.")] = "text",
+    only: Annotated[Optional[list[str]], typer.Option(help="Run only these layers (repeat or comma-separate).")] = None,
+    skip: Annotated[Optional[list[str]], typer.Option(help="Skip these layers (repeat or comma-separate).")] = None,
+    fail_fast: Annotated[bool, typer.Option("--fail-fast", help="Stop after the first layer that finds errors.")] = False,
+    timings: Annotated[bool, typer.Option("--timings", help="Show the time each layer took.")] = False,
+    allow_remote: Annotated[bool, typer.Option("--allow-remote", help="Permit remote (http/https) resource paths.")] = False,
+    baseline: Annotated[Optional[Path], typer.Option("--baseline", help="The previous release to check stable IDs against: a release zip, a package directory or a git ref (default: the highest vX.Y.Z git tag).")] = None,
+    data_docs: Annotated[Optional[Path], typer.Option("--data-docs", metavar="DIR", help="Build the great-expectations Data Docs site into DIR (needs the expectations layer; DIR must be empty, new or an earlier site).")] = None,
+    coverage_threshold: Annotated[Optional[float], typer.Option("--coverage-threshold", help="Sentence coverage each source must reach, 0-100 (default: [tool.nkru] coverage-threshold in pyproject.toml, else 100).")] = None,
+) -> None:
+    """Validate the package: structure, rules, expectations, source coverage and release metadata. Exit 0 valid, 1 invalid, 2 usage error."""
+    from nkru import api, render
+    from nkru.package import PackageError
+
+    if format not in render.FORMATS:
+        raise usage_error(f"unknown format {format!r} (choose from {', '.join(render.FORMATS)})")
+    options = api.Options(allow_remote=allow_remote, data_docs=data_docs, baseline=baseline,
+                          coverage_threshold=coverage_threshold)
+    try:
+        report = api.validate_package(path, only=split_names(only), skip=split_names(skip), fail_fast=fail_fast, options=options)
+    except (PackageError, ValueError) as exc:
+        raise usage_error(str(exc))
+    render.load(format).render(report, stdout(), timings=timings)
+    raise typer.Exit(EXIT_VALID if report.valid else EXIT_INVALID)

@@ -1,0 +1,371 @@
+"""Sentence coverage: is every sentence of every source text curated or deliberately excluded?
+
+Each source text is split into sentences with pysbd, line by line (so a heading
+never merges with the paragraph below it); segments without a letter or digit
+("-", "+++") are not sentences. A sentence is
+
+- **covered** when a claim or denial quote overlaps it,
+- **excluded** when only an exclusion overlaps it,
+- **uncovered** otherwise.
+
+Quotes and sentences are compared in folded space (NFC, whitespace runs
+collapsed: `nkru.text.FoldedText`), like the quote checks. A quote that
+occurs several times in a text covers every occurrence.
+
+The threshold (percentage of sentences covered or excluded that each source
+must reach) is `[tool.nkru] coverage-threshold` in the package's
+pyproject.toml, 100 when there is none.
+"""
+
+from __future__ import annotations
+
+import bisect
+import math
+import tomllib
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Iterable, Sequence
+
+from nkru.package import SOURCES, Package
+from nkru.text import FoldedText, Span, fold
+
+#: The resource whose quotes are passages deliberately not curated (by name; its fields come from its schema).
+EXCLUSIONS = "exclusions"
+DEFAULT_THRESHOLD = 100.0
+DEFAULT_LANGUAGE = "de"
+PYPROJECT = "pyproject.toml"
+THRESHOLD_KEY = "coverage-threshold"
+
+COVERED, EXCLUDED, UNCOVERED = "covered", "excluded", "uncovered"
+STATUSES = (COVERED, EXCLUDED, UNCOVERED)
+
+
+class ThresholdError(ValueError):
+    """The configured coverage threshold is not a number from 0 to 100."""
+
+
+# -- sentences ---------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Sentence:
+    """One sentence: its folded text, its span in the folded source text, and its line in the file."""
+
+    text: str
+    start: int
+    end: int
+    line: int
+
+    @property
+    def span(self) -> Span:
+        return Span(self.start, self.end)
+
+
+@lru_cache(maxsize=None)
+def _segmenter(language: str):
+    import pysbd
+
+    return pysbd.Segmenter(language=language, clean=False, char_span=False)
+
+
+def segment_language(tag: str | None) -> str:
+    """The pysbd language for a BCP 47 tag (its primary subtag), German when pysbd has no rules for it."""
+    from pysbd.languages import LANGUAGE_CODES
+
+    primary = (tag or "").split("-")[0].lower()
+    return primary if primary in LANGUAGE_CODES else DEFAULT_LANGUAGE
+
+
+def _is_sentence(text: str) -> bool:
+    return any(char.isalnum() for char in text)
+
+
+def split_sentences(text: FoldedText | str, language: str = DEFAULT_LANGUAGE) -> list[Sentence]:
+    """The sentences of a source text, in order, located in its folded form."""
+    folded = text if isinstance(text, FoldedText) else FoldedText(text)
+    segmenter = _segmenter(segment_language(language))
+    sentences: list[Sentence] = []
+    cursor = 0
+    for raw_line in folded.nfc.splitlines():
+        line = fold(raw_line)
+        if not line:
+            continue
+        for piece in segmenter.segment(line) or [line]:
+            needle = fold(piece)
+            if not needle or not _is_sentence(needle):
+                continue
+            start = folded.text.find(needle, cursor)
+            if start == -1:  # the segmenter altered the text; never lose a sentence, locate it anyway
+                start = folded.text.find(needle)
+                if start == -1:
+                    continue
+            end = start + len(needle)
+            cursor = max(cursor, end)
+            sentences.append(Sentence(needle, start, end, folded.line_of(start)))
+    return sentences
+
+
+def classify(sentences: Sequence[Sentence] | Sequence[Span], quotes: Iterable[Span], exclusions: Iterable[Span]) -> list[str]:
+    """covered / excluded / uncovered for each sentence, given the spans of quotes and of exclusions."""
+    quote_index = _SpanIndex(quotes)
+    exclusion_index = _SpanIndex(exclusions)
+    statuses = []
+    for sentence in sentences:
+        span = sentence.span if isinstance(sentence, Sentence) else sentence
+        if quote_index.overlaps(span):
+            statuses.append(COVERED)
+        elif exclusion_index.overlaps(span):
+            statuses.append(EXCLUDED)
+        else:
+            statuses.append(UNCOVERED)
+    return statuses
+
+
+class _SpanIndex:
+    """Answers "does any span overlap this one?" without comparing every pair."""
+
+    def __init__(self, spans: Iterable[Span]):
+        ordered = sorted((s for s in spans if s.end > s.start), key=lambda s: s.start)
+        self.starts = [s.start for s in ordered]
+        self.max_end: list[int] = []
+        furthest = -1
+        for s in ordered:
+            furthest = max(furthest, s.end)
+            self.max_end.append(furthest)
+
+    def overlaps(self, span: Span) -> bool:
+        if span.end <= span.start:
+            return False
+        # spans starting before span.end; the furthest of their ends must pass span.start
+        count = bisect.bisect_left(self.starts, span.end)
+        return count > 0 and self.max_end[count - 1] > span.start
+
+
+def percent(counted: int, total: int) -> float:
+    """Share of sentences covered or excluded, 0-100; a text without sentences is fully covered."""
+    return 100.0 if total == 0 else 100.0 * counted / total
+
+
+def rounded_down(value: float, decimals: int = 1) -> float:
+    """A percentage rounded down, so that 99.96 is never shown as 100 (which would hide a failing source)."""
+    scale = 10**decimals
+    return math.floor(value * scale + 1e-9) / scale
+
+
+# -- per source and per package ----------------------------------------------------------------------
+
+
+@dataclass
+class SourceCoverage:
+    """Coverage of one source text."""
+
+    source_id: str
+    text_path: str
+    sentences: list[Sentence] = field(default_factory=list)
+    statuses: list[str] = field(default_factory=list)
+    line: int | None = None  # the source's line in sources.csv
+    problem: str | None = None  # why the text could not be read
+
+    def count(self, status: str) -> int:
+        return sum(1 for s in self.statuses if s == status)
+
+    @property
+    def total(self) -> int:
+        return len(self.sentences)
+
+    @property
+    def covered(self) -> int:
+        return self.count(COVERED)
+
+    @property
+    def excluded(self) -> int:
+        return self.count(EXCLUDED)
+
+    @property
+    def uncovered(self) -> int:
+        return self.count(UNCOVERED)
+
+    @property
+    def percent(self) -> float:
+        return percent(self.covered + self.excluded, self.total)
+
+    def uncovered_sentences(self) -> list[Sentence]:
+        return [s for s, status in zip(self.sentences, self.statuses) if status == UNCOVERED]
+
+    def passes(self, threshold: float) -> bool:
+        return self.problem is None and self.percent >= threshold
+
+    def to_dict(self, threshold: float | None = None) -> dict[str, Any]:
+        data: dict[str, Any] = {
+            "source_id": self.source_id,
+            "text_path": self.text_path,
+            "sentences": self.total,
+            "covered": self.covered,
+            "excluded": self.excluded,
+            "uncovered": self.uncovered,
+            "percent": None if self.problem else rounded_down(self.percent, 2),
+        }
+        if threshold is not None:
+            data["passed"] = self.passes(threshold)
+        data["problem"] = self.problem
+        data["uncovered_sentences"] = [{"line": s.line, "text": s.text} for s in self.uncovered_sentences()]
+        return data
+
+
+@dataclass
+class CoverageReport:
+    """Coverage of every source of a package, against a threshold."""
+
+    package: str
+    threshold: float
+    sources: list[SourceCoverage] = field(default_factory=list)
+    #: why coverage could not be measured at all (no readable sources table); the report then fails
+    problem: str | None = None
+
+    @property
+    def failing(self) -> list[SourceCoverage]:
+        return [s for s in self.sources if not s.passes(self.threshold)]
+
+    @property
+    def passed(self) -> bool:
+        return self.problem is None and not self.failing
+
+    def totals(self) -> dict[str, Any]:
+        sentences = sum(s.total for s in self.sources)
+        covered = sum(s.covered for s in self.sources)
+        excluded = sum(s.excluded for s in self.sources)
+        return {
+            "sentences": sentences,
+            "covered": covered,
+            "excluded": excluded,
+            "uncovered": sum(s.uncovered for s in self.sources),
+            "percent": rounded_down(percent(covered + excluded, sentences), 2),
+        }
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "package": self.package,
+            "threshold": self.threshold,
+            "passed": self.passed,
+            "problem": self.problem,
+            "totals": self.totals(),
+            "sources": [s.to_dict(self.threshold) for s in self.sources],
+        }
+
+
+def quote_resources(package: Package) -> list[str]:
+    """Resources whose rows carry a verbatim quote from a source (a `quote` and a `source_id` field)."""
+    return [name for name in package.resources if {"quote", "source_id"} <= set(package.field_names(name))]
+
+
+def _quote_spans(package: Package, texts: dict[str, FoldedText]) -> tuple[dict[str, list[Span]], dict[str, list[Span]]]:
+    """Spans of claim/denial quotes and of exclusions, by source_id (quotes not in their text have none)."""
+    quotes: dict[str, list[Span]] = {}
+    exclusions: dict[str, list[Span]] = {}
+    for name in quote_resources(package):
+        table = package.table(name)
+        if table is None:
+            continue
+        bucket = exclusions if name == EXCLUSIONS else quotes
+        for row in table.rows:
+            source_id, quote = row.get("source_id", ""), row.get("quote", "")
+            text = texts.get(source_id)
+            if text is None or not quote:
+                continue
+            bucket.setdefault(source_id, []).extend(text.find_all(quote))
+    return quotes, exclusions
+
+
+def source_coverage(source_id: str, text: FoldedText, quotes: Iterable[Span], exclusions: Iterable[Span], *,
+                    text_path: str = "", language: str | None = None, line: int | None = None) -> SourceCoverage:
+    sentences = split_sentences(text, language or DEFAULT_LANGUAGE)
+    return SourceCoverage(source_id, text_path, sentences, classify(sentences, quotes, exclusions), line=line)
+
+
+def read_texts(package: Package) -> dict[str, FoldedText]:
+    """Every readable source text, folded, by source_id."""
+    texts = {}
+    for source_id in package.source_paths():
+        text = package.source_text(source_id)
+        if text is not None:
+            texts[source_id] = FoldedText(text)
+    return texts
+
+
+def sources_problem(package: Package) -> str | None:
+    """Why the sources table cannot be read (then no coverage can be measured), or None."""
+    if SOURCES not in package.resources:
+        return f"datapackage.json has no {SOURCES!r} resource, so there are no source texts to measure"
+    if package.table(SOURCES) is None:
+        reason = package.read_errors.get(SOURCES) or "cannot be read"
+        return f"the {SOURCES} table cannot be read: {reason}"
+    return None
+
+
+def package_coverage(package: Package, texts: dict[str, FoldedText] | None = None) -> list[SourceCoverage]:
+    """Coverage of every source in the sources table, in table order (empty when that table is unreadable:
+    see `sources_problem`).
+
+    `texts` (folded texts by source_id) saves reading them again when the caller has them.
+    A source whose text cannot be read gets a `problem` and no sentences.
+    """
+    table = package.table(SOURCES) if SOURCES in package.resources else None
+    if table is None:
+        return []
+    texts = read_texts(package) if texts is None else texts
+    quotes, exclusions = _quote_spans(package, texts)
+    results = []
+    for index, row in enumerate(table.rows):
+        source_id = row.get("source_id", "")
+        text_path = row.get("text_path", "")
+        text = texts.get(source_id)
+        if text is None:
+            results.append(SourceCoverage(source_id, text_path, line=table.lines[index],
+                                          problem=package.read_source(text_path).problem or "no readable text"))
+            continue
+        results.append(source_coverage(source_id, text, quotes.get(source_id, []), exclusions.get(source_id, []),
+                                       text_path=text_path, language=row.get("language"), line=table.lines[index]))
+    return results
+
+
+# -- the threshold -------------------------------------------------------------------------------------
+
+
+def read_threshold(root: str | Path) -> float:
+    """`[tool.nkru] coverage-threshold` from `root/pyproject.toml`; 100 when the file or the key is absent."""
+    path = Path(root) / PYPROJECT
+    if not path.is_file():
+        return DEFAULT_THRESHOLD
+    try:
+        config = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise ThresholdError(f"{path}: cannot be read ({exc})") from exc
+    value = config.get("tool", {}).get("nkru", {}).get(THRESHOLD_KEY, DEFAULT_THRESHOLD)
+    try:
+        return check_threshold(value)
+    except ThresholdError as exc:
+        raise ThresholdError(f"{path}: [tool.nkru] {THRESHOLD_KEY}: {exc}") from None
+
+
+def check_threshold(value: Any) -> float:
+    """A threshold as a float from 0 to 100, or ThresholdError."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ThresholdError(f"{value!r} is not a number")
+    if not 0 <= value <= 100:
+        raise ThresholdError(f"{value:g} is not between 0 and 100")
+    return float(value)
+
+
+def threshold_for(package: Package, override: float | None = None) -> float:
+    """The threshold to apply: `override` when given, else the package's pyproject.toml, else 100."""
+    if override is not None:
+        return check_threshold(override)
+    return read_threshold(package.root)
+
+
+def coverage_report(package: Package, *, threshold: float | None = None,
+                    texts: dict[str, FoldedText] | None = None) -> CoverageReport:
+    """The coverage of every source of the package against the threshold (raises ThresholdError if it is invalid)."""
+    return CoverageReport(str(package.root), threshold_for(package, threshold), package_coverage(package, texts),
+                          problem=sources_problem(package))

@@ -1,0 +1,157 @@
+"""Coverage layer (provenance): source texts exist and match their hashes, every quote is in its
+source, and every sentence of every source text is covered by a quote or an exclusion.
+
+Quote-bearing resources are found from the schemas (a `quote` and a
+`source_id` field), not from a list written here. Sentence coverage is
+computed by `nkru.coverage`; a source below the threshold
+(`[tool.nkru] coverage-threshold` in pyproject.toml, default 100, or
+`Options.coverage_threshold`) fails, with one finding per uncovered sentence
+at its line in the text file.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+from nkru import coverage as sentence_coverage
+from nkru.coverage import quote_resources
+from nkru.findings import Finding, LayerResult, define
+from nkru.package import DESCRIPTOR, SOURCES, Package
+from nkru.text import FoldedText
+
+NAME = "coverage"
+
+define("source-text-missing", NAME, "{resource} line {line}: source {row_id} {field} {value!r}: no such file",
+       description="A source's text_path does not point to a readable file.")
+define("source-text-unsafe", NAME, "{resource} line {line}: source {row_id} text_path {value!r} is not allowed: {detail}",
+       description="A source's text_path leaves the package or is hidden.")
+define("source-text-hash", NAME, "{resource} line {line}: source {row_id} text {text_path} has SHA-256 {actual}, but text_sha256 says {value}",
+       description="The archived text was edited after it was archived (or the recorded hash is wrong).")
+define("source-text-encoding", NAME, "{resource} line {line}: source {row_id} text {value} is not UTF-8",
+       description="A source text cannot be decoded as UTF-8.")
+define("sources-unreadable", NAME, "{detail}; no quote or sentence coverage can be checked",
+       description="The sources table is missing or cannot be read, so no source text can be checked.")
+define("source-text-unreadable", NAME, "{resource} line {line}: source {row_id} text {value!r} cannot be read: {detail}",
+       description="A source text file exists but cannot be read (permissions, I/O error).")
+define("quote-not-in-source", NAME,
+       "{resource} line {line}: {row_id} quote not found in {source_id} ({value!r}); closest passage ({score}% alike, text line {text_line}): {closest!r}",
+       description="A quote does not occur in its source text after NFC and whitespace folding.")
+define("quote-source-unknown", NAME, "{resource} line {line}: {row_id} quotes source {value!r}, which has no readable text",
+       description="A quote's source has no text to check it against.")
+
+define("uncovered-sentence", NAME, "source {row_id} text line {line}: sentence covered by no quote or exclusion: {value!r}",
+       description="A sentence of a source text overlaps no claim or denial quote and no exclusion "
+                   "(an error while the source is below the coverage threshold, a warning otherwise).")
+define("coverage-below-threshold", NAME,
+       "{resource} line {line}: source {row_id} has {covered} of {sentences} sentences covered or excluded "
+       "({value}%), below the threshold of {threshold}%; {uncovered} uncovered",
+       description="A source text's sentence coverage is below the threshold ([tool.nkru] coverage-threshold).")
+define("coverage-threshold-invalid", NAME, "invalid coverage threshold: {detail}; using {threshold}%",
+       description="The configured coverage threshold is not a number from 0 to 100.")
+
+
+def check(package: Package, options: Any = None) -> LayerResult:
+    result = LayerResult(NAME)
+    result.checks += 1
+    problem = sentence_coverage.sources_problem(package)
+    if problem is not None:
+        spec = package.resources.get(SOURCES)
+        result.findings.append(Finding.make("sources-unreadable", resource=SOURCES,
+                                            path=(spec.path if spec else None) or DESCRIPTOR, detail=problem))
+        return result
+    texts = _check_sources(package, result)
+    _check_quotes(package, texts, result)
+    _check_sentences(package, texts, options, result)
+    return result
+
+
+def _threshold(package: Package, options: Any, result: LayerResult) -> float:
+    override = getattr(options, "coverage_threshold", None)
+    try:
+        return sentence_coverage.threshold_for(package, override)
+    except sentence_coverage.ThresholdError as exc:
+        fallback = sentence_coverage.DEFAULT_THRESHOLD
+        where = None if override is not None else sentence_coverage.PYPROJECT
+        result.findings.append(Finding.make("coverage-threshold-invalid", path=where, field=sentence_coverage.THRESHOLD_KEY,
+                                            value=override, detail=str(exc), threshold=f"{fallback:g}"))
+        return fallback
+
+
+def _check_sentences(package: Package, texts: dict[str, FoldedText], options: Any, result: LayerResult) -> None:
+    """Every sentence of every readable source text is covered by a quote or an exclusion."""
+    threshold = _threshold(package, options, result)
+    sources_path = package.resources[SOURCES].path
+    for source in sentence_coverage.package_coverage(package, texts):
+        if source.problem is not None:
+            continue  # a missing or unreadable text is reported by _check_sources
+        result.checks += source.total
+        passes = source.passes(threshold)
+        for sentence in source.uncovered_sentences():
+            result.findings.append(Finding.make("uncovered-sentence", resource=SOURCES, path=source.text_path,
+                                                line=sentence.line, row_id=source.source_id, value=sentence.text,
+                                                severity="warning" if passes else "error"))
+        if not passes:
+            result.findings.append(Finding.make(
+                "coverage-below-threshold", resource=SOURCES, path=sources_path, line=source.line,
+                row_id=source.source_id, field="text_path", value=f"{sentence_coverage.rounded_down(source.percent):g}",
+                covered=source.covered + source.excluded, sentences=source.total, uncovered=source.uncovered,
+                threshold=f"{threshold:g}"))
+
+
+def _check_sources(package: Package, result: LayerResult) -> dict[str, FoldedText]:
+    """Check every source text; return the readable ones, folded, by source_id."""
+    texts: dict[str, FoldedText] = {}
+    table = package.table(SOURCES)
+    if table is None:
+        return texts
+    for index, row in enumerate(table.rows):
+        source_id = row.get("source_id", "")
+        text_path = row.get("text_path", "")
+        where = dict(resource=SOURCES, path=table.path, line=table.lines[index], row_id=source_id)
+        result.checks += 1
+        source = package.read_source(text_path)
+        if source.kind == "unsafe":
+            result.findings.append(Finding.make("source-text-unsafe", field="text_path", value=text_path,
+                                                detail=source.detail, **where))
+            continue
+        if source.kind == "missing":
+            result.findings.append(Finding.make("source-text-missing", field="text_path", value=text_path, **where))
+            continue
+        if source.data is None:
+            result.findings.append(Finding.make("source-text-unreadable", field="text_path", value=text_path,
+                                                detail=source.detail, **where))
+            continue
+        actual = hashlib.sha256(source.data).hexdigest()
+        expected = row.get("text_sha256", "")
+        result.checks += 1
+        if actual != expected:
+            result.findings.append(Finding.make("source-text-hash", field="text_sha256", value=expected, actual=actual,
+                                                text_path=text_path, **where))
+        if source.text is None:
+            result.findings.append(Finding.make("source-text-encoding", field="text_path", value=text_path, **where))
+        else:
+            texts[source_id] = FoldedText(source.text)
+    return texts
+
+
+def _check_quotes(package: Package, texts: dict[str, FoldedText], result: LayerResult) -> None:
+    for name in quote_resources(package):
+        table = package.table(name)
+        if table is None:
+            continue  # the structure layer reports unreadable resources
+        for index, row in enumerate(table.rows):
+            quote = row.get("quote", "")
+            if not quote:
+                continue  # a required-field error, reported by the structure layer
+            source_id = row.get("source_id", "")
+            where = dict(resource=name, path=table.path, line=table.lines[index], row_id=table.row_id(index), field="quote")
+            result.checks += 1
+            text = texts.get(source_id)
+            if text is None:
+                result.findings.append(Finding.make("quote-source-unknown", **{**where, "field": "source_id"}, value=source_id))
+                continue
+            if not text.find_all(quote):
+                closest, score, text_line = text.closest(quote)
+                result.findings.append(Finding.make("quote-not-in-source", value=quote, source_id=source_id,
+                                                    closest=closest, score=score, text_line=text_line, **where))

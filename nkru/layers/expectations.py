@@ -1,0 +1,385 @@
+"""Expectations layer: declarative great-expectations suites, built from the validated package's schemas.
+
+The suites are generated in memory (`nkru.suites.generate.suites_for`) from the package being
+validated, so its own vocabularies count; validate/suites/*.json is the committed, reviewed record
+of the same suites for this repository's package (a test keeps it current).
+
+One suite per resource (columns, row count, required fields, unique keys, the
+controlled vocabularies, all generated from the schemas) and a package suite of
+cross-table rules (every source cited by a claim, every event claimed, every
+actor mentioned), which runs on a derived frame of reference counts.
+
+great-expectations (about 5 s and 270 MB to import) is imported inside the
+functions that run it, never when this module is imported. It runs in an
+ephemeral context with progress bars off; `Options.data_docs` builds the Data
+Docs site into a directory.
+
+Every failed expectation becomes findings with the code `expect-<type>` (for
+example `expect-column-values-to-be-in-set`), one per offending row, placed at
+the row's line in the CSV file.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from nkru.findings import CODES, Finding, LayerResult, define, sort_findings
+from nkru.fsutil import atomic_directory
+from nkru.package import DESCRIPTOR, Package, Table
+from nkru.suites import PACKAGE_SUITE, suite_path
+
+NAME = "expectations"
+#: Data Docs site name inside the ephemeral context.
+SITE = "nkru"
+
+
+def code_for(expectation_type: str) -> str:
+    """`expect_column_values_to_be_in_set` -> `expect-column-values-to-be-in-set`."""
+    return "expect-" + expectation_type.removeprefix("expect_").replace("_", "-")
+
+
+#: Message templates by expectation type. `{rule}` is the expectation's description in its suite.
+TEMPLATES = {
+    "expect_column_values_to_be_in_set": (
+        "{resource} line {line}: {field}={value!r} is not in its vocabulary ({allowed})",
+        "A value is not in the controlled vocabulary its schema lists."),
+    "expect_column_values_to_not_be_null": (
+        "{resource} line {line}: {field} is empty ({rule})",
+        "A required field is empty."),
+    "expect_column_values_to_be_unique": (
+        "{resource} line {line}: {field}={value!r} occurs in more than one row ({rule})",
+        "A field that must be unique repeats a value."),
+    "expect_compound_columns_to_be_unique": (
+        "{resource} line {line}: ({field}) = {value!r} occurs in more than one row ({rule})",
+        "A composite primary key repeats."),
+    "expect_table_row_count_to_be_between": (
+        "{resource}: {value} rows, outside the expected range ({rule})",
+        "A table has no rows, or implausibly many."),
+    "expect_table_columns_to_match_ordered_list": (
+        "{resource}: the columns are {value}, expected {expected} ({rule})",
+        "A table's header differs from its schema's fields."),
+    "expect_column_values_to_be_between": (
+        "{resource} line {line}: {field}={value!r} breaks the rule: {rule} (found {observed})",
+        "A package rule: a row that other tables must refer to is referred to nowhere."),
+}
+for _type, (_template, _description) in TEMPLATES.items():
+    define(code_for(_type), NAME, _template, description=f"great-expectations `{_type}`: {_description}")
+ROW_TEMPLATE = "{resource} line {line}: {field}={value!r} fails {expectation} ({rule})"
+TABLE_TEMPLATE = "{resource}: {expectation} failed ({rule}; observed {value})"
+define("expectation-error", NAME, "{resource}: expectation {expectation} could not run: {detail}",
+       description="great-expectations raised an error while evaluating an expectation.")
+define("expectation-suite-invalid", NAME, "{path}: not a valid expectation suite: {detail}",
+       description="A suite file in validate/suites/ cannot be loaded (regenerate it with `python -m nkru.suites.generate`).")
+define("expectation-rule-unavailable", NAME, "an expectation cannot be built from the schemas: {detail}",
+       severity="warning",
+       description="A package rule or suite cannot be derived from the package's schemas (e.g. a foreign key is missing), so it is not checked.")
+define("expectation-resource-missing", NAME, "suite {value!r} checks resource {resource!r}, which datapackage.json does not declare",
+       description="A resource the expectation suites check is missing from the descriptor.")
+
+
+def _code(expectation_type: str, row_level: bool) -> str:
+    """The finding code for a type; types added to the suites later get a generic template."""
+    code = code_for(expectation_type)
+    if code not in CODES:
+        define(code, NAME, ROW_TEMPLATE if row_level else TABLE_TEMPLATE,
+               description=f"great-expectations `{expectation_type}`.")
+    return code
+
+
+# -- great-expectations -------------------------------------------------------
+
+
+def _gx():
+    import great_expectations as gx
+
+    return gx
+
+
+def _context(data_docs_dir: Path | None):
+    gx = _gx()
+    from great_expectations.data_context.types.base import ProgressBarsConfig
+
+    context = gx.get_context(mode="ephemeral")
+    context.variables.progress_bars = ProgressBarsConfig(globally=False)
+    if data_docs_dir is not None:
+        context.add_data_docs_site(site_name=SITE, site_config={
+            "class_name": "SiteBuilder",
+            "store_backend": {"class_name": "TupleFilesystemStoreBackend", "base_directory": str(data_docs_dir)},
+            "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"},
+        })
+    return context
+
+
+@dataclass
+class Batch:
+    """One frame to validate with one suite, and how to place its rows back in the package."""
+
+    suite: str
+    frame: Any  # pandas.DataFrame
+    expectations: list[dict[str, Any]]
+    resource: str | None = None  # for a resource suite
+    table: Table | None = None
+    rows: list[tuple[str, int]] = field(default_factory=list)  # package suite: frame row -> (resource, index)
+    tables: dict[str, Table] = field(default_factory=dict)  # package suite: the tables its rows come from
+
+
+def run_suites(package: Package, suites: dict[str, dict[str, Any]], *, data_docs: Path | None = None) -> LayerResult:
+    """Validate `package` with `suites` (name -> suite dict); build Data Docs into `data_docs` if given."""
+    result = LayerResult(NAME)
+    target = prepare_data_docs(data_docs) if data_docs is not None else None
+    batches: list[Batch] = []
+    for name, suite in suites.items():
+        batch = _package_batch(package, suite) if name == PACKAGE_SUITE else _resource_batch(package, name, suite, result)
+        if batch is not None and batch.expectations:
+            batches.append(batch)
+    if not batches:
+        return result
+    # Data Docs are built in a staging folder that replaces the target only when complete.
+    with (atomic_directory(target) if target else contextlib.nullcontext()) as site:
+        context = _context(site)
+        # One asset and batch definition for every frame (the frame is a runtime parameter):
+        # each one added makes the context re-serialise its whole configuration.
+        data = context.data_sources.add_pandas("nkru").add_dataframe_asset("frame").add_batch_definition_whole_dataframe("all")
+        for batch in batches:
+            try:
+                suite = _gx().ExpectationSuite(**{**suites[batch.suite], "expectations": batch.expectations})
+            except Exception as exc:  # noqa: BLE001 -- a hand-edited suite file: a finding, not a traceback
+                result.findings.append(Finding.make("expectation-suite-invalid", path=_display(suite_path(batch.suite)),
+                                                    value=batch.suite, detail=str(exc).splitlines()[0][:300]))
+                continue
+            checks, failed = _validate(context, data, batch, suite, store=site is not None)
+            result.checks += checks
+            for item in failed:
+                result.findings.extend(_findings(batch, item))
+        if site is not None:
+            context.build_data_docs(site_names=[SITE])
+    result.findings = sort_findings(result.findings)
+    return result
+
+
+def _validate(context, data, batch: Batch, suite, *, store: bool) -> tuple[int, list[Any]]:
+    """Run one suite on its frame with the batch definition `data`: (expectations evaluated, failed results)."""
+    gx = _gx()
+    if store:  # a validation definition keeps suite and results in the context, where Data Docs find them
+        suite = context.suites.add(suite)
+        definition = context.validation_definitions.add(gx.ValidationDefinition(name=batch.suite, suite=suite, data=data))
+        outcome = definition.run(batch_parameters={"dataframe": batch.frame}, result_format="COMPLETE")
+        return len(outcome.results), [item for item in outcome.results if not item.success]
+    # Nothing stored: pass/fail first (about half the cost of full results), details only for what failed.
+    frame_batch = data.get_batch(batch_parameters={"dataframe": batch.frame})
+    outcome = frame_batch.validate(suite, result_format="BOOLEAN_ONLY")
+    failed = [item.expectation_config.to_domain_obj() for item in outcome.results if not item.success]
+    if not failed:
+        return len(outcome.results), []
+    details = frame_batch.validate(gx.ExpectationSuite(name=batch.suite, expectations=failed), result_format="COMPLETE")
+    return len(outcome.results), [item for item in details.results if not item.success]
+
+
+def check(package: Package, options: Any = None) -> LayerResult:
+    """Validate `package` with suites built in memory from its own schemas (so a fork's or an older
+    release's vocabularies are honoured); the committed JSON suites are only the reviewed record."""
+    from nkru.suites.generate import suites_for
+
+    data_docs = getattr(options, "data_docs", None)
+    target = prepare_data_docs(Path(data_docs)) if data_docs else None  # before the slow part: fail early
+    skipped: list[str] = []
+    try:
+        suites = suites_for(package, skipped)
+    except ValueError as exc:
+        result = LayerResult(NAME)
+        result.findings.append(Finding.make("expectation-rule-unavailable", path=DESCRIPTOR, detail=str(exc)))
+        return result
+    result = run_suites(package, suites, data_docs=target)
+    for reason in skipped:
+        result.findings.append(Finding.make("expectation-rule-unavailable", path=DESCRIPTOR, detail=reason))
+    return result
+
+
+# -- frames -------------------------------------------------------------------
+
+
+def _columns_of(expectation: dict[str, Any]) -> list[str]:
+    kwargs = expectation.get("kwargs") or {}
+    if "column" in kwargs:
+        return [kwargs["column"]]
+    if expectation.get("type") == "expect_table_columns_to_match_ordered_list":
+        return []  # about the header itself
+    return list(kwargs.get("column_list") or [])
+
+
+def _resource_batch(package: Package, name: str, suite: dict[str, Any], result: LayerResult) -> Batch | None:
+    resource = (suite.get("meta") or {}).get("resource", name)
+    if resource not in package.resources:
+        result.checks += 1
+        result.findings.append(Finding.make("expectation-resource-missing", resource=resource, path="datapackage.json",
+                                            value=name))
+        return None
+    table = package.table(resource)
+    if table is None:
+        return None  # unreadable: the structure layer says why
+    frame = table.frame()
+    frame = frame.mask(frame == "")  # empty cells are missing values (the schemas' missingValues)
+    # An expectation on a column the file lacks cannot run; the header expectation reports the column.
+    present = set(frame.columns)
+    expectations = [e for e in suite.get("expectations", []) if set(_columns_of(e)) <= present]
+    return Batch(suite=name, frame=frame, expectations=expectations, resource=resource, table=table)
+
+
+def _package_batch(package: Package, suite: dict[str, Any]) -> Batch | None:
+    """One long frame: a row per row of each checked resource, a count column per package rule."""
+    import pandas as pd
+
+    plans = []
+    for expectation in suite.get("expectations", []):
+        plan = _plan(package, expectation)
+        if plan is not None:
+            plans.append(plan)
+    if not plans:
+        return None
+    rows: list[tuple[str, int]] = []
+    offsets: dict[str, int] = {}
+    tables: dict[str, Table] = {}
+    for _, resource, table, _, _ in plans:
+        if resource not in offsets:
+            offsets[resource] = len(rows)
+            tables[resource] = table
+            rows.extend((resource, index) for index in range(len(table)))
+    columns: dict[str, list[float]] = {}
+    for expectation, resource, table, key, counts in plans:
+        column = columns.setdefault(expectation["kwargs"]["column"], [math.nan] * len(rows))
+        for index, row in enumerate(table.rows):
+            value = row.get(key, "")
+            if value:  # an empty key is a required-field error reported elsewhere
+                column[offsets[resource] + index] = float(counts[value])
+    frame = pd.DataFrame(columns, index=pd.RangeIndex(len(rows)))
+    return Batch(suite=PACKAGE_SUITE, frame=frame, expectations=[p[0] for p in plans], rows=rows, tables=tables)
+
+
+def _plan(package: Package, expectation: dict[str, Any]):
+    """(expectation, resource, table, key field, Counter of references) or None when it cannot run."""
+    meta = expectation.get("meta") or {}
+    resource, key = meta.get("resource"), meta.get("field")
+    if resource not in package.resources or "column" not in (expectation.get("kwargs") or {}):
+        return None
+    table = package.table(resource)
+    if table is None or key not in table.header:
+        return None
+    counts: Counter[str] = Counter()
+    for reference in meta.get("counted_in") or []:
+        other, _, other_field = reference.partition(".")
+        if other not in package.resources:
+            continue  # a resource that is not there refers to nothing
+        other_table = package.table(other)
+        if other_table is None or other_field not in other_table.header:
+            return None  # cannot count: better no finding than a false one
+        counts.update(row[other_field] for row in other_table.rows if row.get(other_field))
+    return expectation, resource, table, key, counts
+
+
+# -- results -> findings ------------------------------------------------------
+
+
+def _plain(value: Any) -> str | None:
+    if value is None:
+        return None
+    try:
+        import pandas as pd
+
+        if pd.isna(value):
+            return None
+    except (TypeError, ValueError):
+        pass
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def _findings(batch: Batch, item: Any) -> list[Finding]:
+    config = item.expectation_config
+    kind = config.type
+    kwargs = dict(config.kwargs)
+    meta = dict(config.meta or {})
+    rule = getattr(config, "description", None) or kind
+    severity = "error" if str(getattr(config, "severity", "critical")).lower().endswith("critical") else "warning"
+    details = item.result or {}
+    indices = details.get("unexpected_index_list")
+    resource = meta.get("resource", batch.resource)
+    table = batch.table
+    context = dict(rule=rule, expectation=kind, severity=severity)
+    exception = _exception_message(item)
+    if exception and indices is None:
+        return [Finding.make("expectation-error", resource=resource, path=table.path if table else None,
+                             value=kind, detail=exception, **{**context, "expectation": kind})]
+    if indices is None:  # a table-level expectation
+        observed = details.get("observed_value")
+        shown = ", ".join(map(str, observed)) if isinstance(observed, list) else _plain(observed)
+        return [Finding.make(_code(kind, row_level=False), resource=resource, path=table.path if table else None,
+                             value=shown, expected=", ".join(map(str, kwargs.get("column_list") or [])), **context)]
+    found = []
+    columns = _columns_of(config.to_json_dict())
+    for index in sorted({int(i) for i in indices}):
+        if batch.rows:  # the package suite: a row of the derived frame stands for a row of a resource
+            name, position = batch.rows[index]
+            row_table = batch.tables[name]
+            where = dict(resource=name, path=row_table.path, line=row_table.lines[position],
+                         row_id=row_table.row_id(position))
+            observed = _plain(batch.frame.iloc[index][kwargs["column"]])
+            found.append(Finding.make(_code(kind, row_level=True), field=meta.get("field"),
+                                      value=row_table.rows[position].get(meta.get("field"), ""),
+                                      observed=observed, **where, **context))
+            continue
+        where = dict(resource=resource, path=table.path, line=table.lines[index], row_id=table.row_id(index))
+        values = [_plain(batch.frame.iloc[index][c]) for c in columns]
+        value = values[0] if len(values) == 1 else "|".join(v or "" for v in values)
+        found.append(Finding.make(_code(kind, row_level=True), field=", ".join(columns), value=value,
+                                  allowed=", ".join(map(str, kwargs.get("value_set") or [])), **where, **context))
+    return found
+
+
+def _exception_message(item: Any) -> str | None:
+    """The first exception message in a result's exception_info (a flat or a per-metric dict)."""
+    info = getattr(item, "exception_info", None) or {}
+    stack = [info]
+    while stack:
+        current = stack.pop()
+        if not isinstance(current, dict):
+            continue
+        if current.get("raised_exception"):
+            return str(current.get("exception_message") or "unknown error").splitlines()[0][:300]
+        stack.extend(v for v in current.values() if isinstance(v, dict))
+    return None
+
+
+def _display(path: Path) -> str:
+    with contextlib.suppress(ValueError):
+        return str(path.relative_to(Path.cwd()))
+    return str(path)
+
+
+# -- Data Docs ----------------------------------------------------------------
+
+
+def prepare_data_docs(target: Path) -> Path:
+    """Check that `target` may be (re)built as a Data Docs site; raises ValueError if not.
+
+    An existing directory is replaced only when it is empty or already a Data Docs site
+    (index.html and static/), so a mistyped path never wipes unrelated files.
+    """
+    target = Path(target).absolute()
+    try:
+        if target.exists() and not target.is_dir():
+            raise ValueError(f"--data-docs {target}: exists and is not a directory")
+        if target.is_dir() and any(target.iterdir()) and not ((target / "index.html").is_file() and (target / "static").is_dir()):
+            raise ValueError(f"--data-docs {target}: directory is not empty and is not a Data Docs site; choose another")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        probe = target.parent / f".{target.name}.nkru-probe"
+        probe.mkdir()
+        probe.rmdir()
+    except OSError as exc:
+        raise ValueError(f"--data-docs {target}: cannot be written ({exc.strerror or exc})") from None
+    return target

@@ -1,0 +1,384 @@
+"""Metadata layer: one version everywhere, a valid CITATION.cff, and stable IDs across releases.
+
+- datapackage.json, CITATION.cff, .zenodo.json and the newest CHANGELOG.md
+  release heading agree on version (and the three files on title, licence and
+  release date); CITATION.cff passes the official CFF 1.2.0 JSON Schema.
+- Stable IDs: every primary-key ID (of each resource with a one-field primary
+  key) in the previous release is still there or listed in the retractions
+  table, and a retracted ID is never used again. The previous release is the
+  highest `vX.Y.Z` git tag, or `Options.baseline` (a release zip, a package
+  directory or a git ref).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from nkru import gitrepo
+from nkru.findings import Finding, LayerResult, define
+from nkru.metadata import (
+    CHANGELOG,
+    CITATION,
+    REPLACED_BY,
+    RETRACTED_ID,
+    RETRACTED_IN,
+    RETRACTION_FIELDS,
+    RETRACTION_REASON,
+    RETRACTIONS,
+    ZENODO,
+    Changelog,
+    MetadataError,
+    Version,
+    cff_licenses,
+    cff_schema_errors,
+    descriptor_license_name,
+    is_date,
+    key_line,
+    load_cff,
+    load_json,
+)
+from nkru.package import DESCRIPTOR, Package
+from nkru.snapshot import Snapshot, SnapshotError, from_git, open_snapshot
+
+NAME = "metadata"
+
+_WHY = {
+    CITATION: "it says how to cite the dataset (nkru cite reads it)",
+    ZENODO: "it tells Zenodo how to archive a release (upload_type dataset, title, version, licence)",
+    CHANGELOG: "it records what changed in each release",
+}
+
+define("metadata-file-missing", NAME, "{path} is missing: {why}; see docs/releasing.md",
+       description="CITATION.cff, .zenodo.json or CHANGELOG.md is not in the package directory.")
+define("metadata-file-unreadable", NAME, "{path} line {line}: {detail}",
+       description="A metadata file is not valid YAML/JSON or not UTF-8.")
+define("citation-schema", NAME, "CITATION.cff at {field}: {detail}",
+       description="CITATION.cff does not pass the official Citation File Format 1.2.0 JSON Schema.")
+define("citation-type", NAME, "CITATION.cff: type must be 'dataset' (found {value!r})",
+       description="CITATION.cff does not declare the work a dataset.")
+define("zenodo-field", NAME, ".zenodo.json: {field} {detail}",
+       description=".zenodo.json lacks a field Zenodo needs, or upload_type is not 'dataset'.")
+define("changelog-format", NAME, "CHANGELOG.md line {line}: {detail}",
+       description="CHANGELOG.md is not in Keep a Changelog form: '## [Unreleased]' on top, then '## [X.Y.Z] - YYYY-MM-DD', newest first.")
+define("metadata-field-missing", NAME, "{path} has no {field} (datapackage.json says {expected!r})",
+       description="CITATION.cff or .zenodo.json lacks the version, title or licence that datapackage.json gives.")
+define("version-invalid", NAME, "datapackage.json version {value!r} is not a semantic version X.Y.Z",
+       description="The descriptor's version is missing or not X.Y.Z.")
+define("version-mismatch", NAME, "{path} says version {value!r}, but datapackage.json says {expected!r}",
+       description="The metadata files disagree on the version.")
+define("title-mismatch", NAME, "{path} says title {value!r}, but datapackage.json says {expected!r}",
+       description="The metadata files disagree on the title.")
+define("license-mismatch", NAME, "{path} says licence {value!r}, but datapackage.json says {expected!r}",
+       description="The metadata files disagree on the licence (SPDX identifiers, compared case-insensitively).")
+define("date-mismatch", NAME, "{path} says the release date is {value!r}, but {reference} says {expected!r}",
+       description="CITATION.cff date-released, .zenodo.json publication_date and the newest CHANGELOG heading disagree.")
+define("baseline-missing", NAME, "stable IDs not checked: {detail}", severity="warning",
+       description="There is no previous release to compare IDs with (no vX.Y.Z git tag and no --baseline).")
+define("baseline-unreadable", NAME, "stable IDs not checked: baseline {value!r} cannot be read: {detail}",
+       description="The release given as baseline (or the latest tag) cannot be opened.")
+define("released-id-missing", NAME,
+       "{resource}: {row_id} was released in {baseline} but is gone; restore the row, or record it in data/retractions.csv "
+       f"({', '.join(RETRACTION_FIELDS)})",
+       description="A primary-key ID of the previous release disappeared without a retraction.")
+define("retraction-removed", NAME, "{resource}: the retraction of {row_id} in {baseline} was removed; retractions are permanent",
+       description="A retraction recorded in the previous release is gone.")
+define("retracted-id-reused", NAME,
+       "{resource} line {line}: {row_id} was retracted in {retracted_in} ({reason}) and must never be used again; give the row a new ID",
+       description="An ID listed in the retractions table appears in the data.")
+define("retraction-replacement-unknown", NAME, "{resource} line {line}: {row_id} is replaced_by {value!r}, which is not an ID in the data",
+       description="A retraction's replaced_by names an ID no resource has.")
+define("retraction-version", NAME,
+       "{resource} line {line}: {row_id} has retracted_in {value}, but {baseline} ({baseline_version}) still has it; "
+       "it is retracted in a later version",
+       description="A retraction is dated to a release that still contains the ID.")
+
+
+def check(package: Package, options: Any = None) -> LayerResult:
+    result = LayerResult(NAME)
+    _check_metadata(package, result)
+    _check_stable_ids(package, options, result)
+    return result
+
+
+# -- one version everywhere ----------------------------------------------------------
+
+
+def _read(package: Package, name: str, result: LayerResult) -> str | None:
+    result.checks += 1
+    path = package.root / name
+    if not path.is_file():
+        result.findings.append(Finding.make("metadata-file-missing", path=name, why=_WHY[name]))
+        return None
+    try:
+        return path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        result.findings.append(Finding.make("metadata-file-unreadable", path=name, line=1, detail=str(exc)))
+        return None
+
+
+def _parse(name: str, text: str | None, loader, result: LayerResult) -> dict[str, Any] | None:
+    if text is None:
+        return None
+    try:
+        return loader(text)
+    except MetadataError as exc:
+        result.findings.append(Finding.make("metadata-file-unreadable", path=name, line=exc.line, detail=str(exc)))
+        return None
+
+
+def _check_metadata(package: Package, result: LayerResult) -> None:
+    descriptor = package.descriptor
+    descriptor_text = (package.root / DESCRIPTOR).read_text(encoding="utf-8")
+
+    def dline(key: str) -> int | None:
+        return key_line(descriptor_text, key)
+
+    version = descriptor.get("version")
+    result.checks += 1
+    if Version.parse(version) is None:
+        result.findings.append(Finding.make("version-invalid", path=DESCRIPTOR, line=dline("version"), field="version", value=version))
+    title = descriptor.get("title")
+    licence = descriptor_license_name(descriptor)
+
+    cff_text = _read(package, CITATION, result)
+    zenodo_text = _read(package, ZENODO, result)
+    changelog_text = _read(package, CHANGELOG, result)
+    cff = _parse(CITATION, cff_text, load_cff, result)
+    zenodo = _parse(ZENODO, zenodo_text, load_json, result)
+
+    def agree(code: str, path: str, text: str, key: str, value: Any, expected: Any, *, casefold: bool = False, **extra: Any) -> None:
+        result.checks += 1
+        same = (str(value).casefold() == str(expected).casefold()) if casefold and value is not None else value == expected
+        if not same:
+            line = key_line(text, key, yaml_style=path == CITATION)
+            if value is None and expected is not None:
+                code = "metadata-field-missing"
+            result.findings.append(Finding.make(code, path=path, line=line, field=key, value=value, expected=expected, **extra))
+
+    dates: list[tuple[str, str, str, Any]] = []  # (path, text, key, value)
+    if cff is not None:
+        result.checks += 1
+        for pointer, message, instance in cff_schema_errors(cff):
+            top = pointer.strip("/").split("/")[0]
+            result.findings.append(Finding.make("citation-schema", path=CITATION, line=key_line(cff_text, top, yaml_style=True) if top else None,
+                                                field=pointer, value=_short(instance), detail=message[:300]))
+        result.checks += 1
+        if cff.get("type") != "dataset":
+            result.findings.append(Finding.make("citation-type", path=CITATION, line=key_line(cff_text, "type", yaml_style=True),
+                                                field="type", value=cff.get("type")))
+        agree("version-mismatch", CITATION, cff_text, "version", _text(cff.get("version")), version)
+        agree("title-mismatch", CITATION, cff_text, "title", cff.get("title"), title)
+        cff_licence = cff_licenses(cff)
+        agree("license-mismatch", CITATION, cff_text, "license", cff_licence[0] if len(cff_licence) == 1 else cff.get("license"),
+              licence, casefold=True)
+        dates.append((CITATION, cff_text, "date-released", cff.get("date-released")))
+
+    if zenodo is not None:
+        _check_zenodo(zenodo, zenodo_text, result)
+        agree("version-mismatch", ZENODO, zenodo_text, "version", zenodo.get("version"), version)
+        agree("title-mismatch", ZENODO, zenodo_text, "title", zenodo.get("title"), title)
+        zlicence = zenodo.get("license")
+        if isinstance(zlicence, dict):
+            zlicence = zlicence.get("id")
+        agree("license-mismatch", ZENODO, zenodo_text, "license", zlicence, licence, casefold=True)
+        dates.append((ZENODO, zenodo_text, "publication_date", zenodo.get("publication_date")))
+
+    if changelog_text is not None:
+        log = Changelog.parse(changelog_text)
+        result.checks += 1
+        for line, detail in log.problems:
+            result.findings.append(Finding.make("changelog-format", path=CHANGELOG, line=line, detail=detail))
+        latest = log.latest
+        result.checks += 1
+        if latest is None:
+            if not log.problems:
+                result.findings.append(Finding.make("changelog-format", path=CHANGELOG, line=1,
+                                                    detail="no release heading '## [X.Y.Z] - YYYY-MM-DD'"))
+        else:
+            result.checks += 1
+            if latest.version != version:
+                result.findings.append(Finding.make("version-mismatch", path=CHANGELOG, line=latest.line, field="version",
+                                                    value=latest.version, expected=version))
+            dates.append((CHANGELOG, changelog_text, "", latest.date))
+
+    # The release date: the files agree; the date most of them give is taken as meant (ties: CHANGELOG first).
+    if len(dates) > 1:
+        dates.sort(key=lambda item: (item[0] != CHANGELOG, item[0] != CITATION))
+        values = [value for _, _, _, value in dates]
+        ref_path, _, ref_key, ref_value = max(dates, key=lambda item: (values.count(item[3]), -dates.index(item)))
+        reference = f"{ref_path} {ref_key}".strip() if ref_key else f"{ref_path} (newest release heading)"
+        for path, text, key, value in dates:
+            if path == ref_path:
+                continue
+            result.checks += 1
+            if value != ref_value:
+                line = key_line(text, key, yaml_style=path == CITATION) if key else _changelog_line(text)
+                result.findings.append(Finding.make("date-mismatch", path=path, line=line, field=key or "heading",
+                                                    value=value, expected=ref_value, reference=reference))
+
+
+def _changelog_line(text: str) -> int | None:
+    latest = Changelog.parse(text).latest
+    return latest.line if latest else None
+
+
+def _check_zenodo(zenodo: dict[str, Any], text: str, result: LayerResult) -> None:
+    def problem(key: str, detail: str, value: Any = None) -> None:
+        result.findings.append(Finding.make("zenodo-field", path=ZENODO, line=key_line(text, key), field=key, value=value, detail=detail))
+
+    result.checks += 1
+    if zenodo.get("upload_type") != "dataset":
+        problem("upload_type", f"must be \"dataset\" (found {zenodo.get('upload_type')!r})", zenodo.get("upload_type"))
+    result.checks += 1
+    if not zenodo.get("description"):  # title, version and licence are compared with datapackage.json
+        problem("description", "is missing or empty")
+    result.checks += 1
+    creators = zenodo.get("creators")
+    if not isinstance(creators, list) or not creators or not all(isinstance(c, dict) and c.get("name") for c in creators):
+        problem("creators", "must be a non-empty list of objects with a name")
+    result.checks += 1
+    if not is_date(zenodo.get("publication_date")):
+        problem("publication_date", f"must be a date YYYY-MM-DD (found {zenodo.get('publication_date')!r})", zenodo.get("publication_date"))
+
+
+def _text(value: Any) -> Any:
+    # YAML may read an unquoted version such as 1.0 as a number.
+    return value if value is None or isinstance(value, str) else str(value)
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 80 else text[:79] + "…"
+
+
+# -- stable IDs ------------------------------------------------------------------------
+
+
+def id_resources(resources: list[str], primary_key) -> dict[str, str]:
+    """resource -> its ID field, for every resource with a one-field primary key (not the retractions)."""
+    found = {}
+    for name in resources:
+        key = primary_key(name)
+        if len(key) == 1 and name != RETRACTIONS:
+            found[name] = key[0]
+    return found
+
+
+def _baseline(package: Package, options: Any, result: LayerResult) -> Snapshot | None:
+    spec = getattr(options, "baseline", None)
+    if spec:
+        try:
+            snapshot = open_snapshot(spec, root=package.root)
+        except SnapshotError as exc:
+            result.findings.append(Finding.make("baseline-unreadable", value=str(spec), detail=str(exc)))
+            return None
+        try:
+            snapshot.descriptor  # noqa: B018 - read it now, to report problems here
+        except SnapshotError as exc:
+            snapshot.close()
+            result.findings.append(Finding.make("baseline-unreadable", value=str(spec), detail=str(exc)))
+            return None
+        return snapshot
+    try:
+        latest = gitrepo.latest_release(package.root)
+    except gitrepo.GitError as exc:
+        result.findings.append(Finding.make("baseline-missing", detail=f"{exc}; pass --baseline with the previous release zip"))
+        return None
+    if latest is None:
+        where = "the git repository" if gitrepo.is_repository(package.root) else "a git repository (this is not one)"
+        result.findings.append(Finding.make(
+            "baseline-missing",
+            detail=f"no previous release: no vX.Y.Z tag in {where} at {package.root}; "
+                   "pass --baseline with the previous release zip to compare against it"))
+        return None
+    _, tag = latest
+    if gitrepo.read_blob(package.root, tag, DESCRIPTOR) is None:
+        result.findings.append(Finding.make(
+            "baseline-missing",
+            detail=f"the latest release tag {tag} has no {DESCRIPTOR} at {package.root} (this package was not part of it); "
+                   "pass --baseline with the previous release zip to compare against it"))
+        return None
+    try:
+        snapshot = from_git(package.root, tag)
+        snapshot.descriptor  # noqa: B018 - read it now, to report problems here
+        return snapshot
+    except SnapshotError as exc:
+        result.findings.append(Finding.make("baseline-unreadable", value=tag, detail=str(exc)))
+        return None
+
+
+def _check_stable_ids(package: Package, options: Any, result: LayerResult) -> None:
+    current_ids = id_resources(list(package.resources), package.primary_key)
+    # Every current ID, where it is: id -> (resource, table, row index)
+    present: dict[str, tuple[str, int]] = {}
+    tables = {}
+    for name, key in current_ids.items():
+        table = package.table(name)
+        tables[name] = table
+        if table is None:
+            continue
+        for index, row in enumerate(table.rows):
+            present.setdefault(row.get(key, ""), (name, index))
+    retractions = package.table(RETRACTIONS) if RETRACTIONS in package.resources else None
+    retracted = {row.get(RETRACTED_ID, ""): (index, row) for index, row in enumerate(retractions.rows)} if retractions else {}
+
+    for ident, (index, row) in retracted.items():
+        where = dict(resource=RETRACTIONS, path=retractions.path, line=retractions.lines[index], row_id=ident)
+        result.checks += 1
+        if ident in present:
+            name, at = present[ident]
+            table = tables[name]
+            result.findings.append(Finding.make("retracted-id-reused", resource=name, path=table.path, line=table.lines[at],
+                                                row_id=ident, field=current_ids[name], value=ident,
+                                                retracted_in=row.get(RETRACTED_IN, ""), reason=row.get(RETRACTION_REASON, "")))
+        replacement = row.get(REPLACED_BY, "")
+        if replacement:
+            result.checks += 1
+            if replacement not in present:
+                result.findings.append(Finding.make("retraction-replacement-unknown", field=REPLACED_BY, value=replacement, **where))
+
+    baseline = _baseline(package, options, result)
+    if baseline is None:
+        return
+    try:
+        _compare_with_baseline(package, baseline, current_ids, present, retractions, retracted, result)
+    except SnapshotError as exc:  # a damaged member of a release zip (bad CRC, truncated)
+        result.findings.append(Finding.make("baseline-unreadable", value=baseline.label, detail=str(exc)))
+    finally:
+        baseline.close()
+
+
+def _compare_with_baseline(package: Package, baseline: Snapshot, current_ids: dict[str, str], present: dict[str, tuple[str, int]],
+                           retractions, retracted: dict[str, tuple[int, dict[str, str]]], result: LayerResult) -> None:
+    label = baseline.label if baseline.version is None else f"{baseline.label} ({baseline.version})"
+    released = id_resources(list(baseline.resources), baseline.primary_key)
+    for name, key in released.items():
+        old = baseline.table(name)
+        if old is None:
+            continue
+        spec = package.resources.get(name)
+        path = spec.path if spec is not None and spec.path else DESCRIPTOR
+        for row in old.rows:
+            ident = row.get(key, "")
+            result.checks += 1
+            if ident in present:
+                continue
+            if ident in retracted:
+                index, entry = retracted[ident]
+                released_in = Version.parse(baseline.version or "")
+                retracted_in = Version.parse(entry.get(RETRACTED_IN, ""))
+                if released_in is not None and retracted_in is not None and retracted_in <= released_in:
+                    result.findings.append(Finding.make(
+                        "retraction-version", resource=RETRACTIONS, path=retractions.path, line=retractions.lines[index], row_id=ident,
+                        field=RETRACTED_IN, value=entry.get(RETRACTED_IN), baseline=baseline.label, baseline_version=baseline.version))
+                continue
+            result.findings.append(Finding.make("released-id-missing", resource=name, path=path, row_id=ident, field=key,
+                                                value=ident, baseline=label))
+    old_retractions = baseline.table(RETRACTIONS) if RETRACTIONS in baseline.resources else None
+    for row in old_retractions.rows if old_retractions else []:
+        ident = row.get(RETRACTED_ID, "")
+        result.checks += 1
+        if ident not in retracted:
+            result.findings.append(Finding.make("retraction-removed", resource=RETRACTIONS,
+                                                path=retractions.path if retractions else DESCRIPTOR,
+                                                row_id=ident, field=RETRACTED_ID, value=ident, baseline=label))

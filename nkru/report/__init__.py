@@ -1,0 +1,182 @@
+"""The offline HTML report: timeline, contested facts, actor network, sources with coverage, codebook, validation.
+
+`write_report(out, path)` builds one self-contained `index.html` (styles
+inlined, charts as inline SVG, no scripts, nothing loaded from the network) in
+a temporary directory beside `out` and then moves it into place, so a failed
+run never leaves a half-written report. An existing `out` is replaced only if
+it is empty or an earlier nkru report (it holds `nkru-report.json`).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from nkru.fsutil import atomic_directory
+from nkru.package import Package
+
+MARKER = "nkru-report.json"
+INDEX = "index.html"
+FINDING_LIMIT = 500
+
+
+class ReportError(Exception):
+    """The report cannot be written where asked (a usage error)."""
+
+
+@dataclass
+class ReportResult:
+    out: Path
+    index: Path
+    events: int
+    marks: int
+    contested: list[str]
+    sources: dict[str, float | None]
+    validation: Any = None
+    notes: list[str] = field(default_factory=list)
+    package_root: Path | None = None
+
+
+def _code_spans(text: Any):
+    """Escape text for HTML and show `backticked` words as code (as the schemas' descriptions write them)."""
+    import re
+
+    from markupsafe import Markup, escape
+
+    return Markup(re.sub(r"`([^`]+)`", r"<code>\1</code>", str(escape("" if text is None else text))))
+
+
+def _templates():
+    from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
+
+    env = Environment(loader=PackageLoader("nkru.report", "templates"),
+                      autoescape=select_autoescape(["html", "j2", "svg"], default_for_string=True, default=True),
+                      undefined=StrictUndefined, trim_blocks=False, lstrip_blocks=False)
+    env.filters["code_spans"] = _code_spans
+    return env
+
+
+def codebook_html(book) -> str:
+    """The codebook (nkru.codebook.Codebook) as an HTML fragment."""
+    from nkru import codebook
+
+    return _templates().get_template("codebook.html.j2").render(
+        book=book, anchor=codebook.field_anchor, words=codebook.words)
+
+
+def render(path: str | Path = ".", *, validate: bool = True, skip: list[str] | None = None) -> tuple[str, ReportResult]:
+    """The report page for the package at `path`, and a summary of what it shows.
+
+    `validate=False` leaves the validation summary out; `skip` names validation layers not to run.
+    Raises PackageError when there is no package and ValueError for an unknown layer.
+    """
+    from nkru import __version__, codebook
+    from nkru.coverage import DEFAULT_LANGUAGE
+    from nkru.report import charts, model as model_module, sources as sources_module
+
+    package = Package.open(path)
+    book = codebook.build(package)  # first: a malformed schema shape stops here with a clear CodebookError
+    validation, validation_note = None, None
+    if validate:
+        from nkru.api import validate_package
+
+        validation = validate_package(package.root, skip=skip)
+    else:
+        validation_note = "skipped on request"
+    m = model_module.build(package)
+    type_colours = charts.colours(charts.vocabulary(m, "events", "event_type"))
+    actor_colours = charts.colours(charts.vocabulary(m, "actors", "actor_type"))
+    timeline_svg = charts.timeline_svg(m, type_colours)
+    edges = model_module.network(m)
+    net = charts.network_layout(m, edges, actor_colours)
+    env = _templates()
+    network_svg = env.get_template("network.svg.j2").render(net=net) if net else ""
+    source_views = sources_module.views(m)
+    located = {p.row_id for s in source_views for p in s.passages if p.found}
+    contested = model_module.contested(m)
+    from nkru.findings import sort_findings
+
+    descriptor = package.descriptor
+    description = str(descriptor.get("description") or "")
+    html = env.get_template("report.html.j2").render(
+        m=m,
+        title=str(descriptor.get("title") or descriptor.get("name") or "Data Package"),
+        description_first=description.split("\n\n")[0],
+        version=str(descriptor.get("version") or ""),
+        toolkit_version=__version__,
+        generated=datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        package_root=str(package.root),
+        css=(Path(__file__).parent / "templates" / "style.css").read_text(encoding="utf-8"),
+        type_colours=type_colours,
+        actor_colours=actor_colours,
+        actor_types_present=[t for t in actor_colours if net and any(n.actor_type == t for n in net.nodes)],
+        timeline_svg=timeline_svg,
+        network=net,
+        network_svg=network_svg,
+        contested=contested,
+        denied=model_module.denied(m),
+        sources=source_views,
+        located=located,
+        default_language=DEFAULT_LANGUAGE,
+        source_language={s.get("source_id"): s.get("language") or DEFAULT_LANGUAGE for s in m.sources},
+        codebook_html=codebook_html(book),
+        validation=validation,
+        validation_note=validation_note,
+        skipped_layers=list(skip or []),
+        findings=sort_findings(validation.findings) if validation else [],
+        finding_limit=FINDING_LIMIT,
+    )
+    from nkru.report.offline import external_references
+
+    leaks = external_references(html)
+    if leaks:  # the page must work offline; never write one that would fetch something
+        raise ReportError(f"the report would load {len(leaks)} resource(s) from the network "
+                          f"(first: {leaks[0]}); refusing to write it")
+    result = ReportResult(
+        out=Path(), index=Path(), events=len(m.events), marks=timeline_svg.count('class="event-mark"'),
+        contested=[c.event.id for c in contested],
+        sources={s.id: s.coverage_percent for s in source_views},
+        validation=validation, notes=list(m.notes), package_root=package.root)
+    return html, result
+
+
+def _is_previous_report(out: Path) -> bool:
+    return (out / MARKER).is_file()
+
+
+def _check_target(out: Path) -> None:
+    if out.exists() and not out.is_dir():
+        raise ReportError(f"{out} exists and is not a directory")
+    ancestor = out.parent
+    while not ancestor.exists() and ancestor != ancestor.parent:
+        ancestor = ancestor.parent
+    if ancestor.exists() and not ancestor.is_dir():
+        raise ReportError(f"{out}: {ancestor} is not a directory")
+    if out.is_dir() and any(out.iterdir()) and not _is_previous_report(out):
+        raise ReportError(f"{out} is not empty and holds no earlier nkru report ({MARKER}); "
+                          "choose a new or empty directory")
+
+
+def write_report(out: str | Path = "report", path: str | Path = ".", *, validate: bool = True,
+                 skip: list[str] | None = None) -> ReportResult:
+    """Build the report of the package at `path` into the directory `out` (atomically)."""
+    out = Path(out)
+    _check_target(out)
+    html, result = render(path, validate=validate, skip=skip)
+    try:
+        with atomic_directory(out) as staging:
+            (staging / INDEX).write_text(html, encoding="utf-8")
+            marker = {"generator": "nkru report", "package": str(result.package_root), "index": INDEX,
+                      "events": result.events, "contested": result.contested, "coverage": result.sources}
+            (staging / MARKER).write_text(json.dumps(marker, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+            _check_target(out)  # again: it may have changed while the report was built
+    except OSError as exc:
+        raise ReportError(f"{out}: cannot be written: {exc.strerror or exc}") from exc
+    result.out = out
+    result.index = out / INDEX
+    return result
+
+

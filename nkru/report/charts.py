@@ -1,0 +1,282 @@
+"""The report's pictures as inline SVG, which needs no script and no network to show.
+
+- The timeline is a Vega-Lite chart (Altair) rendered to SVG by vl-convert; every
+  event's bar is then wrapped in a link to the event's section and given
+  `class="event-mark"`, `data-event-id` and a tooltip (`<title>`).
+- The actor network is laid out on two rings (a deterministic layout: the same
+  data always gives the same picture) and drawn as SVG by a template.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import xml.etree.ElementTree as ET
+from dataclasses import dataclass
+from typing import Any
+
+from nkru.report.model import Edge, Event, Model
+
+SVG = "http://www.w3.org/2000/svg"
+XLINK = "http://www.w3.org/1999/xlink"
+ET.register_namespace("", SVG)
+ET.register_namespace("xlink", XLINK)
+
+#: Tableau 10 followed by darker tones of d3's category20b: neighbouring values never get near-identical colours.
+#: Colours go to controlled values in schema order, so a value keeps its colour from report to report.
+PALETTE = [
+    "#4e79a7", "#f28e2b", "#e15759", "#76b7b2", "#59a14f", "#edc948", "#b07aa1", "#ff9da7", "#9c755f", "#bab0ac",
+    "#393b79", "#637939", "#843c39", "#bd9e39", "#7b4173", "#17becf", "#8c6d31", "#6b6ecf", "#ce6dbd", "#9edae5",
+]
+OTHER = "#555555"
+
+
+def colours(values: list[str]) -> dict[str, str]:
+    """Colour per controlled value, by its position in the vocabulary (stable across reports)."""
+    return {value: PALETTE[index % len(PALETTE)] for index, value in enumerate(values)}
+
+
+def vocabulary(model: Model, resource: str, field_name: str) -> list[str]:
+    """The controlled values of a field, read from its schema (never listed here)."""
+    if resource not in model.package.resources:
+        return []
+    return [str(v) for v in model.package.enum(resource, field_name) or []]
+
+
+def _shorten(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+# -- timeline ---------------------------------------------------------------------------
+
+
+def event_tooltip(event: Event) -> str:
+    parts = [f"{event.id}: {event.row.get('title') or ''}",
+             f"{event.row.get('event_type') or ''}, {event.date_text} ({event.row.get('date_precision') or '?'})",
+             f"{len(event.claims)} claim(s), {len(event.denials)} denial(s)"]
+    return "\n".join(parts)
+
+
+def timeline_spec(model: Model, type_colours: dict[str, str], *, width: int = 860) -> dict[str, Any] | None:
+    """The Vega-Lite spec of the timeline: one bar per dated event, from date_start to date_end + 1 day."""
+    events = model.dated_events
+    if not events:
+        return None
+    import altair as alt
+
+    rows = [{
+        "event_id": event.id,
+        "label": f"{event.id} · {_shorten(event.row.get('title') or '', 48)}",
+        "event_type": event.row.get("event_type") or "(none)",
+        "start": event.start.isoformat(),
+        "end": event.end_exclusive.isoformat(),
+        "order": index,
+    } for index, event in enumerate(events)]
+    present = [t for t in type_colours if any(r["event_type"] == t for r in rows)]
+    present += sorted({r["event_type"] for r in rows} - set(present))
+    scale = alt.Scale(domain=present, range=[type_colours.get(t, OTHER) for t in present])
+    labels = [r["label"] for r in rows]
+    first = min(e.start for e in events)
+    last = max(e.end_exclusive for e in events)
+    months = (last.year - first.year) * 12 + last.month - first.month + 1
+    step = 1 if months <= 15 else 3 if months <= 48 else 6 if months <= 96 else 12
+    chart = (
+        alt.Chart(alt.Data(values=rows))
+        .mark_bar(strokeWidth=2.5, height=12)
+        .encode(
+            x=alt.X("start:T", title=None, scale=alt.Scale(type="utc"),
+                    axis=alt.Axis(format="%b %Y" if step < 12 else "%Y", labelAngle=0, grid=True, orient="top",
+                                  tickCount=alt.TickCount(interval="month", step=step), labelOverlap=True)),
+            x2="end:T",
+            y=alt.Y("label:N", sort=labels, title=None, axis=alt.Axis(labelLimit=330, labelFontSize=11)),
+            color=alt.Color("event_type:N", scale=scale, title="Event type",
+                            legend=alt.Legend(orient="bottom", columns=4, symbolType="square", labelFontSize=11)),
+            stroke=alt.Stroke("event_type:N", scale=scale, legend=None),
+            description=alt.Description("event_id:N"),
+        )
+        .properties(width=width, height=alt.Step(20))
+        .configure_view(stroke=None)
+        .configure_axis(labelFont="sans-serif", labelColor="#222", domainColor="#999", tickColor="#999",
+                        gridColor="#e6e6e6")
+    )
+    return chart.to_dict()
+
+
+def timeline_svg(model: Model, type_colours: dict[str, str]) -> str:
+    """The timeline as SVG markup, each event's bar linked to `#event-<id>` with `data-event-id`."""
+    spec = timeline_spec(model, type_colours)
+    if spec is None:
+        return ""
+    import vl_convert
+
+    raw = vl_convert.vegalite_to_svg(spec, allowed_base_urls=[])
+    events = {event.id: event for event in model.dated_events}
+    return link_marks(raw, events)
+
+
+def link_marks(svg_text: str, events: dict[str, Event]) -> str:
+    """Turn every bar whose aria-label is an event ID into a linked, labelled, tooltipped event mark."""
+    root = ET.fromstring(svg_text)
+    root.set("class", "timeline-chart")
+    root.set("aria-label", f"Timeline of {len(events)} events; each bar links to its event")
+    parents = {child: parent for parent in root.iter() for child in parent}
+    for path in list(root.iter(f"{{{SVG}}}path")):
+        event_id = path.get("aria-label")
+        if path.get("aria-roledescription") != "bar" or event_id not in events:
+            continue
+        event = events[event_id]
+        parent = parents[path]
+        position = list(parent).index(path)
+        link = ET.Element(f"{{{SVG}}}a", {"href": f"#event-{event_id}", "class": "event-link"})
+        parent.remove(path)
+        parent.insert(position, link)
+        link.append(path)
+        path.set("class", "event-mark")
+        path.set("data-event-id", event_id)
+        path.set("data-event-type", event.row.get("event_type") or "")
+        path.set("aria-label", event_tooltip(event).replace("\n", "; "))
+        title = ET.SubElement(path, f"{{{SVG}}}title")
+        title.text = event_tooltip(event)
+    text = ET.tostring(root, encoding="unicode")
+    return re.sub(r"^<\?xml[^>]*>\s*", "", text)
+
+
+# -- actor network ------------------------------------------------------------------------
+
+
+EDGE_KINDS = {
+    "supplies": ("supplies", "#b2182b"),
+    "claims": ("makes claims about", "#2166ac"),
+    "denies": ("denies claims of", "#e08214"),
+}
+
+
+#: Line width of a link backed by one item; supplies are few and matter most, so they are drawn boldest.
+BASE_WIDTH = {"supplies": 2.5, "claims": 1.0, "denies": 1.5}
+
+
+@dataclass
+class Node:
+    actor_id: str
+    name: str
+    actor_type: str
+    x: float
+    y: float
+    r: float
+    colour: str
+    ring: str  # inner (takes part in events) | outer (only claims or denies)
+    label_x: float
+    label_y: float
+    anchor: str  # text-anchor of the label
+
+
+@dataclass
+class DrawnEdge:
+    edge: Edge
+    path: str
+    colour: str
+    width: float
+    title: str
+    dashed: bool
+
+
+@dataclass
+class Network:
+    width: int
+    height: int
+    nodes: list[Node]
+    edges: list[DrawnEdge]
+    kinds: dict[str, tuple[str, str]]
+
+
+def _circular_mean(angles: list[float]) -> float:
+    return math.atan2(sum(math.sin(a) for a in angles), sum(math.cos(a) for a in angles)) % (2 * math.pi)
+
+
+def network_layout(model: Model, edges: list[Edge], actor_colours: dict[str, str], *,
+                   width: int = 1100, height: int = 900) -> Network | None:
+    """Two rings: actors taking part in events inside, actors who only claim or deny outside.
+
+    The layout is deterministic: inner actors are ordered by type and ID; each outer actor sits
+    at the mean angle of the actors it points at (so its lines stay short), then the outer ring
+    is spread evenly in that order. Edges are quadratic curves bent towards the centre.
+    """
+    if not edges:
+        return None
+    actor_ids = sorted({e.source for e in edges} | {e.target for e in edges})
+    participants = {actor_id for event in model.events for _, actor_id, _ in event.actors}
+    inner = [a for a in actor_ids if a in participants]
+    outer = [a for a in actor_ids if a not in participants]
+    if not inner:
+        inner, outer = outer, []
+
+    def type_of(actor_id: str) -> str:
+        actor = model.actors.get(actor_id)
+        return (actor.actor_type if actor else None) or "(unknown)"
+
+    type_order = {t: i for i, t in enumerate(actor_colours)}
+    inner.sort(key=lambda a: (type_order.get(type_of(a), len(type_order)), a))
+    angle: dict[str, float] = {a: 2 * math.pi * i / len(inner) - math.pi / 2 for i, a in enumerate(inner)}
+    if outer:
+        wanted = {}
+        for actor_id in outer:
+            targets = [angle[e.target] for e in edges if e.source == actor_id and e.target in angle]
+            targets += [angle[e.source] for e in edges if e.target == actor_id and e.source in angle]
+            wanted[actor_id] = _circular_mean(targets) if targets else 0.0
+        ordered = sorted(outer, key=lambda a: (wanted[a], a))
+        offset = wanted[ordered[0]]
+        for i, actor_id in enumerate(ordered):
+            angle[actor_id] = offset + 2 * math.pi * i / len(ordered)
+    cx, cy = width / 2, height / 2
+    radius_outer = min(width, height) / 2 - 110
+    radius_inner = radius_outer * (0.6 if outer else 1.0)
+    degree = {a: 0 for a in actor_ids}
+    for edge in edges:
+        degree[edge.source] += edge.weight
+        degree[edge.target] += edge.weight
+    nodes: dict[str, Node] = {}
+    for actor_id in actor_ids:
+        ring = "inner" if actor_id in inner else "outer"
+        radius = radius_inner if ring == "inner" else radius_outer
+        a = angle[actor_id]
+        x, y = cx + radius * math.cos(a), cy + radius * math.sin(a)
+        r = round(min(5 + 1.6 * math.sqrt(degree[actor_id]), 16), 1)
+        label_distance = r + 6
+        lx, ly = x + label_distance * math.cos(a), y + label_distance * math.sin(a) + 4
+        anchor = "start" if math.cos(a) > 0.2 else "end" if math.cos(a) < -0.2 else "middle"
+        if anchor == "middle":
+            ly += 6 if math.sin(a) > 0 else -4
+        actor = model.actors.get(actor_id)
+        kind = type_of(actor_id)
+        nodes[actor_id] = Node(actor_id, actor.name if actor else actor_id, kind, round(x, 1), round(y, 1), r,
+                               actor_colours.get(kind, OTHER), ring, round(lx, 1), round(ly, 1), anchor)
+    drawn = []
+    for edge in edges:
+        a, b = nodes[edge.source], nodes[edge.target]
+        # bend towards the centre (more for long chords), a little sideways so A->B and B->A differ
+        mx, my = (a.x + b.x) / 2, (a.y + b.y) / 2
+        pull = 0.35
+        qx, qy = mx + (cx - mx) * pull, my + (cy - my) * pull
+        dx, dy = b.x - a.x, b.y - a.y
+        length = math.hypot(dx, dy) or 1.0
+        qx += -dy / length * 12
+        qy += dx / length * 12
+        # start and end on the circles, in the direction of the control point
+        sx, sy = _towards(a.x, a.y, qx, qy, a.r)
+        tx, ty = _towards(b.x, b.y, qx, qy, b.r + 2)
+        label, colour = EDGE_KINDS[edge.kind]
+        drawn.append(DrawnEdge(
+            edge=edge,
+            path=f"M{sx:.1f},{sy:.1f} Q{qx:.1f},{qy:.1f} {tx:.1f},{ty:.1f}",
+            colour=colour,
+            width=round(min(BASE_WIDTH[edge.kind] + 0.8 * math.log2(edge.weight), BASE_WIDTH[edge.kind] + 3), 1),
+            title=f"{a.name} {label} {b.name}: {', '.join(edge.items)}",
+            dashed=edge.kind == "denies",
+        ))
+    return Network(width, height, list(nodes.values()), drawn, EDGE_KINDS)
+
+
+def _towards(x: float, y: float, to_x: float, to_y: float, distance: float) -> tuple[float, float]:
+    dx, dy = to_x - x, to_y - y
+    length = math.hypot(dx, dy) or 1.0
+    return x + dx / length * distance, y + dy / length * distance

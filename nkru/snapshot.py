@@ -1,0 +1,225 @@
+"""Read-only views of one version of the package: a directory, a release zip or a git ref.
+
+`nkru diff` compares two of them, the metadata layer compares the working tree
+with the previous release, and `nkru release` diffs against the last tag. A
+snapshot only reads: the descriptor, the schemas and the tables (as text).
+"""
+
+from __future__ import annotations
+
+import json
+import zipfile
+import zlib
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+from typing import Any, Callable
+
+from nkru import gitrepo
+from nkru.package import (
+    DESCRIPTOR,
+    ReadError,
+    Table,
+    UnsafePath,
+    check_relative_path,
+    csv_dialect,
+    decode,
+    read_csv_text,
+    schema_fields,
+    schema_primary_key,
+)
+
+
+class SnapshotError(ValueError):
+    """The version cannot be opened or read."""
+
+
+@dataclass
+class Snapshot:
+    """One version of a package. `label` names it for people (a tag, a path)."""
+
+    label: str
+    kind: str  # "directory", "zip" or "git"
+    reader: Callable[[str], bytes | None]
+    closer: Callable[[], None] | None = None
+
+    def read_bytes(self, path: str) -> bytes | None:
+        """A file of the package by its relative path; None if it is not there or not allowed."""
+        try:
+            check_relative_path(path)
+        except UnsafePath:
+            return None
+        return self.reader(path)
+
+    def close(self) -> None:
+        if self.closer is not None:
+            self.closer()
+            self.closer = None
+
+    def __enter__(self) -> "Snapshot":
+        return self
+
+    def __exit__(self, *_: Any) -> None:
+        self.close()
+
+    @cached_property
+    def descriptor(self) -> dict[str, Any]:
+        data = self.reader(DESCRIPTOR)
+        if data is None:
+            raise SnapshotError(f"{self.label}: no {DESCRIPTOR}")
+        try:
+            descriptor = json.loads(data.decode("utf-8"))
+        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise SnapshotError(f"{self.label}: {DESCRIPTOR} is not valid JSON ({exc})") from exc
+        if not isinstance(descriptor, dict):
+            raise SnapshotError(f"{self.label}: {DESCRIPTOR} is not a JSON object")
+        return descriptor
+
+    @property
+    def version(self) -> str | None:
+        version = self.descriptor.get("version")
+        return version if isinstance(version, str) else None
+
+    @cached_property
+    def resources(self) -> dict[str, dict[str, Any]]:
+        found = {}
+        for res in self.descriptor.get("resources") or []:
+            if isinstance(res, dict) and isinstance(res.get("name"), str):
+                found[res["name"]] = res
+        return found
+
+    def schema(self, resource: str) -> dict[str, Any] | None:
+        return self._schemas.get(resource)
+
+    @cached_property
+    def _schemas(self) -> dict[str, dict[str, Any] | None]:
+        schemas: dict[str, dict[str, Any] | None] = {}
+        for name, res in self.resources.items():
+            schema = res.get("schema")
+            if isinstance(schema, str):
+                data = self.read_bytes(schema)
+                try:
+                    schema = json.loads(data.decode("utf-8")) if data is not None else None
+                except (UnicodeDecodeError, json.JSONDecodeError):
+                    schema = None
+            schemas[name] = schema if isinstance(schema, dict) else None
+        return schemas
+
+    def fields(self, resource: str) -> list[dict[str, Any]]:
+        return schema_fields(self.schema(resource))
+
+    def primary_key(self, resource: str) -> list[str]:
+        return schema_primary_key(self.schema(resource))
+
+    def table(self, resource: str) -> Table | None:
+        """The resource's rows as text, or None when it cannot be read."""
+        if resource not in self._tables:
+            self._tables[resource] = self._read_table(resource)
+        return self._tables[resource]
+
+    @cached_property
+    def _tables(self) -> dict[str, Table | None]:
+        return {}
+
+    def _read_table(self, resource: str) -> Table | None:
+        res = self.resources.get(resource)
+        path = res.get("path") if res else None
+        if not isinstance(path, str):
+            return None
+        data = self.read_bytes(path)
+        if data is None:
+            return None
+        encoding = res.get("encoding")
+        try:
+            return read_csv_text(decode(data, encoding if isinstance(encoding, str) else None, path=path), name=resource,
+                                 path=path, primary_key=self.primary_key(resource), dialect=csv_dialect(res))
+        except ReadError:
+            return None
+
+
+def from_directory(root: Path, label: str | None = None) -> Snapshot:
+    root = Path(root).resolve()
+    if not (root / DESCRIPTOR).is_file():
+        raise SnapshotError(f"{root}: no {DESCRIPTOR} here")
+
+    def reader(path: str) -> bytes | None:
+        full = (root / path).resolve()
+        if root not in full.parents or not full.is_file():
+            return None
+        return full.read_bytes()
+
+    return Snapshot(label or str(root), "directory", reader)
+
+
+def from_zip(path: Path, label: str | None = None) -> Snapshot:
+    """A release zip: datapackage.json at the top or inside one top-level folder (as `nkru release` builds it)."""
+    try:
+        archive = zipfile.ZipFile(path)
+    except (OSError, zipfile.BadZipFile) as exc:
+        raise SnapshotError(f"{path}: not a readable zip ({exc})") from exc
+    names = set(archive.namelist())
+    candidates = sorted(n for n in names if n == DESCRIPTOR or (n.count("/") == 1 and n.endswith("/" + DESCRIPTOR)))
+    if len(candidates) != 1:
+        archive.close()
+        raise SnapshotError(f"{path}: expected one {DESCRIPTOR} at the top or in one top-level folder, found {len(candidates)}")
+    prefix = candidates[0][: -len(DESCRIPTOR)]
+
+    def reader(member: str) -> bytes | None:
+        name = prefix + member
+        if name not in names:
+            return None
+        try:
+            return archive.read(name)
+        except (zipfile.BadZipFile, zlib.error, OSError, EOFError, NotImplementedError) as exc:
+            raise SnapshotError(f"{path}: member {name} is damaged: {exc}") from None
+
+    return Snapshot(label or str(path), "zip", reader, closer=archive.close)
+
+
+def from_git(root: Path, ref: str, label: str | None = None) -> Snapshot:
+    """The package as committed at `ref` in the repository that holds `root`."""
+    commit = gitrepo.resolve_commit(root, ref)
+    if commit is None:
+        raise SnapshotError(f"{ref!r} is not a commit, tag or branch of the git repository at {root}")
+
+    def reader(path: str) -> bytes | None:
+        return gitrepo.read_blob(root, commit, path)
+
+    snapshot = Snapshot(label or ref, "git", reader)
+    if reader(DESCRIPTOR) is None:
+        raise SnapshotError(f"{ref}: no {DESCRIPTOR} at that commit")
+    return snapshot
+
+
+def check_spec(spec: str | Path, *, root: Path = Path(".")) -> None:
+    """Raise SnapshotError unless `spec` names an existing path or a commit of the repository holding `root`
+    (cheap: the contents are not read; a damaged release is reported when it is read)."""
+    text = str(spec)
+    if Path(text).exists():
+        return
+    try:
+        if gitrepo.resolve_commit(root, text) is not None:
+            return
+    except gitrepo.GitError:
+        pass
+    raise SnapshotError(f"{text}: no such release zip or directory, and not a git ref of the repository at {root}")
+
+
+def open_snapshot(spec: str | Path, *, root: Path = Path(".")) -> Snapshot:
+    """A directory, a release zip, or a git ref of the repository holding `root`, in that order."""
+    text = str(spec)
+    path = Path(text)
+    if path.is_dir():
+        return from_directory(path, text)
+    if path.is_file():
+        if path.name == DESCRIPTOR:
+            return from_directory(path.parent, text)
+        if zipfile.is_zipfile(path):
+            return from_zip(path, text)
+        raise SnapshotError(f"{text}: neither a package directory nor a release zip")
+    try:
+        if gitrepo.is_repository(root):
+            return from_git(root, text)
+    except gitrepo.GitError as exc:
+        raise SnapshotError(str(exc)) from exc
+    raise SnapshotError(f"{text}: no such directory or zip, and {root} is not in a git repository to look up a ref")

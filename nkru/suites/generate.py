@@ -1,0 +1,227 @@
+"""(Re)write the expectation suites in validate/suites/ from the package's schemas.
+
+    python -m nkru.suites.generate [PACKAGE_DIR]      # rewrite the JSON files
+    python -m nkru.suites.generate --check [PACKAGE_DIR]  # exit 1 if they are stale
+
+The vocabularies, required fields, unique fields and foreign keys are read from
+the Table Schemas (the single source of truth); only the choice of rules is
+written here. The JSON is what great-expectations serialises, without the random
+`id`s and the version stamp, so a diff shows only real changes.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from nkru.metadata import RETRACTIONS
+from nkru.package import SOURCES, Package, schema_fields, schema_primary_key
+from nkru.resources import suites_dir
+from nkru.suites import PACKAGE_SUITE, suite_path
+
+#: Row counts outside this range are implausible for a package curated from a handful of articles.
+MIN_ROWS = 1
+MAX_ROWS = 10_000
+#: Resources that may legitimately hold no rows (retractions exist only once something is retracted).
+MAY_BE_EMPTY = frozenset({RETRACTIONS})
+
+
+@dataclass(frozen=True)
+class PackageRule:
+    """Every row of `resource` is referenced at least once from the `referenced_from` resources.
+
+    `referenced_from=None` means every other resource with a foreign key into `resource`.
+    The referencing fields are read from the schemas' foreign keys.
+    """
+
+    column: str  # name of the derived count column the expectation checks
+    resource: str
+    referenced_from: tuple[str, ...] | None
+    rule: str
+
+
+PACKAGE_RULES = (
+    PackageRule("claims_citing_source", SOURCES, ("claims",), "every source is cited by at least one claim"),
+    PackageRule("claims_about_event", "events", ("claims",), "every event has at least one claim"),
+    PackageRule("actor_mentions", "actors", None,
+                "every actor appears in at least one claim, denial or event_actors row"),
+)
+
+
+def _gx():
+    import great_expectations as gx
+
+    return gx
+
+
+def _constraints(field: dict[str, Any]) -> dict[str, Any]:
+    constraints = field.get("constraints")
+    return constraints if isinstance(constraints, dict) else {}
+
+
+def resource_expectations(name: str, schema: dict[str, Any], schema_path: str) -> list[Any]:
+    """The per-resource expectations, all read from the resource's Table Schema."""
+    E = _gx().expectations
+    fields = schema_fields(schema)
+    names = [f["name"] for f in fields]
+    key = schema_primary_key(schema)
+    low = 0 if name in MAY_BE_EMPTY else MIN_ROWS
+    found: list[Any] = [
+        E.ExpectTableColumnsToMatchOrderedList(
+            column_list=names, description=f"the columns are those of {schema_path}, in that order"),
+        E.ExpectTableRowCountToBeBetween(
+            min_value=low, max_value=MAX_ROWS, description=f"{name} has between {low} and {MAX_ROWS} rows"),
+    ]
+    for f in fields:
+        if _constraints(f).get("required"):
+            found.append(E.ExpectColumnValuesToNotBeNull(column=f["name"], description=f"{f['name']} is required"))
+    for f in fields:
+        if _constraints(f).get("unique") or key == [f["name"]]:
+            found.append(E.ExpectColumnValuesToBeUnique(column=f["name"], description=f"{f['name']} is unique"))
+    if len(key) > 1:
+        found.append(E.ExpectCompoundColumnsToBeUnique(
+            column_list=key, description=f"the primary key ({', '.join(key)}) is unique"))
+    for f in fields:
+        enum = _constraints(f).get("enum")
+        if isinstance(enum, list) and enum:
+            found.append(E.ExpectColumnValuesToBeInSet(
+                column=f["name"], value_set=list(enum),
+                description=f"{f['name']} is one of the {len(enum)} values of its controlled vocabulary in {schema_path}"))
+    return found
+
+
+def _references(package: Package, rule: PackageRule) -> tuple[str, list[str]]:
+    """(referenced key field, ['resource.field', ...]) for a package rule, from the foreign keys."""
+    target_field = None
+    counted_in = []
+    sources = rule.referenced_from or tuple(n for n in package.resources if n != rule.resource)
+    for source in sources:
+        spec = package.resources.get(source)
+        if spec is None or spec.schema is None:
+            raise ValueError(f"package rule {rule.column!r}: no resource {source!r} with a schema")
+        for fk in package.foreign_keys(source):
+            if fk.resource != rule.resource:
+                continue
+            if len(fk.fields) != 1:
+                raise ValueError(f"package rule {rule.column!r}: {source} has a composite foreign key into {rule.resource}")
+            if target_field not in (None, fk.reference_fields[0]):
+                raise ValueError(f"package rule {rule.column!r}: foreign keys into {rule.resource} use different fields")
+            target_field = fk.reference_fields[0]
+            counted_in.append(f"{source}.{fk.fields[0]}")
+    if target_field is None:
+        raise ValueError(f"package rule {rule.column!r}: no foreign key into {rule.resource} in {', '.join(sources)}")
+    return target_field, counted_in
+
+
+def package_expectations(package: Package, skipped: list[str] | None = None) -> list[Any]:
+    """The cross-table rules, as expectations on a derived frame of reference counts.
+
+    Each expectation's `meta` tells the layer how to build its column: for every row of
+    `resource`, how many rows of `counted_in` refer to it (the key field is `field`).
+    A rule the schemas cannot support raises ValueError, or, when `skipped` is a list, is
+    left out with the reason appended there (the layer validating an arbitrary package does that).
+    """
+    E = _gx().expectations
+    found = []
+    for rule in PACKAGE_RULES:
+        try:
+            field, counted_in = _references(package, rule)
+        except ValueError as exc:
+            if skipped is None:
+                raise
+            skipped.append(str(exc))
+            continue
+        found.append(E.ExpectColumnValuesToBeBetween(
+            column=rule.column, min_value=1,
+            description=f"{rule.rule} ({', '.join(counted_in)})",
+            meta={"resource": rule.resource, "field": field, "counted_in": counted_in}))
+    return found
+
+
+def _clean(suite: dict[str, Any]) -> dict[str, Any]:
+    """Drop the random ids (and the version stamp) great-expectations adds when serialising."""
+    suite = {k: v for k, v in suite.items() if k != "id"}
+    suite["expectations"] = [{k: v for k, v in e.items() if k != "id"} for e in suite.get("expectations", [])]
+    meta = dict(suite.get("meta") or {})
+    meta.pop("great_expectations_version", None)
+    suite["meta"] = meta
+    return suite
+
+
+def suite_dict(name: str, expectations: list[Any], meta: dict[str, Any]) -> dict[str, Any]:
+    gx = _gx()
+    return _clean(gx.ExpectationSuite(name=name, expectations=expectations, meta=meta).to_json_dict())
+
+
+def generate(root: str | Path = ".") -> dict[str, dict[str, Any]]:
+    """Every suite for the package at `root`, by name, as the JSON to commit."""
+    return suites_for(Package.open(root))
+
+
+def suites_for(package: Package, skipped: list[str] | None = None) -> dict[str, dict[str, Any]]:
+    """Every suite for an open package, by name, read from its own schemas (see `package_expectations` for `skipped`)."""
+    suites: dict[str, dict[str, Any]] = {}
+    for name, spec in package.resources.items():
+        if spec.schema is None:
+            continue
+        if name == PACKAGE_SUITE:
+            raise ValueError(f"a resource may not be called {PACKAGE_SUITE!r} (that is the package suite's name)")
+        schema_path = spec.descriptor.get("schema") if isinstance(spec.descriptor.get("schema"), str) else "its schema"
+        suites[name] = suite_dict(name, resource_expectations(name, spec.schema, schema_path),
+                                  {"resource": name, "generated_by": "python -m nkru.suites.generate"})
+    suites[PACKAGE_SUITE] = suite_dict(PACKAGE_SUITE, package_expectations(package, skipped),
+                                       {"generated_by": "python -m nkru.suites.generate"})
+    return suites
+
+
+def dumps(suite: dict[str, Any]) -> str:
+    return json.dumps(suite, ensure_ascii=False, indent=2) + "\n"
+
+
+def stale(root: str | Path = ".", directory: Path | None = None) -> list[str]:
+    """Names of suites whose file differs from what the schemas generate (or that should not exist)."""
+    directory = suites_dir(root) if directory is None else directory
+    wanted = generate(root)
+    names = [n for n, s in wanted.items() if not suite_path(n, directory).is_file()
+             or suite_path(n, directory).read_text(encoding="utf-8") != dumps(s)]
+    names += [p.stem for p in sorted(directory.glob("*.json")) if p.stem not in wanted]
+    return names
+
+
+def write(root: str | Path = ".", directory: Path | None = None) -> list[Path]:
+    """Rewrite every suite file (atomically); remove suites for resources that are gone."""
+    directory = suites_dir(root) if directory is None else directory
+    from nkru.fsutil import atomic_write_text
+
+    wanted = generate(root)
+    written = []
+    for name, suite in wanted.items():
+        path = suite_path(name, directory)
+        atomic_write_text(path, dumps(suite))
+        written.append(path)
+    for path in sorted(directory.glob("*.json")):
+        if path.stem not in wanted:
+            path.unlink()
+    return written
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = list(sys.argv[1:] if argv is None else argv)
+    check_only = "--check" in args
+    args = [a for a in args if a != "--check"]
+    root = Path(args[0]) if args else Path(".")
+    if check_only:
+        names = stale(root)
+        for name in names:
+            print(f"stale: {suite_path(name, suites_dir(root))}")
+        return 1 if names else 0
+    for path in write(root):
+        print(f"wrote {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,3 +1,0 @@
-from validate.cli import main
-
-main()
