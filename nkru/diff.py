@@ -45,7 +45,7 @@ def stronger(a: str | None, b: str | None) -> str | None:
 class SchemaChange:
     """One change to a resource's schema, with the bump it needs."""
 
-    kind: str  # resource-added, resource-removed, field-added, field-removed, field-retyped, field-edited, fields-reordered, primary-key-changed, schema-edited
+    kind: str  # resource-added, resource-removed, table-missing, table-unreadable, field-added, field-removed, field-retyped, field-edited, fields-reordered, primary-key-changed, schema-edited
     bump: str
     field: str | None = None
     old: Any = None
@@ -56,6 +56,8 @@ class SchemaChange:
         return {
             "resource-added": "table added",
             "resource-removed": "table removed",
+            "table-missing": f"table file {self.field} missing in {self.new}",
+            "table-unreadable": f"table file {self.field} cannot be read in {self.new}",
             "field-added": f"field {f} added ({self.new})",
             "field-removed": f"field {f} removed (was {self.old})",
             "field-retyped": f"field {f} retyped {self.old} → {self.new}" + (" (narrowed)" if self.bump == "major" else " (widened)"),
@@ -89,6 +91,7 @@ class ResourceDiff:
     changed: list[RowChange] = field(default_factory=list)
     schema: list[SchemaChange] = field(default_factory=list)
     note: str | None = None  # e.g. why rows could not be matched by key
+    compared: bool = True  # False when the table could not be read on one side (or both)
 
     def key_of(self, row: dict[str, str]) -> str:
         return _key(row, self.key) if self.key else _row_hash(row)
@@ -103,7 +106,7 @@ class ResourceDiff:
 
     @property
     def unchanged(self) -> bool:
-        return not (self.added or self.removed or self.changed or self.schema)
+        return self.compared and not (self.added or self.removed or self.changed or self.schema)
 
     def bumps(self) -> list[tuple[str, str]]:
         """(bump, reason) for every kind of change in this resource."""
@@ -127,6 +130,7 @@ class ResourceDiff:
             "changed": [c.to_dict() for c in self.changed],
             "schema": [c.to_dict() for c in self.schema],
             "note": self.note,
+            "compared": self.compared,
         }
 
 
@@ -213,7 +217,18 @@ def _diff_resource(old: Snapshot, new: Snapshot, name: str) -> ResourceDiff:
     rd = ResourceDiff(name, "kept", key)
     rd.schema = _schema_changes(old, new, name)
     if old_table is None or new_table is None:
-        rd.note = f"table could not be read in {old.label if old_table is None else new.label}"
+        # A table missing or unreadable on one side is a change in its own right: shown in every format and
+        # counted toward the bump (its rows are gone from NEW: major; they appear only in NEW: minor).
+        for side, table, bump in ((old, old_table, "minor"), (new, new_table, "major")):
+            if table is None:
+                path = side.resources[name].get("path")
+                shown = path if isinstance(path, str) else f"of {name}"
+                kind = "table-missing" if not isinstance(path, str) or side.read_bytes(path) is None else "table-unreadable"
+                if old_table is None and new_table is None:
+                    rd.note = f"table file {shown} cannot be read in either version: rows not compared"
+                else:
+                    rd.schema.append(SchemaChange(kind, bump, shown, new=side.label))
+        rd.compared = False
         return rd
     if not key:
         rd.note = "no primary key shared by both versions: rows are matched by their whole content"
@@ -288,6 +303,10 @@ def _schema_changes(old: Snapshot, new: Snapshot, name: str) -> list[SchemaChang
 # -- rendering ---------------------------------------------------------------------
 
 
+#: schema-change kinds about the table file rather than the schema: their label in the text output
+_TABLE_KINDS = {"table-missing": "table", "table-unreadable": "table"}
+
+
 def _show(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False)
 
@@ -303,7 +322,7 @@ def render_text(d: PackageDiff) -> str:
         if rd.note:
             out.append(f"  note: {rd.note}")
         for change in rd.schema:
-            out.append(f"  schema: {change.describe()}")
+            out.append(f"  {_TABLE_KINDS.get(change.kind, 'schema')}: {change.describe()}")
         for key in rd.added_keys:
             out.append(f"  + {key}")
         for key in rd.removed_keys:
@@ -345,7 +364,11 @@ def render_markdown(d: PackageDiff) -> str:
         if rd.note:
             out += ["", f"Note: {_md(rd.note)}"]
         if rd.schema:
-            out += ["", "Schema:", ""] + [f"- {_md(c.describe())}" for c in rd.schema]
+            files = [c for c in rd.schema if c.kind in _TABLE_KINDS]
+            if files:
+                out += ["", "**Table file:** " + "; ".join(_md(c.describe()) for c in files) + " (rows not compared)"]
+            if len(files) < len(rd.schema):
+                out += ["", "Schema:", ""] + [f"- {_md(c.describe())}" for c in rd.schema if c.kind not in _TABLE_KINDS]
         if rd.added:
             out += ["", f"Added: {', '.join(_code(k) for k in rd.added_keys)}"]
         if rd.removed:

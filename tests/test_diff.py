@@ -315,3 +315,36 @@ def test_a_damaged_release_zip_is_a_usage_error(versions, tmp_path, damage, memb
         assert f"member nkru-0.1.0/{member} is damaged" in result.stderr and "CRC" in result.stderr
     with pytest.raises(SnapshotError):
         diffmod.diff(archive, new)
+
+
+@pytest.mark.parametrize("damage", ["missing", "unreadable"])
+def test_a_table_missing_or_unreadable_on_one_side_is_shown_in_every_format_and_needs_a_bump(tmp_path, damage):
+    old = make_package(tmp_path / "old", OLD)
+    new = make_package(tmp_path / "new", OLD)
+    target = new / "data" / "events.csv"
+    if damage == "missing":
+        target.unlink()
+    else:
+        target.write_bytes(b"event_id,title\n\"E001,unterminated\n")
+    word = "missing" if damage == "missing" else "cannot be read"
+    result = diffmod.diff(old, new)
+    events = result.resource("events")
+    assert not events.unchanged and not events.compared
+    assert [c.kind for c in events.schema] == [f"table-{damage}"]
+    bump, reasons = result.required_bump()
+    assert bump == "major" and any("data/events.csv" in r for r in reasons)
+    text = diffmod.render_text(result)
+    assert f"table file data/events.csv {word} in {new}" in text
+    assert "required version bump: major" in text
+    unchanged = next(line for line in text.splitlines() if line.startswith("unchanged:"))
+    assert "events" not in unchanged.replace("event_actors", "") and "\nevents [kept]" in text
+    markdown = diffmod.render_markdown(result)
+    assert f"data/events.csv {word}" in markdown and "**major**" in markdown
+    data = json.loads(diffmod.render_json(result))
+    entry = next(r for r in data["resources"] if r["resource"] == "events")
+    assert entry["compared"] is False and entry["schema"][0]["kind"] == f"table-{damage}"
+    assert data["required_bump"] == "major"
+    # The other way round the rows only appear: a minor bump.
+    back = diffmod.diff(new, old)
+    assert back.required_bump()[0] == "minor"
+    assert f"{word} in {new}" in diffmod.render_text(back)

@@ -313,7 +313,7 @@ def test_same_data_same_pictures(fixture_package):
 
 def test_cli(fixture_package, tmp_path):
     out = tmp_path / "site"
-    result = run_cli("report", str(out), str(fixture_package), "--no-validation")
+    result = run_cli("report", str(fixture_package), "--out", str(out), "--no-validation")
     assert result.exit_code == 0, result.stderr
     assert "Wrote" in result.stdout and (out / "index.html").is_file()
     assert "Validation was not run" in (out / "index.html").read_text(encoding="utf-8")
@@ -321,9 +321,9 @@ def test_cli(fixture_package, tmp_path):
 
 def test_cli_replaces_an_earlier_report(fixture_package, tmp_path):
     out = tmp_path / "report"
-    assert run_cli("report", str(out), str(fixture_package), "--no-validation").exit_code == 0
+    assert run_cli("report", str(fixture_package), "--out", str(out), "--no-validation").exit_code == 0
     (out / "index.html").write_text("old", encoding="utf-8")
-    assert run_cli("report", str(out), str(fixture_package), "--no-validation").exit_code == 0
+    assert run_cli("report", str(fixture_package), "--out", str(out), "--no-validation").exit_code == 0
     assert (out / "index.html").read_text(encoding="utf-8") != "old"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["report"]
 
@@ -332,19 +332,19 @@ def test_cli_refuses_a_directory_that_is_not_a_report(fixture_package, tmp_path)
     out = tmp_path / "mine"
     out.mkdir()
     (out / "thesis.tex").write_text("precious", encoding="utf-8")
-    result = run_cli("report", str(out), str(fixture_package), "--no-validation")
+    result = run_cli("report", str(fixture_package), "--out", str(out), "--no-validation")
     assert result.exit_code == 2
     assert "not empty" in result.stderr
     assert [p.name for p in out.iterdir()] == ["thesis.tex"]
     (tmp_path / "file").write_text("x", encoding="utf-8")
-    result = run_cli("report", str(tmp_path / "file"), str(fixture_package), "--no-validation")
+    result = run_cli("report", str(fixture_package), "--out", str(tmp_path / "file"), "--no-validation")
     assert result.exit_code == 2 and "not a directory" in result.stderr
 
 
 def test_cli_usage_errors(tmp_path, fixture_package):
-    result = run_cli("report", str(tmp_path / "out"), str(tmp_path / "nowhere"))
+    result = run_cli("report", str(tmp_path / "nowhere"), "--out", str(tmp_path / "out"))
     assert result.exit_code == 2 and "no such directory" in result.stderr
-    result = run_cli("report", str(tmp_path / "out"), str(fixture_package), "--skip", "nosuchlayer")
+    result = run_cli("report", str(fixture_package), "--out", str(tmp_path / "out"), "--skip", "nosuchlayer")
     assert result.exit_code == 2 and "unknown layer" in result.stderr
     assert not (tmp_path / "out").exists()
 
@@ -437,7 +437,7 @@ def test_a_renamed_vocabulary_value_becomes_a_note(package_copy, tmp_path):
     notes = " ".join(result.notes)
     assert f"{ROLE[0]}.{ROLE[1]}: the report's supply links use {SUPPLY_TO[0]}," in notes
     assert f"{QUALIFIER[0]}.{QUALIFIER[1]}: the report's quantity qualifiers use approximately," in notes
-    cli = run_cli("report", str(tmp_path / "report2"), str(package_copy), "--no-validation")
+    cli = run_cli("report", str(package_copy), "--out", str(tmp_path / "report2"), "--no-validation")
     assert cli.exit_code == 0 and f"note: {ROLE[0]}.{ROLE[1]}" in cli.stdout
 
 
@@ -470,7 +470,7 @@ def test_every_quote_bearing_resource_is_shown(fixture_package, tmp_path):
 def test_report_into_a_path_under_a_file_is_a_usage_error(fixture_package, tmp_path):
     (tmp_path / "afile").write_text("x", encoding="utf-8")
     out = tmp_path / "afile" / "sub"
-    result = run_cli("report", str(out), str(fixture_package), "--no-validation")
+    result = run_cli("report", str(fixture_package), "--out", str(out), "--no-validation")
     assert result.exit_code == 2 and isinstance(result.exception, SystemExit)
     assert f"{out}: {tmp_path / 'afile'} is not a directory" in " ".join(result.stderr.split())
 
@@ -509,7 +509,7 @@ MALFORMED = {
 @pytest.mark.parametrize("mutation", list(MALFORMED))
 def test_a_malformed_descriptor_or_schema_is_a_clear_error_not_a_traceback(package_copy, tmp_path, mutation):
     MALFORMED[mutation](package_copy)
-    result = run_cli("report", str(tmp_path / "report"), str(package_copy), "--no-validation")
+    result = run_cli("report", str(package_copy), "--out", str(tmp_path / "report"), "--no-validation")
     assert result.exception is None or isinstance(result.exception, SystemExit), result.output  # no traceback
     if mutation == "licenses is an object":  # the report shows no licence; the metadata layer reports the shape
         assert result.exit_code == 0

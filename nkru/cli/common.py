@@ -12,7 +12,10 @@ EXIT_VALID, EXIT_INVALID, EXIT_USAGE = 0, 1, 2
 
 
 def stdout() -> Console:
-    return Console(file=sys.stdout, highlight=False)
+    """The console for a command's output: the real terminal width on a terminal (rich measures it); when piped,
+    lines are never wrapped (soft wrap), so a path or a `file:line` stays on one line for grep and editors."""
+    piped = not sys.stdout.isatty()
+    return Console(file=sys.stdout, highlight=False, soft_wrap=piped)
 
 
 def stderr() -> Console:

@@ -1,4 +1,4 @@
-"""`nkru report [OUT] [PATH]`."""
+"""`nkru report [PATH] [--out DIR]`."""
 
 from __future__ import annotations
 
@@ -11,8 +11,9 @@ from nkru.cli.common import EXIT_VALID, split_names, stdout, usage_error
 
 
 def command(
-    out: Annotated[Path, typer.Argument(help="Directory to write the report into (index.html). Replaced only if empty or an earlier report.")] = Path("report"),
     path: Annotated[Path, typer.Argument(help="Package directory (or its datapackage.json).")] = Path("."),
+    out: Annotated[Path, typer.Option("--out", "-o", metavar="DIR", help="Directory to write the report into (index.html). Replaced only if empty or an earlier report.")] = Path("report"),
+    extra: Annotated[Optional[list[str]], typer.Argument(hidden=True)] = None,
     skip: Annotated[Optional[list[str]], typer.Option(help="Validation layers not to run for the summary, e.g. --skip expectations (repeat or comma-separate).")] = None,
     no_validation: Annotated[bool, typer.Option("--no-validation", help="Leave the validation summary out (fastest).")] = False,
 ) -> None:
@@ -20,10 +21,17 @@ def command(
     from nkru.package import PackageError
     from nkru.report import ReportError, write_report
 
+    if extra:
+        # The old form was `nkru report OUT PATH`; with two positionals we cannot tell which is which.
+        raise usage_error(f"nkru report takes one package PATH and the output folder as an option: "
+                          f"nkru report PATH --out DIR (got {len(extra) + 1} arguments: {path} {' '.join(extra)})")
     try:
         result = write_report(out, path, validate=not no_validation, skip=split_names(skip))
     except (PackageError, ReportError, ValueError) as exc:
-        raise usage_error(str(exc))
+        hint = ""
+        if not (path / "datapackage.json").is_file() and not path.name.endswith(".json"):
+            hint = f" (nkru report takes the package first; the output folder is --out DIR)"
+        raise usage_error(f"{exc}{hint}")
     console = stdout()
     console.print(f"Wrote {result.index} ({result.events} events, {len(result.contested)} contested, "
                   f"{len(result.sources)} sources).", soft_wrap=True, highlight=False)

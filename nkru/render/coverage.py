@@ -31,7 +31,8 @@ def render_text(report: Any, console: Any) -> None:
 
     if report.problem:
         console.print(f"[red]error:[/red] {escape(report.problem)}", soft_wrap=True, highlight=False)
-        console.print(f"\n{escape(report.package)}: coverage [red]failed[/red] — nothing could be measured", highlight=False)
+        console.print(f"\n{escape(report.package)}: coverage [red]failed[/red] — nothing could be measured", highlight=False,
+                      soft_wrap=True)
         return
     table = Table(show_edge=False, box=None, pad_edge=False)
     for column, justify in (("source", "left"), ("sentences", "right"), ("covered", "right"), ("excluded", "right"),
@@ -53,9 +54,10 @@ def render_text(report: Any, console: Any) -> None:
         uncovered = source.uncovered_sentences()
         if not uncovered:
             continue
-        console.print(f"\n[bold]{escape(source.source_id)}[/bold] {escape(source.text_path)}: {len(uncovered)} uncovered")
+        console.print(f"\n[bold]{escape(source.source_id)}[/bold] {escape(source.text_path)}: {len(uncovered)} uncovered", soft_wrap=True)
         for sentence in uncovered:
             console.print(f"  {escape(source.text_path)}:{sentence.line}  {escape(sentence.text)}", soft_wrap=True, highlight=False)
     failing = len(report.failing)
     status = "[green]passed[/green]" if report.passed else f"[red]failed[/red] ({failing} source{'s' if failing != 1 else ''} below)"
-    console.print(f"\n{escape(report.package)}: coverage {status} — threshold {report.threshold:g}% per source", highlight=False)
+    console.print(f"\n{escape(report.package)}: coverage {status} — threshold {report.threshold:g}% per source", highlight=False,
+                  soft_wrap=True)
