@@ -25,12 +25,13 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from datetime import date, datetime, time, timezone
 from pathlib import Path
 from typing import Any, Callable
 
-from nkru.package import (DESCRIPTOR, ForeignKey, Package, ReadError, Table, csv_dialect, is_remote,
-                              read_csv_text)
+from nkru.package import DESCRIPTOR, ForeignKey, Package, ReadError, Table, is_remote
+from nkru.reader import delimiter_name
 
 __all__ = ["load", "read_package", "Data", "LoadError", "PackageInvalid", "FieldSpec", "TypedTable", "TypedPackage", "ENGINES"]
 
@@ -169,8 +170,9 @@ def _parse_date(text: str, spec: "FieldSpec") -> date:
             return date.fromisoformat(text)
         return datetime.strptime(text, fmt).date()
     except ValueError:
-        shown = "YYYY-MM-DD" if fmt in ("default", "any") else fmt
-        raise _CellError(f"is not a date ({shown})") from None
+        shown = ("the form YYYY-MM-DD: a four-digit year, a two-digit month and a two-digit day, e.g. 2024-06-01"
+                 if fmt in ("default", "any") else f"the form {fmt}")
+        raise _CellError(f"is not a date in {shown}") from None
 
 
 def _parse_datetime(text: str, spec: "FieldSpec") -> datetime:
@@ -311,12 +313,13 @@ class FieldSpec:
 
 @dataclass
 class TypedTable:
-    """One resource with typed Python values: column name -> list of values (None = missing)."""
+    """One resource typed from its Table Schema: `frame` is a polars DataFrame (one column per
+    field, null = missing); `columns` gives the same values as Python objects."""
 
     name: str
     path: str
     fields: list[FieldSpec]
-    columns: dict[str, list[Any]]
+    frame: Any  # polars.DataFrame
     lines: list[int]
     title: str | None = None
     description: str | None = None
@@ -325,6 +328,11 @@ class TypedTable:
 
     def __len__(self) -> int:
         return len(self.lines)
+
+    @cached_property
+    def columns(self) -> dict[str, list[Any]]:
+        """Column name -> list of Python values (None = missing)."""
+        return {spec.name: self.frame.get_column(spec.name).to_list() for spec in self.fields}
 
     def field(self, name: str) -> FieldSpec:
         for spec in self.fields:
@@ -384,21 +392,141 @@ def _is_table(spec: Any) -> bool:
     return False
 
 
+# -- the one type system: text columns typed from the Table Schema, column-wise -----------------
+
+_UNIQUE_PARSED = ("date", "datetime", "time", "year")  # few distinct values: parsed once per distinct text
+
+
+def _cell_problems(mask, reason, spec: "FieldSpec", text, lines, out: list[tuple[int, int, Problem]], order: int,
+                   path: str, resource: str) -> None:
+    """Append a Problem for every row where `mask` is true (`reason` a string or a per-row Series)."""
+    import polars as pl
+
+    frame = pl.DataFrame({"i": pl.int_range(0, len(mask), eager=True), "bad": mask, "value": text,
+                          "reason": reason if isinstance(reason, pl.Series) else pl.repeat(reason, len(mask), eager=True)})
+    for index, value, why in frame.filter(pl.col("bad")).select("i", "value", "reason").iter_rows():
+        out.append((lines[index], order, Problem(path, lines[index], spec.name, value, why, resource)))
+
+
+def type_column(spec: "FieldSpec", text) -> tuple[Any, Any, Any]:
+    """(typed polars Series, mask of cells that do not parse, reason per cell) for one text column.
+
+    Missing values (the schema's `missingValues`) become null and are never bad. The reasons are
+    the ones `FieldSpec.parse` gives, so the loader, the exports and the structure layer agree.
+    """
+    import polars as pl
+
+    text = text.fill_null("")
+    missing = text.is_in(list(spec.missing_values)) if spec.missing_values else pl.repeat(False, len(text), eager=True)
+    present = text.set(missing, None) if missing.any() else text
+    kind = spec.kind
+    reason: Any = ""
+    if kind == "string":
+        values, bad = present, pl.repeat(False, len(text), eager=True)
+    elif kind in ("integer", "number"):
+        cleaned = present
+        group = spec.options.get("groupChar")
+        if group:
+            cleaned = cleaned.str.replace_all(group, "", literal=True)
+        if kind == "number" and spec.options.get("decimalChar", ".") != ".":
+            cleaned = cleaned.str.replace_all(spec.options["decimalChar"], ".", literal=True)
+        if spec.options.get("bareNumber", True) is False:
+            cleaned = cleaned.str.replace_all(r"^[^0-9+.-]+|[^0-9.]+$" if kind == "number" else r"^[^0-9+-]+|[^0-9]+$", "")
+        if kind == "integer":
+            shape = cleaned.str.contains(_INTEGER.pattern)
+            values = cleaned.str.strip_prefix("+").cast(pl.Int64, strict=False)
+            reason = "is not an integer"
+        else:
+            special = cleaned.is_in(["NaN", "INF", "-INF", "+INF"])
+            shape = cleaned.str.contains(_NUMBER.pattern) | special
+            values = (cleaned.str.replace("INF", "inf", literal=True).str.strip_prefix("+")
+                      .cast(pl.Float64, strict=False))
+            reason = "is not a number"
+        bad = (present.is_not_null() & (~shape.fill_null(False) | values.is_null())).fill_null(False)
+        values = values.set(bad, None) if bad.any() else values
+    elif kind == "boolean":
+        true = list(spec.options.get("trueValues", _DEFAULT_TRUE))
+        false = list(spec.options.get("falseValues", _DEFAULT_FALSE))
+        values = pl.Series(text.name, [None] * len(text), dtype=pl.Boolean)
+        values = values.set(present.is_in(true).fill_null(False), True).set(present.is_in(false).fill_null(False), False)
+        bad = (present.is_not_null() & values.is_null()).fill_null(False)
+        reason = "is not a boolean"
+    else:  # dates and times: few distinct texts, each parsed once by the field's parser
+        distinct = present.drop_nulls().unique().to_list()
+        parsed: list[Any] = []
+        why: list[str | None] = []
+        for item in distinct:
+            try:
+                parsed.append(PARSERS[kind](item, spec))
+                why.append(None)
+            except _CellError as exc:
+                parsed.append(None)
+                why.append(str(exc))
+        dtype = {"date": pl.Date, "datetime": pl.Datetime("us", "UTC"), "time": pl.Time, "year": pl.Int64}[kind]
+        lookup = pl.DataFrame({"text": pl.Series(distinct, dtype=pl.String), "value": pl.Series(parsed, dtype=dtype),
+                               "why": pl.Series(why, dtype=pl.String)})
+        joined = pl.DataFrame({"text": present}).join(lookup, on="text", how="left", maintain_order="left")
+        values = joined.get_column("value").alias(text.name)
+        reason = joined.get_column("why").fill_null("")
+        bad = joined.get_column("why").is_not_null()
+    if spec.enum is not None:
+        outside = (values.is_not_null() & ~values.is_in(list(spec.enum))).fill_null(False)
+        if outside.any():
+            shown = ", ".join(str(v) for v in spec.enum)
+            text_reason = f"is not in the field's controlled vocabulary ({shown})"
+            reason = pl.when(outside).then(pl.lit(text_reason)).otherwise(reason if isinstance(reason, pl.Series) else pl.lit(reason))
+            reason = pl.select(reason.alias("r")).to_series()
+            bad = bad | outside
+            values = values.set(outside, None)
+    return values.alias(spec.name), bad.fill_null(False), reason
+
+
+def type_frame(table: Table, fields: list["FieldSpec"]) -> tuple[Any, list[Problem]]:
+    """The resource's typed polars frame (one column per schema field) and every cell or row that
+    does not load: wrong row width, a cell over `nkru.limits.MAX_CELL_CHARS`, a value that does not
+    parse as its type or is outside its controlled vocabulary. Assumes the header matches the fields."""
+    import polars as pl
+
+    from nkru import limits
+
+    width = len(table.header)
+    widths = pl.Series("w", table.widths, dtype=pl.Int64)
+    wrong_width = widths != width
+    found: list[tuple[int, int, Problem]] = []
+    for index in wrong_width.arg_true().to_list():
+        line = table.lines[index]
+        found.append((line, -1, Problem(table.path, line, None, None, f"row has {table.widths[index]} cells, the header {width}", table.name)))
+    columns = []
+    for order, spec in enumerate(fields):
+        text = table.text.get_column(table.column_name(spec.name))
+        too_long = (text.str.len_chars() > limits.MAX_CELL_CHARS).fill_null(False)
+        if too_long.any():
+            where = too_long.arg_true()
+            lengths = text.str.len_chars().gather(where).to_list()
+            reason = pl.repeat("", len(text), eager=True, dtype=pl.String).scatter(
+                where, [f"has {n:,} characters, more than a cell may hold ({limits.MAX_CELL_CHARS:,})" for n in lengths])
+            shown = text.str.slice(0, 60) + "…"
+            _cell_problems(too_long, reason, spec, shown, table.lines, found, order, table.path, table.name)
+            text = text.set(too_long, "")
+        values, bad, reason = type_column(spec, text)
+        bad = bad & ~too_long  # cells of a row of the wrong width are checked too (padded with "", as frictionless does)
+        if bad.any():
+            _cell_problems(bad, reason, spec, text, table.lines, found, order, table.path, table.name)
+        columns.append(values)
+    found.sort(key=lambda item: (item[0], item[1]))
+    return pl.DataFrame(columns) if columns else pl.DataFrame(), [problem for _, _, problem in found]
+
+
 def _read_problem(exc: ReadError, path: str, name: str) -> Problem:
-    """A ReadError from the package's CSV reader as a Problem naming file and line."""
-    reason = str(exc)
-    if reason.startswith(f"{path}: "):
-        reason = reason[len(path) + 2:]
+    """A ReadError from the one reader as a Problem naming file and line."""
+    reason = exc.detail
     if exc.line is not None:
-        csv_error = re.match(r"^line [0-9]+: ", reason)  # "line N: <csv.Error>" vs "line N is not valid utf-8"
         reason = re.sub(r"^line [0-9]+:? ", "", reason)
-        if csv_error:
-            reason = f"malformed CSV: {reason}"
     return Problem(path, exc.line, None, None, f"{reason} (resource {name!r})", name)
 
 
 def _read(package: Package, name: str) -> tuple[str, Table]:
-    """(path, text table) of a resource, read by the package's one CSV reader, or LoadError."""
+    """(path, text table) of a resource, read by the package's one reader, or LoadError."""
     spec = package.resources[name]
     if not isinstance(name, str):
         raise LoadError(Problem(DESCRIPTOR, None, "name", str(name), "a resource name must be a string"))
@@ -408,12 +536,40 @@ def _read(package: Package, name: str) -> tuple[str, Table]:
         raise LoadError(Problem(DESCRIPTOR, None, None, None, f"resource {name!r}: no local path to load", name))
     if spec.schema is None:
         raise LoadError(Problem(DESCRIPTOR, None, None, None, f"resource {name!r}: no Table Schema", name))
-    try:
-        table = read_csv_text(package.read_text(name), name=name, path=spec.path,
-                              primary_key=package.primary_key(name), dialect=csv_dialect(spec.descriptor))
-    except ReadError as exc:
-        raise LoadError(_read_problem(exc, spec.path, name)) from None
+    table = package.table(name)
+    if table is None:
+        raise LoadError(_read_problem(package.read_failures[name], spec.path, name))
     return spec.path, table
+
+
+def schema_field_specs(package: Package, name: str) -> list[FieldSpec]:
+    """The resource's fields as FieldSpecs (raises LoadError for an enum value of the wrong type)."""
+    schema = package.resources[name].schema or {}
+    schema_missing = _missing_values(schema.get("missingValues"))
+    types = package.field_types(name)
+    return [FieldSpec.from_descriptor(f, schema_missing, type=types[f["name"]], enum=package.enum(name, f["name"]))
+            for f in package.fields(name)]
+
+
+def header_problem(table: Table, names: list[str]) -> Problem | None:
+    """Why the header does not match the schema's fields, or None when it does."""
+    if not table.header:
+        return Problem(table.path, 1, None, None, "file is empty (no header row)", table.name)
+    if table.header == names:
+        return None
+    missing = [n for n in names if n not in table.header]
+    extra = [h for h in table.header if h not in names]
+    detail = []
+    if table.read.suspect_delimiter:
+        detail.append(f"the file looks separated by {delimiter_name(table.read.suspect_delimiter)}, not by the "
+                      f"declared delimiter (save it comma-separated or declare the dialect)")
+    if missing:
+        detail.append(f"missing {', '.join(missing)}")
+    if extra:
+        detail.append(f"not in the schema: {', '.join(extra)}")
+    if not detail:
+        detail.append(f"columns out of order (schema order: {', '.join(names)})")
+    return Problem(table.path, 1, None, ",".join(table.header), "(the header) does not match the schema: " + "; ".join(detail), table.name)
 
 
 def read_table(package: Package, name: str) -> TypedTable:
@@ -421,38 +577,11 @@ def read_table(package: Package, name: str) -> TypedTable:
     path, text = _read(package, name)
     spec = package.resources[name]
     res, schema = spec.descriptor, spec.schema or {}
-    schema_missing = _missing_values(schema.get("missingValues"))
-    types = package.field_types(name)
-    fields = [FieldSpec.from_descriptor(f, schema_missing, type=types[f["name"]], enum=package.enum(name, f["name"]))
-              for f in package.fields(name)]
-    names = [f.name for f in fields]
-    if not text.header:
-        raise LoadError(Problem(path, 1, None, None, "file is empty (no header row)", name))
-    if text.header != names:
-        missing = [n for n in names if n not in text.header]
-        extra = [h for h in text.header if h not in names]
-        detail = []
-        if missing:
-            detail.append(f"missing {', '.join(missing)}")
-        if extra:
-            detail.append(f"not in the schema: {', '.join(extra)}")
-        if not detail:
-            detail.append(f"columns out of order (schema order: {', '.join(names)})")
-        raise LoadError(Problem(path, 1, None, ",".join(text.header), "(the header) does not match the schema: " + "; ".join(detail), name))
-    problems: list[Problem] = []
-    columns: dict[str, list[Any]] = {n: [] for n in names}
-    for row, line, width in zip(text.rows, text.lines, text.widths):
-        if width != len(names):
-            problems.append(Problem(path, line, None, None, f"row has {width} cells, the header {len(names)}", name))
-            continue
-        for field_spec in fields:
-            cell = row.get(field_spec.name, "")
-            try:
-                value = field_spec.parse(cell)
-            except _CellError as exc:
-                problems.append(Problem(path, line, field_spec.name, cell, str(exc), name))
-                value = None
-            columns[field_spec.name].append(value)
+    fields = schema_field_specs(package, name)
+    problem = header_problem(text, [f.name for f in fields])
+    if problem is not None:
+        raise LoadError(problem)
+    frame, problems = type_frame(text, fields)
     if problems:
         raise LoadError(problems)
     description = res.get("description") or schema.get("description")
@@ -460,7 +589,7 @@ def read_table(package: Package, name: str) -> TypedTable:
         name=name,
         path=path,
         fields=fields,
-        columns=columns,
+        frame=frame,
         lines=list(text.lines),
         title=res.get("title") if isinstance(res.get("title"), str) else None,
         description=description if isinstance(description, str) else None,
@@ -548,7 +677,9 @@ def to_polars(table: TypedTable):
     """A polars DataFrame: pl.Date, pl.Int64, pl.Enum for controlled values, pl.String."""
     import polars as pl
 
-    return pl.DataFrame([pl.Series(spec.name, table.columns[spec.name], dtype=polars_dtype(spec)) for spec in table.fields])
+    casts = [pl.col(spec.name).cast(polars_dtype(spec)) for spec in table.fields
+             if table.frame.schema[spec.name] != polars_dtype(spec)]
+    return table.frame.with_columns(casts) if casts else table.frame
 
 
 CONVERTERS: dict[str, Callable[[TypedTable], Any]] = {"pandas": to_pandas, "polars": to_polars}

@@ -6,13 +6,16 @@ leave the package. Layers turn what it cannot read into findings.
 
 from __future__ import annotations
 
-import csv
 import io
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path, PurePosixPath
 from typing import Any
+
+from nkru.reader import ReadError, TextTable, csv_dialect, decode, read_csv_stream, read_resource
+
+__all__ = ["Package", "PackageError", "UnsafePath", "Table", "ReadError", "csv_dialect", "decode", "read_csv_text"]
 
 DESCRIPTOR = "datapackage.json"
 #: The resource listing the archived source texts (source_id, text_path, text_sha256, language).
@@ -53,28 +56,75 @@ def check_relative_path(path: str) -> PurePosixPath:
     return pure
 
 
-@dataclass
 class Table:
-    """A CSV resource read as text, with the file line where every row starts."""
+    """A CSV resource as read by the one reader (`nkru.reader`): a polars frame of text cells
+    (`text`), the file line where every row starts, and the row widths and blank lines.
 
-    name: str
-    path: str
-    header: list[str]
-    rows: list[dict[str, str]]
-    lines: list[int]
-    primary_key: list[str] = field(default_factory=list)
-    #: start line of every record after the header, blank ones included (frictionless counts them)
-    record_lines: list[int] = field(default_factory=list)
-    #: record index -> index in `rows` (None for a blank record)
-    record_rows: list[int | None] = field(default_factory=list)
-    #: number of cells each row really had (rows are padded or cut to the header's width)
-    widths: list[int] = field(default_factory=list)
+    `rows` (one dict per row) is kept for the few callers that want Python rows; layers use
+    `text` (or the typed frame from `nkru.loader`) column-wise.
+    """
+
+    def __init__(self, read: TextTable, primary_key: list[str] | None = None):
+        self.read = read
+        self.name = read.name
+        self.path = read.path
+        self.header = read.header
+        self.text = read.text
+        self.lines = read.lines
+        self.widths = read.widths
+        self.record_lines = read.record_lines
+        self.blank_runs = read.blank_runs
+        self.columns = read.columns
+        self.primary_key = list(primary_key or [])
+
+    @cached_property
+    def rows(self) -> list[dict[str, str]]:
+        """Every data row as a dict of text cells (header label -> cell; short rows padded with "")."""
+        if not self.header:
+            return []
+        labels = dict(zip(self.columns, self.header))
+        return [{labels[k]: v for k, v in row.items()} for row in self.text.iter_rows(named=True)]
+
+    def column_name(self, label: str) -> str | None:
+        """The `text` column holding header label `label`, or None."""
+        return self.columns[self.header.index(label)] if label in self.header else None
+
+    def column(self, label: str) -> list[str]:
+        """One column's cells as text; "" for every row when the header has no such label."""
+        name = self.column_name(label)
+        return self.text.get_column(name).to_list() if name is not None else [""] * len(self)
+
+    @cached_property
+    def record_rows(self) -> list[int | None]:
+        """Record index (after the header, blank lines included) -> data row index (None for a blank line)."""
+        blank = {line for start, count in self.blank_runs for line in range(start, start + count)}
+        out: list[int | None] = []
+        index = 0
+        for line in self.record_lines:
+            if line in blank:
+                out.append(None)
+            else:
+                out.append(index)
+                index += 1
+        return out
+
+    def row_ids(self) -> list[str | None]:
+        """The primary key of every row as text joined by "|" (None everywhere without a primary key)."""
+        names = [self.column_name(k) for k in self.primary_key]
+        if not names or any(n is None for n in names):
+            return [None] * len(self)
+        import polars as pl
+
+        return self.text.select(pl.concat_str([pl.col(n) for n in names], separator="|")).to_series().to_list()
 
     def row_id(self, index: int) -> str | None:
         if not self.primary_key:
             return None
-        row = self.rows[index]
-        return "|".join(row.get(key, "") or "" for key in self.primary_key)
+        cells = []
+        for key in self.primary_key:
+            name = self.column_name(key)
+            cells.append((self.text.get_column(name)[index] or "") if name is not None else "")
+        return "|".join(cells)
 
     def locate_record(self, row_number: int) -> tuple[int | None, str | None]:
         """(file line, row id) of frictionless' `row_number` (the header is row 1; blank rows count)."""
@@ -88,86 +138,20 @@ class Table:
         """The table as a pandas DataFrame of strings (empty cells are empty strings)."""
         import pandas as pd
 
-        frame = pd.DataFrame(self.rows, columns=self.header, dtype="string")
-        return frame.fillna("")
+        if not self.header:
+            return pd.DataFrame()
+        frame = self.text.to_pandas()
+        frame.columns = self.header
+        return frame.astype("string").fillna("")
 
     def __len__(self) -> int:
-        return len(self.rows)
-
-
-class ReadError(ValueError):
-    """A resource file cannot be read, decoded or parsed as CSV."""
-
-    def __init__(self, message: str, *, line: int | None = None):
-        super().__init__(message)
-        self.line = line
-
-
-def csv_dialect(resource: dict[str, Any]) -> dict[str, Any]:
-    """`csv.reader` keyword arguments from a resource's Table Dialect (delimiter, quote char, escaping)."""
-    dialect = resource.get("dialect") if isinstance(resource.get("dialect"), dict) else {}
-    out: dict[str, Any] = {}
-    if isinstance(dialect.get("delimiter"), str) and len(dialect["delimiter"]) == 1:
-        out["delimiter"] = dialect["delimiter"]
-    if isinstance(dialect.get("quoteChar"), str) and len(dialect["quoteChar"]) == 1:
-        out["quotechar"] = dialect["quoteChar"]
-    if dialect.get("doubleQuote") is False:
-        out["doublequote"] = False
-        out["escapechar"] = dialect.get("escapeChar") or "\\"
-    return out
-
-
-def decode(data: bytes, encoding: str | None, *, path: str) -> str:
-    """Decode a resource's bytes with its declared encoding (UTF-8 by default, a BOM tolerated).
-
-    Raises ReadError naming the line of the first undecodable byte.
-    """
-    declared = (encoding or "utf-8").lower()
-    codec = "utf-8-sig" if declared in ("utf-8", "utf8") else declared
-    try:
-        return data.decode(codec)
-    except UnicodeDecodeError as exc:
-        line = data[: exc.start].count(b"\n") + 1
-        raise ReadError(f"{path}: line {line} is not valid {declared} ({exc.reason} at byte {exc.start})",
-                        line=line) from None
-    except LookupError:
-        raise ReadError(f"{path}: unknown encoding {declared!r}") from None
+        return len(self.lines)
 
 
 def read_csv_text(text: str, *, name: str, path: str, primary_key: list[str] | None = None,
                   dialect: dict[str, Any] | None = None) -> Table:
-    """Parse CSV text, remembering the line each record starts on (header = line 1).
-
-    Strict: an unterminated quote raises ReadError instead of silently cutting the cell.
-    """
-    reader = csv.reader(io.StringIO(text, newline=""), strict=True, **(dialect or {}))
-    header: list[str] = []
-    rows: list[dict[str, str]] = []
-    lines: list[int] = []
-    record_lines: list[int] = []
-    record_rows: list[int | None] = []
-    widths: list[int] = []
-    previous_end = 0
-    try:
-        for index, record in enumerate(reader):
-            start = previous_end + 1
-            previous_end = reader.line_num
-            if index == 0:
-                header = record
-                continue
-            record_lines.append(start)
-            if not record:
-                record_rows.append(None)  # a blank line: frictionless reports it as blank-row
-                continue
-            padded = record + [""] * (len(header) - len(record))
-            record_rows.append(len(rows))
-            rows.append(dict(zip(header, padded)))
-            lines.append(start)
-            widths.append(len(record))
-    except csv.Error as exc:
-        raise ReadError(f"{path}: line {previous_end + 1}: {exc}", line=previous_end + 1) from None
-    return Table(name=name, path=path, header=header, rows=rows, lines=lines, primary_key=list(primary_key or []),
-                 record_lines=record_lines, record_rows=record_rows, widths=widths)
+    """Parse CSV text with the one reader (header = line 1); raises ReadError."""
+    return Table(read_csv_stream(io.StringIO(text, newline=""), name=name, path=path, dialect=dialect), primary_key)
 
 
 @dataclass(frozen=True)
@@ -252,6 +236,7 @@ class Package:
         self.allow_remote = allow_remote
         self._tables: dict[str, Table | None] = {}
         self.read_errors: dict[str, str] = {}
+        self.read_failures: dict[str, ReadError] = {}
 
     @classmethod
     def open(cls, path: str | Path = ".", *, allow_remote: bool = False) -> "Package":
@@ -349,7 +334,8 @@ class Package:
         return schema_foreign_keys(self.resources[resource].schema, resource)
 
     def table(self, resource: str) -> Table | None:
-        """The resource read as text, or None when it cannot be read (see `read_errors`)."""
+        """The resource read by the one reader, or None when it cannot be read (see `read_errors`
+        for the message and `read_failures` for the ReadError with its line and kind)."""
         if resource in self._tables:
             return self._tables[resource]
         spec = self.resources.get(resource)
@@ -360,12 +346,29 @@ class Package:
             self.read_errors[resource] = spec.problem or "no local path"
         else:
             try:
-                table = read_csv_text(self.read_text(resource), name=resource, path=spec.path,
-                                      primary_key=self.primary_key(resource), dialect=csv_dialect(spec.descriptor))
+                table = Table(self._read_resource(spec), self.primary_key(resource))
             except ReadError as exc:
-                self.read_errors[resource] = str(exc)
+                self.read_failures[resource] = exc
+                self.read_errors[resource] = f"{spec.path}: {exc}"
         self._tables[resource] = table
         return table
+
+    def _read_resource(self, spec: ResourceSpec) -> TextTable:
+        assert spec.path is not None
+        try:
+            full = self.resolve(spec.path)
+            handle = open(full, "rb")
+        except UnsafePath as exc:
+            raise ReadError(f"refused: {exc}", kind="unreadable") from None
+        except FileNotFoundError:
+            raise ReadError("no such file", kind="missing") from None
+        except OSError as exc:
+            raise ReadError(f"cannot be read: {exc.strerror or exc}", kind="unreadable") from None
+        encoding = spec.descriptor.get("encoding")
+        with handle:
+            return read_resource(handle, name=spec.name, path=spec.path,
+                                 encoding=encoding if isinstance(encoding, str) else None,
+                                 dialect=csv_dialect(spec.descriptor))
 
     def read_text(self, resource: str) -> str:
         """A local resource file decoded with its declared encoding; raises ReadError."""
@@ -391,7 +394,7 @@ class Package:
         table = self.table(SOURCES) if SOURCES in self.resources else None
         if table is None:
             return {}
-        return {row.get("source_id", ""): row.get("text_path", "") for row in table.rows}
+        return dict(zip(table.column("source_id"), table.column("text_path")))
 
     def read_source(self, text_path: str) -> SourceFile:
         """A source text file by its text_path: its bytes and UTF-8 text, or why they cannot be had."""

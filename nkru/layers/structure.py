@@ -1,7 +1,16 @@
-"""Structure layer: the descriptor and every resource against its Table Schema, with frictionless.
+"""Structure layer: the descriptor and every resource against its Table Schema.
 
-Also what frictionless does not enforce: safe resource paths, remote URLs and
-hash algorithms it would silently skip. frictionless is never run `trusted`.
+frictionless judges the descriptor and the Table Schemas (metadata only: it never reads a row
+here). The rows are read once by the one reader (`nkru.reader`) and typed by the one type system
+(`nkru.loader.type_frame`); every row constraint (type, required, unique, enum, pattern,
+min/max length, minimum/maximum, primary and foreign keys) is evaluated column-wise with polars.
+Error codes are frictionless' own, so its reports and ours line up; `tests/test_differential.py`
+runs stock frictionless over broken packages and checks that every error it reports is reported
+here at the same line and field.
+
+Also what frictionless does not enforce: safe resource paths, remote URLs, hash algorithms it
+would silently skip, and the reader's strictness (unpadded dates, a wrong delimiter, oversized
+cells, encoding errors with their line).
 """
 
 from __future__ import annotations
@@ -45,7 +54,7 @@ FRICTIONLESS_TEMPLATES = {
     "duplicate-label": "{resource}: column {value!r} appears twice in the header",
     "missing-cell": "{resource} line {line}: row has no cell for {field!r}",
     "extra-cell": "{resource} line {line}: row has an extra cell {value!r}",
-    "blank-row": "{resource} line {line}: blank row",
+    "blank-row": "{resource} line {line}: {note}",
     "hash-count": "{resource}: {note}",
     "byte-count": "{resource}: {note}",
     "scheme-error": "{resource}: cannot be loaded: {note}",
@@ -57,7 +66,15 @@ for _code, _template in FRICTIONLESS_TEMPLATES.items():
 define("frictionless", NAME, "{resource}: {kind}: {note}", description="Any other frictionless error.")
 define("table-unreadable", NAME, "{resource}: cannot be read as CSV: {detail}",
        description="A resource file cannot be decoded or parsed (e.g. an unterminated quote), so no other layer can check it.")
-LOAD_ERRORS = ("encoding-error", "source-error", "scheme-error")
+define("remote-not-read", NAME, "resource {resource!r}: remote path {value} is allowed but not read; its rows are not checked",
+       severity="warning", description="A remote resource was allowed (--allow-remote); nkru does not fetch it.")
+define("file-too-large", NAME, "{resource}: {detail}",
+       description="A resource file is larger than nkru reads (nkru.limits.MAX_FILE_BYTES).")
+define("cell-too-large", NAME, "{resource} line {line}: {field} {detail}",
+       description="A cell is longer than nkru.limits.MAX_CELL_CHARS (the most an Excel cell holds).")
+define("wrong-delimiter", NAME, "{resource}: the file looks separated by {detail}, not by the declared delimiter {expected}; "
+       "save it comma-separated (or declare the dialect in datapackage.json)",
+       description="The header is one cell that another delimiter (e.g. ';' from a German Excel) would split into the schema's columns.")
 
 
 def check(package: Package, options: Any = None) -> LayerResult:
@@ -71,8 +88,10 @@ def check(package: Package, options: Any = None) -> LayerResult:
     if unsafe:
         # frictionless would open these paths; stop before it does.
         return result
-    frictionless_findings, checks = _frictionless_findings(package)
-    result.findings.extend(frictionless_findings)
+    result.findings.extend(_metadata_findings(package))
+    result.checks += len(package.resources)
+    table_findings, checks = _table_findings(package, allow_remote)
+    result.findings.extend(table_findings)
     result.checks += checks
     return result
 
@@ -125,45 +144,28 @@ def _path_findings(package: Package, allow_remote: bool) -> list[Finding]:
     return findings
 
 
-def _frictionless_findings(package: Package) -> tuple[list[Finding], int]:
+def _metadata_findings(package: Package) -> list[Finding]:
+    """frictionless as the judge of the descriptor and of every Table Schema (no rows are read here)."""
     import frictionless
 
-    try:
-        report = frictionless.validate(str(package.root / DESCRIPTOR))
-    except Exception as exc:  # frictionless raises on some descriptor shapes the profile check already reports
-        return [Finding.make("frictionless", path=DESCRIPTOR, kind=type(exc).__name__, note=str(exc)[:300])], 1
     findings: list[Finding] = []
-    checks = 0
-    for error in report.errors:
-        findings.append(_map_error(package, None, error))
-    # frictionless matches columns by position, so one missing or moved column shifts every later
-    # one and floods the report with row errors (also in tables whose foreign keys point at it):
-    # for such a resource, say what is wrong with its header instead.
-    bad_header = {task.name for task in report.tasks if any(e.type.endswith("-label") for e in task.errors)}
-    # A file frictionless cannot load is also reported in every task whose foreign keys read it:
-    # keep such an error in the task of the file itself (the one our reader fails on too), or where it is unique.
-    load_notes = [e.note for task in report.tasks for e in task.errors if e.type in LOAD_ERRORS]
-    for task in report.tasks:
-        name = task.name or ""
-        rows = (task.stats or {}).get("rows") or 0
-        fields = (task.stats or {}).get("fields") or 0
-        checks += max(1, rows * max(1, fields))
-        if name in bad_header:
-            findings.extend(_header_findings(package, name))
-            continue
-        own_file_unreadable = name in package.resources and package.table(name) is None
-        for error in task.errors:
-            if error.type == "foreign-key" and (getattr(error, "reference_name", "") or name) in bad_header:
-                continue
-            if error.type in LOAD_ERRORS and not own_file_unreadable and load_notes.count(error.note) > 1:
-                continue
-            findings.append(_map_error(package, name, error))
-        # What frictionless read but our strict reader cannot (e.g. an unterminated quote) must not pass silently.
-        if own_file_unreadable and not any(e.type in LOAD_ERRORS for e in task.errors) and name in package.read_errors:
-            spec = package.resources.get(name)
-            findings.append(Finding.make("table-unreadable", resource=name, path=spec.path if spec else DESCRIPTOR,
-                                         detail=package.read_errors[name]))
-    return findings, checks
+
+    def judge(kind: Any, target: Any, resource: str | None) -> None:
+        try:
+            errors = list(kind.validate_descriptor(target).errors)
+        except Exception as exc:  # noqa: BLE001 - frictionless raises on some shapes instead of listing them
+            findings.append(Finding.make("frictionless", resource=resource, path=DESCRIPTOR, kind=type(exc).__name__,
+                                         note=str(exc)[:300]))
+            return
+        for error in errors:
+            findings.append(Finding.make("frictionless", resource=resource, path=DESCRIPTOR, kind=error.type,
+                                         note=str(getattr(error, "note", "") or error.message)[:300]))
+
+    judge(frictionless.Package, package.descriptor, None)
+    for name, spec in package.resources.items():
+        if isinstance(spec.schema, dict):
+            judge(frictionless.Schema, spec.schema, name)
+    return findings
 
 
 def _header_findings(package: Package, resource: str) -> list[Finding]:
@@ -174,6 +176,13 @@ def _header_findings(package: Package, resource: str) -> list[Finding]:
         return []
     header = table.header
     where = dict(resource=resource, path=spec.path, line=1)
+    suspect = table.read.suspect_delimiter
+    if suspect is not None:
+        from nkru.reader import csv_dialect, delimiter_name
+
+        declared = csv_dialect(spec.descriptor).get("delimiter", ",")
+        return [Finding.make("wrong-delimiter", value=header[0][:80], detail=delimiter_name(suspect),
+                             expected=delimiter_name(declared), **where)]
     findings = [Finding.make("missing-label", field=name, **where) for name in expected if name not in header]
     findings += [Finding.make("extra-label", field=name, value=name, **where) for name in header if name not in expected]
     seen = set()
@@ -184,33 +193,258 @@ def _header_findings(package: Package, resource: str) -> list[Finding]:
     return findings
 
 
-def _map_error(package: Package, resource: str | None, error: Any) -> Finding:
-    code = error.type if error.type in FRICTIONLESS_TEMPLATES else "frictionless"
-    spec = package.resources.get(resource) if resource else None
-    path = spec.path if spec and spec.path and not is_remote(spec.path) else DESCRIPTOR
-    row_number = getattr(error, "row_number", None)
-    line = row_id = None
-    table = package.table(resource) if resource and row_number else None
-    if table is not None and row_number:
-        line, row_id = table.locate_record(row_number)
-    elif code.endswith("-label"):
-        line = 1
-    field = getattr(error, "field_name", None) or getattr(error, "label", None)
-    value = getattr(error, "cell", None)
-    target = ""
-    if code == "foreign-key":
-        names = list(getattr(error, "field_names", None) or [])
-        cells = list(getattr(error, "field_cells", None) or [])
-        field = ",".join(names) or None
-        value = ",".join(str(c) for c in cells) or None
-        ref = getattr(error, "reference_name", "") or resource
-        ref_fields = ",".join(getattr(error, "reference_field_names", None) or [])
-        target = f"{ref}.{ref_fields}"
-    if code == "primary-key" and resource:
-        field = ",".join(package.primary_key(resource)) or None
-        value = row_id
-    if code in ("extra-label", "duplicate-label", "incorrect-label"):
-        value = getattr(error, "label", None)
-        field = getattr(error, "field_name", None) if code == "incorrect-label" else value
-    return Finding.make(code, resource=resource, path=path, line=line, row_id=row_id, field=field, value=value,
-                        note=error.note, kind=error.type, target=target)
+# -- rows: every Table Schema constraint, column-wise on the one reader's frames ------------------------
+
+
+def _is_table(spec: Any) -> bool:
+    res = spec.descriptor
+    return res.get("type") == "table" or isinstance(res.get("schema"), (dict, str))
+
+
+class _Rows:
+    """Row checks of one resource: the text table, its typed frame and where its rows are."""
+
+    def __init__(self, package: Package, name: str, table: Any, fields: list[Any], frame: Any, problems: list[Any]):
+        self.package, self.name, self.table, self.fields, self.frame = package, name, table, fields, frame
+        self.problems = problems
+        self.path = table.path
+        self._ids: list[str | None] | None = None
+
+    def row_id(self, index: int) -> str | None:
+        if self._ids is None:
+            self._ids = self.table.row_ids()
+        return self._ids[index]
+
+    def finding(self, code: str, index: int, **kw: Any) -> Finding:
+        return Finding.make(code, resource=self.name, path=self.path, line=self.table.lines[index],
+                            row_id=self.row_id(index), **kw)
+
+    def text(self, name: str):
+        return self.table.text.get_column(self.table.column_name(name)).fill_null("")
+
+
+def _table_findings(package: Package, allow_remote: bool) -> tuple[list[Finding], int]:
+    import polars as pl
+
+    from nkru.loader import LoadError, schema_field_specs, type_frame
+
+    findings: list[Finding] = []
+    checks = 0
+    ready: dict[str, _Rows] = {}
+    for name, spec in package.resources.items():
+        if not _is_table(spec) or spec.path is None or spec.schema is None:
+            continue
+        if is_remote(spec.path):
+            findings.append(Finding.make("remote-not-read", resource=name, path=DESCRIPTOR, field="path", value=spec.path))
+            continue
+        findings.extend(_file_findings(package, spec))
+        table = package.table(name)
+        if table is None:
+            findings.append(_read_failure(package, spec))
+            continue
+        try:
+            fields = schema_field_specs(package, name)
+        except LoadError as exc:  # an enum value of the wrong type: the schema checks say why
+            findings.append(Finding.make("frictionless", resource=name, path=DESCRIPTOR, kind="schema-error", note=str(exc)[:300]))
+            continue
+        names = [f.name for f in fields]
+        if table.header != names:
+            findings.extend(_header_findings(package, name))
+            continue
+        for start, count in table.blank_runs:
+            findings.append(Finding.make("blank-row", resource=name, path=spec.path, line=start,
+                                         note="blank row" if count == 1 else f"{count:,} blank rows, lines {start:,} to {start + count - 1:,}"))
+        frame, problems = type_frame(table, fields)
+        rows = _Rows(package, name, table, fields, frame, problems)
+        findings.extend(_cell_findings(rows))
+        findings.extend(_constraint_findings(rows))
+        checks += max(1, len(table) * max(1, len(fields)))
+        ready[name] = rows
+    for rows in ready.values():
+        for fk in package.foreign_keys(rows.name):
+            parent = ready.get(fk.resource)
+            if parent is None:
+                continue  # the referenced table is unreadable or its header is wrong: reported there
+            findings.extend(_foreign_key_findings(rows, parent, fk))
+            checks += len(rows.table)
+    del pl
+    return findings, checks
+
+
+def _file_findings(package: Package, spec: Any) -> list[Finding]:
+    """A declared `bytes` or sha256 `hash` that the file does not match."""
+    import hashlib
+
+    res = spec.descriptor
+    if "hash" not in res and "bytes" not in res:
+        return []
+    try:
+        full = package.resolve(spec.path)
+        size = full.stat().st_size
+    except (UnsafePath, OSError):
+        return []
+    findings = []
+    if isinstance(res.get("bytes"), int) and res["bytes"] != size:
+        findings.append(Finding.make("byte-count", resource=spec.name, path=DESCRIPTOR, field="bytes", value=size,
+                                     note=f"the file has {size} bytes, the descriptor says {res['bytes']}"))
+    digest = res.get("hash")
+    if isinstance(digest, str) and HASH.match(digest):
+        sha = hashlib.sha256()
+        with open(full, "rb") as handle:
+            for block in iter(lambda: handle.read(1 << 20), b""):
+                sha.update(block)
+        actual = "sha256:" + sha.hexdigest()
+        if actual != digest:
+            findings.append(Finding.make("hash-count", resource=spec.name, path=DESCRIPTOR, field="hash", value=actual,
+                                         note=f"the file's hash is {actual}, the descriptor says {digest}"))
+    return findings
+
+
+def _read_failure(package: Package, spec: Any) -> Finding:
+    exc = package.read_failures.get(spec.name)
+    detail = exc.detail if exc is not None else package.read_errors.get(spec.name, "cannot be read")
+    kind = exc.kind if exc is not None else "unreadable"
+    line = exc.line if exc is not None else None
+    if kind == "encoding":
+        return Finding.make("encoding-error", resource=spec.name, path=spec.path, line=line, note=detail)
+    if kind == "too-large":
+        return Finding.make("file-too-large", resource=spec.name, path=spec.path, detail=detail)
+    if kind in ("missing", "unreadable"):
+        return Finding.make("scheme-error", resource=spec.name, path=spec.path, note=f"{spec.path}: {detail}")
+    return Finding.make("table-unreadable", resource=spec.name, path=spec.path, line=line, detail=detail)
+
+
+def _cell_findings(rows: _Rows) -> list[Finding]:
+    """What the one type system refuses: wrong row widths, oversized cells, unparseable or off-vocabulary values."""
+    findings = []
+    table = rows.table
+    width = len(table.header)
+    index_of = {line: i for i, line in enumerate(table.lines)} if rows.problems else {}
+    for problem in rows.problems:
+        index = index_of[problem.line]
+        if problem.field is None:  # a row of the wrong width: frictionless' missing-cell / extra-cell
+            got = table.widths[index]
+            if got < width:
+                for name in table.header[got:]:
+                    findings.append(rows.finding("missing-cell", index, field=name, note=f"row has {got} cells, the header {width}"))
+            else:
+                findings.append(rows.finding("extra-cell", index, value=f"{got - width} more cells than the header",
+                                             note=f"row has {got} cells, the header {width}"))
+            continue
+        reason = problem.reason
+        if reason.startswith("has ") and "more than a cell may hold" in reason:
+            findings.append(rows.finding("cell-too-large", index, field=problem.field, value=problem.value, detail=reason))
+        elif reason.startswith("is not in the field's controlled vocabulary"):
+            findings.append(rows.finding("constraint-error", index, field=problem.field, value=problem.value, note=reason))
+        else:
+            findings.append(rows.finding("type-error", index, field=problem.field, value=problem.value, note=reason))
+    return findings
+
+
+def _mask_findings(rows: _Rows, mask: Any, code: str, field: str | None, values: Any, note: str) -> list[Finding]:
+    if not mask.any():
+        return []
+    indices = mask.arg_true().to_list()
+    shown = values.gather(indices).to_list() if values is not None else [None] * len(indices)
+    return [rows.finding(code, i, field=field, value=v, note=note) for i, v in zip(indices, shown)]
+
+
+def _constraint_findings(rows: _Rows) -> list[Finding]:
+    """required, unique, pattern, minLength/maxLength, minimum/maximum and the primary key, column-wise."""
+    import polars as pl
+
+    findings: list[Finding] = []
+    bad_cells = {(p.line, p.field) for p in rows.problems}
+    unparsed: dict[str, Any] = {}
+    if bad_cells:
+        lines = pl.Series(rows.table.lines)
+        for spec in rows.fields:
+            broken = [line for line, field in bad_cells if field == spec.name]
+            unparsed[spec.name] = lines.is_in(broken)
+    primary = set(rows.package.primary_key(rows.name))
+    for spec in rows.fields:
+        descriptor = next(f for f in rows.package.fields(rows.name) if f["name"] == spec.name)
+        constraints = descriptor.get("constraints") if isinstance(descriptor.get("constraints"), dict) else {}
+        text = rows.text(spec.name)
+        value = rows.frame.get_column(spec.name)
+        skip = unparsed.get(spec.name)
+        present = ~text.is_in(list(spec.missing_values)) if spec.missing_values else pl.repeat(True, len(text), eager=True)
+        checked = present if skip is None else present & ~skip
+        if constraints.get("required") is True or spec.name in primary:
+            findings += _mask_findings(rows, ~present, "constraint-error", spec.name, text, 'constraint "required" is "True"')
+        if constraints.get("unique") is True:
+            dup = checked & ~value.is_first_distinct()
+            findings += _mask_findings(rows, dup.fill_null(False), "unique-error", spec.name, text,
+                                       "the value appears in an earlier row")
+        pattern = constraints.get("pattern")
+        if isinstance(pattern, str) and spec.kind == "string":
+            findings += _mask_findings(rows, checked & ~_full_match(text, pattern), "constraint-error", spec.name, text,
+                                       f'constraint "pattern" is "{pattern}"')
+        for key, op in (("minLength", "lt"), ("maxLength", "gt")):
+            bound = constraints.get(key)
+            if isinstance(bound, int) and not isinstance(bound, bool):
+                length = text.str.len_chars()
+                broken = (length < bound) if op == "lt" else (length > bound)
+                findings += _mask_findings(rows, checked & broken, "constraint-error", spec.name, text,
+                                           f'constraint "{key}" is "{bound}"')
+        for key, op in (("minimum", "lt"), ("maximum", "gt")):
+            bound = constraints.get(key)
+            if bound is None or spec.kind == "string":
+                continue
+            try:
+                limit = spec.parse(bound) if isinstance(bound, str) else bound
+                broken = (value < limit) if op == "lt" else (value > limit)
+            except Exception:  # noqa: BLE001 - a bound of the wrong type is the schema check's to report
+                continue
+            findings += _mask_findings(rows, (checked & broken).fill_null(False), "constraint-error", spec.name, text,
+                                       f'constraint "{key}" is "{bound}"')
+    key = rows.package.primary_key(rows.name)
+    if key and all(k in rows.table.header for k in key):
+        combined = pl.DataFrame([rows.text(k) for k in key]).select(pl.struct(pl.all()).alias("key")).to_series()
+        dup = ~combined.is_first_distinct()
+        if dup.any():
+            for index in dup.arg_true().to_list():
+                findings.append(rows.finding("primary-key", index, field=",".join(key), value=rows.row_id(index),
+                                             note="the same key appears in an earlier row"))
+    return findings
+
+
+def _full_match(text: Any, pattern: str) -> Any:
+    """Whether each cell matches the whole pattern (Table Schema patterns are XML Schema regexes,
+    implicitly anchored); Python's `re` decides where the Rust engine cannot compile the pattern."""
+    import re as stdlib_re
+
+    import polars as pl
+
+    try:
+        return text.str.contains(f"^(?:{pattern})$")
+    except pl.exceptions.ComputeError:
+        compiled = stdlib_re.compile(pattern)
+        distinct = text.unique()
+        ok = {v: compiled.fullmatch(v) is not None for v in distinct.to_list()}
+        return text.replace_strict(list(ok), list(ok.values()), return_dtype=pl.Boolean)
+
+
+def _foreign_key_findings(rows: _Rows, parent: _Rows, fk: Any) -> list[Finding]:
+    """Rows whose key (all cells present) is not a key of the referenced table (a join, not a loop)."""
+    import polars as pl
+
+    if any(f not in rows.table.header for f in fk.fields) or any(f not in parent.table.header for f in fk.reference_fields):
+        return []
+    child_cols = [rows.text(f) for f in fk.fields]
+    child_missing = [c.is_in(list(s.missing_values)) for c, s in zip(child_cols, (rows.fields[[x.name for x in rows.fields].index(f)] for f in fk.fields))]
+    keys = [f"k{i}" for i in range(len(fk.fields))]
+    child = pl.DataFrame({k: c for k, c in zip(keys, child_cols)}).with_row_index("i")
+    all_missing = child_missing[0]
+    for m in child_missing[1:]:
+        all_missing = all_missing & m
+    child = child.filter(~all_missing)
+    target = pl.DataFrame({k: parent.text(f) for k, f in zip(keys, fk.reference_fields)}).unique()
+    orphans = child.join(target, on=keys, how="anti", nulls_equal=False, maintain_order="left")
+    findings = []
+    ref = f"{fk.resource}.{','.join(fk.reference_fields)}"
+    for record in orphans.iter_rows(named=True):
+        value = ",".join(record[k] for k in keys)
+        findings.append(rows.finding("foreign-key", record["i"], field=",".join(fk.fields), value=value, target=ref,
+                                     note=f"not found in {ref}"))
+    return findings

@@ -1,0 +1,274 @@
+"""THE one reader: each resource read once into a columnar frame, with each row's file line.
+
+    text table  (`read_resource`)  every cell as text, a polars frame of String columns, plus the
+                physical file line each row starts on, each row's cell count and the blank lines
+    typed frame (`type_frame`)     the text typed from the Table Schema (one type system for every
+                layer, `load()`, the exports and the report), with a list of the cells that do not parse
+
+Why polars: columnar String/Date/Int64/Enum columns with vectorised parsing (`str.to_date`,
+casts, regex matches) and joins for keys, zero-copy to Arrow (parquet, DuckDB) and cheap to
+pandas; one Python object per *column*, not per cell. Tokenising stays with Python's C `csv`
+module, streamed in chunks: it is the tokenizer frictionless uses (so the gate and the reference
+agree on what a cell is), it is strict about quotes, and its line counting gives each record's
+physical line exactly, which no columnar CSV reader reports.
+
+Limits (file size, cell size) are in `nkru.limits`.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import io
+from dataclasses import dataclass, field
+from itertools import islice
+from typing import Any, BinaryIO
+
+from nkru import limits
+
+#: Delimiters the reader recognises when a file does not use the declared one.
+_OTHER_DELIMITERS = {";": "semicolon", "\t": "tab", "|": "pipe", ",": "comma"}
+_LINE_BREAK = r"\r\n|\r|\n"
+
+
+class ReadError(ValueError):
+    """A resource file cannot be read, decoded or parsed as CSV.
+
+    `kind` says what went wrong: "encoding", "csv", "delimiter", "too-large", "missing", "unreadable".
+    """
+
+    def __init__(self, message: str, *, line: int | None = None, kind: str = "csv", detail: str | None = None):
+        super().__init__(message)
+        self.line = line
+        self.kind = kind
+        self.detail = detail if detail is not None else message
+
+
+def csv_dialect(resource: dict[str, Any]) -> dict[str, Any]:
+    """`csv.reader` keyword arguments from a resource's Table Dialect (delimiter, quote char, escaping)."""
+    dialect = resource.get("dialect") if isinstance(resource.get("dialect"), dict) else {}
+    out: dict[str, Any] = {}
+    if isinstance(dialect.get("delimiter"), str) and len(dialect["delimiter"]) == 1:
+        out["delimiter"] = dialect["delimiter"]
+    if isinstance(dialect.get("quoteChar"), str) and len(dialect["quoteChar"]) == 1:
+        out["quotechar"] = dialect["quoteChar"]
+    if dialect.get("doubleQuote") is False:
+        out["doublequote"] = False
+        out["escapechar"] = dialect.get("escapeChar") or "\\"
+    return out
+
+
+def codec_of(encoding: str | None) -> tuple[str, str]:
+    """(declared name, Python codec) for a resource's encoding; UTF-8 tolerates a byte-order mark."""
+    declared = (encoding or "utf-8").lower()
+    codec = "utf-8-sig" if declared in ("utf-8", "utf8") else declared
+    try:
+        codecs.lookup(codec)
+    except LookupError:
+        raise ReadError(f"unknown encoding {declared!r}", kind="encoding") from None
+    return declared, codec
+
+
+def encoding_error(data: bytes, declared: str, exc: UnicodeDecodeError, *, offset: int = 0) -> ReadError:
+    """A ReadError naming the line of the first undecodable byte, and what to do about it."""
+    position = offset + exc.start
+    line = data[:position].count(b"\n") + 1
+    advice = "save the file as UTF-8" if declared in ("utf-8", "utf8") else f"save the file as {declared} or declare its real encoding"
+    detail = f"line {line} is not valid {declared} ({exc.reason} at byte {position}); {advice}"
+    return ReadError(detail, line=line, kind="encoding", detail=detail)
+
+
+def decode(data: bytes, encoding: str | None, *, path: str) -> str:
+    """Decode a whole resource (small files: schemas' neighbours, tests); raises ReadError."""
+    declared, codec = codec_of(encoding)
+    try:
+        return data.decode(codec)
+    except UnicodeDecodeError as exc:
+        raise encoding_error(data, declared, exc) from None
+
+
+@dataclass
+class TextTable:
+    """A CSV resource as text: a frame of String columns and where every row is in the file."""
+
+    name: str
+    path: str
+    header: list[str]
+    #: the data rows (blank lines left out), one String column per header cell, short rows padded with ""
+    text: Any  # polars.DataFrame
+    #: file line on which each data row starts (the header is line 1)
+    lines: list[int]
+    #: cells each data row really had
+    widths: list[int]
+    #: start line of every record after the header, blank ones included (frictionless counts them)
+    record_lines: list[int]
+    #: runs of blank lines: (first line, how many)
+    blank_runs: list[tuple[int, int]] = field(default_factory=list)
+    #: the column names of `text` (the header, made unique and non-empty)
+    columns: list[str] = field(default_factory=list)
+    #: a delimiter the header looks separated by, when it is not the declared one
+    suspect_delimiter: str | None = None
+
+    def __len__(self) -> int:
+        return len(self.lines)
+
+
+def _column_names(header: list[str]) -> list[str]:
+    names: list[str] = []
+    seen: set[str] = set()
+    for index, label in enumerate(header):
+        name = label if label else f"column {index + 1}"
+        while name in seen:
+            name = f"{name} ({index + 1})"
+        seen.add(name)
+        names.append(name)
+    return names
+
+
+def _suspect_delimiter(header: list[str], declared: str) -> str | None:
+    """The delimiter a one-cell header is really split by (e.g. ';' from a German Excel), or None."""
+    if len(header) != 1:
+        return None
+    counts = {d: header[0].count(d) for d in _OTHER_DELIMITERS if d != declared}
+    best = max(counts, key=lambda d: counts[d]) if counts else None
+    return best if best and counts[best] > 0 else None
+
+
+def delimiter_name(delimiter: str) -> str:
+    return f"{_OTHER_DELIMITERS.get(delimiter, 'character')} {delimiter!r}"
+
+
+def read_csv_stream(stream: io.TextIOBase, *, name: str, path: str, dialect: dict[str, Any] | None = None) -> TextTable:
+    """Tokenise CSV text (a text stream opened with newline="") into a TextTable.
+
+    Strict: an unterminated quote raises ReadError with the line the broken record starts on.
+    """
+    import numpy as np
+    import polars as pl
+
+    dialect = dict(dialect or {})
+    csv.field_size_limit(min(limits.MAX_FILE_BYTES, 2**31 - 1))
+    reader = csv.reader(stream, strict=True, **dialect)
+    consumed = 0
+    try:
+        header = next(reader, None)
+        if header is None:
+            return TextTable(name, path, [], pl.DataFrame(), [], [], [], columns=[])
+        header_lines = reader.line_num
+        width = len(header)
+        columns = _column_names(header)
+        frames = []
+        record_spans: list[Any] = []  # per chunk: (numpy widths of every record)
+        while True:
+            consumed = reader.line_num
+            chunk = list(islice(reader, limits.CHUNK_ROWS))
+            if not chunk:
+                break
+            widths = np.fromiter(map(len, chunk), dtype=np.int64, count=len(chunk))
+            record_spans.append(widths)
+            rows = [r if len(r) == width else (r + [""] * (width - len(r)))[:width] for r in chunk if r]
+            if rows:
+                frames.append(pl.DataFrame(list(zip(*rows)) if width else [], schema={c: pl.String for c in columns},
+                                           orient="col"))
+            del chunk, rows
+    except csv.Error as exc:
+        line = _error_line(reader, consumed)
+        raise ReadError(f"line {line}: {exc}", line=line, kind="csv", detail=f"malformed CSV: {exc}") from None
+    text = pl.concat(frames, rechunk=True) if frames else pl.DataFrame(schema={c: pl.String for c in columns})
+    widths_all = np.concatenate(record_spans) if record_spans else np.zeros(0, dtype=np.int64)
+    # Each record spans one line plus the line breaks inside its quoted cells; blank records one line.
+    breaks = np.zeros(len(text), dtype=np.int64)
+    for column in text.columns:
+        series = text.get_column(column)
+        if series.str.contains(r"[\r\n]").any():
+            breaks += series.str.count_matches(_LINE_BREAK).fill_null(0).to_numpy()
+    spans = np.ones(len(widths_all), dtype=np.int64)
+    nonblank = widths_all > 0
+    spans[nonblank] += breaks
+    starts = header_lines + 1 + np.concatenate([[0], np.cumsum(spans)[:-1]]) if len(spans) else spans
+    if header_lines + int(spans.sum()) != reader.line_num:  # a line break the count above does not see
+        return _read_exact(stream, name=name, path=path, dialect=dialect)
+    blank_lines = starts[~nonblank]
+    runs: list[tuple[int, int]] = []
+    if len(blank_lines):
+        cut = np.flatnonzero(np.diff(blank_lines) != 1) + 1
+        for group in np.split(blank_lines, cut):
+            runs.append((int(group[0]), int(len(group))))
+    return TextTable(name=name, path=path, header=header, text=text, lines=starts[nonblank].tolist(),
+                     widths=widths_all[nonblank].tolist(), record_lines=starts.tolist(), blank_runs=runs,
+                     columns=columns, suspect_delimiter=_suspect_delimiter(header, dialect.get("delimiter", ",")))
+
+
+def _error_line(reader: Any, consumed: int) -> int:
+    """The line a record the tokenizer refused starts on (approximately: the line it stopped at)."""
+    return max(consumed + 1, reader.line_num)
+
+
+def _read_exact(stream: io.TextIOBase, *, name: str, path: str, dialect: dict[str, Any]) -> TextTable:
+    """The slow, exact path (a line break the vectorised count cannot see, e.g. a lone CR inside
+    an escaped cell): one record at a time, taking the tokenizer's own line numbers."""
+    import polars as pl
+
+    stream.seek(0)
+    reader = csv.reader(stream, strict=True, **dialect)
+    header: list[str] = []
+    rows: list[list[str]] = []
+    lines: list[int] = []
+    widths: list[int] = []
+    record_lines: list[int] = []
+    blank: list[int] = []
+    previous_end = 0
+    try:
+        for index, record in enumerate(reader):
+            start, previous_end = previous_end + 1, reader.line_num
+            if index == 0:
+                header = record
+                continue
+            record_lines.append(start)
+            if not record:
+                blank.append(start)
+                continue
+            rows.append((record + [""] * (len(header) - len(record)))[: len(header)])
+            lines.append(start)
+            widths.append(len(record))
+    except csv.Error as exc:
+        line = previous_end + 1
+        raise ReadError(f"line {line}: {exc}", line=line, kind="csv", detail=f"malformed CSV: {exc}") from None
+    columns = _column_names(header)
+    text = pl.DataFrame(list(zip(*rows)) if rows else [[] for _ in columns], schema={c: pl.String for c in columns}, orient="col")
+    runs: list[tuple[int, int]] = []
+    for line in blank:
+        if runs and runs[-1][0] + runs[-1][1] == line:
+            runs[-1] = (runs[-1][0], runs[-1][1] + 1)
+        else:
+            runs.append((line, 1))
+    return TextTable(name, path, header, text, lines, widths, record_lines, runs, columns,
+                     _suspect_delimiter(header, dialect.get("delimiter", ",")))
+
+
+def read_resource(handle: BinaryIO, *, name: str, path: str, encoding: str | None = None,
+                  dialect: dict[str, Any] | None = None) -> TextTable:
+    """Read one CSV resource from a seekable binary file: decoded as declared while it is
+    tokenised (never held twice in memory), every cell kept as text.
+
+    Raises ReadError (kind "encoding" with the line and what to do, "csv" with the line,
+    "too-large" for a file over `limits.MAX_FILE_BYTES`).
+    """
+    declared, codec = codec_of(encoding)
+    size = handle.seek(0, io.SEEK_END)
+    handle.seek(0)
+    if size > limits.MAX_FILE_BYTES:
+        raise ReadError(f"the file has {size:,} bytes, more than nkru reads ({limits.MAX_FILE_BYTES:,})", kind="too-large")
+    stream = io.TextIOWrapper(handle, encoding=codec, errors="strict", newline="")
+    try:
+        return read_csv_stream(stream, name=name, path=path, dialect=dialect)
+    except UnicodeDecodeError:
+        handle.seek(0)
+        data = handle.read()
+        try:
+            data.decode(codec)
+        except UnicodeDecodeError as exc:
+            raise encoding_error(data, declared, exc) from None
+        raise
+    finally:
+        stream.detach()
