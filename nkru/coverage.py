@@ -9,8 +9,11 @@ never merges with the paragraph below it); segments without a letter or digit
 - **uncovered** otherwise.
 
 Quotes and sentences are compared in folded space (NFC, whitespace runs
-collapsed: `nkru.text.FoldedText`), like the quote checks. A quote that
-occurs several times in a text covers every occurrence.
+collapsed: `nkru.text.FoldedText`), like the quote checks. A quote is placed
+by its offsets (`quote_start`, `quote_end`: `nkru.offsets`) where its resource
+has them, and covers exactly that place; a row whose offsets are missing or do
+not point to the quote covers nothing. Only a resource without offset fields
+falls back to searching, and then a quote covers every place it occurs.
 
 The threshold (percentage of sentences covered or excluded that each source
 must reach) is `[tool.nkru] coverage-threshold` in the package's
@@ -259,8 +262,31 @@ def quote_resources(package: Package) -> list[str]:
     return [name for name in package.resources if {"quote", "source_id"} <= set(package.field_names(name))]
 
 
+def quote_span(row: dict[str, Any], text: FoldedText, with_offsets: bool) -> list[Span]:
+    """Where a row's quote lies in the folded text.
+
+    In a resource with offsets (`with_offsets`) that is the one place its `quote_start`/`quote_end` point to,
+    provided the text there is the quote; a row whose offsets are missing or wrong covers nothing (the
+    structure and coverage layers report why). Without offset fields, every place the quote occurs.
+    """
+    quote = row.get("quote", "")
+    if not quote:
+        return []
+    if not with_offsets:
+        return text.find_all(quote)
+    from nkru.offsets import offsets_of, slice_problem
+
+    place = offsets_of(row)
+    if place is None or slice_problem(text.original, quote, *place) is not None:
+        return []
+    return [text.folded_span(*place)]
+
+
 def _quote_spans(package: Package, texts: dict[str, FoldedText]) -> tuple[dict[str, list[Span]], dict[str, list[Span]]]:
-    """Spans of claim/denial quotes and of exclusions, by source_id (quotes not in their text have none)."""
+    """Spans of claim/denial quotes and of exclusions, by source_id (from offsets where the schema has them)."""
+    from nkru.offsets import offset_resources
+
+    with_offsets = set(offset_resources(package))
     quotes: dict[str, list[Span]] = {}
     exclusions: dict[str, list[Span]] = {}
     for name in quote_resources(package):
@@ -269,11 +295,9 @@ def _quote_spans(package: Package, texts: dict[str, FoldedText]) -> tuple[dict[s
             continue
         bucket = exclusions if name == EXCLUSIONS else quotes
         for row in table.rows:
-            source_id, quote = row.get("source_id", ""), row.get("quote", "")
-            text = texts.get(source_id)
-            if text is None or not quote:
-                continue
-            bucket.setdefault(source_id, []).extend(text.find_all(quote))
+            text = texts.get(row.get("source_id", ""))
+            if text is not None:
+                bucket.setdefault(row.get("source_id", ""), []).extend(quote_span(row, text, name in with_offsets))
     return quotes, exclusions
 
 

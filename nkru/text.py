@@ -29,12 +29,43 @@ class Span:
         return self.start < other.end and other.start < self.end
 
 
+def _nfc_chunks(original: str) -> tuple[str, list[int], list[int]]:
+    """NFC of `original` normalised chunk by chunk (a chunk starts at every character of combining class 0),
+    with the chunk starts in the original and in the NFC text (each list ends with the text's length)."""
+    original_starts: list[int] = []
+    nfc_starts: list[int] = []
+    pieces: list[str] = []
+    length = 0
+    chunk_start = 0
+    for index in range(1, len(original) + 1):
+        if index == len(original) or unicodedata.combining(original[index]) == 0:
+            piece = unicodedata.normalize("NFC", original[chunk_start:index])
+            original_starts.append(chunk_start)
+            nfc_starts.append(length)
+            pieces.append(piece)
+            length += len(piece)
+            chunk_start = index
+    original_starts.append(len(original))
+    nfc_starts.append(length)
+    return "".join(pieces), original_starts, nfc_starts
+
+
 class FoldedText:
-    """A source text in folded form, able to map folded offsets back to original lines."""
+    """A source text in folded form, able to map folded offsets back to original lines and offsets.
+
+    Three coordinate systems: the original text (Unicode code points of the file decoded as UTF-8:
+    what `quote_start`/`quote_end` count), its NFC form, and the folded form (NFC, whitespace runs
+    as one space, ends stripped) in which quotes and sentences are compared.
+    """
 
     def __init__(self, original: str):
         self.original = original
-        nfc = unicodedata.normalize("NFC", original)
+        if unicodedata.is_normalized("NFC", original):
+            nfc = original
+            self._chunks: tuple[list[int], list[int]] | None = None  # original offsets are NFC offsets
+        else:
+            nfc, original_starts, nfc_starts = _nfc_chunks(original)
+            self._chunks = (original_starts, nfc_starts)
         folded_chars: list[str] = []
         origin: list[int] = []  # folded index -> index in the NFC text
         in_space = True  # drop leading whitespace
@@ -70,6 +101,46 @@ class FoldedText:
     def nfc_range(self, span: Span) -> tuple[int, int]:
         """The folded span as [start, end) offsets in the NFC text (what a reader sees)."""
         return self._origin[span.start], self._origin[span.end - 1] + 1
+
+    # -- original offsets (quote_start, quote_end) ------------------------------------------------------
+
+    def _to_nfc(self, offset: int, *, end: bool) -> int:
+        if self._chunks is None:
+            return offset
+        import bisect
+
+        original_starts, nfc_starts = self._chunks
+        index = bisect.bisect_right(original_starts, offset) - 1
+        if original_starts[index] == offset or index + 1 >= len(nfc_starts):
+            return nfc_starts[index]
+        return nfc_starts[index + 1] if end else nfc_starts[index]  # inside a chunk: widen to the whole chunk
+
+    def _to_original(self, offset: int) -> int:
+        if self._chunks is None:
+            return offset
+        import bisect
+
+        original_starts, nfc_starts = self._chunks
+        index = min(bisect.bisect_left(nfc_starts, offset), len(original_starts) - 1)
+        return original_starts[index]
+
+    def original_range(self, span: Span) -> tuple[int, int]:
+        """The folded span as [start, end) offsets in the original text (what quote_start/quote_end hold)."""
+        start, end = self.nfc_range(span)
+        return self._to_original(start), self._to_original(end)
+
+    def folded_span(self, start: int, end: int) -> Span:
+        """Original [start, end) offsets as a span of the folded text (whitespace at its ends left out)."""
+        import bisect
+
+        nfc_start, nfc_end = self._to_nfc(start, end=False), self._to_nfc(end, end=True)
+        first = bisect.bisect_left(self._origin, nfc_start)
+        last = bisect.bisect_left(self._origin, nfc_end)
+        while first < last and self.text[first] == " ":
+            first += 1
+        while last > first and self.text[last - 1] == " ":
+            last -= 1
+        return Span(first, last)
 
     @cached_property
     def _line_starts(self) -> list[int]:

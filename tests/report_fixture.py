@@ -1,7 +1,8 @@
 """A small curated dataset for report tests, written into a copy of the real package.
 
 Quotes are verbatim passages of the real archived texts (S001, S004), so the
-package validates and coverage can be computed; rows follow the schemas. The
+package validates and coverage can be computed; rows follow the schemas. Quote
+offsets are filled by `nkru.offsets.fill` (set here only for a repeated passage). The
 real dataset is tested separately; this one makes the report tests
 self-sufficient while the curation is in progress.
 """
@@ -82,7 +83,9 @@ EXCLUSIONS = [
     dict(exclusion_id="X001", source_id="S004", quote="Politik", reason="boilerplate"),
     dict(exclusion_id="X002", source_id="S004", reason="headline",
          quote="Wladimir Putin: 2.000 Container mit Waffen und Munition! Nordkorea in Putins Kriegspläne involviert"),
-    dict(exclusion_id="X003", source_id="S001", reason="headline", quote="Nordkorea bewaffnet russische Wagner-Söldner"),
+    # printed twice in S001 (first and last line): the offsets say which printing is meant
+    dict(exclusion_id="X003", source_id="S001", reason="headline", quote="Nordkorea bewaffnet russische Wagner-Söldner",
+         quote_start="0", quote_end="44"),
 ]
 
 TABLES = {
@@ -103,4 +106,7 @@ def write_fixture(package: Path) -> Path:
         schema = json.loads((package / "schemas" / f"{resource}.json").read_text(encoding="utf-8"))
         header = [f["name"] for f in schema["fields"]]
         write_table(package, resource, header, [{name: row.get(name, "") for name in header} for row in rows])
+    from nkru.offsets import fill
+
+    assert fill(package).complete  # every other quote occurs once: its offsets are found, never guessed
     return package

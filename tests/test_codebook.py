@@ -88,7 +88,7 @@ def test_constraints_are_shown():
     assert "pattern `^C[0-9]{3}$`" in text
     assert "minimum 0" in text  # claims.quantity
     assert "format uri" in text  # sources.url
-    assert "one of 3 [controlled values](#values-of-date_precision-in-claims)" in text
+    assert "one of 4 [controlled values](#values-of-date_precision-in-claims)" in text
     assert "### Values of date_precision in claims" in text
 
 

@@ -239,9 +239,10 @@ def test_an_invalid_threshold_is_a_finding(package_copy, setting):
 
 def test_an_exclusion_alone_counts_as_excluded(package_copy):
     sentence = uncover(package_copy)
+    start, end = FoldedText((package_copy / "data" / "sources" / "S001.txt").read_text(encoding="utf-8")).original_range(sentence.span)
     header, rows = read_table(package_copy, "exclusions")
     rows.append({**{h: "" for h in header}, "exclusion_id": "X999", "source_id": "S001", "quote": sentence.text,
-                 "reason": "background"})
+                 "quote_start": str(start), "quote_end": str(end), "reason": "background"})
     write_table(package_copy, "exclusions", header, rows)
     (s001,) = [s for s in cov.package_coverage(Package.open(package_copy)) if s.source_id == "S001"]
     index = [x.text for x in s001.sentences].index(sentence.text)

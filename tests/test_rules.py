@@ -97,7 +97,14 @@ def test_date_start_after_date_end_fails(package_copy, resource):
     assert found.value == later.isoformat()
 
 
+#: One span of each precision (2000 is a leap year).
+SPANS = {"day": ("2000-02-29", "2000-02-29"), "month": ("2000-02-01", "2000-02-29"),
+         "year": ("2000-01-01", "2000-12-31"), "range": ("2000-01-15", "2000-03-02")}
+
 BAD_RANGES = [
+    # every precision given to a span of every other precision (each direction)
+    *[(precision, *SPANS[other]) for precision in SPANS for other in SPANS if other != precision],
+    # a unit off by one day
     ("day", "2000-01-01", "2000-01-02"),
     ("day", "2000-01-01", "2000-12-31"),
     ("month", "2000-01-02", "2000-01-31"),
@@ -121,6 +128,27 @@ def test_precision_that_disagrees_with_the_range_fails(package_copy, resource, p
                            line=line_of(package_copy, resource, index), row_id=row_id(package_copy, resource, index),
                            field="date_precision")
     assert found.value == precision
+
+
+@pytest.mark.parametrize("resource", DATED)
+@pytest.mark.parametrize("precision", list(SPANS))
+def test_each_precision_with_its_own_span_passes(package_copy, resource, precision):
+    header, rows = read_table(package_copy, resource)
+    index = len(rows) - 1
+    start, end = SPANS[precision]
+    rows[index].update(date_start=start, date_end=end, date_precision=precision)
+    write_table(package_copy, resource, header, rows)
+    line = line_of(package_copy, resource, index)
+    assert not [f for f in rule_findings(package_copy) if f.code == "date-precision" and f.line == line
+                and f.resource == resource]
+
+
+def test_the_precision_message_names_the_right_precision(package_copy):
+    header, rows = read_table(package_copy, "events")
+    rows[0].update(date_start="2000-02-01", date_end="2000-02-29", date_precision="range")
+    write_table(package_copy, "events", header, rows)
+    found = assert_finding(rule_findings(package_copy), code="date-precision", resource="events")
+    assert "'month'" in found.message
 
 
 @pytest.mark.parametrize("resource", DATED)
@@ -391,42 +419,69 @@ def test_a_missing_column_does_not_crash_the_layer(package_copy):
 # -- the date-precision logic, for any date ------------------------------------------------------------
 
 DAYS = st.dates(min_value=date(1, 1, 2), max_value=date(9999, 12, 30))
-PRECISION = st.sampled_from(dates.PRECISIONS)
+UNIT = st.sampled_from(dates.UNITS)
 
 
-@given(DAYS, PRECISION)
-def test_canonical_range_agrees_with_its_precision(day, precision):
-    start, end = dates.canonical_range(day, precision)
+def _vector(start, end, precision):
+    import pandas as pd
+
+    return bool(dates.precision_agrees(pd.Series([start.isoformat()]), pd.Series([end.isoformat()]),
+                                       pd.Series([precision]))[0])
+
+
+@given(DAYS, UNIT)
+def test_canonical_range_agrees_with_its_unit(day, unit):
+    start, end = dates.canonical_range(day, unit)
     assert start <= day <= end
-    assert dates.agrees(start, end, precision)
-    assert rules._precision_ok(start.isoformat(), end.isoformat(), precision)
+    assert dates.span_precision(start, end) == unit
+    assert dates.agrees(start, end, unit) and _vector(start, end, unit)
+    assert not dates.agrees(start, end, dates.RANGE) and not _vector(start, end, dates.RANGE)
 
 
-@given(DAYS, PRECISION, st.sampled_from(["start", "end"]), st.sampled_from([-1, 1]))
-def test_a_range_shifted_by_a_day_disagrees(day, precision, which, shift):
-    start, end = dates.canonical_range(day, precision)
-    if start == date.min or end == date.max:
-        return
+@given(DAYS, UNIT, st.sampled_from(["start", "end"]), st.sampled_from([-1, 1]))
+def test_a_unit_shifted_by_a_day_is_no_longer_that_unit(day, unit, which, shift):
+    start, end = dates.canonical_range(day, unit)
     if which == "start":
         start += timedelta(days=shift)
     else:
         end += timedelta(days=shift)
-    assert not dates.agrees(start, end, precision)
+    assert not dates.agrees(start, end, unit)
     if start <= end:
-        assert dates.precision_problem(start, end, precision)
-        assert not rules._precision_ok(start.isoformat(), end.isoformat(), precision)
+        assert dates.precision_problem(start, end, unit)
+        assert not _vector(start, end, unit)
+        actual = dates.span_precision(start, end)
+        assert actual != unit and dates.agrees(start, end, actual) and _vector(start, end, actual)
 
 
-@given(DAYS, DAYS, PRECISION)
-def test_a_range_agrees_exactly_when_it_is_the_canonical_range_of_its_start(first, second, precision):
+@given(DAYS, DAYS)
+def test_every_range_has_exactly_one_precision(first, second):
     start, end = min(first, second), max(first, second)
-    assert dates.agrees(start, end, precision) == ((start, end) == dates.canonical_range(start, precision))
-    assert dates.agrees(start, end, precision) == ((start, end) == dates.canonical_range(end, precision))
+    agreeing = [p for p in dates.PRECISIONS if dates.agrees(start, end, p)]
+    assert agreeing == [dates.span_precision(start, end)]
+    assert [p for p in dates.PRECISIONS if _vector(start, end, p)] == agreeing
+    for unit in dates.UNITS:
+        assert (agreeing == [unit]) == ((start, end) == dates.canonical_range(start, unit))
+    assert (agreeing == [dates.RANGE]) == all((start, end) != dates.canonical_range(start, u) for u in dates.UNITS)
+
+
+@given(DAYS, DAYS)
+def test_edtf_gives_back_the_range(first, second):
+    start, end = min(first, second), max(first, second)
+    text = dates.edtf(start, end)
+    if "/" in text:
+        assert dates.span_precision(start, end) == dates.RANGE
+        assert text == f"{start.isoformat()}/{end.isoformat()}"
+    else:
+        unit = {10: dates.DAY, 7: dates.MONTH, 4: dates.YEAR}[len(text)]
+        assert dates.canonical_range(start, unit) == (start, end) and start.isoformat().startswith(text)
 
 
 @given(DAYS, DAYS)
 def test_date_order_matches_date_comparison(first, second):
-    assert rules._order_ok(first.isoformat(), second.isoformat()) == (first <= second)
+    import pandas as pd
+
+    ok = dates.order_agrees(pd.Series([first.isoformat()]), pd.Series([second.isoformat()]))
+    assert bool(ok[0]) == (first <= second)
 
 
 @given(st.text(max_size=12))

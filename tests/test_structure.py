@@ -155,7 +155,10 @@ QUOTED = [name for name in RESOURCES if {"quote", "source_id"} <= set(REAL.field
 
 @pytest.mark.parametrize("resource", QUOTED)
 def test_quote_not_in_its_source_fails(package_copy, resource):
-    line = set_cell(package_copy, resource, 0, "quote", "Dieser Satz steht in keinem der Artikel.")
+    header, rows = read_table(package_copy, resource)
+    rows[0].update(quote="Dieser Satz steht in keinem der Artikel.", quote_start="", quote_end="")
+    write_table(package_copy, resource, [h for h in header], rows)
+    line = line_of(package_copy, resource, 0)
     found, _ = expect(package_copy, "--only", "coverage", code="quote-not-in-source", resource=resource, line=line,
                    field="quote")
     assert "closest passage" in found["message"]

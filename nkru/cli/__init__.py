@@ -19,6 +19,7 @@ COMMANDS: dict[str, str] = {
     "release": "nkru.cli.release_cmd",
     "diff": "nkru.cli.diff_cmd",
     "cite": "nkru.cli.cite_cmd",
+    "offsets": "nkru.cli.offsets_cmd",
 }
 
 app = typer.Typer(

@@ -1,5 +1,6 @@
 """Coverage layer (provenance): source texts exist and match their hashes, every quote is in its
-source, and every sentence of every source text is covered by a quote or an exclusion.
+source at its offsets (`quote_start`, `quote_end`; searched for where a row has none), and every
+sentence of every source text is covered by a quote or an exclusion, placed by those offsets.
 
 Quote-bearing resources are found from the schemas (a `quote` and a
 `source_id` field), not from a list written here. Sentence coverage is
@@ -37,6 +38,16 @@ define("source-text-unreadable", NAME, "{resource} line {line}: source {row_id} 
 define("quote-not-in-source", NAME,
        "{resource} line {line}: {row_id} quote not found in {source_id} ({value!r}); closest passage ({score}% alike, text line {text_line}): {closest!r}",
        description="A quote does not occur in its source text after NFC and whitespace folding.")
+define("quote-offsets-order", NAME, "{resource} line {line}: {row_id} quote_start {value} is not before quote_end {end}",
+       description="A quote's offsets are empty or reversed (quote_end is exclusive, so it must be greater than quote_start).")
+define("quote-offsets-out-of-range", NAME,
+       "{resource} line {line}: {row_id} quote_end {value} lies past the end of {source_id}, whose text has {length} code points",
+       description="A quote's offsets point past the end of its source text (Unicode code points of the file decoded as UTF-8).")
+define("quote-offsets-mismatch", NAME,
+       "{resource} line {line}: {row_id} the text of {source_id} at quote_start {start} to quote_end {end} (text line {text_line}) "
+       "is not the quote: {detail}; the quote occurs at {places}",
+       description="The passage of the source text at a quote's offsets is not the quote (after NFC and whitespace folding), "
+                   "or starts or ends with whitespace. `nkru offsets` fills offsets for rows that lack them.")
 define("quote-source-unknown", NAME, "{resource} line {line}: {row_id} quotes source {value!r}, which has no readable text",
        description="A quote's source has no text to check it against.")
 
@@ -135,7 +146,36 @@ def _check_sources(package: Package, result: LayerResult) -> dict[str, FoldedTex
     return texts
 
 
+def _check_offsets(row: dict[str, str], text: FoldedText, place: tuple[int, int], where: dict[str, Any],
+                   result: LayerResult) -> None:
+    """The passage at a row's offsets is its quote."""
+    from nkru import offsets
+
+    start, end = place
+    quote = row.get("quote", "")
+    problem = offsets.slice_problem(text.original, quote, start, end)
+    if problem is None:
+        return
+    code, detail = problem
+    source_id = row.get("source_id", "")
+    if code == offsets.ORDER:
+        result.findings.append(Finding.make(code, **{**where, "field": offsets.START}, value=start, end=end))
+    elif code == offsets.OUT_OF_RANGE:
+        result.findings.append(Finding.make(code, **{**where, "field": offsets.END}, value=end, source_id=source_id,
+                                            length=len(text.original)))
+    else:
+        found = offsets.candidates(text, quote)
+        places = ", ".join(f"{s}-{e} (text line {offsets.line_of_offset(text.original, s)})" for s, e in found[:5])
+        result.findings.append(Finding.make(code, **{**where, "field": offsets.START}, value=start, start=start, end=end,
+                                            source_id=source_id, detail=detail,
+                                            text_line=offsets.line_of_offset(text.original, start),
+                                            places=places or "no place (it is not in the text)"))
+
+
 def _check_quotes(package: Package, texts: dict[str, FoldedText], result: LayerResult) -> None:
+    from nkru.offsets import offset_resources, offsets_of
+
+    with_offsets = set(offset_resources(package))
     for name in quote_resources(package):
         table = package.table(name)
         if table is None:
@@ -151,6 +191,11 @@ def _check_quotes(package: Package, texts: dict[str, FoldedText], result: LayerR
             if text is None:
                 result.findings.append(Finding.make("quote-source-unknown", **{**where, "field": "source_id"}, value=source_id))
                 continue
+            place = offsets_of(row) if name in with_offsets else None
+            if place is not None:
+                result.checks += 1
+                _check_offsets(row, text, place, where, result)
+                continue  # missing or malformed offsets are the structure layer's to report; the quote is searched
             if not text.find_all(quote):
                 closest, score, text_line = text.closest(quote)
                 result.findings.append(Finding.make("quote-not-in-source", value=quote, source_id=source_id,

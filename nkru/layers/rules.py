@@ -5,7 +5,8 @@ failures are collected; each failure case becomes one Finding at the CSV file
 line of its row. Which tables a rule applies to is read from the schemas:
 
 - dates: every resource with the four date columns (`nkru.dates.DATE_COLUMNS`):
-  `date_start <= date_end`, and `date_precision` agrees with the range;
+  `date_start <= date_end`, and `date_precision` is the range's most specific true description
+  (`nkru.dates`: day, month, year when exactly that unit, range otherwise);
   a dated resource with a foreign key to the sources is not dated after its source's `date_end`;
 - cross-table: a row's `claim_id` (a foreign key to the claims) names a claim about the row's own
   `event_id`; a self-referencing foreign key (the actors' affiliation) has no self-reference and no
@@ -55,8 +56,9 @@ CONTROL_CHARACTERS = "[\x00-\x1f\x7f-\x9f]"
 define("date-order", NAME, "{resource} line {line}: {row_id} date_start {value} is after date_end {end}",
        description="A dated row's date_start is later than its date_end.")
 define("date-precision", NAME, "{resource} line {line}: {row_id} date_precision {value!r} does not fit {start} to {end}: {detail}",
-       description="date_precision disagrees with the range: day = one day, month = first to last day of one month, "
-                   "year = 1 January to 31 December.")
+       description="date_precision is not the most specific true description of the range: day = one day, "
+                   "month = first to last day of one month, year = 1 January to 31 December, "
+                   "range = any other span (never exactly one day, month or year).")
 define("dated-after-source", NAME,
        "{resource} line {line}: {row_id} date_start {value} is after its source {source_id} was published (source date_end {source_end})",
        description="A claim or denial is dated after the publication of the source it is taken from.")
@@ -89,18 +91,6 @@ define("rule-error", NAME, "{resource}: rule {check} could not run: {value}",
 
 
 # -- pure predicates (shared by the models and the messages) ----------------------------------------
-
-
-def _order_ok(start: str, end: str) -> bool:
-    first, last = dates.parse_date(start), dates.parse_date(end)
-    return first is None or last is None or first <= last
-
-
-def _precision_ok(start: str, end: str, precision: str) -> bool:
-    first, last = dates.parse_date(start), dates.parse_date(end)
-    if first is None or last is None or first > last:
-        return True  # malformed (structure layer) or reversed (date-order) is reported elsewhere
-    return dates.precision_problem(first, last, precision) is None
 
 
 def _not_after(day: str, limit: str) -> bool:
@@ -142,7 +132,8 @@ class _Model(pa.DataFrameModel):
 
 
 class DatedRows(_Model):
-    """A dated row: the range is in order and is exactly one unit of its precision."""
+    """A dated row: the range is in order and its precision is the most specific true description of it
+    (day, month, year when it is exactly that unit, range otherwise). Column-wise (`nkru.dates`)."""
 
     date_start: Series[str]
     date_end: Series[str]
@@ -150,11 +141,11 @@ class DatedRows(_Model):
 
     @pa.dataframe_check(name="date-order")
     def order(cls, df: pd.DataFrame) -> pd.Series:
-        return _rowwise(df, _order_ok, "date_start", "date_end")
+        return dates.order_agrees(df["date_start"], df["date_end"])
 
     @pa.dataframe_check(name="date-precision")
     def precision(cls, df: pd.DataFrame) -> pd.Series:
-        return _rowwise(df, _precision_ok, "date_start", "date_end", "date_precision")
+        return dates.precision_agrees(df["date_start"], df["date_end"], df["date_precision"])
 
 
 class SourceDatedRows(_Model):

@@ -3,9 +3,10 @@
 The quote-bearing resources are those `nkru.coverage.quote_resources` finds in the
 schemas (a `quote` and a `source_id` field), so a new one shows up here without a change.
 
-Passages are located with `nkru.text.FoldedText.find_all` (the same NFC and
-whitespace folding the coverage checks use) and mapped back to the text so line
-breaks are kept. Sentence coverage (the percentage, and which sentences no quote
+Passages are placed by their offsets (`quote_start`, `quote_end`) exactly as the
+coverage layer places them (`nkru.coverage.quote_span`; searched for only in a
+resource without offset fields) and mapped back to the text so line breaks are
+kept. Sentence coverage (the percentage, and which sentences no quote
 or exclusion touches) comes from the coverage library, `nkru.coverage`, so
 the report shows exactly the numbers `nkru coverage` gives.
 """
@@ -16,7 +17,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from nkru.coverage import UNCOVERED as SENTENCE_UNCOVERED
-from nkru.coverage import EXCLUSIONS, SourceCoverage, package_coverage, quote_resources, read_texts, rounded_down
+from nkru.coverage import (EXCLUSIONS, SourceCoverage, package_coverage, quote_resources, quote_span, read_texts,
+                           rounded_down)
 from nkru.report.model import ACTORS, Model
 from nkru.text import FoldedText, Span
 
@@ -113,10 +115,17 @@ def passage_rows(model: Model) -> list[tuple[str, str, str, dict[str, Any]]]:
     return found
 
 
-def _passages(model: Model, source_id: str) -> list[tuple[str, str, str, str]]:
-    """(row_id, kind, label, quote) for every row quoting the source."""
-    return [(row_id, kind, label, row["quote"]) for row_id, kind, label, row in passage_rows(model)
+def _passages(model: Model, source_id: str) -> list[tuple[str, str, str, dict[str, Any]]]:
+    """(row_id, kind, label, row) for every row quoting the source."""
+    return [(row_id, kind, label, row) for row_id, kind, label, row in passage_rows(model)
             if row.get("source_id") == source_id]
+
+
+def _offset_rows(model: Model) -> set[int]:
+    """ids of the rows (of resources with offset fields) whose passage is placed by quote_start/quote_end."""
+    from nkru.offsets import offset_resources
+
+    return {id(row) for name in offset_resources(model.package) for row in model.tables.get(name, [])}
 
 
 def view(model: Model, source: dict[str, Any], folded: FoldedText | None,
@@ -136,8 +145,9 @@ def view(model: Model, source: dict[str, Any], folded: FoldedText | None,
                 for index in range(start, end):
                     kinds[index] = UNCOVERED
     passages = []
-    for row_id, kind, label, quote in _passages(model, source_id):
-        spans = folded.find_all(quote)
+    placed = _offset_rows(model)
+    for row_id, kind, label, row in _passages(model, source_id):
+        spans = quote_span(row, folded, id(row) in placed)
         passages.append(Passage(row_id, kind, label, bool(spans)))
         for number, span in enumerate(spans):
             start, end = _original_range(folded, span.start, span.end)
