@@ -2,10 +2,18 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
+
+# Property tests judge behaviour, not speed: on a shared 2-core CI machine a per-example deadline only
+# makes them flaky. NKRU_HYPOTHESIS_PROFILE=thorough runs many more examples locally.
+settings.register_profile("ci", deadline=None)
+settings.register_profile("thorough", deadline=None, max_examples=1000)
+settings.load_profile(os.environ.get("NKRU_HYPOTHESIS_PROFILE", "ci"))
 
 from tests.helpers import REPO
 
