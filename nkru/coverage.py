@@ -84,29 +84,189 @@ def _is_sentence(text: str) -> bool:
     return any(char.isalnum() for char in text)
 
 
-def split_sentences(text: FoldedText | str, language: str = DEFAULT_LANGUAGE) -> list[Sentence]:
-    """The sentences of a source text, in order, located in its folded form."""
-    folded = text if isinstance(text, FoldedText) else FoldedText(text)
-    segmenter = _segmenter(segment_language(language))
+# -- the sentence cache --------------------------------------------------------------------------------
+
+#: Part of every cache key: change it whenever splitting may give other sentences (splitter, its
+#: version, or the code below), so that no stale split is ever used.
+SPLITTER = "pysbd-0.3.4+nkru-lines-1"
+#: The cache directory: `$NKRU_CACHE_DIR` when set ("" or "off" turns the cache off), otherwise
+#: `$XDG_CACHE_HOME/nkru` or `~/.cache/nkru`. Sentence splits live in its `sentences/` folder, one
+#: JSON file per (text SHA-256, language, splitter); a CI job can keep the folder between runs.
+CACHE_ENV = "NKRU_CACHE_DIR"
+
+
+def cache_dir() -> Path | None:
+    """Where sentence splits are cached, or None when caching is off."""
+    import os
+
+    configured = os.environ.get(CACHE_ENV)
+    if configured is not None:
+        return None if configured.strip().lower() in ("", "off") else Path(configured)
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "nkru"
+
+
+def _cache_file(text: str, language: str) -> Path | None:
+    import hashlib
+
+    root = cache_dir()
+    if root is None:
+        return None
+    digest = hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
+    tag = hashlib.sha256(f"{language}\0{SPLITTER}".encode()).hexdigest()[:12]
+    return root / "sentences" / f"{digest}-{tag}.json"
+
+
+def _cached(folded: FoldedText, path: Path | None) -> list[Sentence] | None:
+    import json
+
+    if path is None or not path.is_file():
+        return None
+    try:
+        spans = json.loads(path.read_text(encoding="utf-8"))
+        return [Sentence(folded.text[start:end], start, end, line) for start, end, line in spans]
+    except (OSError, ValueError, TypeError):
+        return None  # a damaged entry is recomputed (and rewritten)
+
+
+def _store(path: Path | None, sentences: list[Sentence]) -> None:
+    import json
+
+    from nkru.fsutil import atomic_write_text
+
+    if path is None:
+        return
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write_text(path, json.dumps([[s.start, s.end, s.line] for s in sentences]))
+    except OSError:
+        pass  # a read-only or full cache only costs time
+
+
+#: Lines longer than this are split in windows of about this many characters (see `_pieces`).
+WINDOW = 2_000
+
+
+def _pieces(segmenter: Any, line: str) -> list[str]:
+    """pysbd's sentences of one line.
+
+    pysbd rewrites the whole line once per abbreviation it meets, so its time grows with the
+    square of the line's length. A long line is therefore split in windows: each window's last
+    sentence may be cut by the window's end, so it is dropped and the next window starts where it
+    began; a window with a single sentence grows until that sentence ends. The rules pysbd applies
+    look only at a sentence's neighbourhood — the furthest reach is a quotation, which pysbd keeps
+    whole — so as long as no quotation is longer than a window the sentences are the same as for
+    the whole line (no line of the real articles is even a quarter of a window long).
+    """
+    if len(line) <= WINDOW:
+        return segmenter.processor(line).process() or [line]
+    pieces: list[str] = []
+    start = 0
+    size = WINDOW
+    while start < len(line):
+        window = line[start : start + size]
+        found = segmenter.processor(window).process() or [window]
+        if start + size >= len(line):
+            pieces.extend(found)
+            break
+        if len(found) < 2:
+            size *= 2  # one sentence longer than the window: widen it
+            continue
+        keep = found[:-1]
+        pieces.extend(keep)
+        last = found[-1].strip()
+        offset = window.rfind(last) if last else -1
+        if offset <= 0:
+            size *= 2
+            pieces = pieces[: len(pieces) - len(keep)]
+            continue
+        start += offset
+        size = WINDOW
+    return pieces
+
+
+def _split(folded: FoldedText, language: str) -> list[Sentence]:
+    """Split with pysbd, line by line, and locate each sentence in the folded text, left to right.
+
+    pysbd's own `segment` finds every sentence again with a fresh regex over the whole line (quadratic
+    in a long line); its processor gives the same sentences, which are located here with one
+    forward search each.
+    """
+    segmenter = _segmenter(language)
     sentences: list[Sentence] = []
     cursor = 0
     for raw_line in folded.nfc.splitlines():
         line = fold(raw_line)
         if not line:
             continue
-        for piece in segmenter.segment(line) or [line]:
+        for piece in _pieces(segmenter, line):
             needle = fold(piece)
             if not needle or not _is_sentence(needle):
                 continue
             start = folded.text.find(needle, cursor)
-            if start == -1:  # the segmenter altered the text; never lose a sentence, locate it anyway
-                start = folded.text.find(needle)
+            if start == -1:  # the segmenter altered the text; never lose a sentence: locate it around the line
+                start = folded.text.find(needle, max(0, cursor - len(line) - len(needle)))
                 if start == -1:
                     continue
             end = start + len(needle)
             cursor = max(cursor, end)
             sentences.append(Sentence(needle, start, end, folded.line_of(start)))
     return sentences
+
+
+def split_sentences(text: FoldedText | str, language: str = DEFAULT_LANGUAGE) -> list[Sentence]:
+    """The sentences of a source text, in order, located in its folded form (cached by the text's SHA-256)."""
+    folded = text if isinstance(text, FoldedText) else FoldedText(text)
+    language = segment_language(language)
+    path = _cache_file(folded.original, language)
+    found = _cached(folded, path)
+    if found is None:
+        found = _split(folded, language)
+        _store(path, found)
+    return found
+
+
+def _split_in_worker(original: str, language: str) -> list[tuple[int, int, int]]:
+    sentences = _split(FoldedText(original), language)
+    return [(s.start, s.end, s.line) for s in sentences]
+
+
+#: Below this many uncached texts, splitting in this process is faster than starting workers.
+PARALLEL_FROM = 8
+
+
+def split_many(texts: dict[str, tuple[FoldedText, str]]) -> dict[str, list[Sentence]]:
+    """Sentences of many texts (key -> (folded text, language)): cached ones read, the others split
+    in parallel worker processes (one per CPU) when there are enough of them, and cached."""
+    import os
+
+    done: dict[str, list[Sentence]] = {}
+    todo: list[tuple[str, Path | None, FoldedText, str]] = []
+    for key, (folded, tag) in texts.items():
+        language = segment_language(tag)
+        path = _cache_file(folded.original, language)
+        found = _cached(folded, path)
+        if found is None:
+            todo.append((key, path, folded, language))
+        else:
+            done[key] = found
+    workers = min(os.cpu_count() or 1, len(todo))
+    if len(todo) >= PARALLEL_FROM and workers > 1:
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
+
+        with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+            results = pool.map(_split_in_worker, [f.original for _, _, f, _ in todo], [lang for *_, lang in todo],
+                               chunksize=max(1, len(todo) // (workers * 4)))
+            for (key, path, folded, _), spans in zip(todo, results):
+                sentences = [Sentence(folded.text[start:end], start, end, line) for start, end, line in spans]
+                _store(path, sentences)
+                done[key] = sentences
+    else:
+        for key, path, folded, language in todo:
+            done[key] = _split(folded, language)
+            _store(path, done[key])
+    return done
 
 
 def classify(sentences: Sequence[Sentence] | Sequence[Span], quotes: Iterable[Span], exclusions: Iterable[Span]) -> list[str]:
@@ -282,6 +442,48 @@ def quote_span(row: dict[str, Any], text: FoldedText, with_offsets: bool) -> lis
     return [text.folded_span(*place)]
 
 
+def locate(texts: dict[str, FoldedText], pairs: Iterable[tuple[str, str]]) -> dict[tuple[str, str], list[Span]]:
+    """(source_id, quote) -> every occurrence of the folded quote in that source's folded text.
+
+    Each text is scanned once for all its distinct quotes (an Aho-Corasick automaton, pyahocorasick),
+    so the work grows with the text plus the quotes, not with their product. Pairs whose source
+    has no text are left out.
+    """
+    import ahocorasick
+
+    needles: dict[str, dict[str, list[str]]] = {}
+    for source_id, quote in pairs:
+        if source_id in texts and quote:
+            needle = fold(quote)
+            if needle:
+                needles.setdefault(source_id, {}).setdefault(needle, []).append(quote)
+    found: dict[tuple[str, str], list[Span]] = {}
+    for source_id, by_needle in needles.items():
+        automaton = ahocorasick.Automaton()
+        for needle in by_needle:
+            automaton.add_word(needle, needle)
+        automaton.make_automaton()
+        spans: dict[str, list[Span]] = {needle: [] for needle in by_needle}
+        for end, needle in automaton.iter(texts[source_id].text):
+            spans[needle].append(Span(end - len(needle) + 1, end + 1))
+        for needle, quotes in by_needle.items():
+            ordered = sorted(spans[needle], key=lambda s: s.start)
+            for quote in quotes:
+                found[(source_id, quote)] = ordered
+    return found
+
+
+def quote_pairs(package: Package, name: str, columns: Sequence[str] = ("source_id", "quote")) -> list[tuple[str, ...]]:
+    """The distinct combinations of `columns` (text cells) in a quote-bearing resource (column-wise)."""
+    import polars as pl
+
+    table = package.table(name)
+    if table is None or len(table) == 0:
+        return []
+    frame = pl.DataFrame({c: table.column(c) for c in columns}, schema={c: pl.String for c in columns})
+    return list(frame.unique().fill_null("").iter_rows())
+
+
 def _quote_spans(package: Package, texts: dict[str, FoldedText]) -> tuple[dict[str, list[Span]], dict[str, list[Span]]]:
     """Spans of claim/denial quotes and of exclusions, by source_id (from offsets where the schema has them)."""
     from nkru.offsets import offset_resources
@@ -290,20 +492,26 @@ def _quote_spans(package: Package, texts: dict[str, FoldedText]) -> tuple[dict[s
     quotes: dict[str, list[Span]] = {}
     exclusions: dict[str, list[Span]] = {}
     for name in quote_resources(package):
-        table = package.table(name)
-        if table is None:
-            continue
         bucket = exclusions if name == EXCLUSIONS else quotes
-        for row in table.rows:
-            text = texts.get(row.get("source_id", ""))
-            if text is not None:
-                bucket.setdefault(row.get("source_id", ""), []).extend(quote_span(row, text, name in with_offsets))
+        if name in with_offsets:  # one place per row: each distinct (source, quote, offsets) checked once
+            from nkru.offsets import END, START
+
+            for source_id, quote, start, end in quote_pairs(package, name, ("source_id", "quote", START, END)):
+                text = texts.get(source_id)
+                if text is not None:
+                    row = {"quote": quote, START: start, END: end}
+                    bucket.setdefault(source_id, []).extend(quote_span(row, text, True))
+            continue
+        for (source_id, _), spans in locate(texts, quote_pairs(package, name)).items():
+            bucket.setdefault(source_id, []).extend(spans)
     return quotes, exclusions
 
 
 def source_coverage(source_id: str, text: FoldedText, quotes: Iterable[Span], exclusions: Iterable[Span], *,
-                    text_path: str = "", language: str | None = None, line: int | None = None) -> SourceCoverage:
-    sentences = split_sentences(text, language or DEFAULT_LANGUAGE)
+                    text_path: str = "", language: str | None = None, line: int | None = None,
+                    sentences: list[Sentence] | None = None) -> SourceCoverage:
+    if sentences is None:
+        sentences = split_sentences(text, language or DEFAULT_LANGUAGE)
     return SourceCoverage(source_id, text_path, sentences, classify(sentences, quotes, exclusions), line=line)
 
 
@@ -339,17 +547,19 @@ def package_coverage(package: Package, texts: dict[str, FoldedText] | None = Non
         return []
     texts = read_texts(package) if texts is None else texts
     quotes, exclusions = _quote_spans(package, texts)
+    ids, paths, languages = table.column("source_id"), table.column("text_path"), table.column("language")
+    split = split_many({source_id: (texts[source_id], language) for source_id, language in zip(ids, languages)
+                        if source_id in texts})
     results = []
-    for index, row in enumerate(table.rows):
-        source_id = row.get("source_id", "")
-        text_path = row.get("text_path", "")
+    for index, (source_id, text_path, language) in enumerate(zip(ids, paths, languages)):
         text = texts.get(source_id)
         if text is None:
             results.append(SourceCoverage(source_id, text_path, line=table.lines[index],
                                           problem=package.read_source(text_path).problem or "no readable text"))
             continue
         results.append(source_coverage(source_id, text, quotes.get(source_id, []), exclusions.get(source_id, []),
-                                       text_path=text_path, language=row.get("language"), line=table.lines[index]))
+                                       text_path=text_path, language=language, line=table.lines[index],
+                                       sentences=split[source_id]))
     return results
 
 

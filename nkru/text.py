@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from functools import cached_property
 
 _WHITESPACE = re.compile(r"\s+")
+_WORD = re.compile(r"\S+")
 
 
 def fold(text: str) -> str:
@@ -56,6 +57,9 @@ class FoldedText:
     Three coordinate systems: the original text (Unicode code points of the file decoded as UTF-8:
     what `quote_start`/`quote_end` count), its NFC form, and the folded form (NFC, whitespace runs
     as one space, ends stripped) in which quotes and sentences are compared.
+
+    Linear in the text's length: the folded text is its words joined by single spaces, and the
+    map back to the NFC text keeps one entry per word (not per character).
     """
 
     def __init__(self, original: str):
@@ -66,25 +70,40 @@ class FoldedText:
         else:
             nfc, original_starts, nfc_starts = _nfc_chunks(original)
             self._chunks = (original_starts, nfc_starts)
-        folded_chars: list[str] = []
-        origin: list[int] = []  # folded index -> index in the NFC text
-        in_space = True  # drop leading whitespace
-        for index, char in enumerate(nfc):
-            if char.isspace():
-                if not in_space:
-                    folded_chars.append(" ")
-                    origin.append(index)
-                in_space = True
-                continue
-            folded_chars.append(char)
-            origin.append(index)
-            in_space = False
-        if folded_chars and folded_chars[-1] == " ":
-            folded_chars.pop()
-            origin.pop()
         self.nfc = nfc
-        self.text = "".join(folded_chars)
-        self._origin = origin
+        words = [(m.start(), m.end()) for m in _WORD.finditer(nfc)]
+        self.text = " ".join(nfc[start:end] for start, end in words)
+        #: per word: its offset in the folded text, its offset and end in the NFC text
+        folded_starts, position = [], 0
+        for start, end in words:
+            folded_starts.append(position)
+            position += end - start + 1
+        self._folded_starts = folded_starts
+        self._nfc_starts = [start for start, _ in words]
+        self._nfc_ends = [end for _, end in words]
+
+    def _origin(self, folded_offset: int) -> int:
+        """The NFC offset of a folded offset (a folding space maps to the first whitespace it stands for)."""
+        import bisect
+
+        word = bisect.bisect_right(self._folded_starts, folded_offset) - 1
+        if word < 0:
+            return 0
+        inside = folded_offset - self._folded_starts[word]
+        length = self._nfc_ends[word] - self._nfc_starts[word]
+        return self._nfc_starts[word] + inside if inside < length else self._nfc_ends[word]
+
+    def _folded_at_or_after(self, nfc_offset: int) -> int:
+        """The first folded offset whose NFC offset is at or after `nfc_offset` (len(text) when none is)."""
+        import bisect
+
+        word = bisect.bisect_right(self._nfc_starts, nfc_offset) - 1
+        if word < 0:
+            return 0
+        if nfc_offset <= self._nfc_ends[word]:
+            at = self._folded_starts[word] + (nfc_offset - self._nfc_starts[word])
+            return min(at, len(self.text))
+        return self._folded_starts[word + 1] if word + 1 < len(self._folded_starts) else len(self.text)
 
     def find_all(self, quote: str) -> list[Span]:
         """Every occurrence of the folded quote in the folded text."""
@@ -100,7 +119,7 @@ class FoldedText:
 
     def nfc_range(self, span: Span) -> tuple[int, int]:
         """The folded span as [start, end) offsets in the NFC text (what a reader sees)."""
-        return self._origin[span.start], self._origin[span.end - 1] + 1
+        return self._origin(span.start), self._origin(span.end - 1) + 1
 
     # -- original offsets (quote_start, quote_end) ------------------------------------------------------
 
@@ -134,8 +153,8 @@ class FoldedText:
         import bisect
 
         nfc_start, nfc_end = self._to_nfc(start, end=False), self._to_nfc(end, end=True)
-        first = bisect.bisect_left(self._origin, nfc_start)
-        last = bisect.bisect_left(self._origin, nfc_end)
+        first = self._folded_at_or_after(nfc_start)
+        last = self._folded_at_or_after(nfc_end)
         while first < last and self.text[first] == " ":
             first += 1
         while last > first and self.text[last - 1] == " ":
@@ -144,19 +163,15 @@ class FoldedText:
 
     @cached_property
     def _line_starts(self) -> list[int]:
-        starts = [0]
-        for index, char in enumerate(self.nfc):
-            if char == "\n":
-                starts.append(index + 1)
-        return starts
+        return [0, *(m.end() for m in re.finditer("\n", self.nfc))]
 
     def line_of(self, folded_offset: int) -> int:
         """1-based line in the original text of a folded offset."""
         import bisect
 
-        if not self._origin:
+        if not self.text:
             return 1
-        offset = self._origin[min(max(folded_offset, 0), len(self._origin) - 1)]
+        offset = self._origin(min(max(folded_offset, 0), len(self.text) - 1))
         return bisect.bisect_right(self._line_starts, offset)
 
     def closest(self, quote: str) -> tuple[str, float, int]:

@@ -16,7 +16,7 @@ import hashlib
 from typing import Any
 
 from nkru import coverage as sentence_coverage
-from nkru.coverage import quote_resources
+from nkru.coverage import locate, quote_resources
 from nkru.findings import Finding, LayerResult, define
 from nkru.package import DESCRIPTOR, SOURCES, Package
 from nkru.text import FoldedText
@@ -173,30 +173,64 @@ def _check_offsets(row: dict[str, str], text: FoldedText, place: tuple[int, int]
 
 
 def _check_quotes(package: Package, texts: dict[str, FoldedText], result: LayerResult) -> None:
-    from nkru.offsets import offset_resources, offsets_of
+    """Every quote is in its source text: at its offsets where the resource has them (each distinct
+    (source, quote, offsets) checked once), otherwise anywhere (each text scanned once for all its
+    quotes); only the rows with a problem are visited, found by a join."""
+    import polars as pl
 
-    with_offsets = set(offset_resources(package))
+    from nkru import offsets
+
+    with_offsets = set(offsets.offset_resources(package))
     for name in quote_resources(package):
         table = package.table(name)
-        if table is None:
+        if table is None or len(table) == 0:
             continue  # the structure layer reports unreadable resources
-        for index, row in enumerate(table.rows):
-            quote = row.get("quote", "")
-            if not quote:
-                continue  # a required-field error, reported by the structure layer
-            source_id = row.get("source_id", "")
-            where = dict(resource=name, path=table.path, line=table.lines[index], row_id=table.row_id(index), field="quote")
-            result.checks += 1
+        placed = name in with_offsets
+        columns = ["source_id", "quote", *([offsets.START, offsets.END] if placed else [])]
+        frame = pl.DataFrame({c: table.column(c) for c in columns}, schema={c: pl.String for c in columns}).fill_null("")
+        frame = frame.with_row_index("i").filter(pl.col("quote") != "")  # an empty quote: structure layer
+        result.checks += frame.height
+        problems: dict[tuple[str, ...], Any] = {}  # distinct cells -> "unknown" | "missing" | (start, end)
+        search: list[tuple[str, str]] = []
+        for combo in frame.select(columns).unique().iter_rows():
+            source_id, quote = combo[0], combo[1]
             text = texts.get(source_id)
             if text is None:
-                result.findings.append(Finding.make("quote-source-unknown", **{**where, "field": "source_id"}, value=source_id))
+                problems[combo] = "unknown"
                 continue
-            place = offsets_of(row) if name in with_offsets else None
+            place = offsets.offsets_of(dict(zip(columns, combo))) if placed else None
             if place is not None:
-                result.checks += 1
-                _check_offsets(row, text, place, where, result)
-                continue  # missing or malformed offsets are the structure layer's to report; the quote is searched
-            if not text.find_all(quote):
-                closest, score, text_line = text.closest(quote)
+                if offsets.slice_problem(text.original, quote, *place) is not None:
+                    problems[combo] = place
+            else:
+                search.append((source_id, quote))
+        if placed:
+            result.checks += frame.filter(pl.col(offsets.START) != "").height
+        found = locate(texts, search)
+        missing = {pair for pair in search if not found.get(pair)}
+        if missing:
+            for combo in frame.select(columns).unique().iter_rows():
+                if (combo[0], combo[1]) in missing and combo not in problems:
+                    if not placed or offsets.offsets_of(dict(zip(columns, combo))) is None:
+                        problems[combo] = "missing"
+        if not problems:
+            continue
+        bad = frame.join(pl.DataFrame(list(problems), schema={c: pl.String for c in columns}, orient="row"),
+                         on=columns, how="semi").sort("i")
+        closest: dict[tuple[str, str], tuple[str, float, int]] = {}
+        for record in bad.iter_rows():
+            index, cells = record[0], tuple(record[1:])
+            row = dict(zip(columns, cells))
+            source_id, quote = cells[0], cells[1]
+            where = dict(resource=name, path=table.path, line=table.lines[index], row_id=table.row_id(index), field="quote")
+            problem = problems[cells]
+            if problem == "unknown":
+                result.findings.append(Finding.make("quote-source-unknown", **{**where, "field": "source_id"}, value=source_id))
+            elif problem == "missing":
+                if (source_id, quote) not in closest:
+                    closest[(source_id, quote)] = texts[source_id].closest(quote)
+                passage, score, text_line = closest[(source_id, quote)]
                 result.findings.append(Finding.make("quote-not-in-source", value=quote, source_id=source_id,
-                                                    closest=closest, score=score, text_line=text_line, **where))
+                                                    closest=passage, score=score, text_line=text_line, **where))
+            else:
+                _check_offsets(row, texts[source_id], problem, where, result)

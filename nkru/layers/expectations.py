@@ -59,7 +59,7 @@ TEMPLATES = {
         "A composite primary key repeats."),
     "expect_table_row_count_to_be_between": (
         "{resource}: {value} rows, outside the expected range ({rule})",
-        "A table has no rows, or implausibly many."),
+        "A table has fewer rows than it must hold (at least one)."),
     "expect_table_columns_to_match_ordered_list": (
         "{resource}: the columns are {value}, expected {expected} ({rule})",
         "A table's header differs from its schema's fields."),
