@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections import Counter
 from dataclasses import dataclass
 from typing import Any, Callable, Iterable
 
@@ -93,11 +92,6 @@ define("rule-error", NAME, "{resource}: rule {check} could not run: {value}",
 # -- pure predicates (shared by the models and the messages) ----------------------------------------
 
 
-def _not_after(day: str, limit: str) -> bool:
-    first, last = dates.parse_date(day), dates.parse_date(limit)
-    return first is None or last is None or first <= last
-
-
 def _control_char(value: str) -> str | None:
     for char in value:
         if unicodedata.category(char) == "Cc":
@@ -115,11 +109,6 @@ def is_language(value: str) -> bool:
     import langcodes
 
     return langcodes.tag_is_valid(value)
-
-
-def _rowwise(df: pd.DataFrame, test: Callable[..., bool], *columns: str) -> pd.Series:
-    values = zip(*(df[c].tolist() for c in columns)) if columns else iter(())
-    return pd.Series([bool(test(*row)) for row in values], index=df.index, dtype=bool)
 
 
 # -- the models ---------------------------------------------------------------------------------------
@@ -156,7 +145,7 @@ class SourceDatedRows(_Model):
 
     @pa.dataframe_check(name="dated-after-source")
     def not_after_source(cls, df: pd.DataFrame) -> pd.Series:
-        return _rowwise(df, _not_after, "date_start", "source_date_end")
+        return dates.order_agrees(df["date_start"], df["source_date_end"])
 
 
 class ClaimEventRows(_Model):
@@ -167,7 +156,8 @@ class ClaimEventRows(_Model):
 
     @pa.dataframe_check(name="claim-event-mismatch")
     def same_event(cls, df: pd.DataFrame) -> pd.Series:
-        return _rowwise(df, lambda own, claimed: not own or not claimed or own == claimed, "event", "claim_event")
+        own, claimed = df["event"].fillna(""), df["claim_event"].fillna("")
+        return ((own == "") | (claimed == "") | (own == claimed)).astype(bool)
 
 
 class HierarchyRows(_Model):
@@ -178,12 +168,14 @@ class HierarchyRows(_Model):
 
     @pa.dataframe_check(name="self-reference")
     def not_self(cls, df: pd.DataFrame) -> pd.Series:
-        return _rowwise(df, lambda key, parent: not parent or parent != key, "key", "parent")
+        key, parent = df["key"].fillna(""), df["parent"].fillna("")
+        return ((parent == "") | (parent != key)).astype(bool)
 
     @pa.dataframe_check(name="reference-cycle")
     def no_cycle(cls, df: pd.DataFrame) -> pd.Series:
-        parents = _parent_map(df)
-        return _rowwise(df, lambda key, parent: not parent or parent == key or _cycle(parents, key) is None, "key", "parent")
+        key, parent = df["key"].fillna(""), df["parent"].fillna("")
+        on_cycle = pd.Series(_on_cycle(key, parent), index=df.index)
+        return ((parent == "") | (parent == key) | ~on_cycle).astype(bool)
 
 
 class LinkedRows(_Model):
@@ -208,40 +200,45 @@ class QuantityRows(_Model):
 class CountryCodes(_Model):
     code: Series[str]
 
-    @pa.check("code", name="country-code", element_wise=True)
-    def real_country(cls, value: str) -> bool:
-        return not value or is_country(value)
+    @pa.check("code", name="country-code")
+    def real_country(cls, values: pd.Series) -> pd.Series:
+        return _valid_values(values, is_country)
 
 
 class LanguageTags(_Model):
     tag: Series[str]
 
-    @pa.check("tag", name="language-tag", element_wise=True)
-    def real_language(cls, value: str) -> bool:
-        return not value or is_language(value)
+    @pa.check("tag", name="language-tag")
+    def real_language(cls, values: pd.Series) -> pd.Series:
+        return _valid_values(values, is_language)
 
 
-class Cells(_Model):
-    """Every cell of every table, one per row (`numeric`: the cell's field has a numeric Table Schema type)."""
+def _valid_values(values: pd.Series, valid: Callable[[str], bool]) -> pd.Series:
+    """Empty or valid per cell, asking `valid` once per distinct value."""
+    text = values.fillna("")
+    good = [v for v in text.unique().tolist() if not v or valid(v)]
+    return text.isin(good).astype(bool)
 
-    value: Series[pd.StringDtype]
-    numeric: Series[bool]
 
-    @pa.check("value", name="text-not-nfc")
-    def nfc(cls, values: pd.Series) -> pd.Series:
-        return values.map(lambda v: unicodedata.is_normalized("NFC", v)).astype(bool)
+def _on_cycle(key: pd.Series, parent: pd.Series) -> list[bool]:
+    """Per row: is its key on a cycle of the key -> parent graph (self-references aside)?
 
-    @pa.check("value", name="text-whitespace")
-    def trimmed(cls, values: pd.Series) -> pd.Series:
-        return values == values.str.strip()
+    Column-wise: rows whose key no remaining row names as parent cannot be on a cycle and are
+    dropped, round after round (one round per level of the longest chain); what remains is cycles.
+    """
+    import polars as pl
 
-    @pa.check("value", name="text-control-character")
-    def no_control(cls, values: pd.Series) -> pd.Series:
-        return ~values.str.contains(CONTROL_CHARACTERS, regex=True)
-
-    @pa.dataframe_check(name="text-formula")
-    def not_formula(cls, df: pd.DataFrame) -> pd.Series:
-        return df["numeric"] | ~df["value"].str.startswith(FORMULA_PREFIXES)
+    edges = pl.DataFrame({"key": key.tolist(), "parent": parent.tolist()}, schema={"key": pl.String, "parent": pl.String})
+    edges = edges.filter((pl.col("key") != "") & (pl.col("parent") != "") & (pl.col("parent") != pl.col("key")))
+    edges = edges.unique(subset="key", keep="first", maintain_order=True)
+    while edges.height:
+        named = edges.get_column("parent").unique()
+        kept = edges.filter(pl.col("key").is_in(named.implode()))
+        kept = kept.filter(pl.col("parent").is_in(kept.get_column("key").implode()))
+        if kept.height == edges.height:
+            break
+        edges = kept
+    return key.fillna("").isin(edges.get_column("key").to_list()).tolist()
 
 
 def _parent_map(df: pd.DataFrame) -> dict[str, str]:
@@ -279,11 +276,45 @@ class Failure:
     value: Any
 
 
+def _text(table: Table, columns: Iterable[str], rename: dict[str, str] | None = None):
+    """Some columns of a table as a polars frame of text ("" for an empty or absent cell)."""
+    import polars as pl
+
+    exprs = []
+    for column in dict.fromkeys(columns):
+        name = table.column_name(column)
+        value = pl.col(name).fill_null("") if name is not None else pl.lit("", dtype=pl.String)
+        exprs.append(value.alias((rename or {}).get(column, column)))
+    if not table.text.columns:
+        return pl.DataFrame({e.meta.output_name(): pl.Series([], dtype=pl.String) for e in exprs})
+    return table.text.select(exprs)
+
+
 def _frame(table: Table, columns: Iterable[str], rename: dict[str, str] | None = None) -> pd.DataFrame:
-    """Some columns of a table as strings (a column missing from the file reads as empty cells)."""
-    columns = list(dict.fromkeys(columns))
-    data = {(rename or {}).get(c, c): [row.get(c, "") or "" for row in table.rows] for c in columns}
-    return pd.DataFrame(data, index=pd.RangeIndex(len(table.rows)), dtype="string")
+    """Some columns of a table as a pandas frame of strings (a column missing from the file reads as empty cells)."""
+    frame = _text(table, columns, rename).to_pandas().astype("string")
+    frame.index = pd.RangeIndex(len(frame))
+    return frame
+
+
+def _row(table: Table, index: int) -> dict[str, str]:
+    """One row as header label -> text (only for rows a rule reports)."""
+    values = table.text.row(index)
+    return {label: value or "" for label, value in zip(table.header, values)}
+
+
+def _joined(table: Table, fields: Iterable[str], parent: Table, ref_fields: Iterable[str], wanted: str) -> pd.Series:
+    """Per row of `table`: `wanted` of the first `parent` row whose `ref_fields` equal the row's `fields`
+    ("" when there is none) — a left join, not a loop."""
+    import polars as pl
+
+    fields, ref_fields = list(fields), list(ref_fields)
+    keys = [f"k{i}" for i in range(len(fields))]
+    lookup = _text(parent, [*ref_fields, wanted]).rename(dict(zip(ref_fields, keys))) \
+        .unique(subset=keys, keep="first", maintain_order=True).select(*keys, pl.col(wanted).alias("_wanted"))
+    child = _text(table, fields).rename(dict(zip(fields, keys)))
+    joined = child.join(lookup, on=keys, how="left", maintain_order="left").get_column("_wanted").fill_null("")
+    return pd.Series(joined.to_list(), index=pd.RangeIndex(len(joined)), dtype="string")
 
 
 def _checks_made(model: type[pa.DataFrameModel], frame: pd.DataFrame) -> int:
@@ -336,14 +367,6 @@ def dated_resources(package: Package) -> list[str]:
     return [name for name in package.resources if set(dates.DATE_COLUMNS) <= set(package.field_names(name))]
 
 
-def _lookup(table: Table, fields: list[str], wanted: str) -> dict[tuple[str, ...], str]:
-    """Key tuple -> the value of `wanted` in the first row with that key."""
-    found: dict[tuple[str, ...], str] = {}
-    for row in table.rows:
-        found.setdefault(tuple(row.get(f, "") for f in fields), row.get(wanted, "") or "")
-    return found
-
-
 # -- the rules ------------------------------------------------------------------------------------------
 
 
@@ -367,7 +390,7 @@ def _date_rules(package: Package, tables: dict[str, Table], result: LayerResult)
             continue
         frame = _frame(table, dates.DATE_COLUMNS)
         for failure in run_model(DatedRows, frame, result, name):
-            row = table.rows[failure.index]
+            row = _row(table, failure.index)
             start, end, precision = (row.get(c, "") for c in ("date_start", "date_end", "date_precision"))
             where = _where(name, table, failure.index)
             if failure.check == "date-order":
@@ -390,12 +413,10 @@ def _source_date_rules(package: Package, tables: dict[str, Table], result: Layer
             fields, target, ref_fields = fk.fields, fk.resource, fk.reference_fields
             if target != SOURCES:
                 continue
-            published = _lookup(sources, ref_fields, "date_end")
             frame = _frame(table, ["date_start"])
-            frame["source_date_end"] = pd.Series(
-                [published.get(tuple(row.get(f, "") for f in fields), "") for row in table.rows], dtype="string")
+            frame["source_date_end"] = _joined(table, fields, sources, ref_fields, "date_end")
             for failure in run_model(SourceDatedRows, frame, result, name):
-                row = table.rows[failure.index]
+                row = _row(table, failure.index)
                 source_key = ",".join(row.get(f, "") for f in fields)
                 result.findings.append(Finding.make(
                     "dated-after-source", field="date_start", value=row.get("date_start", ""), source_id=source_key,
@@ -413,14 +434,11 @@ def _claim_event_rules(package: Package, tables: dict[str, Table], result: Layer
             fields, target, ref_fields = fk.fields, fk.resource, fk.reference_fields
             if target != CLAIMS:
                 continue
-            events = _lookup(claims, ref_fields, EVENT_ID)
             frame = _frame(table, [EVENT_ID], rename={EVENT_ID: "event"})
-            frame["claim_event"] = pd.Series(
-                [events.get(tuple(row.get(f, "") for f in fields), "") if any(row.get(f) for f in fields) else ""
-                 for row in table.rows], dtype="string")
+            frame["claim_event"] = _joined(table, fields, claims, ref_fields, EVENT_ID)
             field = ",".join(fields)
             for failure in run_model(ClaimEventRows, frame, result, name):
-                row = table.rows[failure.index]
+                row = _row(table, failure.index)
                 result.findings.append(Finding.make(
                     "claim-event-mismatch", field=field, value=",".join(row.get(f, "") for f in fields),
                     event_field=EVENT_ID, expected=frame.at[failure.index, "claim_event"], actual=row.get(EVENT_ID, ""),
@@ -436,9 +454,10 @@ def _hierarchy_rules(package: Package, tables: dict[str, Table], result: LayerRe
             if ref_fields[0] == fields[0]:
                 continue  # a key referring to itself by definition: nothing to check
             frame = _frame(table, [ref_fields[0], fields[0]], rename={ref_fields[0]: "key", fields[0]: "parent"})
-            parents = _parent_map(frame)
-            for failure in run_model(HierarchyRows, frame, result, name):
-                row = table.rows[failure.index]
+            failures = run_model(HierarchyRows, frame, result, name)
+            parents = _parent_map(frame) if failures else {}
+            for failure in failures:
+                row = _row(table, failure.index)
                 where = _where(name, table, failure.index)
                 value = row.get(fields[0], "")
                 if failure.check == "self-reference":
@@ -460,11 +479,15 @@ def _link_rules(package: Package, tables: dict[str, Table], result: LayerResult)
             fields, target, ref_fields = fk.fields, fk.resource, fk.reference_fields
             if target != EVENTS or child == EVENTS or not set(fields) <= key:
                 continue
-            counts = Counter(tuple(row.get(f, "") for f in fields) for row in child_table.rows)
-            frame = pd.DataFrame({"links": [counts.get(tuple(row.get(f, "") for f in ref_fields), 0) for row in events.rows]},
-                                 index=pd.RangeIndex(len(events.rows)), dtype="int64")
+            import polars as pl
+
+            keys = [f"k{i}" for i in range(len(fields))]
+            counts = _text(child_table, fields).rename(dict(zip(fields, keys))).group_by(keys).len("links")
+            links = _text(events, ref_fields).rename(dict(zip(ref_fields, keys))) \
+                .join(counts, on=keys, how="left", maintain_order="left").get_column("links").fill_null(0)
+            frame = pd.DataFrame({"links": links.cast(pl.Int64).to_numpy()}, index=pd.RangeIndex(len(links)))
             for failure in run_model(LinkedRows, frame, result, EVENTS):
-                row = events.rows[failure.index]
+                row = _row(events, failure.index)
                 result.findings.append(Finding.make("event-without-actors", field=",".join(ref_fields),
                                                     value=",".join(row.get(f, "") for f in ref_fields), child=child,
                                                     **_where(EVENTS, events, failure.index)))
@@ -480,7 +503,7 @@ def _quantity_rules(package: Package, tables: dict[str, Table], result: LayerRes
             continue
         frame = _frame(table, group)
         for failure in run_model(QuantityRows, frame, result, name):
-            row = table.rows[failure.index]
+            row = _row(table, failure.index)
             filled = [f for f in group if row.get(f)]
             empty = [f for f in group if not row.get(f)]
             result.findings.append(Finding.make(
@@ -496,35 +519,50 @@ def _code_rules(package: Package, tables: dict[str, Table], result: LayerResult)
                 continue
             frame = _frame(table, [field], rename={field: column})
             for failure in run_model(model, frame, result, name):
-                result.findings.append(Finding.make(code, field=field, value=table.rows[failure.index].get(field, ""),
+                result.findings.append(Finding.make(code, field=field, value=_row(table, failure.index).get(field, ""),
                                                     **_where(name, table, failure.index)))
 
 
+#: Every character Python calls whitespace (what `str.strip()` removes), for the polars strip.
+_WHITESPACE = "".join(chr(c) for c in range(0x110000) if chr(c).isspace())
+HYGIENE_CHECKS = ("text-control-character", "text-formula", "text-not-nfc", "text-whitespace")
+
+
 def _hygiene_rules(package: Package, tables: dict[str, Table], result: LayerResult) -> None:
-    """Every cell of every table in one long frame, so the model runs once for the whole package."""
-    places: list[tuple[str, Table, int, str]] = []
-    values: list[str] = []
-    numeric: list[bool] = []
+    """Every non-empty cell of every table: NFC, trimmed, no control characters, no formula outside
+    numeric fields — column-wise with polars, one column at a time; only failing cells are visited."""
+    import polars as pl
+
     for name, table in tables.items():
+        if not len(table) or not table.header:
+            continue
         types = package.field_types(name)
-        columns = list(dict.fromkeys(table.header))
-        for index, row in enumerate(table.rows):
-            for column in columns:
-                value = row.get(column, "") or ""
-                if not value:
-                    continue
-                places.append((name, table, index, column))
-                values.append(value)
-                numeric.append(types.get(column, "string") in NUMERIC_TYPES)
-    frame = pd.DataFrame({"value": pd.array(values, dtype="string"), "numeric": pd.array(numeric, dtype=bool)},
-                         index=pd.RangeIndex(len(values)))
-    for failure in run_model(Cells, frame, result, "(all tables)"):
-        name, table, index, column = places[failure.index]
-        value = values[failure.index]
-        extra: dict[str, Any] = {}
-        if failure.check == "text-control-character":
-            extra["char"] = _control_char(value)
-        elif failure.check == "text-formula":
-            extra["char"] = repr(value[:1])
-        result.findings.append(Finding.make(failure.check, field=column, value=value, **extra,
-                                            **_where(name, table, index)))
+        found: list[tuple[int, int, str, str]] = []
+        for position, column in enumerate(dict.fromkeys(table.header)):
+            cells = table.text.get_column(table.column_name(column)).fill_null("")
+            numeric = types.get(column, "string") in NUMERIC_TYPES
+            present = cells != ""
+            result.checks += int(present.sum()) * (3 if numeric else 4)
+            tests = {
+                "text-not-nfc": cells != cells.str.normalize("NFC"),
+                "text-whitespace": cells != cells.str.strip_chars(_WHITESPACE),
+                "text-control-character": cells.str.contains(CONTROL_CHARACTERS),
+            }
+            if not numeric:
+                starts = pl.repeat(False, len(cells), eager=True)
+                for prefix in FORMULA_PREFIXES:
+                    starts = starts | cells.str.starts_with(prefix)
+                tests["text-formula"] = starts
+            for check, failed in tests.items():
+                failed = (failed & present).fill_null(False)
+                if failed.any():
+                    for index in failed.arg_true().to_list():
+                        found.append((index, position, check, cells[index]))
+        for index, position, check, value in sorted(found):
+            column = table.header[position]
+            extra: dict[str, Any] = {}
+            if check == "text-control-character":
+                extra["char"] = _control_char(value)
+            elif check == "text-formula":
+                extra["char"] = repr(value[:1])
+            result.findings.append(Finding.make(check, field=column, value=value, **extra, **_where(name, table, index)))
