@@ -22,8 +22,6 @@ the row's line in the CSV file.
 from __future__ import annotations
 
 import contextlib
-import math
-from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -222,17 +220,56 @@ def _resource_batch(package: Package, name: str, suite: dict[str, Any], result: 
     table = package.table(resource)
     if table is None:
         return None  # unreadable: the structure layer says why
-    frame = table.frame()
-    frame = frame.mask(frame == "")  # empty cells are missing values (the schemas' missingValues)
+    frame = _pandas(table)
     # An expectation on a column the file lacks cannot run; the header expectation reports the column.
     present = set(frame.columns)
     expectations = [e for e in suite.get("expectations", []) if set(_columns_of(e)) <= present]
     return Batch(suite=name, frame=frame, expectations=expectations, resource=resource, table=table)
 
 
-def _package_batch(package: Package, suite: dict[str, Any]) -> Batch | None:
-    """One long frame: a row per row of each checked resource, a count column per package rule."""
+def _pandas(table: Table):
+    """The reader's text frame as pandas (header labels as columns, empty cells missing), column
+    data shared with Arrow rather than copied into one Python string per cell."""
     import pandas as pd
+    import polars as pl
+
+    if not table.header:
+        return pd.DataFrame()
+    text = table.text.with_columns(pl.all().replace("", None))
+    frame = text.to_pandas(use_pyarrow_extension_array=True)
+    frame.columns = table.header
+    return frame
+
+
+class _RowMap:
+    """Row of the package suite's long frame -> (resource, row index), from each resource's offset."""
+
+    def __init__(self) -> None:
+        self.starts: list[int] = []
+        self.names: list[str] = []
+        self.total = 0
+
+    def add(self, name: str, length: int) -> None:
+        self.starts.append(self.total)
+        self.names.append(name)
+        self.total += length
+
+    def __len__(self) -> int:
+        return self.total
+
+    def __getitem__(self, index: int) -> tuple[str, int]:
+        import bisect
+
+        position = bisect.bisect_right(self.starts, index) - 1
+        return self.names[position], index - self.starts[position]
+
+
+def _package_batch(package: Package, suite: dict[str, Any]) -> Batch | None:
+    """One long frame: a row per row of each checked resource, a count column per package rule
+    (counted with polars group-bys and joins, not row by row)."""
+    import numpy as np
+    import pandas as pd
+    import polars as pl
 
     plans = []
     for expectation in suite.get("expectations", []):
@@ -241,27 +278,31 @@ def _package_batch(package: Package, suite: dict[str, Any]) -> Batch | None:
             plans.append(plan)
     if not plans:
         return None
-    rows: list[tuple[str, int]] = []
+    rows = _RowMap()
     offsets: dict[str, int] = {}
     tables: dict[str, Table] = {}
     for _, resource, table, _, _ in plans:
         if resource not in offsets:
             offsets[resource] = len(rows)
             tables[resource] = table
-            rows.extend((resource, index) for index in range(len(table)))
-    columns: dict[str, list[float]] = {}
+            rows.add(resource, len(table))
+    columns: dict[str, Any] = {}
     for expectation, resource, table, key, counts in plans:
-        column = columns.setdefault(expectation["kwargs"]["column"], [math.nan] * len(rows))
-        for index, row in enumerate(table.rows):
-            value = row.get(key, "")
-            if value:  # an empty key is a required-field error reported elsewhere
-                column[offsets[resource] + index] = float(counts[value])
+        column = columns.setdefault(expectation["kwargs"]["column"], np.full(len(rows), np.nan))
+        keys = table.text.select(pl.col(table.column_name(key)).fill_null("").alias("key"))
+        counted = keys.join(counts, on="key", how="left", maintain_order="left").get_column("n").fill_null(0).cast(pl.Float64)
+        values = counted.to_numpy().copy()
+        values[(keys.get_column("key") == "").to_numpy()] = np.nan  # an empty key is a required-field error reported elsewhere
+        column[offsets[resource]: offsets[resource] + len(table)] = values
     frame = pd.DataFrame(columns, index=pd.RangeIndex(len(rows)))
     return Batch(suite=PACKAGE_SUITE, frame=frame, expectations=[p[0] for p in plans], rows=rows, tables=tables)
 
 
 def _plan(package: Package, expectation: dict[str, Any]):
-    """(expectation, resource, table, key field, Counter of references) or None when it cannot run."""
+    """(expectation, resource, table, key field, references counted per key (a polars frame: key, n))
+    or None when it cannot run."""
+    import polars as pl
+
     meta = expectation.get("meta") or {}
     resource, key = meta.get("resource"), meta.get("field")
     if resource not in package.resources or "column" not in (expectation.get("kwargs") or {}):
@@ -269,7 +310,7 @@ def _plan(package: Package, expectation: dict[str, Any]):
     table = package.table(resource)
     if table is None or key not in table.header:
         return None
-    counts: Counter[str] = Counter()
+    referenced = []
     for reference in meta.get("counted_in") or []:
         other, _, other_field = reference.partition(".")
         if other not in package.resources:
@@ -277,7 +318,11 @@ def _plan(package: Package, expectation: dict[str, Any]):
         other_table = package.table(other)
         if other_table is None or other_field not in other_table.header:
             return None  # cannot count: better no finding than a false one
-        counts.update(row[other_field] for row in other_table.rows if row.get(other_field))
+        referenced.append(other_table.text.select(pl.col(other_table.column_name(other_field)).alias("key")))
+    if referenced:
+        counts = pl.concat(referenced).filter(pl.col("key").is_not_null() & (pl.col("key") != "")).group_by("key").len("n")
+    else:
+        counts = pl.DataFrame(schema={"key": pl.String, "n": pl.UInt32})
     return expectation, resource, table, key, counts
 
 
@@ -330,7 +375,7 @@ def _findings(batch: Batch, item: Any) -> list[Finding]:
                          row_id=row_table.row_id(position))
             observed = _plain(batch.frame.iloc[index][kwargs["column"]])
             found.append(Finding.make(_code(kind, row_level=True), field=meta.get("field"),
-                                      value=row_table.rows[position].get(meta.get("field"), ""),
+                                      value=_cell(row_table, position, meta.get("field")),
                                       observed=observed, **where, **context))
             continue
         where = dict(resource=resource, path=table.path, line=table.lines[index], row_id=table.row_id(index))
@@ -339,6 +384,11 @@ def _findings(batch: Batch, item: Any) -> list[Finding]:
         found.append(Finding.make(_code(kind, row_level=True), field=", ".join(columns), value=value,
                                   allowed=", ".join(map(str, kwargs.get("value_set") or [])), **where, **context))
     return found
+
+
+def _cell(table: Table, index: int, label: str | None) -> str:
+    name = table.column_name(label) if label else None
+    return (table.text.get_column(name)[index] or "") if name is not None else ""
 
 
 def _exception_message(item: Any) -> str | None:

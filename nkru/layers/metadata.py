@@ -309,16 +309,10 @@ def _baseline(package: Package, options: Any, result: LayerResult) -> Snapshot |
 
 def _check_stable_ids(package: Package, options: Any, result: LayerResult) -> None:
     current_ids = id_resources(list(package.resources), package.primary_key)
-    # Every current ID, where it is: id -> (resource, table, row index)
-    present: dict[str, tuple[str, int]] = {}
-    tables = {}
-    for name, key in current_ids.items():
-        table = package.table(name)
-        tables[name] = table
-        if table is None:
-            continue
-        for index, row in enumerate(table.rows):
-            present.setdefault(row.get(key, ""), (name, index))
+    # Every current ID and where it is, read from the ID columns only (a polars frame: id, resource, index)
+    tables = {name: package.table(name) for name in current_ids}
+    present = _IdIndex({name: table.column(key) for name, key in current_ids.items()
+                        if (table := tables[name]) is not None})
     retractions = package.table(RETRACTIONS) if RETRACTIONS in package.resources else None
     retracted = {row.get(RETRACTED_ID, ""): (index, row) for index, row in enumerate(retractions.rows)} if retractions else {}
 
@@ -326,7 +320,7 @@ def _check_stable_ids(package: Package, options: Any, result: LayerResult) -> No
         where = dict(resource=RETRACTIONS, path=retractions.path, line=retractions.lines[index], row_id=ident)
         result.checks += 1
         if ident in present:
-            name, at = present[ident]
+            name, at = present.where(ident)
             table = tables[name]
             result.findings.append(Finding.make("retracted-id-reused", resource=name, path=table.path, line=table.lines[at],
                                                 row_id=ident, field=current_ids[name], value=ident,
@@ -348,7 +342,38 @@ def _check_stable_ids(package: Package, options: Any, result: LayerResult) -> No
         baseline.close()
 
 
-def _compare_with_baseline(package: Package, baseline: Snapshot, current_ids: dict[str, str], present: dict[str, tuple[str, int]],
+class _IdIndex:
+    """Every current ID and where it first occurs (resource, row index), as one polars frame."""
+
+    def __init__(self, columns: dict[str, list[str]]):
+        import polars as pl
+
+        parts = [pl.DataFrame({"id": values, "resource": [name] * len(values)},
+                              schema={"id": pl.String, "resource": pl.String}).with_row_index("index")
+                 for name, values in columns.items()]
+        frame = pl.concat(parts) if parts else pl.DataFrame(schema={"index": pl.UInt32, "id": pl.String, "resource": pl.String})
+        self.frame = frame.filter(pl.col("id").is_not_null()).unique(subset="id", keep="first", maintain_order=True)
+
+    def __contains__(self, ident: str) -> bool:
+        import polars as pl
+
+        return self.frame.filter(pl.col("id") == ident).height > 0
+
+    def where(self, ident: str) -> tuple[str, int]:
+        import polars as pl
+
+        index, _, resource = self.frame.filter(pl.col("id") == ident).row(0)
+        return resource, int(index)
+
+    def missing(self, ids: list[str]) -> list[str]:
+        """Those of `ids` that are not current IDs, in order (an anti-join)."""
+        import polars as pl
+
+        wanted = pl.DataFrame({"id": ids}, schema={"id": pl.String}).with_row_index("order")
+        return wanted.join(self.frame.select("id"), on="id", how="anti").sort("order").get_column("id").to_list()
+
+
+def _compare_with_baseline(package: Package, baseline: Snapshot, current_ids: dict[str, str], present: _IdIndex,
                            retractions, retracted: dict[str, tuple[int, dict[str, str]]], result: LayerResult) -> None:
     label = baseline.label if baseline.version is None else f"{baseline.label} ({baseline.version})"
     released = id_resources(list(baseline.resources), baseline.primary_key)
@@ -358,11 +383,11 @@ def _compare_with_baseline(package: Package, baseline: Snapshot, current_ids: di
             continue
         spec = package.resources.get(name)
         path = spec.path if spec is not None and spec.path else DESCRIPTOR
-        for row in old.rows:
-            ident = row.get(key, "")
-            result.checks += 1
-            if ident in present:
-                continue
+        if key not in old.header:
+            continue
+        released_ids = old.column(key)
+        result.checks += len(released_ids)
+        for ident in present.missing(released_ids):
             if ident in retracted:
                 index, entry = retracted[ident]
                 released_in = Version.parse(baseline.version or "")
