@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from nkru import layers as layer_registry
-from nkru.findings import Finding, LayerResult, Report, define
+from nkru.findings import Finding, LayerResult, Report, define, fold
 from nkru.package import Package, PackageError
 
 define("layer-error", "api", "the {layer} layer stopped with {kind}: {detail}; the package is likely malformed where an "
@@ -93,6 +93,7 @@ def validate_package(
         report.layers.append(result)
         if fail_fast and result.errors:
             break
+    fold(report.layers)  # one finding per mistake, however many layers found it
     return report
 
 

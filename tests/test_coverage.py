@@ -191,9 +191,14 @@ def test_an_uncovered_sentence_is_reported_at_its_text_line(package_copy):
 
 
 def test_a_source_below_the_threshold_gets_a_summary_at_its_sources_line(package_copy):
+    from nkru.layers import coverage as coverage_layer
+
     uncover(package_copy)
-    _, findings = coverage_findings(package_copy)
+    # The layer itself reports the summary; the report folds it into the uncovered sentence it follows from.
+    findings = coverage_layer.check(api.open_package(package_copy), api.Options()).findings
     (summary,) = [f for f in findings if f.code == "coverage-below-threshold"]
+    _, folded = coverage_findings(package_copy)
+    assert [f.aliases for f in folded if f.code == "uncovered-sentence"] == [("coverage-below-threshold",)]
     assert (summary.resource, summary.path, summary.line, summary.row_id, summary.field) == (
         "sources", "data/sources.csv", line_of(package_copy, "sources", 0), "S001", "text_path")
     assert "threshold of 100%" in summary.message

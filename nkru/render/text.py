@@ -10,15 +10,34 @@ from rich.table import Table
 from nkru.findings import Report, sort_findings
 
 
+#: The heading of findings about no one table: the descriptor and the metadata files beside it.
+PACKAGE_WIDE = "package (datapackage.json and its metadata files)"
+
+
+def counted(n: int, noun: str) -> str:
+    """'1 warning', '2 warnings', '0 errors'."""
+    return f"{n} {noun}{'' if n == 1 else 's'}"
+
+
+def _tally(findings) -> str:
+    errors = sum(1 for f in findings if f.severity == "error")
+    parts = [counted(errors, "error")] if errors else []
+    if len(findings) - errors:
+        parts.append(counted(len(findings) - errors, "warning"))
+    return ", ".join(parts)
+
+
 def render(report: Report, console, *, timings: bool = False, **_: object) -> None:
     def resource(f) -> str:
-        return f.resource or "(package)"
+        # Tables first (by name), findings about the package as a whole last.
+        return f"1 {f.resource}" if f.resource else f"2 {PACKAGE_WIDE}"
 
     # sorted() is stable: by resource, and within one by file, line and code.
     findings = sorted(sort_findings(report.findings), key=resource)
     for name, group in groupby(findings, key=resource):
         items = list(group)
-        console.print(f"[bold]{escape(name)}[/bold] ({len(items)})")
+        shown = name[2:] if name.startswith("2 ") else f"table {name[2:]}"
+        console.print(f"[bold]{escape(shown)}[/bold]: {_tally(items)}", soft_wrap=True, highlight=False)
         for f in items:
             colour = "red" if f.severity == "error" else "yellow"
             where = escape(f.location)
@@ -45,5 +64,6 @@ def render(report: Report, console, *, timings: bool = False, **_: object) -> No
             table.add_row(*cells)
         console.print(table)
     status = "[green]valid[/green]" if report.valid else "[red]invalid[/red]"
-    console.print(f"{escape(report.package)}: {status} — {report.checks} checks, {len(report.errors)} errors, "
-                  f"{len(report.findings) - len(report.errors)} warnings", highlight=False)
+    console.print(f"{escape(report.package)}: {status} — {counted(report.checks, 'check')}, "
+                  f"{counted(len(report.errors), 'error')}, {counted(len(report.findings) - len(report.errors), 'warning')}",
+                  highlight=False, soft_wrap=True)
