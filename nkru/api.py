@@ -14,7 +14,7 @@ from nkru.package import Package, PackageError
 define("layer-error", "api", "the {layer} layer stopped with {kind}: {detail}; the package is likely malformed where an "
        "earlier finding says", description="A layer crashed; its other checks did not run.")
 
-__all__ = ["Options", "PackageError", "validate_package", "open_package", "coverage"]
+__all__ = ["Options", "PackageError", "validate_package", "open_package", "coverage", "package_roots"]
 
 
 @dataclass
@@ -95,6 +95,27 @@ def validate_package(
             break
     fold(report.layers)  # one finding per mistake, however many layers found it
     return report
+
+
+def package_roots(files: list[str | Path]) -> list[Path]:
+    """The packages that hold `files`: for each file, the nearest folder at or above it with a datapackage.json.
+
+    In order of first mention, each once; files in no package are ignored (a pre-commit hook gets every
+    changed file of the repository).
+    """
+    roots: dict[Path, None] = {}
+    for name in files:
+        here = Path(name).absolute()
+        for folder in [here] if here.is_dir() else []:
+            if (folder / "datapackage.json").is_file():
+                roots.setdefault(folder, None)
+                break
+        else:
+            for folder in here.parents:
+                if (folder / "datapackage.json").is_file():
+                    roots.setdefault(folder, None)
+                    break
+    return list(roots)
 
 
 def coverage(path: str | Path = ".", *, threshold: float | None = None):

@@ -253,7 +253,8 @@ def fold(layers: list[LayerResult]) -> None:
         kind = _KIND.get(f.code)
         if kind is None or f.resource is None:
             continue
-        place = (f.resource, f.field, f.value) if kind == "duplicate" else (f.resource, f.line, f.field)
+        fields = (f.field or "").replace(" ", "")  # a compound key is "a,b" in one layer, "a, b" in another
+        place = (f.resource, fields, f.value) if kind == "duplicate" else (f.resource, f.line, fields)
         groups.setdefault((kind, *place), []).append(f)
     for group in groups.values():
         best = min(_RANK[f.code] for f in group)

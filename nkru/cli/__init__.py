@@ -20,6 +20,8 @@ COMMANDS: dict[str, str] = {
     "diff": "nkru.cli.diff_cmd",
     "cite": "nkru.cli.cite_cmd",
     "offsets": "nkru.cli.offsets_cmd",
+    "add-source": "nkru.cli.add_source_cmd",
+    "hook": "nkru.cli.hook_cmd",
 }
 
 app = typer.Typer(

@@ -17,6 +17,7 @@ import os
 from collections import Counter
 from pathlib import Path
 
+from nkru.render.text import counted
 from nkru.findings import Finding, Report, sort_findings
 from nkru.text import markdown_cell
 
@@ -77,8 +78,8 @@ def lines(report: Report, *, timings: bool = False, workspace: Path | None = Non
     if timings:
         out.extend(f"{layer.layer}: {layer.seconds:.2f} s" for layer in report.layers)
     status = "valid" if report.valid else "invalid"
-    out.append(f"nkru validate: {status} — {report.checks} checks, {len(report.errors)} errors, "
-               f"{len(report.findings) - len(report.errors)} warnings"
+    out.append(f"nkru validate: {status} — {counted(report.checks, 'check')}, {counted(len(report.errors), 'error')}, "
+               f"{counted(len(report.findings) - len(report.errors), 'warning')}"
                + (f", {sum(left_out.values())} not annotated" if left_out else ""))
     return out
 
@@ -92,7 +93,8 @@ def summary(report: Report, workspace: Path | None = None) -> str:
     parts = [
         f"## nkru validate: {status}",
         "",
-        f"{report.checks} checks, {len(report.errors)} errors, {len(report.findings) - len(report.errors)} warnings.",
+        f"{counted(report.checks, 'check')}, {counted(len(report.errors), 'error')}, "
+        f"{counted(len(report.findings) - len(report.errors), 'warning')}.",
         "",
         "| layer | checks | errors | warnings | seconds |",
         "| --- | ---: | ---: | ---: | ---: |",

@@ -1,0 +1,37 @@
+"""`nkru hook FILE...`: the pre-commit hook (see .pre-commit-hooks.yaml): validate every package holding a FILE."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from nkru.cli.common import EXIT_INVALID, EXIT_VALID, split_names, stdout, usage_error
+
+
+def command(
+    files: Annotated[Optional[list[Path]], typer.Argument(help="Changed files (pre-commit passes them); every package holding one is validated.")] = None,
+    skip: Annotated[Optional[list[str]], typer.Option(help="Layers to skip (repeat or comma-separate). Default: expectations, the slowest, "
+                                                        "which repeats the structure layer's checks; pass --skip '' to run every layer.")] = None,
+    only: Annotated[Optional[list[str]], typer.Option(help="Run only these layers (repeat or comma-separate).")] = None,
+) -> None:
+    """Validate the packages that hold the changed FILES (fast: the expectations layer is skipped by default).
+
+    Exit 0 when every such package is valid (or no file is in a package), 1 when one is not, 2 usage error.
+    """
+    from nkru import api, render
+    from nkru.package import PackageError
+
+    roots = api.package_roots(files or [])
+    skipped = split_names(skip) if skip is not None else (None if only else ["expectations"])
+    console = stdout()
+    valid = True
+    for root in roots:
+        try:
+            report = api.validate_package(root, only=split_names(only), skip=skipped)
+        except (PackageError, ValueError) as exc:
+            raise usage_error(str(exc))
+        render.load("text").render(report, console)
+        valid = valid and report.valid
+    raise typer.Exit(EXIT_VALID if valid else EXIT_INVALID)
