@@ -52,3 +52,49 @@ def test_duckdb_example_runs_on_the_csvs():
         os.chdir(cwd)
         con.close()
     assert rows and any(row[4] is not None for row in rows)  # some claims are answered by a denial
+
+
+def _r_unavailable() -> str | None:
+    import shutil
+
+    if shutil.which("Rscript") is None:
+        return "Rscript not found (Debian: apt-get install r-base-core r-cran-readr r-cran-jsonlite)"
+    probe = subprocess.run(["Rscript", "-e", "library(readr); library(jsonlite)"], capture_output=True, text=True)
+    if probe.returncode != 0:
+        return "the R packages readr and jsonlite are not installed (Debian: r-cran-readr r-cran-jsonlite)"
+    return None
+
+
+@pytest.mark.parametrize("code", [b for b in blocks("r") if "read_resource" in b])
+def test_r_example_reads_types_from_the_schemas_and_agrees_with_pandas(code, tmp_path):
+    reason = _r_unavailable()
+    if reason:
+        pytest.skip(reason)
+    assert "col_date" in code and "constraints$enum" in code and "date_precision" not in code  # no hand-written types
+    report = code + '''
+cat("classes", class(data$claims$date_start), class(data$events$event_type), class(data$claims$quantity), "\\n")
+cat("levels", levels(data$claims$date_precision), "\\n")
+for (i in seq_len(nrow(result))) cat("pair", result$claim_id[i], ifelse(is.na(result$denial_id[i]), "-", result$denial_id[i]), "\\n")
+'''
+    script = tmp_path / "example.R"
+    script.write_text(report, encoding="utf-8")
+    done = subprocess.run(["Rscript", str(script)], cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    classes = next(line for line in lines if line.startswith("classes")).split()[1:]
+    assert classes == ["Date", "factor", "integer"]
+    import json
+
+    schema = json.loads((REPO / "schemas" / "claims.json").read_text(encoding="utf-8"))
+    (precision,) = [f for f in schema["fields"] if f["name"] == "date_precision"]
+    assert next(line for line in lines if line.startswith("levels")).split()[1:] == precision["constraints"]["enum"]
+    r_pairs = sorted(tuple(line.split()[1:]) for line in lines if line.startswith("pair"))
+
+    (python,) = [b for b in blocks("python") if "from nkru import load" in b]
+    done = subprocess.run([sys.executable, "-c", python + "\nfor c, d in zip(result.claim_id, result.denial_id): "
+                           "print('pair', c, '-' if pd.isna(d) else d)\n"], cwd=REPO, capture_output=True,
+                          text=True, env={**os.environ, "PYTHONWARNINGS": "ignore"})
+    assert done.returncode == 0, done.stderr
+    py_pairs = sorted(tuple(line.split()[1:]) for line in done.stdout.splitlines() if line.startswith("pair"))
+    assert r_pairs and r_pairs == py_pairs
+    assert any(denial != "-" for _, denial in r_pairs)
