@@ -9,6 +9,8 @@ it is empty or an earlier nkru report (it holds `nkru-report.json`).
 
 from __future__ import annotations
 
+import os
+
 import json
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -59,6 +61,14 @@ def _templates():
     return env
 
 
+def without_root(text: object, root: Path) -> str:
+    """`text` with the package's absolute folder written as a relative path: the page names no local paths."""
+    shown = "" if text is None else str(text)
+    for form in dict.fromkeys([str(root), root.as_posix()]):
+        shown = shown.replace(form + "/", "").replace(form + os.sep, "").replace(form, ".")
+    return shown
+
+
 def codebook_html(book) -> str:
     """The codebook (nkru.codebook.Codebook) as an HTML fragment."""
     from nkru import codebook
@@ -93,6 +103,7 @@ def render(path: str | Path = ".", *, validate: bool = True, skip: list[str] | N
     edges = model_module.network(m)
     net = charts.network_layout(m, edges, actor_colours)
     env = _templates()
+    env.filters["local"] = lambda text: without_root(text, package.root)
     network_svg = env.get_template("network.svg.j2").render(net=net) if net else ""
     source_views = sources_module.views(m)
     located = {p.row_id for s in source_views for p in s.passages if p.found}
@@ -108,7 +119,7 @@ def render(path: str | Path = ".", *, validate: bool = True, skip: list[str] | N
         version=str(descriptor.get("version") or ""),
         toolkit_version=__version__,
         generated=datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
-        package_root=str(package.root),
+        package_name=str(descriptor.get("name") or package.root.name),
         css=(Path(__file__).parent / "templates" / "style.css").read_text(encoding="utf-8"),
         type_colours=type_colours,
         actor_colours=actor_colours,

@@ -13,6 +13,7 @@ import math
 import re
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
+from datetime import date
 from typing import Any
 
 from nkru.report.model import Edge, Event, Model
@@ -57,49 +58,113 @@ def event_tooltip(event: Event) -> str:
     return "\n".join(parts)
 
 
-def timeline_spec(model: Model, type_colours: dict[str, str], *, width: int = 860) -> dict[str, Any] | None:
-    """The Vega-Lite spec of the timeline: one bar per dated event, from date_start to date_end + 1 day."""
+#: A gap between dated events at least this long, and this share of the whole span, gets an axis break:
+#: the events before it are drawn in a narrow lane of their own (one 2017 event must not squeeze 2022-2024).
+BREAK_MIN_DAYS = 365
+BREAK_MIN_SHARE = 0.3
+#: The chart's own size in CSS pixels (it scales down with the window; see `responsive`).
+PLOT_WIDTH, EARLY_WIDTH, LABEL_LIMIT = 560, 110, 250
+#: How far a chart may grow beyond its own size in a wide window (text stays readable, not huge).
+GROW = 1.3
+
+
+def timeline_break(events: list[Event]) -> tuple[date, date] | None:
+    """(end of the early lane, start of the main lane) when the dates have a long empty stretch, else None."""
+    spans = sorted((e.start, e.end_exclusive) for e in events)
+    first, last = spans[0][0], max(end for _, end in spans)
+    total = (last - first).days or 1
+    best, covered = None, spans[0][1]
+    for begin, finish in spans[1:]:
+        gap = (begin - covered).days
+        if gap >= BREAK_MIN_DAYS and gap >= BREAK_MIN_SHARE * total and (best is None or gap > (best[1] - best[0]).days):
+            best = (covered, begin)
+        covered = max(covered, finish)
+    return best
+
+
+def _time_axis(first: date, last: date, **extra: Any):
+    import altair as alt
+
+    months = (last.year - first.year) * 12 + last.month - first.month + 1
+    step = 1 if months <= 15 else 3 if months <= 48 else 6 if months <= 96 else 12
+    options = dict(format="%b %Y" if step < 12 else "%Y", labelAngle=0, grid=True, orient="top",
+                   tickCount=alt.TickCount(interval="month", step=step), labelOverlap=True)
+    return alt.Axis(**{**options, **extra})
+
+
+def timeline_spec(model: Model, type_colours: dict[str, str], *, width: int = PLOT_WIDTH) -> dict[str, Any] | None:
+    """The Vega-Lite spec of the timeline: one bar per dated event, from date_start to date_end + 1 day.
+
+    When a long empty stretch separates a few early events from the rest, the early ones get a narrow
+    lane of their own left of an axis break, so the main years keep the width.
+    """
     events = model.dated_events
     if not events:
         return None
     import altair as alt
 
+    cut = timeline_break(events)
     rows = [{
         "event_id": event.id,
-        "label": f"{event.id} · {_shorten(event.row.get('title') or '', 48)}",
+        "label": f"{event.id} · {_shorten(event.row.get('title') or '', 40)}",
         "event_type": event.row.get("event_type") or "(none)",
         "start": event.start.isoformat(),
         "end": event.end_exclusive.isoformat(),
+        "lane": "early" if cut and event.end_exclusive <= cut[0] else "main",
         "order": index,
     } for index, event in enumerate(events)]
     present = [t for t in type_colours if any(r["event_type"] == t for r in rows)]
     present += sorted({r["event_type"] for r in rows} - set(present))
     scale = alt.Scale(domain=present, range=[type_colours.get(t, OTHER) for t in present])
     labels = [r["label"] for r in rows]
-    first = min(e.start for e in events)
-    last = max(e.end_exclusive for e in events)
-    months = (last.year - first.year) * 12 + last.month - first.month + 1
-    step = 1 if months <= 15 else 3 if months <= 48 else 6 if months <= 96 else 12
-    chart = (
-        alt.Chart(alt.Data(values=rows))
-        .mark_bar(strokeWidth=2.5, height=12)
-        .encode(
-            x=alt.X("start:T", title=None, scale=alt.Scale(type="utc"),
-                    axis=alt.Axis(format="%b %Y" if step < 12 else "%Y", labelAngle=0, grid=True, orient="top",
-                                  tickCount=alt.TickCount(interval="month", step=step), labelOverlap=True)),
-            x2="end:T",
-            y=alt.Y("label:N", sort=labels, title=None, axis=alt.Axis(labelLimit=330, labelFontSize=11)),
-            color=alt.Color("event_type:N", scale=scale, title="Event type",
-                            legend=alt.Legend(orient="bottom", columns=4, symbolType="square", labelFontSize=11)),
-            stroke=alt.Stroke("event_type:N", scale=scale, legend=None),
-            description=alt.Description("event_id:N"),
-        )
-        .properties(width=width, height=alt.Step(20))
-        .configure_view(stroke=None)
-        .configure_axis(labelFont="sans-serif", labelColor="#222", domainColor="#999", tickColor="#999",
-                        gridColor="#e6e6e6")
+    base = alt.Chart(alt.Data(values=rows)).mark_bar(strokeWidth=2.5, height=12)
+    encoding = dict(
+        x2="end:T",
+        color=alt.Color("event_type:N", scale=scale, title="Event type",
+                        legend=alt.Legend(orient="bottom", columns=3, symbolType="square", labelFontSize=11)),
+        stroke=alt.Stroke("event_type:N", scale=scale, legend=None),
+        description=alt.Description("event_id:N"),
     )
+    y_labels = alt.Y("label:N", sort=labels, title=None, scale=alt.Scale(domain=labels),
+                     axis=alt.Axis(labelLimit=LABEL_LIMIT, labelFontSize=11))
+    y_plain = alt.Y("label:N", sort=labels, title=None, scale=alt.Scale(domain=labels), axis=None)
+
+    def lane(name: str, first: date, last: date, lane_width: int, y, **axis: Any):
+        domain = [first.isoformat(), last.isoformat()]
+        return (base.transform_filter(alt.datum.lane == name)
+                .encode(x=alt.X("start:T", title=None, scale=alt.Scale(type="utc", domain=domain),
+                                axis=_time_axis(first, last, **axis)), y=y, **encoding)
+                .properties(width=lane_width, height=alt.Step(20)))
+
+    main_events = [e for e, r in zip(events, rows) if r["lane"] == "main"]
+    main_first = min(e.start for e in main_events).replace(day=1)
+    main_last = max(e.end_exclusive for e in main_events)
+    if cut:
+        early = [e for e, r in zip(events, rows) if r["lane"] == "early"]
+        early_first = date(min(e.start for e in early).year, 1, 1)
+        early_last = date(max(e.end_exclusive for e in early).year + 1, 1, 1)
+        left = lane("early", early_first, early_last, EARLY_WIDTH, y_labels, format="%Y",
+                    tickCount=alt.TickCount(interval="year", step=1), title="earlier")
+        right = lane("main", main_first, main_last, width - EARLY_WIDTH, y_plain)
+        chart = alt.hconcat(left, right, spacing=14).resolve_scale(y="shared", color="shared", stroke="shared")
+    else:
+        chart = lane("main", main_first, main_last, width, y_labels)
+    chart = chart.configure_view(stroke=None).configure_axis(
+        labelFont="sans-serif", labelColor="#222", domainColor="#999", tickColor="#999", gridColor="#e6e6e6",
+        titleFontSize=11, titleFontWeight="normal", titleColor="#666")
     return chart.to_dict()
+
+
+def responsive(root: ET.Element) -> None:
+    """Scale with the window: the intrinsic size becomes the viewBox and a maximum width; width 100%."""
+    width, height = root.get("width"), root.get("height")
+    if width and height and not root.get("viewBox"):
+        root.set("viewBox", f"0 0 {width} {height}")
+    if width:
+        root.set("style", f"width: 100%; max-width: {float(width) * GROW:g}px; height: auto")
+        root.set("width", "100%")
+    root.attrib.pop("height", None)
+    root.set("preserveAspectRatio", "xMinYMin meet")
 
 
 def timeline_svg(model: Model, type_colours: dict[str, str]) -> str:
@@ -117,6 +182,7 @@ def timeline_svg(model: Model, type_colours: dict[str, str]) -> str:
 def link_marks(svg_text: str, events: dict[str, Event]) -> str:
     """Turn every bar whose aria-label is an event ID into a linked, labelled, tooltipped event mark."""
     root = ET.fromstring(svg_text)
+    responsive(root)
     root.set("class", "timeline-chart")
     root.set("aria-label", f"Timeline of {len(events)} events; each bar links to its event")
     parents = {child: parent for parent in root.iter() for child in parent}
@@ -155,6 +221,12 @@ EDGE_KINDS = {
 BASE_WIDTH = {"supplies": 2.5, "claims": 1.0, "denies": 1.5}
 
 
+#: Actor types drawn as one node each in the network: a dozen one-off unnamed sources would otherwise crowd
+#: the rings and pull lines across the picture. The node lists its members (hover) and links to the first one.
+FOLD_TYPES = ("unnamed_source",)
+_SAFE_TOKEN = re.compile(r"^[A-Za-z0-9_-]+$")
+
+
 @dataclass
 class Node:
     actor_id: str
@@ -168,6 +240,12 @@ class Node:
     label_x: float
     label_y: float
     anchor: str  # text-anchor of the label
+    members: list[str] | None = None  # the actors folded into this node (None: an actor of its own)
+    event_types: list[str] | None = None
+
+    @property
+    def href(self) -> str:
+        return f"#actor-{self.members[0] if self.members else self.actor_id}"
 
 
 @dataclass
@@ -178,6 +256,7 @@ class DrawnEdge:
     width: float
     title: str
     dashed: bool
+    event_types: list[str] | None = None
 
 
 @dataclass
@@ -187,6 +266,7 @@ class Network:
     nodes: list[Node]
     edges: list[DrawnEdge]
     kinds: dict[str, tuple[str, str]]
+    event_types: list[str] | None = None  # the event types behind the links, for the filter (schema order)
 
 
 def _circular_mean(angles: list[float]) -> float:
@@ -203,14 +283,19 @@ def network_layout(model: Model, edges: list[Edge], actor_colours: dict[str, str
     """
     if not edges:
         return None
+    edges, groups = fold_actors(model, edges)
+    item_types = _item_event_types(model)
     actor_ids = sorted({e.source for e in edges} | {e.target for e in edges})
-    participants = {actor_id for event in model.events for _, actor_id, _ in event.actors}
+    home = {member: group for group, members in groups.items() for member in members}
+    participants = {home.get(actor_id, actor_id) for event in model.events for _, actor_id, _ in event.actors}
     inner = [a for a in actor_ids if a in participants]
     outer = [a for a in actor_ids if a not in participants]
     if not inner:
         inner, outer = outer, []
 
     def type_of(actor_id: str) -> str:
+        if actor_id in groups:
+            return actor_id.removeprefix("group-")
         actor = model.actors.get(actor_id)
         return (actor.actor_type if actor else None) or "(unknown)"
 
@@ -248,8 +333,10 @@ def network_layout(model: Model, edges: list[Edge], actor_colours: dict[str, str
             ly += 6 if math.sin(a) > 0 else -4
         actor = model.actors.get(actor_id)
         kind = type_of(actor_id)
-        nodes[actor_id] = Node(actor_id, actor.name if actor else actor_id, kind, round(x, 1), round(y, 1), r,
-                               actor_colours.get(kind, OTHER), ring, round(lx, 1), round(ly, 1), anchor)
+        members = groups.get(actor_id)
+        name = f"{kind.replace('_', ' ')}s ({len(members)})" if members else actor.name if actor else actor_id
+        nodes[actor_id] = Node(actor_id, name, kind, round(x, 1), round(y, 1), r,
+                               actor_colours.get(kind, OTHER), ring, round(lx, 1), round(ly, 1), anchor, members)
     drawn = []
     for edge in edges:
         a, b = nodes[edge.source], nodes[edge.target]
@@ -265,6 +352,7 @@ def network_layout(model: Model, edges: list[Edge], actor_colours: dict[str, str
         sx, sy = _towards(a.x, a.y, qx, qy, a.r)
         tx, ty = _towards(b.x, b.y, qx, qy, b.r + 2)
         label, colour = EDGE_KINDS[edge.kind]
+        types = sorted({item_types[i] for i in edge.items if i in item_types}, key=_type_order(model))
         drawn.append(DrawnEdge(
             edge=edge,
             path=f"M{sx:.1f},{sy:.1f} Q{qx:.1f},{qy:.1f} {tx:.1f},{ty:.1f}",
@@ -272,8 +360,54 @@ def network_layout(model: Model, edges: list[Edge], actor_colours: dict[str, str
             width=round(min(BASE_WIDTH[edge.kind] + 0.8 * math.log2(edge.weight), BASE_WIDTH[edge.kind] + 3), 1),
             title=f"{a.name} {label} {b.name}: {', '.join(edge.items)}",
             dashed=edge.kind == "denies",
+            event_types=types,
         ))
-    return Network(width, height, list(nodes.values()), drawn, EDGE_KINDS)
+    for node in nodes.values():
+        node.event_types = sorted({t for d in drawn if node.actor_id in (d.edge.source, d.edge.target)
+                                   for t in d.event_types or []}, key=_type_order(model))
+    present = sorted({t for d in drawn for t in d.event_types or []}, key=_type_order(model))
+    return Network(width, height, list(nodes.values()), drawn, EDGE_KINDS, present)
+
+
+def fold_actors(model: Model, edges: list[Edge]) -> tuple[list[Edge], dict[str, list[str]]]:
+    """Edges with the actors of `FOLD_TYPES` folded into one node per type (`group-<type>`), and the groups.
+
+    Links between two members of one group disappear; links that fold onto the same pair are merged.
+    """
+    groups: dict[str, list[str]] = {}
+    for actor_id, actor in sorted(model.actors.items()):
+        if actor.actor_type in FOLD_TYPES and _SAFE_TOKEN.match(actor.actor_type):
+            groups.setdefault(f"group-{actor.actor_type}", []).append(actor_id)
+    used = {e.source for e in edges} | {e.target for e in edges}
+    groups = {g: [m for m in members if m in used] for g, members in groups.items()}
+    groups = {g: members for g, members in groups.items() if len(members) > 1}
+    home = {member: group for group, members in groups.items() for member in members}
+    merged: dict[tuple[str, str, str], Edge] = {}
+    for edge in edges:
+        source, target = home.get(edge.source, edge.source), home.get(edge.target, edge.target)
+        if source == target:
+            continue
+        into = merged.setdefault((source, target, edge.kind), Edge(source, target, edge.kind))
+        into.items.extend(i for i in edge.items if i not in into.items)
+    return list(merged.values()), groups
+
+
+def _item_event_types(model: Model) -> dict[str, str]:
+    """Event, claim and denial ID -> the type of the event it is about (only filter-safe values)."""
+    found: dict[str, str] = {}
+    for event in model.events:
+        kind = event.row.get("event_type") or ""
+        if not _SAFE_TOKEN.match(kind):
+            continue
+        found[event.id] = kind
+        for item in [*event.claims, *event.denials]:
+            found[item.id] = kind
+    return found
+
+
+def _type_order(model: Model):
+    order = {t: i for i, t in enumerate(vocabulary(model, "events", "event_type"))}
+    return lambda t: (order.get(t, len(order)), t)
 
 
 def _towards(x: float, y: float, to_x: float, to_y: float, distance: float) -> tuple[float, float]:
