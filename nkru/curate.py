@@ -20,7 +20,7 @@ from datetime import date
 from pathlib import Path
 
 from nkru.coverage import Sentence, split_sentences
-from nkru.dates import PRECISIONS, canonical_range, parse_date
+from nkru.dates import parse_date, span_precision
 from nkru.fsutil import atomic_write_bytes
 from nkru.package import SOURCES, Package, csv_dialect
 
@@ -80,11 +80,9 @@ def parse_date_range(value: str, precisions: list[str]) -> tuple[date, date, str
             raise ValueError(f"--date {value!r}: START/END must be two dates YYYY-MM-DD")
         if end < start:
             raise ValueError(f"--date {value!r}: the end is before the start")
-        for precision in PRECISIONS:
-            if precision in precisions and canonical_range(start, precision) == (start, end):
-                return start, end, precision
-        if "range" in precisions:
-            return start, end, "range"
+        precision = span_precision(start, end)  # the most specific true description: day, month, year or range
+        if precision in precisions:
+            return start, end, precision
         raise ValueError(f"--date {value!r} is not one whole day, month or year, and the schema's date_precision "
                          f"({', '.join(precisions)}) has no value for other spans")
     match = _PARTIAL.match(text)

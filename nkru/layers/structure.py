@@ -403,9 +403,11 @@ def _constraint_findings(rows: _Rows) -> list[Finding]:
         combined = pl.DataFrame([rows.text(k) for k in key]).select(pl.struct(pl.all()).alias("key")).to_series()
         dup = ~combined.is_first_distinct()
         if dup.any():
+            ids = rows.table.row_ids()
             for index in dup.arg_true().to_list():
+                first = ids.index(ids[index])  # the few duplicates only: name the earlier row by its file line
                 findings.append(rows.finding("primary-key", index, field=",".join(key), value=rows.row_id(index),
-                                             note="the same key appears in an earlier row"))
+                                             note=f"the same key as the row on line {rows.table.lines[first]}"))
     return findings
 
 
