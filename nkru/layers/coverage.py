@@ -147,7 +147,7 @@ def _check_sources(package: Package, result: LayerResult) -> dict[str, FoldedTex
 
 
 def _check_offsets(row: dict[str, str], text: FoldedText, place: tuple[int, int], where: dict[str, Any],
-                   result: LayerResult) -> None:
+                   result: LayerResult, text_path: str | None = None) -> None:
     """The passage at a row's offsets is its quote."""
     from nkru import offsets
 
@@ -166,9 +166,11 @@ def _check_offsets(row: dict[str, str], text: FoldedText, place: tuple[int, int]
     else:
         found = offsets.candidates(text, quote)
         places = ", ".join(f"{s}-{e} (text line {offsets.line_of_offset(text.original, s)})" for s, e in found[:5])
+        text_line = offsets.line_of_offset(text.original, start)
+        # The sentence at the offsets is then left uncovered: the same mistake, shown there too (see findings.fold).
+        also = (f"{text_path}:{text_line}",) if text_path and text_line else ()
         result.findings.append(Finding.make(code, **{**where, "field": offsets.START}, value=start, start=start, end=end,
-                                            source_id=source_id, detail=detail,
-                                            text_line=offsets.line_of_offset(text.original, start),
+                                            source_id=source_id, detail=detail, text_line=text_line, also_at=also,
                                             places=places or "no place (it is not in the text)"))
 
 
@@ -181,6 +183,8 @@ def _check_quotes(package: Package, texts: dict[str, FoldedText], result: LayerR
     from nkru import offsets
 
     with_offsets = set(offsets.offset_resources(package))
+    sources = package.table(SOURCES)
+    texts_paths = dict(zip(sources.column("source_id"), sources.column("text_path"))) if sources is not None else {}
     for name in quote_resources(package):
         table = package.table(name)
         if table is None or len(table) == 0:
@@ -230,7 +234,11 @@ def _check_quotes(package: Package, texts: dict[str, FoldedText], result: LayerR
                 if (source_id, quote) not in closest:
                     closest[(source_id, quote)] = texts[source_id].closest(quote)
                 passage, score, text_line = closest[(source_id, quote)]
+                # The sentence the quote was meant to cover is then uncovered: the same mistake, shown there too.
+                text_path = texts_paths.get(source_id)
+                also = (f"{text_path}:{text_line}",) if text_path and text_line else ()
                 result.findings.append(Finding.make("quote-not-in-source", value=quote, source_id=source_id,
-                                                    closest=passage, score=score, text_line=text_line, **where))
+                                                    closest=passage, score=score, text_line=text_line, also_at=also,
+                                                    **where))
             else:
-                _check_offsets(row, texts[source_id], problem, where, result)
+                _check_offsets(row, texts[source_id], problem, where, result, texts_paths.get(source_id))
