@@ -65,7 +65,11 @@ class Citation:
     @classmethod
     def from_cff(cls, data: dict[str, Any], text: str = "") -> "Citation":
         authors = [Author.from_cff(a) for a in data.get("authors") or [] if isinstance(a, dict)]
-        url = next((_str(data.get(k)) for k in ("url", "repository", "repository-artifact", "repository-code") if data.get(k)), None)
+        from nkru.text import safe_url
+
+        # Only an http(s) address is ever shown as the data set's address (never javascript:, file:, ...).
+        url = next((_str(data.get(k)) for k in ("url", "repository", "repository-artifact", "repository-code")
+                    if safe_url(data.get(k))), None)
         publisher = None
         if isinstance(data.get("publisher"), dict):
             publisher = _str(data["publisher"].get("name"))

@@ -186,8 +186,8 @@ def shape_problems(package: Package, name: Any) -> list[str]:
     built without them would document the wrong keys or constraints)."""
     schema = package.resources[name].schema or {}
     problems = []
-    if not isinstance(name, str):
-        problems.append(f"resource name {name!r} is not a string")
+    if not isinstance(name, str) or package.resources[name].name_problem:
+        problems.append(package.resources[name].name_problem or f"resource name {name!r} is not a string")
     if "primaryKey" in schema and not package.primary_key(name):
         problems.append(f"primaryKey {schema['primaryKey']!r} is not a field name or a list of them")
     raw_keys = schema.get("foreignKeys", [])

@@ -1,9 +1,13 @@
 """Export the package to SQLite, DuckDB, Parquet or Excel, typed from its Table Schemas.
 
-    export(".", to="sqlite")            # exports/nkru-<version>.sqlite + .metadata.json (Datasette)
-    export(".", to="duckdb")            # exports/nkru-<version>.duckdb
-    export(".", to="parquet")           # exports/nkru-<version>-parquet/<resource>.parquet
-    export(".", to="xlsx")              # exports/nkru-<version>.xlsx (README sheet + one per resource)
+    export(".", to="sqlite")            # exports/nkru.sqlite + exports/nkru.metadata.json (Datasette)
+    export(".", to="duckdb")            # exports/nkru.duckdb
+    export(".", to="parquet")           # exports/nkru-parquet/<resource>.parquet
+    export(".", to="xlsx")              # exports/nkru.xlsx (README sheet + one per resource)
+
+File names are fixed, never taken from the descriptor: a package's `name` or `version` (data
+from whoever wrote the package) cannot steer a write, and Datasette needs a database name
+without dots. The version is inside every export (metadata, README sheet, Parquet metadata).
 
 The data is read with the loader (`nkru.loader.read_package`), so every export has the
 same typed values: a cell that does not parse stops the export with a `LoadError`. By default
@@ -32,6 +36,7 @@ Every export is written to a temporary file or folder beside its target and move
 from __future__ import annotations
 
 import contextlib
+import io
 import json
 import os
 import re
@@ -40,11 +45,12 @@ from datetime import date, datetime, time
 from pathlib import Path
 from typing import Any, Callable
 
-from nkru.fsutil import atomic_directory, atomic_path, atomic_write_text
+from nkru.fsutil import atomic_directory, atomic_path, atomic_write_text, checkpoint
 from nkru.loader import FieldSpec, LoadError, TypedPackage, TypedTable, read_package
 from nkru.package import Package
+from nkru.text import safe_url
 
-__all__ = ["export", "FORMATS", "ExportError", "ExportRefused", "ExportUsageError", "ExportResult", "default_out"]
+__all__ = ["export", "FORMATS", "ExportError", "ExportRefused", "ExportUsageError", "ExportResult", "default_out", "STEM"]
 
 DEFAULT_DIR = Path("exports")
 
@@ -227,7 +233,7 @@ def datasette_metadata(package: TypedPackage, database: str) -> dict[str, Any]:
     }
     if name:
         metadata["license"] = name
-    if url:
+    if safe_url(url):  # Datasette shows it as a link: http(s) only
         metadata["license_url"] = url
     return metadata
 
@@ -278,6 +284,7 @@ def _write_sqlite(package: TypedPackage, target: Path) -> list[Path]:
                                   f"({len(broken)} rows break foreign keys)")
         finally:
             db.close()
+    checkpoint("between-files")
     meta = target.with_suffix(".metadata.json")
     atomic_write_text(meta, json.dumps(datasette_metadata(package, target.stem), ensure_ascii=False, indent=2) + "\n")
     return [target, meta]
@@ -354,6 +361,10 @@ def _write_duckdb(package: TypedPackage, target: Path) -> list[Path]:
 def _write_parquet(package: TypedPackage, target: Path) -> list[Path]:
     import pyarrow.parquet as pq
 
+    for name in package.tables:  # a resource name becomes a file name: it must not leave the folder
+        if not re.fullmatch(r"[A-Za-z0-9_-][A-Za-z0-9._-]*", name) or ".." in name:
+            raise ExportError(f"datapackage.json: resource name {name!r} cannot name a Parquet file "
+                              "(letters, digits, '.', '_' and '-' only)")
     with atomic_directory(target) as temp:
         for name, table in package.tables.items():
             pq.write_table(arrow_table(package, table), temp / f"{name}.parquet")
@@ -363,7 +374,7 @@ def _write_parquet(package: TypedPackage, target: Path) -> list[Path]:
 # -- Excel ---------------------------------------------------------------------
 
 #: A text cell starting with one of these may be run as a formula when a spreadsheet (or a CSV made from it) is opened.
-FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
+FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r", "\n")
 XLSX_CELL_LIMIT = 32767
 _SHEET_BAD = re.compile(r"[\[\]:*?/\\]")
 
@@ -383,9 +394,13 @@ def _sheet_names(names: list[str]) -> dict[str, str]:
 
 
 def _put(ws, row: int, column: int, value: Any, *, where: str = "") -> Any:
-    """Write one cell: text always as text (never a formula or an error value), dates as dates."""
+    """Write one cell: text always as text (never a formula or an error value), dates as dates.
+
+    `where` names the value's origin for an error (file, line, field); by default the sheet's cell."""
+    from openpyxl.utils import get_column_letter
     from openpyxl.utils.exceptions import IllegalCharacterError
 
+    where = where or f"sheet {ws.title!r} cell {get_column_letter(column)}{row}"
     if isinstance(value, datetime):
         value = value.replace(tzinfo=None)  # UTC, as Excel has no time zones
     if isinstance(value, str) and len(value) > XLSX_CELL_LIMIT:
@@ -396,8 +411,8 @@ def _put(ws, row: int, column: int, value: Any, *, where: str = "") -> Any:
         raise ExportError(f"{where}: value {value[:60]!r} holds a control character Excel cannot store") from None
     if isinstance(value, str):
         cell.data_type = "s"
-        if value.startswith(FORMULA_TRIGGERS):
-            cell.quotePrefix = True  # stays text when edited in Excel or LibreOffice
+        if value.lstrip().startswith(FORMULA_TRIGGERS) or value.startswith(FORMULA_TRIGGERS):
+            cell.quotePrefix = True  # stays text when edited in Excel or LibreOffice (also after leading blanks)
     elif isinstance(value, datetime):
         cell.number_format = "yyyy-mm-dd hh:mm:ss"
     elif isinstance(value, date):
@@ -431,7 +446,8 @@ def _write_xlsx(package: TypedPackage, target: Path) -> list[Path]:
     row += 2
     for label, value in facts:
         _put(readme, row, 1, label).font = bold
-        _put(readme, row, 2, value).alignment = Alignment(wrap_text=True, vertical="top")
+        _put(readme, row, 2, value, where=f"datapackage.json ({label.lower()}, README sheet)").alignment = \
+            Alignment(wrap_text=True, vertical="top")
         row += 1
     row += 1
     for column, label in enumerate(["Sheet", "Resource", "Title", "Rows", "Description"], 1):
@@ -439,7 +455,7 @@ def _write_xlsx(package: TypedPackage, target: Path) -> list[Path]:
     for name, table in package.tables.items():
         row += 1
         for column, value in enumerate([sheets[name], name, table.title or "", len(table), table.description or ""], 1):
-            _put(readme, row, column, value)
+            _put(readme, row, column, value, where=f"datapackage.json resource {name!r} (README sheet)")
     row += 2
     for column, label in enumerate(["Sheet", "Field", "Type", "Required", "Title", "Description", "Controlled values"], 1):
         _put(readme, row, column, label).font = bold
@@ -449,7 +465,7 @@ def _write_xlsx(package: TypedPackage, target: Path) -> list[Path]:
             values = [sheets[name], spec.name, spec.type, "yes" if spec.required else "", spec.title or "", spec.summary,
                       ", ".join(str(v) for v in spec.enum) if spec.enum else ""]
             for column, value in enumerate(values, 1):
-                _put(readme, row, column, value)
+                _put(readme, row, column, value, where=f"resource {name!r} schema, field {spec.name!r} (README sheet)")
     for column, width in zip("ABCDEFG", (18, 22, 28, 10, 28, 80, 40)):
         readme.column_dimensions[column].width = width
 
@@ -463,7 +479,8 @@ def _write_xlsx(package: TypedPackage, target: Path) -> list[Path]:
             line = table.lines[index]
             for column, spec in enumerate(table.fields, 1):
                 value = values[spec.name]
-                _put(ws, index + 2, column, value, where=f"{table.path} line {line} field {spec.name!r}")
+                _put(ws, index + 2, column, value,
+                     where=f"resource {name!r}, {table.path} line {line}, row {index + 1}, field {spec.name!r}")
                 if value is not None:
                     widths[column - 1] = max(widths[column - 1], min(len(str(value)), 60))
         ws.freeze_panes = "A2"
@@ -472,9 +489,29 @@ def _write_xlsx(package: TypedPackage, target: Path) -> list[Path]:
         for column, width in enumerate(widths, 1):
             ws.column_dimensions[get_column_letter(column)].width = max(10, width + 2)
 
+    buffer = io.BytesIO()
+    wb.save(buffer)
     with atomic_path(target) as temp:
-        wb.save(temp)
+        temp.write_bytes(_keep_carriage_returns(buffer.getvalue()))
     return [target]
+
+
+def _keep_carriage_returns(xlsx: bytes) -> bytes:
+    """openpyxl writes a carriage return in a cell as a raw CR, which every XML parser turns into a
+    line feed (so `\r\n=...` would come back as `\n=...`); written as the reference `&#13;` it survives."""
+    import zipfile
+
+    source = zipfile.ZipFile(io.BytesIO(xlsx))
+    if not any(b"\r" in source.read(info) for info in source.infolist() if info.filename.endswith(".xml")):
+        return xlsx
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as target:
+        for info in source.infolist():
+            data = source.read(info)
+            if info.filename.endswith(".xml"):
+                data = data.replace(b"\r", b"&#13;")
+            target.writestr(info, data)
+    return out.getvalue()
 
 
 # -- registry ------------------------------------------------------------------
@@ -498,27 +535,24 @@ FORMATS: dict[str, Format] = {
 }
 
 
-def package_stem(descriptor: dict[str, Any], root: Path) -> str:
-    """`<name>-<version>` from the descriptor (the folder's name when it has none)."""
-    name = str(descriptor.get("name") or root.name)
-    version = descriptor.get("version")
-    return f"{name}-{version}" if version else name
+#: The stem of every export's file name: fixed, never derived from the package's data.
+STEM = "nkru"
 
 
-def default_out(stem: str, to: str, base: Path = DEFAULT_DIR) -> Path:
-    """`exports/nkru-<version>.<format>` (relative to the current directory)."""
-    return base / (stem + FORMATS[to].suffix)
+def default_out(to: str, base: Path = DEFAULT_DIR) -> Path:
+    """`exports/nkru.<format>` (`exports/nkru-parquet/` for parquet), relative to the current directory."""
+    return base / (STEM + FORMATS[to].suffix)
 
 
-def resolve_out(stem: str, fmt: Format, out: str | Path | None) -> Path:
+def resolve_out(fmt: Format, out: str | Path | None) -> Path:
     """The path to write, or ExportUsageError when it cannot be written."""
     if out is None:
-        target = default_out(stem, fmt.name)
+        target = default_out(fmt.name)
     else:
         target = Path(out)
         container = str(out).endswith(("/", os.sep))  # `--out exports/`: the export goes inside, named by default
         if container or (not fmt.folder and target.is_dir()):
-            target = target / (stem + fmt.suffix)
+            target = target / (STEM + fmt.suffix)
     if fmt.folder:
         if target.exists() and not target.is_dir():
             raise ExportUsageError(f"{target}: exists and is not a folder (a {fmt.name} export is a folder)")
@@ -548,8 +582,8 @@ def export(path: str | Path = ".", to: str = "sqlite", out: str | Path | None = 
     fmt = FORMATS.get(to)
     if fmt is None:
         raise ExportUsageError(f"unknown export format {to!r} (choose from {', '.join(FORMATS)})")
-    opened = Package.open(path)  # PackageError when there is none; usage problems come before the slow work
-    target = resolve_out(package_stem(opened.descriptor, opened.root), fmt, out)
+    Package.open(path)  # PackageError when there is none; usage problems come before the slow work
+    target = resolve_out(fmt, out)
     package = read_package(path)
     if check:
         from nkru.api import validate_package

@@ -3,33 +3,210 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
-import tempfile
+import re
+import secrets
+import stat
 from pathlib import Path
 from typing import Iterator
+
+
+class NotRegularFile(OSError):
+    """A path that should be a file is a named pipe, device, socket or folder: never opened for reading."""
+
+
+def special_kind(path: str | Path) -> str | None:
+    """What a path is when it exists but is not a regular file (links followed): "named pipe (FIFO)",
+    "socket", "device" or "folder"; None for a regular file or a path that does not exist."""
+    try:
+        mode = os.stat(path).st_mode
+    except (OSError, ValueError):
+        return None
+    return _kind(mode)
+
+
+def _kind(mode: int) -> str | None:
+    if stat.S_ISREG(mode):
+        return None
+    if stat.S_ISFIFO(mode):
+        return "named pipe (FIFO)"
+    if stat.S_ISSOCK(mode):
+        return "socket"
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "device"
+    if stat.S_ISDIR(mode):
+        return "folder"
+    return "not a regular file"
+
+
+def open_regular(path: str | Path):
+    """A regular file opened for binary reading. A named pipe, device, socket or folder is refused with
+    NotRegularFile before anything is read from it (opened non-blocking, checked on the open handle:
+    no hang, no race with a file swapped in between)."""
+    kind = special_kind(path)
+    if kind is not None:  # a socket cannot even be opened; say what it is instead
+        raise NotRegularFile(errno.EINVAL, f"not a regular file: a {kind}", str(path))
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0))
+    try:
+        kind = _kind(os.fstat(fd).st_mode)
+        if kind is not None:
+            raise NotRegularFile(errno.EINVAL, f"not a regular file: a {kind}", str(path))
+        if hasattr(os, "set_blocking"):
+            os.set_blocking(fd, True)
+        return os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
+
+
+def read_regular(path: str | Path) -> bytes:
+    """The bytes of a regular file (see `open_regular`)."""
+    with open_regular(path) as handle:
+        return handle.read()
+
+
+# -- atomic writes --------------------------------------------------------------------------
+#
+# Every temporary file or folder is created beside its target as `.<target name>.<pid>-<random>.nkru-tmp`
+# (a folder being replaced is parked as `.nkru-old`). A process killed mid-write (kill -9) cannot clean
+# up after itself, so every later write to the same target first removes the leftovers of writers that
+# are no longer running (and puts back a folder parked by a swap that was cut short): a rerun recovers.
+
+#: Test hook: `NKRU_TEST_KILL_AT=<checkpoint>` makes the process SIGKILL itself at that checkpoint
+#: (`nkru.fsutil.CHECKPOINTS`), so a test can show that no point of a write leaves a half state.
+KILL_ENV = "NKRU_TEST_KILL_AT"
+CHECKPOINTS = ("file-written", "file-replaced", "dir-written", "dir-parked", "dir-swapped", "dir-old-removed",
+               "between-files")
+
+
+def checkpoint(name: str) -> None:
+    """Die here, at once and without cleaning up, when the test hook asks for it."""
+    wanted = os.environ.get(KILL_ENV)
+    if wanted and wanted == name:
+        import signal
+
+        os.kill(os.getpid(), signal.SIGKILL)
+
+
+def _temp_name(target: Path, kind: str = "tmp") -> Path:
+    return target.with_name(f".{target.name}.{os.getpid()}-{secrets.token_hex(4)}.nkru-{kind}")
+
+
+def _leftovers(target: Path) -> list[tuple[Path, int, str]]:
+    """(path, pid, "tmp" or "old") of every temporary item of a write to `target`."""
+    pattern = re.compile(rf"^\.{re.escape(target.name)}\.(\d+)-[0-9a-f]+\.nkru-(tmp|old)(\..*)?$")
+    found = []
+    try:
+        entries = list(os.scandir(target.parent))
+    except OSError:
+        return []
+    for entry in entries:
+        match = pattern.match(entry.name)
+        if match:
+            found.append((Path(entry.path), int(match.group(1)), match.group(2)))
+    return found
+
+
+def _alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:
+        return True
+    return True
+
+
+def _remove(path: Path) -> None:
+    import shutil
+
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path, ignore_errors=True)
+    else:
+        with contextlib.suppress(FileNotFoundError):
+            path.unlink()
+
+
+def recover(target: str | Path) -> None:
+    """Undo what a killed writer left beside `target`: a folder parked by a cut-short swap goes back
+    in place (when `target` is missing), every other temporary item is removed."""
+    target = Path(target)
+    for path, pid, kind in sorted(_leftovers(target), key=lambda item: item[2] != "old"):
+        if _alive(pid):
+            continue
+        if kind == "old" and not os.path.lexists(target):
+            with contextlib.suppress(OSError):
+                os.rename(path, target)
+                continue
+        _remove(path)
+
+
+def _make_parents(folder: Path) -> list[Path]:
+    """mkdir -p, returning the folders it created (outermost first), so a failed write can remove them."""
+    missing = []
+    probe = folder
+    while not os.path.lexists(probe) and probe != probe.parent:
+        missing.append(probe)
+        probe = probe.parent
+    for path in reversed(missing):
+        with contextlib.suppress(FileExistsError):
+            path.mkdir()
+    return list(reversed(missing))
+
+
+def _remove_created(created: list[Path]) -> None:
+    for path in reversed(created):
+        with contextlib.suppress(OSError):
+            path.rmdir()  # only if still empty
+
+
+def _fsync_dir(folder: Path) -> None:
+    with contextlib.suppress(OSError):
+        fd = os.open(folder, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
 
 
 @contextlib.contextmanager
 def atomic_path(target: str | Path) -> Iterator[Path]:
     """Yield a temp path beside `target`; on success it replaces `target` in one rename.
 
-    On error the temp file is removed and `target` is left as it was.
+    On error (or when killed) `target` is left as it was; the temp file is removed (by a later
+    write to the same target, if the process was killed).
     """
     target = Path(target)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    handle, name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    os.close(handle)
-    temp = Path(name)
+    created = _make_parents(target.parent)
+    recover(target)
+    temp = _temp_name(target)
+    fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    os.close(fd)
+    done = False
     try:
         yield temp
         if target.exists():
             os.chmod(temp, target.stat().st_mode & 0o777)
         else:
             os.chmod(temp, 0o644)
+        if temp.exists():
+            with open(temp, "rb+") as handle:
+                os.fsync(handle.fileno())
+        checkpoint("file-written")
         os.replace(temp, target)
+        checkpoint("file-replaced")
+        _fsync_dir(target.parent)
+        done = True
     finally:
-        with contextlib.suppress(FileNotFoundError):
-            temp.unlink()
+        _remove(temp)
+        for path, pid, _ in _leftovers(target):  # e.g. a database's journal beside the temp file
+            if pid == os.getpid() and path.name.startswith(temp.name):
+                _remove(path)
+        if not done:
+            _remove_created(created)
 
 
 def atomic_write_bytes(target: str | Path, data: bytes) -> None:
@@ -42,33 +219,67 @@ def atomic_write_text(target: str | Path, text: str) -> None:
     atomic_write_bytes(target, text.encode("utf-8"))
 
 
+def _exchange(a: Path, b: Path) -> bool:
+    """Swap two paths in one atomic step (Linux renameat2 RENAME_EXCHANGE); False when not available."""
+    import ctypes
+    import ctypes.util
+    import sys
+
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+        renameat2 = libc.renameat2
+    except (OSError, AttributeError):
+        return False
+    renameat2.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p, ctypes.c_uint]
+    at_fdcwd, rename_exchange = -100, 2
+    if renameat2(at_fdcwd, os.fsencode(a), at_fdcwd, os.fsencode(b), rename_exchange) == 0:
+        return True
+    error = ctypes.get_errno()
+    if error in (errno.ENOSYS, errno.EINVAL, errno.ENOTSUP, getattr(errno, "EOPNOTSUPP", errno.ENOTSUP)):
+        return False  # the kernel or the file system cannot: fall back to two renames
+    raise OSError(error, os.strerror(error), str(b))
+
+
 @contextlib.contextmanager
 def atomic_directory(target: str | Path) -> Iterator[Path]:
-    """Yield a temp folder beside `target`; on success it takes `target`'s place in renames.
+    """Yield a temp folder beside `target`; on success it takes `target`'s place.
 
-    A previous `target` is removed only after the new one is in place (and put back if the
-    swap fails); on error `target` is left as it was.
+    An existing `target` is swapped with the new folder in one atomic step where the system can
+    (Linux renameat2), else parked beside it, replaced, and removed; a swap cut short by a kill is
+    undone by the next write to the same target. On error `target` is left as it was.
     """
-    import shutil
-
     target = Path(target)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent))
+    created = _make_parents(target.parent)
+    recover(target)
+    staging = _temp_name(target)
+    staging.mkdir(mode=0o700)
+    done = False
     try:
         yield staging
         os.chmod(staging, 0o755)
+        checkpoint("dir-written")
         if not target.exists():
-            os.replace(staging, target)
-            return
-        retired = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".old", dir=target.parent))
-        os.rmdir(retired)
-        os.replace(target, retired)
-        try:
-            os.replace(staging, target)
-        except OSError:
-            os.replace(retired, target)
-            raise
-        shutil.rmtree(retired, ignore_errors=True)
+            os.rename(staging, target)
+            checkpoint("dir-swapped")
+        elif _exchange(staging, target):
+            checkpoint("dir-swapped")  # staging now holds the old folder: removed below
+        else:
+            retired = _temp_name(target, "old")
+            os.rename(target, retired)
+            checkpoint("dir-parked")
+            try:
+                os.rename(staging, target)
+            except OSError:
+                os.rename(retired, target)
+                raise
+            checkpoint("dir-swapped")
+            _remove(retired)
+        _fsync_dir(target.parent)
+        done = True
     finally:
-        if staging.exists():
-            shutil.rmtree(staging, ignore_errors=True)
+        _remove(staging)
+        checkpoint("dir-old-removed")
+        if not done:
+            _remove_created(created)

@@ -528,8 +528,10 @@ def _read_problem(exc: ReadError, path: str, name: str) -> Problem:
 def _read(package: Package, name: str) -> tuple[str, Table]:
     """(path, text table) of a resource, read by the package's one reader, or LoadError."""
     spec = package.resources[name]
-    if not isinstance(name, str):
-        raise LoadError(Problem(DESCRIPTOR, None, "name", str(name), "a resource name must be a string"))
+    if not isinstance(name, str) or spec.name_problem:
+        raw = spec.descriptor.get("name")
+        raise LoadError(Problem(DESCRIPTOR, None, "name", str(raw),
+                                f"a resource name must be a string, used once ({spec.name_problem})"))
     if spec.problem and (spec.path is None or spec.schema is None):
         raise LoadError(Problem(DESCRIPTOR, None, None, None, f"resource {name!r}: {spec.problem}", name))
     if spec.path is None or is_remote(spec.path):

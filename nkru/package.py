@@ -16,6 +16,8 @@ from typing import Any
 from nkru.reader import ReadError, TextTable, csv_dialect, decode, read_csv_stream, read_resource
 
 __all__ = ["Package", "PackageError", "UnsafePath", "Table", "ReadError", "csv_dialect", "decode", "read_csv_text"]
+from nkru import safejson
+from nkru.fsutil import open_regular, read_regular, special_kind
 
 DESCRIPTOR = "datapackage.json"
 #: The resource listing the archived source texts (source_id, text_path, text_sha256, language).
@@ -225,6 +227,9 @@ class ResourceSpec:
     schema: dict[str, Any] | None
     descriptor: dict[str, Any]
     problem: str | None = None  # why the path or schema could not be used
+    #: why the descriptor's own `name` could not be used (not a string, empty, or taken): the resource
+    #: is then known as `resource-N`; the structure layer reports it, other commands refuse it
+    name_problem: str | None = None
 
 
 class Package:
@@ -246,14 +251,19 @@ class Package:
         descriptor_path = root / DESCRIPTOR
         if not root.exists():
             raise PackageError(f"{root}: no such directory")
+        kind = special_kind(descriptor_path)
+        if kind is not None:
+            raise PackageError(f"{descriptor_path}: is a {kind}, not a file; refused")
         if not descriptor_path.is_file():
             raise PackageError(f"{descriptor_path}: no {DESCRIPTOR} here (is this a nkru package?)")
         try:
-            descriptor = json.loads(descriptor_path.read_text(encoding="utf-8"))
+            descriptor = safejson.loads(read_regular(descriptor_path).decode("utf-8"), name=DESCRIPTOR)
         except (OSError, UnicodeDecodeError) as exc:
             raise PackageError(f"{descriptor_path}: cannot be read ({exc})") from exc
         except json.JSONDecodeError as exc:
             raise PackageError(f"{descriptor_path}: not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})") from exc
+        except safejson.JSONLimitError as exc:
+            raise PackageError(f"{descriptor_path}: refused: {exc}") from exc
         if not isinstance(descriptor, dict):
             raise PackageError(f"{descriptor_path}: the descriptor must be a JSON object")
         return cls(root.resolve(), descriptor, allow_remote=allow_remote)
@@ -266,6 +276,9 @@ class Package:
         full = (self.root / pure).resolve()
         if full != self.root and self.root not in full.parents:
             raise UnsafePath("path leaves the package (through a link)")
+        kind = special_kind(full)
+        if kind is not None:
+            raise UnsafePath(f"not a regular file: a {kind}")
         return full
 
     # -- resources -------------------------------------------------------------
@@ -276,8 +289,15 @@ class Package:
         for index, res in enumerate(self.descriptor.get("resources") or []):
             if not isinstance(res, dict):
                 continue
-            name = res.get("name") or f"resource-{index + 1}"
-            spec = ResourceSpec(name=name, path=None, schema=None, descriptor=res)
+            name = res.get("name")
+            name_problem = None
+            if not isinstance(name, str) or not name:
+                name_problem = f"resource {index + 1}: resource name {name!r} is not a non-empty string"
+            elif name in specs:
+                name_problem = f"resource {index + 1}: resource name {name!r} is already used by another resource"
+            if name_problem:  # never used as a key (a list is not even hashable)
+                name = f"resource-{index + 1}"
+            spec = ResourceSpec(name=name, path=None, schema=None, descriptor=res, name_problem=name_problem)
             path = res.get("path")
             try:
                 if not isinstance(path, str):
@@ -300,9 +320,9 @@ class Package:
             return None
         try:
             full = self.resolve(schema)
-            loaded = json.loads(full.read_text(encoding="utf-8"))
+            loaded = safejson.loads(read_regular(full).decode("utf-8"), name=schema)
             return loaded if isinstance(loaded, dict) else None
-        except (UnsafePath, OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        except (UnsafePath, OSError, UnicodeDecodeError, ValueError) as exc:
             spec.problem = spec.problem or f"schema {schema!r}: {exc}"
             return None
 
@@ -357,7 +377,7 @@ class Package:
         assert spec.path is not None
         try:
             full = self.resolve(spec.path)
-            handle = open(full, "rb")
+            handle = open_regular(full)
         except UnsafePath as exc:
             raise ReadError(f"refused: {exc}", kind="unreadable") from None
         except FileNotFoundError:
@@ -377,7 +397,7 @@ class Package:
             raise ReadError(spec.problem or f"resource {resource!r}: no local path")
         try:
             # Bytes, decoded here: read_text() would turn a CR inside a quoted cell into LF.
-            data = self.resolve(spec.path).read_bytes()
+            data = read_regular(self.resolve(spec.path))
         except UnsafePath as exc:
             raise ReadError(f"{spec.path}: refused: {exc}") from None
         except FileNotFoundError:
@@ -405,7 +425,7 @@ class Package:
         if not full.is_file():
             return SourceFile(text_path, kind="missing")
         try:
-            data = full.read_bytes()
+            data = read_regular(full)
         except OSError as exc:
             return SourceFile(text_path, kind="unreadable", detail=str(exc.strerror or exc))
         try:

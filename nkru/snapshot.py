@@ -15,7 +15,8 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any, Callable
 
-from nkru import gitrepo
+from nkru import gitrepo, safejson
+from nkru.fsutil import read_regular
 from nkru.package import (
     DESCRIPTOR,
     ReadError,
@@ -68,7 +69,9 @@ class Snapshot:
         if data is None:
             raise SnapshotError(f"{self.label}: no {DESCRIPTOR}")
         try:
-            descriptor = json.loads(data.decode("utf-8"))
+            descriptor = safejson.loads(data.decode("utf-8"), name=DESCRIPTOR)
+        except safejson.JSONLimitError as exc:
+            raise SnapshotError(f"{self.label}: {exc}") from exc
         except (UnicodeDecodeError, json.JSONDecodeError) as exc:
             raise SnapshotError(f"{self.label}: {DESCRIPTOR} is not valid JSON ({exc})") from exc
         if not isinstance(descriptor, dict):
@@ -99,8 +102,8 @@ class Snapshot:
             if isinstance(schema, str):
                 data = self.read_bytes(schema)
                 try:
-                    schema = json.loads(data.decode("utf-8")) if data is not None else None
-                except (UnicodeDecodeError, json.JSONDecodeError):
+                    schema = safejson.loads(data.decode("utf-8"), name=schema) if data is not None else None
+                except (UnicodeDecodeError, ValueError):
                     schema = None
             schemas[name] = schema if isinstance(schema, dict) else None
         return schemas
@@ -146,7 +149,10 @@ def from_directory(root: Path, label: str | None = None) -> Snapshot:
         full = (root / path).resolve()
         if root not in full.parents or not full.is_file():
             return None
-        return full.read_bytes()
+        try:
+            return read_regular(full)  # never blocks on a named pipe swapped in meanwhile
+        except OSError:
+            return None
 
     return Snapshot(label or str(root), "directory", reader)
 

@@ -192,4 +192,51 @@ def markdown_cell(value: object) -> str:
 
     text = "" if value is None else str(value)
     text = html.escape(text, quote=False).replace("\\", "\\\\").replace("|", "\\|")
-    return text.replace("\r\n", "<br>").replace("\n", "<br>").replace("\r", "<br>")
+    text = text.replace("\r\n", "<br>").replace("\n", "<br>").replace("\r", "<br>")
+    return escape_controls(text, keep="")
+
+
+#: Characters never written raw to any output: C0 controls (tab and line feed included; callers keep
+#: what their format needs), DEL, C1 controls, the bidirectional formatting characters (they reorder
+#: what a terminal or browser shows) and the Unicode line and paragraph separators.
+UNSAFE_CHARACTERS = "".join(
+    [chr(c) for c in range(0x00, 0x20)] + ["\x7f"] + [chr(c) for c in range(0x80, 0xA0)]
+    + ["\u061c", "\u200e", "\u200f", "\u2028", "\u2029"] + [chr(c) for c in range(0x202A, 0x202F)]
+    + [chr(c) for c in range(0x2066, 0x206A)]
+)
+_UNSAFE = re.compile("[" + re.escape(UNSAFE_CHARACTERS) + "]")
+_SHORT = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+
+
+def escape_controls(text: str, keep: str = "\n") -> str:
+    """Every unsafe character (UNSAFE_CHARACTERS) not in `keep` as a visible `\\uXXXX` escape.
+
+    The escape is valid inside a JSON string (it decodes back to the character), plain text in
+    HTML, XML and Markdown, and inert on a terminal.
+    """
+    if not _UNSAFE.search(text):
+        return text
+    return _UNSAFE.sub(lambda m: m.group() if m.group() in keep else f"\\u{ord(m.group()):04x}", text)
+
+
+def visible(value: object) -> str:
+    """A value shown on one line: line breaks and tabs as `\\n`, `\\r`, `\\t`; other unsafe characters as `\\uXXXX`."""
+    text = "" if value is None else str(value)
+    if not _UNSAFE.search(text):
+        return text
+    return _UNSAFE.sub(lambda m: _SHORT.get(m.group()) or f"\\u{ord(m.group()):04x}", text)
+
+
+_WEB_URL = re.compile(r"https?://[^\s\x00-\x1f\x7f\"'<>\\`]+", re.IGNORECASE)
+
+
+def safe_url(value: object) -> str | None:
+    """The value when it is an `http://` or `https://` address a page may link to, else None.
+
+    Nothing else becomes a link anywhere (no `javascript:`, `data:`, `file:`, no scheme-relative
+    `//host`); whitespace or control characters anywhere refuse it too, since browsers drop them
+    from inside a scheme (`java\\tscript:`).
+    """
+    if not isinstance(value, str) or not _WEB_URL.fullmatch(value):
+        return None
+    return value

@@ -387,16 +387,16 @@ def test_latin1_sources_message_names_the_line(package_copy):
 
 
 def test_an_unreadable_source_text_is_a_finding_not_a_traceback(package_copy, monkeypatch):
-    from pathlib import Path
+    import nkru.package
 
-    real = Path.read_bytes
+    real = nkru.package.read_regular
 
-    def read_bytes(self):  # a PermissionError even when the tests run as root (chmod 0 would not stop root)
-        if self.name == "S003.txt":
-            raise PermissionError(13, "Permission denied", str(self))
-        return real(self)
+    def read_bytes(path):  # a PermissionError even when the tests run as root (chmod 0 would not stop root)
+        if path.name == "S003.txt":
+            raise PermissionError(13, "Permission denied", str(path))
+        return real(path)
 
-    monkeypatch.setattr(Path, "read_bytes", read_bytes)
+    monkeypatch.setattr(nkru.package, "read_regular", read_bytes)
     _, findings = coverage_findings(package_copy)
     s003 = [f for f in findings if f.row_id == "S003"]
     assert [f.code for f in s003] == ["source-text-unreadable"]

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import copy_package
-from tests.helpers import read_table, run_cli, set_cell
+from tests.helpers import RESOURCES, read_table, run_cli, set_cell
 from tests.test_load import SCHEMAS
 from nkru.export import FORMATS, ExportRefused, ExportUsageError, export
 
@@ -338,18 +338,40 @@ def test_cli_exports_into_a_temp_dir(package, tmp_path, fmt):
     result = run_cli("export", "--to", fmt, "--out", str(tmp_path) + "/", str(package))
     assert result.exit_code == 0, result.stderr
     written = [p for p in tmp_path.iterdir() if not p.name.endswith(".metadata.json")]
-    assert len(written) == 1 and written[0].name.startswith("nkru-")
+    assert len(written) == 1 and written[0].name == f"nkru{FORMATS[fmt].suffix}"
     assert f"to {written[0]}" in result.stdout
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no temp files left
 
 
-def test_default_out_is_under_exports_named_by_version(package, tmp_path, monkeypatch):
+def test_default_out_is_under_exports_with_a_fixed_name(package, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    version = json.loads((package / "datapackage.json").read_text())["version"]
     result = run_cli("export", "--to", "sqlite", str(package))
     assert result.exit_code == 0, result.stderr
-    assert (tmp_path / "exports" / f"nkru-{version}.sqlite").is_file()
-    assert (tmp_path / "exports" / f"nkru-{version}.metadata.json").is_file()
+    assert sorted(p.name for p in (tmp_path / "exports").iterdir()) == ["nkru.metadata.json", "nkru.sqlite"]
+    assert "nkru" in json.loads((tmp_path / "exports" / "nkru.metadata.json").read_text())["databases"]
+
+
+@pytest.mark.parametrize("field, value", [("name", "../../escaped"), ("version", "0.1.0/../../../escaped")])
+def test_a_descriptor_name_or_version_never_steers_the_export(package_copy, tmp_path, monkeypatch, field, value):
+    descriptor = json.loads((package_copy / "datapackage.json").read_text())
+    descriptor[field] = value
+    (package_copy / "datapackage.json").write_text(json.dumps(descriptor))
+    work = tmp_path / "a" / "b" / "c"
+    work.mkdir(parents=True)
+    monkeypatch.chdir(work)
+    before = {p for p in tmp_path.rglob("*") if "package" not in p.parts}
+    for fmt in FORMATS:
+        result = run_cli("export", "--to", fmt, "--no-check", str(package_copy))
+        assert result.exit_code == 0, result.stderr
+    after = {p for p in tmp_path.rglob("*") if "package" not in p.parts}
+    assert {p.relative_to(work).as_posix() for p in after - before} == {
+        "exports", "exports/nkru.sqlite", "exports/nkru.metadata.json", "exports/nkru.duckdb", "exports/nkru.xlsx",
+        "exports/nkru-parquet", *(f"exports/nkru-parquet/{name}.parquet" for name in RESOURCES)}
+    validation = run_cli("validate", "--only", "structure", "--format", "json", str(package_copy))
+    assert validation.exit_code == 1
+    found = [f for f in json.loads(validation.stdout)["findings"] if f["code"] == "unsafe-name"]
+    assert [(f["field"], f["value"]) for f in found] == [(field, value)]
+    assert value in found[0]["message"] and field in found[0]["message"]
 
 
 def test_a_broken_package_exits_1_with_the_loaders_message(package_copy, tmp_path):

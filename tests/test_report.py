@@ -408,10 +408,32 @@ def test_cli(fixture_package, tmp_path):
 def test_cli_replaces_an_earlier_report(fixture_package, tmp_path):
     out = tmp_path / "report"
     assert run_cli("report", str(fixture_package), "--out", str(out), "--no-validation").exit_code == 0
-    (out / "index.html").write_text("old", encoding="utf-8")
+    first = (out / "index.html").stat().st_mtime_ns
     assert run_cli("report", str(fixture_package), "--out", str(out), "--no-validation").exit_code == 0
-    assert (out / "index.html").read_text(encoding="utf-8") != "old"
+    assert (out / "index.html").stat().st_mtime_ns != first
+    assert sorted(p.name for p in out.iterdir()) == ["index.html", "nkru-report.json"]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["report"]
+
+
+@pytest.mark.parametrize("change", ["edited index", "extra file", "forged marker", "marker only plus a folder"])
+def test_cli_never_replaces_a_folder_holding_files_it_did_not_write(fixture_package, tmp_path, change):
+    out = tmp_path / "report"
+    assert run_cli("report", str(fixture_package), "--out", str(out), "--no-validation").exit_code == 0
+    if change == "edited index":
+        (out / "index.html").write_text("my own notes", encoding="utf-8")
+    elif change == "extra file":
+        (out / "thesis.tex").write_text("precious", encoding="utf-8")
+    elif change == "forged marker":  # a marker copied next to a user's own page
+        (out / "index.html").unlink()
+        (out / "index.html").write_text("<p>my page</p>", encoding="utf-8")
+    else:
+        (out / "index.html").unlink()
+        (out / "drafts").mkdir()
+    before = {p.relative_to(out): p.read_bytes() if p.is_file() else None for p in out.rglob("*")}
+    result = run_cli("report", str(fixture_package), "--out", str(out), "--no-validation")
+    assert result.exit_code == 2 and "never replaces files it did not write" in result.stderr
+    assert {p.relative_to(out): p.read_bytes() if p.is_file() else None for p in out.rglob("*")} == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["report"]  # nothing left beside it either
 
 
 def test_cli_refuses_a_directory_that_is_not_a_report(fixture_package, tmp_path):
@@ -442,14 +464,10 @@ def test_failed_write_keeps_the_earlier_report(fixture_package, tmp_path, monkey
 
     import nkru.fsutil as fsutil
 
-    real_replace = fsutil.os.replace
-
     def broken(source, target):
-        if str(source).endswith(".tmp"):  # the new report moving into place
-            raise OSError("disk full")
-        return real_replace(source, target)
+        raise OSError(28, "disk full")  # the new report moving into place
 
-    monkeypatch.setattr(fsutil.os, "replace", broken)
+    monkeypatch.setattr(fsutil, "_exchange", broken)
     with pytest.raises(ReportError, match="cannot be written: disk full"):
         write_report(out, fixture_package, validate=False)
     assert (out / "index.html").read_text(encoding="utf-8") == before

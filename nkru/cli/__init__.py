@@ -48,6 +48,9 @@ def _root(
     version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Show the toolkit version and exit."),
 ) -> None:
     """Validate, release and export the nkru Data Package."""
+    from nkru.cli.common import install_safe_streams
+
+    install_safe_streams()  # no raw control or bidi character from the data reaches the output
 
 
 for _name, _module in COMMANDS.items():
@@ -55,6 +58,9 @@ for _name, _module in COMMANDS.items():
 
 
 def main() -> None:
+    from nkru.cli.common import install_safe_streams
+
+    install_safe_streams()
     try:
         app(standalone_mode=True)
     except OSError as exc:

@@ -13,7 +13,7 @@ from nkru.cli.common import EXIT_INVALID, EXIT_VALID, stderr, stdout, usage_erro
 def command(
     path: Annotated[Path, typer.Argument(help="Package directory (or its datapackage.json).")] = Path("."),
     to: Annotated[str, typer.Option("--to", "-t", help="Format: sqlite, duckdb, parquet, xlsx.")] = ...,  # type: ignore[assignment]
-    out: Annotated[Optional[str], typer.Option("--out", "-o", help="Output file, or a folder to put it in (ending in /); for parquet the folder itself. Default: exports/<name>-<version>.<format>.")] = None,
+    out: Annotated[Optional[str], typer.Option("--out", "-o", help="Output file, or a folder to put it in (ending in /); for parquet the folder itself. Default: exports/nkru.<format> (exports/nkru-parquet/ for parquet).")] = None,
     check: Annotated[bool, typer.Option("--check/--no-check", help="Refuse a package whose structure does not validate (default: check).")] = True,
 ) -> None:
     """Export the package typed from its Table Schemas: sqlite (with Datasette metadata), duckdb, parquet or xlsx.

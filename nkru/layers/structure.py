@@ -75,6 +75,20 @@ define("cell-too-large", NAME, "{resource} line {line}: {field} {detail}",
 define("wrong-delimiter", NAME, "{resource}: the file looks separated by {detail}, not by the declared delimiter {expected}; "
        "save it comma-separated (or declare the dialect in datapackage.json)",
        description="The header is one cell that another delimiter (e.g. ';' from a German Excel) would split into the schema's columns.")
+define("unsafe-name", NAME,
+       "datapackage.json: {field} {value!r} is refused: it may hold only letters, digits and '.', '_', '-', '+' "
+       "(no '/', '\\', '..' or leading '.'), as it names files the toolkit writes",
+       description="The package name or version could steer where a file is written (e.g. `../../x`).")
+define("resource-name", NAME, "datapackage.json: resource {index} has name {value}; a resource name must be a non-empty "
+       "string of letters, digits, '.', '_' or '-' (not starting with '.')",
+       description="A resource's name is missing, not a string, or could not name a table or file.")
+define("duplicate-resource-name", NAME, "datapackage.json: resource name {value!r} is used by resources {indexes}; "
+       "every resource needs its own name",
+       description="Two resources share a name.")
+define("schema-unreadable", NAME, "resource {resource!r}: {detail}",
+       description="A resource's Table Schema file cannot be read (not a file, not UTF-8, not JSON, or over the JSON limits).")
+#: A package name or version that can safely appear in a file name.
+SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]*$")
 
 
 def check(package: Package, options: Any = None) -> LayerResult:
@@ -82,11 +96,14 @@ def check(package: Package, options: Any = None) -> LayerResult:
     allow_remote = bool(getattr(options, "allow_remote", False))
     result.findings.extend(_descriptor_findings(package))
     result.checks += 2
+    named = _name_findings(package)
+    result.findings.extend(named)
+    result.checks += 2 + len(package.resources)
     unsafe = _path_findings(package, allow_remote)
     result.findings.extend(unsafe)
     result.checks += len(package.resources)
     if unsafe:
-        # frictionless would open these paths; stop before it does.
+        # these paths must not be opened; stop before anything does.
         return result
     result.findings.extend(_metadata_findings(package))
     result.checks += len(package.resources)
@@ -109,6 +126,41 @@ def _descriptor_findings(package: Package) -> list[Finding]:
         pointer = "/" + "/".join(str(p) for p in error.absolute_path)
         findings.append(Finding.make("descriptor-profile", path=DESCRIPTOR, field=pointer, value=_short_json(error.instance),
                                      pointer=pointer, detail=error.message[:300]))
+    return findings
+
+
+def _name_findings(package: Package) -> list[Finding]:
+    """Package name and version safe for file names; resource names strings, unique and file-safe;
+    schema files readable."""
+    findings = []
+    for key in ("name", "version"):
+        value = package.descriptor.get(key)
+        if value is not None and not (isinstance(value, str) and SAFE_NAME.match(value) and ".." not in value):
+            findings.append(Finding.make("unsafe-name", path=DESCRIPTOR, field=key, value=value))
+    seen: dict[str, list[int]] = {}
+    resources = package.descriptor.get("resources")
+    for index, res in enumerate(resources if isinstance(resources, list) else [], 1):
+        if not isinstance(res, dict):
+            continue
+        name = res.get("name")
+        if not (isinstance(name, str) and SAFE_NAME.match(name) and ".." not in name) or "+" in str(name):
+            findings.append(Finding.make("resource-name", path=DESCRIPTOR, field=f"/resources/{index - 1}/name",
+                                         value=_short_json(name), index=index))
+        if isinstance(name, str):
+            seen.setdefault(name, []).append(index)
+    for name, indexes in seen.items():
+        if len(indexes) > 1:
+            findings.append(Finding.make("duplicate-resource-name", resource=name, path=DESCRIPTOR, field="name", value=name,
+                                         indexes=", ".join(str(i) for i in indexes)))
+    for spec in package.resources.values():
+        schema = spec.descriptor.get("schema")
+        if isinstance(schema, str) and spec.schema is None and spec.problem and spec.problem.startswith("schema "):
+            try:
+                package.resolve(schema)
+            except UnsafePath:
+                continue  # reported as unsafe-path
+            findings.append(Finding.make("schema-unreadable", resource=spec.name, path=DESCRIPTOR, field="schema",
+                                         value=spec.descriptor.get("schema"), detail=spec.problem))
     return findings
 
 

@@ -24,10 +24,14 @@ def render_json(report: Any) -> str:
 
 
 def render_text(report: Any, console: Any) -> None:
-    from rich.markup import escape
+    from rich.markup import escape as rich_escape
     from rich.table import Table
 
     from nkru.coverage import rounded_down
+    from nkru.text import visible
+
+    def escape(value: object) -> str:  # data on one line: control and bidi characters visible, markup inert
+        return rich_escape(visible(value))
 
     if report.problem:
         console.print(f"[red]error:[/red] {escape(report.problem)}", soft_wrap=True, highlight=False)

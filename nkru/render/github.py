@@ -19,7 +19,7 @@ from pathlib import Path
 
 from nkru.render.text import counted
 from nkru.findings import Finding, Report, sort_findings
-from nkru.text import markdown_cell
+from nkru.text import escape_controls, markdown_cell
 
 MAX_PER_CODE = 10
 #: GitHub accepts up to 1 MiB per step summary; stay below it.
@@ -27,6 +27,7 @@ SUMMARY_LIMIT = 1_000_000
 
 
 def escape_data(text: str) -> str:
+    text = escape_controls(text, keep="\r\n")  # bidi and other controls as visible \uXXXX
     return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
 
 

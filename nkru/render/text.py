@@ -8,6 +8,12 @@ from rich.markup import escape
 from rich.table import Table
 
 from nkru.findings import Report, sort_findings
+from nkru.text import visible
+
+
+def _shown(value: object) -> str:
+    """Data shown on one line: control and bidi characters visible, rich markup inert."""
+    return escape(visible(value))
 
 
 #: The heading of findings about no one table: the descriptor and the metadata files beside it.
@@ -37,17 +43,17 @@ def render(report: Report, console, *, timings: bool = False, **_: object) -> No
     for name, group in groupby(findings, key=resource):
         items = list(group)
         shown = name[2:] if name.startswith("2 ") else f"table {name[2:]}"
-        console.print(f"[bold]{escape(shown)}[/bold]: {_tally(items)}", soft_wrap=True, highlight=False)
+        console.print(f"[bold]{_shown(shown)}[/bold]: {_tally(items)}", soft_wrap=True, highlight=False)
         for f in items:
             colour = "red" if f.severity == "error" else "yellow"
-            where = escape(f.location)
+            where = _shown(f.location)
             detail = []
             if f.row_id:
-                detail.append(f"row {escape(f.row_id)}")
+                detail.append(f"row {_shown(f.row_id)}")
             if f.field:
-                detail.append(f"field {escape(f.field)}")
+                detail.append(f"field {_shown(f.field)}")
             extra = f" [dim]({', '.join(detail)})[/dim]" if detail else ""
-            console.print(f"  [{colour}]{f.severity}[/{colour}] {where} [cyan]{f.code}[/cyan]{extra}: {escape(f.message)}",
+            console.print(f"  [{colour}]{f.severity}[/{colour}] {where} [cyan]{f.code}[/cyan]{extra}: {_shown(f.message)}",
                           soft_wrap=True, highlight=False)
     if report.layers:
         table = Table(title=None, show_edge=False, box=None, pad_edge=False)
@@ -64,6 +70,6 @@ def render(report: Report, console, *, timings: bool = False, **_: object) -> No
             table.add_row(*cells)
         console.print(table)
     status = "[green]valid[/green]" if report.valid else "[red]invalid[/red]"
-    console.print(f"{escape(report.package)}: {status} — {counted(report.checks, 'check')}, "
+    console.print(f"{_shown(report.package)}: {status} — {counted(report.checks, 'check')}, "
                   f"{counted(len(report.errors), 'error')}, {counted(len(report.findings) - len(report.errors), 'warning')}",
                   highlight=False, soft_wrap=True)

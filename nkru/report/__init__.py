@@ -4,7 +4,9 @@
 inlined, charts as inline SVG, no scripts, nothing loaded from the network) in
 a temporary directory beside `out` and then moves it into place, so a failed
 run never leaves a half-written report. An existing `out` is replaced only if
-it is empty or an earlier nkru report (it holds `nkru-report.json`).
+it is empty or holds exactly an earlier nkru report: `index.html` and the marker `nkru-report.json`,
+whose recorded SHA-256 of `index.html` still matches. A folder holding anything else (or a marker
+that does not describe what is there) is refused: the report never deletes a file it did not write.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from __future__ import annotations
 import os
 
 import json
+import os
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -19,6 +22,7 @@ from typing import Any
 
 from nkru.fsutil import atomic_directory
 from nkru.package import Package
+from nkru.text import escape_controls, safe_url
 
 MARKER = "nkru-report.json"
 INDEX = "index.html"
@@ -58,6 +62,7 @@ def _templates():
                       autoescape=select_autoescape(["html", "j2", "svg"], default_for_string=True, default=True),
                       undefined=StrictUndefined, trim_blocks=False, lstrip_blocks=False)
     env.filters["code_spans"] = _code_spans
+    env.filters["safe_url"] = safe_url  # only http(s) addresses ever become links
     return env
 
 
@@ -140,8 +145,14 @@ def render(path: str | Path = ".", *, validate: bool = True, skip: list[str] | N
         findings=sort_findings(validation.findings) if validation else [],
         finding_limit=FINDING_LIMIT,
     )
-    from nkru.report.offline import external_references
+    from nkru.report.offline import external_references, unsafe_links
 
+    # No raw control or bidi character from the data (they would reorder or hide what is shown).
+    html = escape_controls(html, keep="\n\t")
+    unsafe = unsafe_links(html)
+    if unsafe:  # the template only links to anchors and http(s) addresses; anything else is a bug
+        raise ReportError(f"the report would hold {len(unsafe)} link(s) that are not http(s) (first: {unsafe[0][:80]!r}); "
+                          "refusing to write it")
     leaks = external_references(html)
     if leaks:  # the page must work offline; never write one that would fetch something
         raise ReportError(f"the report would load {len(leaks)} resource(s) from the network "
@@ -154,8 +165,36 @@ def render(path: str | Path = ".", *, validate: bool = True, skip: list[str] | N
     return html, result
 
 
+def _sha256(path: Path) -> str:
+    import hashlib
+
+    from nkru.fsutil import read_regular
+
+    return hashlib.sha256(read_regular(path)).hexdigest()
+
+
 def _is_previous_report(out: Path) -> bool:
-    return (out / MARKER).is_file()
+    """True when `out` holds exactly what an earlier `nkru report` wrote: index.html (unchanged since,
+    by the SHA-256 the marker records) and the marker; nothing else, no links, no folders."""
+    from nkru import safejson
+
+    try:
+        entries = {entry.name: entry for entry in os.scandir(out)}
+        if set(entries) - {INDEX, MARKER} or MARKER not in entries:
+            return False
+        if not all(entry.is_file(follow_symlinks=False) for entry in entries.values()):
+            return False
+        from nkru.fsutil import read_regular
+
+        marker = safejson.loads(read_regular(out / MARKER), name=MARKER)
+        if not isinstance(marker, dict) or marker.get("generator") != "nkru report":
+            return False
+        recorded = marker.get("sha256") if isinstance(marker.get("sha256"), dict) else {}
+        if INDEX in entries:
+            return recorded.get(INDEX) == _sha256(out / INDEX)
+        return True
+    except (OSError, ValueError):
+        return False
 
 
 def _check_target(out: Path) -> None:
@@ -167,7 +206,8 @@ def _check_target(out: Path) -> None:
     if ancestor.exists() and not ancestor.is_dir():
         raise ReportError(f"{out}: {ancestor} is not a directory")
     if out.is_dir() and any(out.iterdir()) and not _is_previous_report(out):
-        raise ReportError(f"{out} is not empty and holds no earlier nkru report ({MARKER}); "
+        raise ReportError(f"{out} is not empty and does not hold exactly an earlier nkru report ({INDEX} and "
+                          f"{MARKER}, unchanged since); the report never replaces files it did not write: "
                           "choose a new or empty directory")
 
 
@@ -179,8 +219,9 @@ def write_report(out: str | Path = "report", path: str | Path = ".", *, validate
     html, result = render(path, validate=validate, skip=skip)
     try:
         with atomic_directory(out) as staging:
-            (staging / INDEX).write_text(html, encoding="utf-8")
+            (staging / INDEX).write_bytes(html.encode("utf-8"))
             marker = {"generator": "nkru report", "package": str(result.package_root), "index": INDEX,
+                      "sha256": {INDEX: _sha256(staging / INDEX)},
                       "events": result.events, "contested": result.contested, "coverage": result.sources}
             (staging / MARKER).write_text(json.dumps(marker, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
             _check_target(out)  # again: it may have changed while the report was built

@@ -159,7 +159,9 @@ class Event:
     @property
     def end_exclusive(self) -> date | None:
         """The day after date_end: a range drawn to here covers its last day."""
-        return self.end + timedelta(days=1) if self.end else None
+        if self.end is None:
+            return None
+        return self.end + timedelta(days=1) if self.end < date.max else self.end  # 9999-12-31 has no next day
 
     @property
     def date_text(self) -> str:

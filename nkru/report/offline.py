@@ -56,6 +56,7 @@ class _Collector(HTMLParser):
     def __init__(self) -> None:
         super().__init__(convert_charrefs=True)
         self.found: list[str] = []
+        self.links: list[str] = []  # every address a link (`href`) follows
         self._in_style = False
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
@@ -66,6 +67,8 @@ class _Collector(HTMLParser):
             if value is None:
                 continue
             name = name.lower()
+            if name in ("href", "xlink:href"):
+                self.links.append(value)
             tags = _LOADING.get(name, ())
             if tags is None or (tags and tag in tags):
                 urls = [part.strip().split(" ")[0] for part in value.split(",")] if name in ("srcset", "ping") else [value]
@@ -97,3 +100,13 @@ def external_references(html: str) -> list[str]:
     collector.feed(html)
     collector.close()
     return collector.found
+
+
+def unsafe_links(html: str) -> list[str]:
+    """Every link that is neither within the page (`#...`) nor an http(s) address (e.g. `javascript:`)."""
+    from nkru.text import safe_url
+
+    collector = _Collector()
+    collector.feed(html)
+    collector.close()
+    return [link for link in collector.links if not link.startswith("#") and safe_url(link) is None]
