@@ -321,7 +321,9 @@ class Package:
         try:
             full = self.resolve(schema)
             loaded = safejson.loads(read_regular(full).decode("utf-8"), name=schema)
-            return loaded if isinstance(loaded, dict) else None
+            if not isinstance(loaded, dict):
+                raise ValueError(f"holds a JSON {type(loaded).__name__}, not an object (a Table Schema)")
+            return loaded
         except (UnsafePath, OSError, UnicodeDecodeError, ValueError) as exc:
             spec.problem = spec.problem or f"schema {schema!r}: {exc}"
             return None
