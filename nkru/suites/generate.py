@@ -34,7 +34,9 @@ MAY_BE_EMPTY = frozenset({RETRACTIONS})
 class PackageRule:
     """Every row of `resource` is referenced at least once from the `referenced_from` resources.
 
-    `referenced_from=None` means every other resource with a foreign key into `resource`.
+    `referenced_from=None` means every other resource with a foreign key into `resource`, and also
+    `resource` itself when `self_references` is set (a row that another row points to through a
+    self-referencing key, such as an actor's affiliation, counts as referenced).
     The referencing fields are read from the schemas' foreign keys.
     """
 
@@ -42,13 +44,15 @@ class PackageRule:
     resource: str
     referenced_from: tuple[str, ...] | None
     rule: str
+    self_references: bool = False
 
 
 PACKAGE_RULES = (
     PackageRule("claims_citing_source", SOURCES, ("claims",), "every source is cited by at least one claim"),
     PackageRule("claims_about_event", "events", ("claims",), "every event has at least one claim"),
     PackageRule("actor_mentions", "actors", None,
-                "every actor appears in at least one claim, denial or event_actors row"),
+                "every actor appears in at least one claim, denial or event_actors row, or is another actor's "
+                "affiliation", self_references=True),
 )
 
 
@@ -99,7 +103,8 @@ def _references(package: Package, rule: PackageRule) -> tuple[str, list[str]]:
     """(referenced key field, ['resource.field', ...]) for a package rule, from the foreign keys."""
     target_field = None
     counted_in = []
-    sources = rule.referenced_from or tuple(n for n in package.resources if n != rule.resource)
+    sources = rule.referenced_from or tuple(n for n in package.resources
+                                            if n != rule.resource or rule.self_references)
     for source in sources:
         spec = package.resources.get(source)
         if spec is None or spec.schema is None:
