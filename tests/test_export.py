@@ -517,3 +517,36 @@ def test_a_malformed_descriptor_or_schema_is_refused_without_a_traceback(package
     assert isinstance(result.exception, SystemExit), result.output
     assert result.exit_code == 1, result.output
     assert "error:" in result.stderr and not out.exists()
+
+
+@pytest.mark.parametrize("text", ["\n=1+1", "\r\n=HYPERLINK(\"http://x\")", " =SUM(A1)", "\t+1", "a\r\nb\r\n"])
+def test_xlsx_text_with_leading_breaks_and_formulas_comes_out_unchanged_as_text(package_copy, tmp_path, text):
+    from openpyxl import load_workbook
+
+    set_cell(package_copy, "claims", 0, "notes", text)
+    export(package_copy, to="xlsx", out=tmp_path / "x.xlsx", check=False)
+    sheet = load_workbook(tmp_path / "x.xlsx")["claims"]
+    column = [c.value for c in sheet[1]].index("notes") + 1
+    cell = sheet.cell(row=2, column=column)
+    assert cell.value == text and cell.data_type == "s"
+    assert cell.quotePrefix or not text.lstrip().startswith(("=", "+", "-", "@")), "a formula-like cell must stay text when edited"
+
+
+def test_an_xlsx_error_names_where_the_value_comes_from(package_copy, tmp_path):
+    descriptor = json.loads((package_copy / "datapackage.json").read_text())
+    descriptor["description"] = "x" * 40_000
+    (package_copy / "datapackage.json").write_text(json.dumps(descriptor))
+    result = run_cli("export", "--to", "xlsx", "--no-check", "--out", str(tmp_path / "x.xlsx"), str(package_copy))
+    assert result.exit_code == 1
+    assert "datapackage.json (description" in result.stderr and "40000 characters" in result.stderr
+    assert "error: :" not in result.stderr
+    assert list(tmp_path.iterdir()) == [tmp_path / "package"]  # nothing written
+
+
+def test_only_web_addresses_become_datasette_links(package_copy, tmp_path):
+    descriptor = json.loads((package_copy / "datapackage.json").read_text())
+    descriptor["licenses"][0]["path"] = "javascript:alert(1)"
+    (package_copy / "datapackage.json").write_text(json.dumps(descriptor))
+    export(package_copy, to="sqlite", out=tmp_path / "x.sqlite", check=False)
+    metadata = json.loads((tmp_path / "x.metadata.json").read_text())
+    assert "license_url" not in metadata and metadata["license"]

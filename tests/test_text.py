@@ -46,3 +46,37 @@ def test_fold_and_span_overlap():
 ])
 def test_markdown_cell(value, expected):
     assert markdown_cell(value) == expected
+
+
+@pytest.mark.parametrize("raw, escaped", [
+    ("C\u202e001", "C\\u202e001"), ("\x1b[2J", "\\u001b[2J"), ("a\u0085b\u2028c", "a\\u0085b\\u2028c"),
+    ("tab\there", "tab\\u0009here"), ("plain ÄÖ 한국", "plain ÄÖ 한국"),
+])
+def test_escape_controls_shows_control_and_bidi_characters(raw, escaped):
+    import json
+
+    from nkru.text import escape_controls
+
+    assert escape_controls(raw) == escaped
+    assert json.loads('"' + escape_controls(raw) + '"') == raw  # the escape is a JSON escape of the same character
+    assert escape_controls("line\nbreak") == "line\nbreak"
+
+
+def test_visible_puts_a_value_on_one_line():
+    from nkru.text import visible
+
+    assert visible("a\r\nb\tc\u202e") == "a\\r\\nb\\tc\\u202e"
+    assert visible(None) == ""
+
+
+@pytest.mark.parametrize("url, ok", [
+    ("https://example.org/a?b=c#d", True), ("http://example.org", True), ("HTTPS://EXAMPLE.ORG", True),
+    ("javascript:alert(1)", False), ("JaVaScRiPt:alert(1)", False), ("java\tscript:alert(1)", False),
+    ("data:text/html,<script>", False), ("file:///etc/passwd", False), ("//evil.example", False),
+    (" https://example.org", False), ("https://exa mple.org", False), ("https://x\"onmouseover=\"a", False),
+    ("", False), (None, False), (["https://x"], False),
+])
+def test_only_http_and_https_addresses_are_safe_links(url, ok):
+    from nkru.text import safe_url
+
+    assert (safe_url(url) == url) if ok else safe_url(url) is None

@@ -1,0 +1,178 @@
+"""kill -9 at any point of `nkru report` and `nkru export` leaves the old output or the new one, never
+a mix or a half-written file; a rerun completes and leaves no temporary files behind.
+
+The process is killed by the fault-injection hook in nkru.fsutil (`NKRU_TEST_KILL_AT=<checkpoint>[:N]`:
+SIGKILL at the N-th pass of that checkpoint, i.e. before/after every rename of a write) and, for more
+points in between, after random delays (`NKRU_FUZZ_EXAMPLES` sets how many; a few by default).
+Release atomicity is tested with `nkru release` (tests/test_release.py).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import random
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from nkru.fsutil import KILL_ENV
+from tests.conftest import copy_package
+from tests.helpers import set_cell
+
+OLD, NEW = "KILL9-OLD-STATE", "KILL9-NEW-STATE"
+RANDOM_KILLS = max(1, int(os.environ.get("NKRU_FUZZ_EXAMPLES", "3")) // 5)
+
+
+def nkru(*args: str, kill_at: str | None = None, cwd: Path | None = None) -> subprocess.CompletedProcess:
+    env = {k: v for k, v in os.environ.items() if k != KILL_ENV}
+    if kill_at:
+        env[KILL_ENV] = kill_at
+    return subprocess.run([sys.executable, "-m", "nkru", *args], capture_output=True, text=True, env=env, cwd=cwd,
+                          timeout=600)
+
+
+def nkru_killed_after(delay: float, *args: str) -> int:
+    process = subprocess.Popen([sys.executable, "-m", "nkru", *args], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    time.sleep(delay)
+    process.send_signal(signal.SIGKILL)
+    return process.wait()
+
+
+@pytest.fixture(scope="module")
+def packages(tmp_path_factory) -> tuple[Path, Path]:
+    """Two versions of the package that differ in one cell every output shows."""
+    root = tmp_path_factory.mktemp("kill9")
+    old, new = copy_package(root / "old"), copy_package(root / "new")
+    set_cell(old, "events", 0, "title", OLD)
+    set_cell(new, "events", 0, "title", NEW)
+    return old, new
+
+
+def leftovers(folder: Path) -> list[str]:
+    return sorted(p.name for p in folder.rglob("*") if ".nkru-tmp" in p.name or ".nkru-old" in p.name)
+
+
+# -- report --------------------------------------------------------------------------------------
+
+
+def report_state(out: Path) -> str:
+    """"old" or "new" when OUT holds exactly one whole report; fails on anything else."""
+    assert sorted(p.name for p in out.iterdir()) == ["index.html", "nkru-report.json"], sorted(out.iterdir())
+    html = (out / "index.html").read_bytes()
+    marker = json.loads((out / "nkru-report.json").read_text(encoding="utf-8"))
+    assert marker["sha256"]["index.html"] == hashlib.sha256(html).hexdigest(), "marker and page disagree"
+    text = html.decode("utf-8")
+    assert text.rstrip().endswith("</html>")
+    states = [state for state, word in (("old", OLD), ("new", NEW)) if word in text]
+    assert len(states) == 1, states
+    return states[0]
+
+
+REPORT_POINTS = ["dir-written", "dir-swapped", "dir-old-removed"]
+
+
+def test_report_killed_at_every_step_leaves_the_old_report_or_the_new(packages, tmp_path):
+    old, new = packages
+    out = tmp_path / "report"
+    assert nkru("report", str(old), "--out", str(out), "--no-validation").returncode == 0
+    assert report_state(out) == "old"
+    seen = set()
+    points = [(point, None) for point in REPORT_POINTS] + [(None, random.uniform(0.5, 6.0)) for _ in range(RANDOM_KILLS)]
+    for point, delay in points:
+        if report_state(out) == "new":  # start each kill from the old report
+            assert nkru("report", str(old), "--out", str(out), "--no-validation").returncode == 0
+        if point:
+            result = nkru("report", str(new), "--out", str(out), "--no-validation", kill_at=point)
+            assert result.returncode == -signal.SIGKILL, (point, result.stderr)
+        else:
+            nkru_killed_after(delay, "report", str(new), "--out", str(out), "--no-validation")
+        seen.add(report_state(out))
+    assert seen <= {"old", "new"} and "new" in seen  # killed after the swap, the new report is whole
+    assert nkru("report", str(new), "--out", str(out), "--no-validation").returncode == 0  # a rerun recovers
+    assert report_state(out) == "new"
+    assert leftovers(tmp_path) == []
+
+
+# -- export --------------------------------------------------------------------------------------
+
+
+def _sqlite_title(path: Path) -> str:
+    with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as db:
+        assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+        return db.execute("SELECT title FROM events ORDER BY rowid LIMIT 1").fetchone()[0]
+
+
+def _duckdb_title(path: Path) -> str:
+    import duckdb
+
+    con = duckdb.connect(str(path), read_only=True)
+    try:
+        return con.execute("SELECT title FROM events LIMIT 1").fetchone()[0]
+    finally:
+        con.close()
+
+
+def _parquet_title(path: Path) -> str:
+    import pyarrow.parquet as pq
+
+    assert sorted(p.suffix for p in path.iterdir()) == [".parquet"] * len(list(path.iterdir()))
+    titles = {pq.read_table(path / "events.parquet").column("title")[0].as_py()}
+    versions = {pq.read_schema(p).metadata[b"resource"] for p in path.iterdir()}
+    assert len(versions) == len(list(path.iterdir()))  # every resource's file is there and readable
+    return titles.pop()
+
+
+def _xlsx_title(path: Path) -> str:
+    from openpyxl import load_workbook
+
+    workbook = load_workbook(path, read_only=True)
+    return next(workbook["events"].iter_rows(min_row=2, max_row=2, values_only=True))[list(
+        next(workbook["events"].iter_rows(max_row=1, values_only=True))).index("title")]
+
+
+EXPORTS = {
+    "sqlite": ("nkru.sqlite", _sqlite_title, ["file-written", "file-replaced", "between-files", "file-written:2"]),
+    "duckdb": ("nkru.duckdb", _duckdb_title, ["file-written", "file-replaced"]),
+    "parquet": ("nkru-parquet", _parquet_title, ["dir-written", "dir-swapped", "dir-old-removed"]),
+    "xlsx": ("nkru.xlsx", _xlsx_title, ["file-written", "file-replaced"]),
+}
+
+
+def export_state(folder: Path, fmt: str) -> str:
+    name, read, _ = EXPORTS[fmt]
+    title = read(folder / name)
+    assert title in (OLD, NEW), title
+    if fmt == "sqlite":  # the Datasette metadata beside it is whole too (written after the database)
+        json.loads((folder / "nkru.metadata.json").read_text(encoding="utf-8"))
+    return "old" if title == OLD else "new"
+
+
+@pytest.mark.parametrize("fmt", list(EXPORTS))
+def test_export_killed_at_every_step_leaves_the_old_export_or_the_new(packages, tmp_path, fmt):
+    old, new = packages
+    folder = tmp_path / "exports"
+    args = lambda package: ("export", "--to", fmt, "--no-check", "--out", str(folder) + "/", str(package))  # noqa: E731
+    assert nkru(*args(old)).returncode == 0
+    assert export_state(folder, fmt) == "old"
+    seen = set()
+    points = [(point, None) for point in EXPORTS[fmt][2]] + [(None, random.uniform(0.5, 5.0)) for _ in range(RANDOM_KILLS)]
+    for point, delay in points:
+        if export_state(folder, fmt) == "new":
+            assert nkru(*args(old)).returncode == 0
+        if point:
+            result = nkru(*args(new), kill_at=point)
+            assert result.returncode == -signal.SIGKILL, (point, result.stderr)
+        else:
+            nkru_killed_after(delay, *args(new))
+        seen.add(export_state(folder, fmt))
+    assert "new" in seen and "old" in seen
+    assert nkru(*args(new)).returncode == 0  # a rerun recovers
+    assert export_state(folder, fmt) == "new"
+    assert leftovers(tmp_path) == []
