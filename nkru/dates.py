@@ -185,3 +185,22 @@ def edtf_column(start: "pd.Series", end: "pd.Series") -> "pd.Series":
     out = out.mask(precision == MONTH, first.dt.strftime("%Y-%m"))
     out = out.mask(precision == YEAR, first.dt.strftime("%Y"))
     return out.where(precision.notna(), pd.NA).astype("string")
+
+
+def edtf_expr(start: str = "date_start", end: str = "date_end"):
+    """`edtf()` as a polars expression over two Date columns (null where a date is missing or the range reversed)."""
+    import polars as pl
+
+    first, last = pl.col(start), pl.col(end)
+    same_year = first.dt.year() == last.dt.year()
+    is_day = first == last
+    is_month = (same_year & (first.dt.month() == last.dt.month()) & (first.dt.day() == 1)
+                & (last == last.dt.month_end()) & ~is_day)
+    is_year = (same_year & (first.dt.month() == 1) & (first.dt.day() == 1)
+               & (last.dt.month() == 12) & (last.dt.day() == 31))
+    day = first.dt.strftime("%Y-%m-%d")
+    return (pl.when(first.is_null() | last.is_null() | (first > last)).then(None)
+            .when(is_day).then(day)
+            .when(is_month).then(first.dt.strftime("%Y-%m"))
+            .when(is_year).then(first.dt.strftime("%Y"))
+            .otherwise(day + "/" + last.dt.strftime("%Y-%m-%d")))

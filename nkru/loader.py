@@ -10,6 +10,9 @@ Everything is derived from the schemas (`schemas/*.json` via `datapackage.json`)
 dates become dates, integers nullable integers, fields with `constraints.enum`
 categoricals whose categories are the enum (in schema order), other strings
 string columns; a missing value (by default an empty cell) is missing (NA/null).
+One column is added that is not in the CSV: a resource with `date_start` and
+`date_end` also gets `date_edtf`, its range as an EDTF / ISO 8601-2 string
+(`2024-11-22`, `2022-11`, `2017`, `2022-12-01/2023-12-31`), which the exports carry too.
 
 A cell that does not parse as its field's type, or a controlled value that is not in
 the vocabulary, raises `LoadError` naming file, line, field and value: nothing is
@@ -574,6 +577,25 @@ def header_problem(table: Table, names: list[str]) -> Problem | None:
     return Problem(table.path, 1, None, ",".join(table.header), "(the header) does not match the schema: " + "; ".join(detail), table.name)
 
 
+#: A column the loader derives (it is not in the CSV): the date range as an EDTF / ISO 8601-2 string.
+EDTF = FieldSpec(
+    name="date_edtf", type="string", title="Date (EDTF)",
+    description="Derived from date_start and date_end by the loader (not stored in the CSV): the date range as an "
+                "Extended Date/Time Format (ISO 8601-2) string: the unit itself for a day, month or year (2024-11-22, "
+                "2022-11, 2017), an interval otherwise (2022-12-01/2023-12-31).")
+
+
+def with_derived(fields: list[FieldSpec], frame: Any) -> tuple[list[FieldSpec], Any]:
+    """The fields and frame with the derived columns added: `date_edtf` for a resource whose schema has the
+    dates `date_start` and `date_end` (and no field of that name). Column-wise (`nkru.dates.edtf_expr`)."""
+    from nkru.dates import edtf_expr
+
+    kinds = {spec.name: spec.kind for spec in fields}
+    if kinds.get("date_start") != "date" or kinds.get("date_end") != "date" or EDTF.name in kinds:
+        return fields, frame
+    return [*fields, EDTF], frame.with_columns(edtf_expr().alias(EDTF.name))
+
+
 def read_table(package: Package, name: str) -> TypedTable:
     """Read and type one resource; LoadError lists every cell that does not parse."""
     path, text = _read(package, name)
@@ -586,6 +608,7 @@ def read_table(package: Package, name: str) -> TypedTable:
     frame, problems = type_frame(text, fields)
     if problems:
         raise LoadError(problems)
+    fields, frame = with_derived(fields, frame)
     description = res.get("description") or schema.get("description")
     return TypedTable(
         name=name,

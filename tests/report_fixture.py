@@ -24,14 +24,14 @@ ACTORS = [
 ]
 
 EVENTS = [
-    dict(event_id="E001", event_type="arms_transfer", title="North Korean arms delivered to Wagner",
+    dict(event_id="E001", event_type="arms_transfer", aspect="occurrence", title="North Korean arms delivered to Wagner",
          description="North Korea completed a first arms delivery to the Wagner Group.",
          date_start="2022-11-01", date_end="2022-11-30", date_precision="month", date_basis="inferred"),
-    dict(event_id="E002", event_type="arms_transfer", title="Containers of munitions shipped to Russia",
+    dict(event_id="E002", event_type="arms_transfer", aspect="occurrence", title="Containers of munitions shipped to Russia",
          description="North Korea shipped containers of military equipment and munitions to Russia.",
          date_start="2023-10-01", date_end="2023-10-31", date_precision="month", date_basis="inferred",
          location="Vladivostok"),
-    dict(event_id="E003", event_type="export_control", title="US export restrictions on Wagner",
+    dict(event_id="E003", event_type="export_control", aspect="occurrence", title="US export restrictions on Wagner",
          description="The United States issued additional export restrictions against the Wagner Group.",
          date_start="2023-01-01", date_end="2023-01-01", date_precision="day", date_basis="inferred"),
 ]

@@ -256,3 +256,20 @@ def test_data_docs_to_an_unwritable_path_is_a_usage_error(tmp_path, where):
     assert result.exit_code == 2, result.output
     assert "--data-docs" in result.stderr and "cannot be written" in result.stderr
     assert "Traceback" not in result.output and result.stdout == ""
+
+
+def test_an_actor_used_only_as_an_affiliation_counts_as_used(package_copy):
+    """A056 (US National Security Council) takes part in nothing but is A027's affiliation: used. Point A027
+    elsewhere and A056 is an orphan."""
+    suites = load_suites()
+    before = expectations.run_suites(Package.open(package_copy), suites)
+    assert before.checks > 0 and not [f for f in before.findings if f.resource == "actors"]
+    header, rows = read_table(package_copy, "actors")
+    (index,) = [i for i, r in enumerate(rows) if r["actor_id"] == "A027"]
+    assert rows[index]["affiliation_id"] == "A056"
+    rows[index]["affiliation_id"] = "A007"
+    write_table(package_copy, "actors", header, rows)
+    after = expectations.run_suites(Package.open(package_copy), suites)
+    (orphan,) = [f for f in after.findings if f.resource == "actors"]
+    assert orphan.code == "expect-column-values-to-be-between" and "A056" in orphan.message
+    assert "affiliation" in orphan.message

@@ -11,7 +11,7 @@ import pytest
 
 from tests.conftest import copy_package
 from tests.helpers import RESOURCES, read_table, run_cli, set_cell
-from tests.test_load import SCHEMAS
+from tests.test_load import EDTF, SCHEMAS, loaded_names
 from nkru.export import FORMATS, ExportRefused, ExportUsageError, export
 
 # Text a spreadsheet would run as a formula (or show as an error value) if it were not written as text.
@@ -62,14 +62,22 @@ def exports(package, tmp_path_factory) -> dict[str, Path]:
 
 
 def _field_types(resource: str) -> dict[str, str]:
-    return {f["name"]: f["type"] for f in SCHEMAS[resource]["fields"]}
+    types = {f["name"]: f["type"] for f in SCHEMAS[resource]["fields"]}
+    return {**types, **({EDTF: "string"} if EDTF in loaded_names(resource) else {})}
 
 
 def _expected(package: Path, resource: str) -> list[dict]:
-    """The CSV rows as typed values would read: empty -> None, integers as int, the rest as text."""
+    """The CSV rows as typed values would read: empty -> None, integers as int, the rest as text; a dated
+    resource also has its range as an EDTF string (`nkru.dates.edtf`, the scalar rule)."""
+    from nkru.dates import edtf
+
     types = _field_types(resource)
     rows = read_table(package, resource)[1]
-    return [{k: (None if v == "" else int(v) if types[k] == "integer" else v) for k, v in row.items()} for row in rows]
+    out = [{k: (None if v == "" else int(v) if types[k] == "integer" else v) for k, v in row.items()} for row in rows]
+    if EDTF in types:
+        for row in out:
+            row[EDTF] = edtf(date.fromisoformat(row["date_start"]), date.fromisoformat(row["date_end"]))
+    return out
 
 
 def _normal(value, kind: str):
@@ -176,7 +184,7 @@ def test_sqlite_declares_types_keys_and_not_null(exports):
     with sqlite3.connect(exports["sqlite"]) as con:
         for resource, schema in SCHEMAS.items():
             info = {row[1]: row for row in con.execute(f'PRAGMA table_info("{resource}")')}
-            assert list(info) == [f["name"] for f in schema["fields"]]
+            assert list(info) == loaded_names(resource)
             for field in schema["fields"]:
                 _, _, declared, notnull, _, pk = info[field["name"]]
                 assert declared == ("INTEGER" if field["type"] == "integer" else "TEXT")
@@ -195,7 +203,10 @@ def test_sqlite_ships_datasette_metadata_from_the_schemas(exports):
         table = tables[res["name"]]
         assert table["title"] == res["title"]
         assert table["description"] == res["description"]
-        assert table["columns"] == {f["name"]: f["description"] for f in SCHEMAS[res["name"]]["fields"]}
+        from nkru.loader import EDTF as DERIVED
+
+        derived = {EDTF: DERIVED.description} if EDTF in loaded_names(res["name"]) else {}
+        assert table["columns"] == {**{f["name"]: f["description"] for f in SCHEMAS[res["name"]]["fields"]}, **derived}
 
 
 # -- DuckDB ------------------------------------------------------------------------------------------
@@ -316,7 +327,7 @@ def test_xlsx_dates_are_dates_integers_numbers_and_a_readme_sheet(exports):
     for resource, schema in SCHEMAS.items():
         sheet = book[resource]
         header = [c.value for c in sheet[1]]
-        assert header == [f["name"] for f in schema["fields"]]
+        assert header == loaded_names(resource)
         for field in schema["fields"]:
             column = header.index(field["name"]) + 1
             for (cell,) in sheet.iter_rows(min_row=2, min_col=column, max_col=column):

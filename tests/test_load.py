@@ -25,6 +25,14 @@ def _schemas() -> dict[str, dict]:
 
 SCHEMAS = _schemas()
 FIELDS = [(resource, f) for resource, schema in SCHEMAS.items() for f in schema["fields"]]
+#: The column the loader derives for a resource with date_start and date_end (not in the CSV).
+EDTF = "date_edtf"
+
+
+def loaded_names(resource: str) -> list[str]:
+    """The columns a loaded (or exported) resource has: the schema's fields, then the derived ones."""
+    names = [f["name"] for f in SCHEMAS[resource]["fields"]]
+    return names + ([EDTF] if {"date_start", "date_end"} <= set(names) else [])
 FIELD_IDS = [f"{resource}.{f['name']}" for resource, f in FIELDS]
 
 
@@ -220,7 +228,7 @@ def test_data_has_item_and_attribute_access_and_describes_the_package(loaded):
         frames["nope"]
     with pytest.raises(AttributeError):
         frames.nope
-    assert [f.name for f in frames.fields("claims")] == [f["name"] for f in SCHEMAS["claims"]["fields"]]
+    assert [f.name for f in frames.fields("claims")] == loaded_names("claims")
 
 
 def test_missing_cells_are_missing_not_empty_strings_or_zero(loaded):
@@ -476,3 +484,34 @@ def test_a_malformed_schema_shape_is_no_traceback(package_copy, mutation, expect
     else:
         with pytest.raises(LoadError, match=expected):
             read_package(package_copy)
+
+
+@pytest.mark.parametrize("resource", [name for name in SCHEMAS if EDTF in loaded_names(name)])
+@pytest.mark.parametrize("engine", ["pandas", "polars"])
+def test_a_dated_resource_loads_its_range_as_an_edtf_string(loaded, resource, engine):
+    """date_edtf is derived column-wise; here it is checked against the scalar rule and an EDTF parser's bounds."""
+    from datetime import date
+
+    from nkru import dates
+
+    package, frames_pd, frames_pl = loaded
+    rows = _csv_rows(package, resource)
+    got = frames_pd[resource][EDTF].tolist() if engine == "pandas" else frames_pl[resource][EDTF].to_list()
+    assert len(got) == len(rows) > 0
+    kinds = set()
+    for row, text in zip(rows, got):
+        start, end = date.fromisoformat(row["date_start"]), date.fromisoformat(row["date_end"])
+        assert text == dates.edtf(start, end)
+        kinds.add(dates.span_precision(start, end))
+        assert kinds and (("/" in text) == (row["date_precision"] == "range"))
+        lower, _, upper = text.partition("/")
+        if upper:
+            assert (lower, upper) == (row["date_start"], row["date_end"])
+        else:
+            assert row["date_start"].startswith(lower) and row["date_end"].startswith(lower)
+
+
+def test_edtf_is_not_added_twice_or_to_undated_resources(loaded):
+    _, frames, _ = loaded
+    for name in SCHEMAS:
+        assert list(frames[name].columns).count(EDTF) == (1 if EDTF in loaded_names(name) else 0)
