@@ -14,6 +14,18 @@ from nkru.package import Package, PackageError
 define("layer-error", "api", "the {layer} layer stopped with {kind}: {detail}; the package is likely malformed where an "
        "earlier finding says", description="A layer crashed; its other checks did not run.")
 
+define("release-zip-refused", "package", "{detail}",
+       description="A release zip cannot be opened safely: damaged, encrypted, too large, a zip bomb, unsafe member "
+                   "names or links (limits: docs/releasing.md).")
+
+
+def _is_zip(path: str | Path) -> bool:
+    import zipfile
+
+    candidate = Path(path)
+    return candidate.is_file() and (candidate.suffix.lower() == ".zip" or zipfile.is_zipfile(candidate))
+
+
 __all__ = ["Options", "PackageError", "validate_package", "open_package", "coverage", "package_roots"]
 
 
@@ -25,6 +37,7 @@ class Options:
     data_docs: Path | None = None
     baseline: Path | None = None
     coverage_threshold: float | None = None
+    texts: Path | None = None  # a folder holding the article texts of an open release (matched by SHA-256)
 
     def check(self, layers: list[str], root: Path) -> None:
         """Refuse settings that cannot work, before any layer runs: raises ValueError (a usage error).
@@ -42,6 +55,9 @@ class Options:
             from nkru.snapshot import check_spec
 
             check_spec(self.baseline, root=root)
+        if self.texts is not None and not Path(self.texts).is_dir():
+            raise ValueError(f"--texts {self.texts}: no such folder (give the folder holding the article texts, "
+                             "for example data/sources of a clone of the repository)")
         if self.data_docs is not None:
             if "expectations" not in layers:
                 raise ValueError("--data-docs needs the expectations layer (it is skipped or not in --only)")
@@ -79,9 +95,18 @@ def validate_package(
     """
     options = options or Options()
     names = select_layers(only, skip)
-    package = open_package(path, allow_remote=options.allow_remote)
+    try:
+        package = open_package(path, allow_remote=options.allow_remote)
+    except PackageError as exc:
+        if not _is_zip(path):
+            raise
+        # A zip that is refused (a bomb, encrypted, unsafe names) or damaged is a finding, not a crash.
+        return Report(package=str(path), layers=[LayerResult("package", [Finding.make("release-zip-refused", path=str(path),
+                                                                                         detail=str(exc))])])
     options.check(names, package.root)
-    report = Report(package=str(package.root))
+    report = Report(package=package.origin or str(package.root))
+    if options.texts is not None:
+        attach_texts(package, Path(options.texts))
     for name in names:
         started = time.perf_counter()
         try:
@@ -116,6 +141,30 @@ def package_roots(files: list[str | Path]) -> list[Path]:
                     roots.setdefault(folder, None)
                     break
     return list(roots)
+
+
+def attach_texts(package: Package, folder: Path) -> dict[str, Path]:
+    """Use the files in `folder` whose SHA-256 matches a source's `text_sha256` as that source's text
+    (for an open release, which leaves the texts out). Returns text_path -> file for the matches.
+
+    Files are matched by content, not by name; a file over 64 MiB is never a source text and is skipped.
+    """
+    import hashlib
+
+    table = package.table("sources") if "sources" in package.resources else None
+    wanted = {row.get("text_sha256", ""): row.get("text_path", "") for row in (table.rows if table else [])}
+    matched: dict[str, Path] = {}
+    for file in sorted(p for p in folder.iterdir() if p.is_file() and not p.is_symlink()):
+        try:
+            if file.stat().st_size > 64 << 20:
+                continue
+            digest = hashlib.sha256(file.read_bytes()).hexdigest()
+        except OSError:
+            continue
+        if digest in wanted and wanted[digest]:
+            matched[wanted[digest]] = file
+    package.text_files.update(matched)
+    return matched
 
 
 def coverage(path: str | Path = ".", *, threshold: float | None = None):

@@ -84,3 +84,19 @@ def tracked_files(root: Path, *paths: str) -> list[str]:
     process = run(root, "ls-files", "-z", "--", *paths)
     return sorted(p for p in process.stdout.decode("utf-8").split("\0") if p)
 
+
+
+def tree_files(root: Path, commit: str, *paths: str) -> list[str]:
+    """Files under `paths` (relative to `root`) in the tree of `commit`, as POSIX paths relative to `root`."""
+    # Run from `root`, ls-tree takes and prints paths relative to it.
+    process = run(root, "ls-tree", "-r", "-z", "--name-only", commit, "--", *(paths or (".",)), check=False)
+    if process.returncode != 0:
+        raise GitError(f"git ls-tree {commit}: {process.stderr.decode('utf-8', 'replace').strip()}")
+    return sorted(p for p in process.stdout.decode("utf-8").split("\0") if p)
+
+
+def commit_adding(root: Path, path: str) -> str | None:
+    """The newest commit (reachable from HEAD) that added `path`, or None (not there, or not in a shallow history)."""
+    process = run(root, "log", "-1", "--diff-filter=A", "--format=%H", "--", f"./{path}", check=False)
+    commit = process.stdout.decode().strip()
+    return commit or None if process.returncode == 0 else None

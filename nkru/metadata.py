@@ -149,13 +149,19 @@ def cff_doi(data: dict[str, Any]) -> str | None:
     return None
 
 
-def set_yaml_value(text: str, key: str, value: str) -> str:
+def set_yaml_value(text: str, key: str, value: str, *, after: str | None = None) -> str:
     """Replace a top-level `key: value` line, keeping every other byte (comments, order, layout).
 
-    The value is written double-quoted. Raises MetadataError if the key is not there once.
+    The value is written double-quoted. When the key is absent and `after` names a top-level key that is
+    there once, the line is inserted after that key's line. Raises MetadataError otherwise.
     """
     pattern = re.compile(rf"^{re.escape(key)}[ \t]*:.*$", re.MULTILINE)
     matches = pattern.findall(text)
+    if not matches and after is not None:
+        anchor = re.compile(rf"^{re.escape(after)}[ \t]*:.*$", re.MULTILINE)
+        if len(anchor.findall(text)) == 1:
+            line = f"{key}: {json.dumps(value, ensure_ascii=False)}"
+            return anchor.sub(lambda m: m.group(0) + "\n" + line, text, count=1)
     if len(matches) != 1:
         raise MetadataError(f"expected exactly one top-level {key!r} line, found {len(matches)}")
     return pattern.sub(lambda _: f"{key}: {json.dumps(value, ensure_ascii=False)}", text, count=1)

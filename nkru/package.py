@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 import json
+import zipfile
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path, PurePosixPath
@@ -22,6 +23,15 @@ from nkru.fsutil import open_regular, read_regular, special_kind
 DESCRIPTOR = "datapackage.json"
 #: The resource listing the archived source texts (source_id, text_path, text_sha256, language).
 SOURCES = "sources"
+
+
+#: Set in the descriptor of an open release, whose zip leaves the article texts out (see docs/releasing.md).
+TEXTS_KEY, TEXTS_EXCLUDED = "nkru:texts", "excluded"
+
+
+def texts_excluded(descriptor: Any) -> bool:
+    """True for the descriptor of an open release built without the article texts."""
+    return isinstance(descriptor, dict) and descriptor.get(TEXTS_KEY) == TEXTS_EXCLUDED
 
 
 class PackageError(Exception):
@@ -242,10 +252,16 @@ class Package:
         self._tables: dict[str, Table | None] = {}
         self.read_errors: dict[str, str] = {}
         self.read_failures: dict[str, ReadError] = {}
+        #: the release zip this package was unpacked from (None for a directory)
+        self.origin: str | None = None
+        #: text_path -> a file outside the package holding that source text (`--texts DIR`)
+        self.text_files: dict[str, Path] = {}
 
     @classmethod
     def open(cls, path: str | Path = ".", *, allow_remote: bool = False) -> "Package":
         root = Path(path)
+        if root.is_file() and root.name != DESCRIPTOR and zipfile.is_zipfile(root):
+            return cls._open_zip(root, allow_remote=allow_remote)
         if root.is_file() and root.name == DESCRIPTOR:
             root = root.parent
         descriptor_path = root / DESCRIPTOR
@@ -267,6 +283,26 @@ class Package:
         if not isinstance(descriptor, dict):
             raise PackageError(f"{descriptor_path}: the descriptor must be a JSON object")
         return cls(root.resolve(), descriptor, allow_remote=allow_remote)
+
+    @classmethod
+    def _open_zip(cls, path: Path, *, allow_remote: bool = False) -> "Package":
+        """A release zip, checked (nkru.snapshot.check_zip) and unpacked into a private temp folder that lives as
+        long as the Package; `origin` names the zip. A refused or damaged zip is a PackageError naming why."""
+        import tempfile
+        import weakref
+
+        from nkru.snapshot import SnapshotError, unpack_zip
+
+        temp = tempfile.TemporaryDirectory(prefix="nkru-release-")
+        try:
+            root = unpack_zip(path, Path(temp.name) / "package")
+            package = cls.open(root, allow_remote=allow_remote)
+        except (SnapshotError, PackageError, OSError) as exc:
+            temp.cleanup()
+            raise PackageError(str(exc)) from None
+        package.origin = str(path)
+        weakref.finalize(package, temp.cleanup)
+        return package
 
     # -- paths -----------------------------------------------------------------
 
@@ -421,7 +457,7 @@ class Package:
     def read_source(self, text_path: str) -> SourceFile:
         """A source text file by its text_path: its bytes and UTF-8 text, or why they cannot be had."""
         try:
-            full = self.resolve(text_path)
+            full = self.text_files.get(text_path) or self.resolve(text_path)
         except UnsafePath as exc:
             return SourceFile(text_path, kind="unsafe", detail=str(exc))
         if not full.is_file():

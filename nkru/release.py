@@ -1,16 +1,21 @@
-"""`nkru release X.Y.Z`: check, bump the metadata, and build a reproducible release zip.
+"""`nkru release X.Y.Z`: check, bump the metadata, write the release manifest and build the open release zip.
 
 `plan_release()` decides everything in memory (refusals, the new CHANGELOG
-section from the diff to the previous release, the metadata edits, the zip and
-its checksum) and writes nothing; `write_release()` writes the plan, every file
-atomically. Tags are never created and nothing is pushed: `git_commands()` says
-what to run.
+section from the diff to the previous release, the metadata edits, the zip, its
+manifest and SHA256SUMS) and writes nothing; `write_release()` writes the plan as
+one transaction (nkru.transaction: all files or none, even when killed). Tags are
+never created and nothing is pushed: `git_commands()` says what to run.
+`verify_release()` rebuilds a release from a git commit and compares it with its
+manifest (`nkru release --verify X.Y.Z`).
 
-The zip is reproducible: its entries are sorted, each has a fixed timestamp
-(the release date at 00:00 UTC, or SOURCE_DATE_EPOCH when set) and fixed
-permissions (0644), and nothing else (no extra fields, no comment) goes in, so
-building twice from the same commit gives the same bytes. The datapackage.json
-inside carries `bytes` and `hash` (sha256) of every resource.
+The zip is the open release (CC-BY-4.0, may be mirrored): tables, schemas,
+descriptor, documentation and earlier manifests, but not the article texts (their
+SHA-256 are in sources.csv; they stay in the repository). It is byte-identical on
+every machine: entries sorted, stored uncompressed (ZIP_STORED: no zlib, whose
+DEFLATE output differs between builds), one fixed timestamp (the release date at
+00:00 UTC, or SOURCE_DATE_EPOCH when set; recorded in the manifest), fixed
+permissions (0644), no extra fields and no comment. The datapackage.json inside
+carries `bytes` and `hash` (sha256) of every resource and `"nkru:texts": "excluded"`.
 """
 
 from __future__ import annotations
@@ -24,11 +29,11 @@ import stat
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from nkru import gitrepo
 from nkru.diff import BUMPS, PackageDiff, changelog_entries, diff_snapshots
-from nkru.fsutil import atomic_write_bytes, atomic_write_text
+from nkru.manifest import RELEASES, Manifest, ManifestError, latest_manifest, manifest_names, read_manifest, resource_entry
 from nkru.metadata import (
     CHANGELOG,
     CITATION,
@@ -45,15 +50,32 @@ from nkru.metadata import (
     load_json,
     set_yaml_value,
 )
-from nkru.package import DESCRIPTOR, Package, UnsafePath, is_remote
+from nkru.package import (
+    DESCRIPTOR,
+    SOURCES,
+    TEXTS_EXCLUDED,
+    TEXTS_KEY,
+    Package,
+    ReadError,
+    UnsafePath,
+    check_relative_path,
+    csv_dialect,
+    decode,
+    read_csv_text,
+    schema_primary_key,
+)
 from nkru.snapshot import SnapshotError, from_directory, from_git
+from nkru.transaction import Transaction, recover
 
-#: Files from the package root that go into every release (besides data/ and schemas/).
+#: Files from the package root that go into every release (besides the folders below).
 TOP_LEVEL = (DESCRIPTOR, "README.md", CHANGELOG, CITATION, "LICENSE", ZENODO)
 REQUIRED = ("README.md", "LICENSE", CHANGELOG, CITATION)
-#: Folders whose tracked files go into the release.
-FOLDERS = ("data", "schemas")
+#: Folders whose tracked files go into the release (the article texts excepted).
+FOLDERS = ("data", "schemas", RELEASES)
+#: The documentation that travels with the data.
+DOCS = ("docs/codebook.md", "docs/curation.md", "docs/releasing.md")
 NAME = "nkru"
+SUMS = "SHA256SUMS"
 
 
 @dataclass
@@ -75,11 +97,26 @@ class Member:
 
 
 @dataclass
+class Build:
+    """One release zip built in memory, and what its manifest records about it."""
+
+    zip_name: str
+    zip_bytes: bytes
+    members: list[Member]
+    resources: dict[str, dict[str, Any]]
+    timestamp: str
+
+    @property
+    def zip_sha256(self) -> str:
+        return hashlib.sha256(self.zip_bytes).hexdigest()
+
+
+@dataclass
 class ReleasePlan:
     root: Path
     version: str
     date: str | None = None
-    previous: tuple[Version, str] | None = None  # (version, tag) of the previous release
+    previous: tuple[Version, str] | None = None  # (version, manifest path) of the previous release
     refusals: list[str] = field(default_factory=list)
     diff: PackageDiff | None = None
     required_bump: str | None = None
@@ -89,7 +126,9 @@ class ReleasePlan:
     zip_name: str = ""
     zip_bytes: bytes = b""
     members: list[Member] = field(default_factory=list)
+    manifest: Manifest | None = None
     sums: str = ""
+    recovered: str | None = None  # what an interrupted earlier release left, and what was done about it
     validation: Any = None  # the validation Report
 
     @property
@@ -102,20 +141,24 @@ class ReleasePlan:
 
     @property
     def sums_path(self) -> Path:
-        return (self.dist or self.root / "dist") / "SHA256SUMS"
+        return (self.dist or self.root / "dist") / SUMS
+
+    @property
+    def manifest_path(self) -> str:
+        return f"{RELEASES}/{self.version}.json"
 
     @property
     def zip_sha256(self) -> str:
         return hashlib.sha256(self.zip_bytes).hexdigest()
 
     def git_commands(self) -> list[str]:
-        """What to run after the release: commit the bumped metadata, tag, push. Never run for you."""
+        """What to run after the release: commit the bumped metadata and the manifest, tag, push. Never run for you."""
         commands = []
         if Path.cwd().resolve() != self.root:
             commands.append(f"cd {self.root}")
-        if self.edits:
-            commands.append("git add " + " ".join(edit.path for edit in self.edits))
-            commands.append(f'git commit -m "Release {self.version}"')
+        paths = sorted({edit.path for edit in self.edits} | {self.manifest_path})
+        commands.append("git add " + " ".join(paths))
+        commands.append(f'git commit -m "Release {self.version}"')
         commands.append(f'git tag -a v{self.version} -m "{NAME} {self.version}"')
         commands.append(f"git push origin HEAD v{self.version}")
         return commands
@@ -137,7 +180,9 @@ def plan_release(root: str | Path, version: str, *, date: str | None = None, dis
                  validate: bool = True) -> ReleasePlan:
     """Everything `nkru release` would do, computed in memory. Check `plan.refusals` before writing.
 
-    Raises ValueError for a malformed version or date and PackageError when there is no package at `root`.
+    An interrupted earlier `nkru release` (killed while writing) is first completed or rolled back
+    (`plan.recovered` says which). Raises ValueError for a malformed version or date and PackageError
+    when there is no package at `root`.
     """
     target = Version.parse(version)
     if target is None:
@@ -147,9 +192,13 @@ def plan_release(root: str | Path, version: str, *, date: str | None = None, dis
     package = Package.open(root)
     root = package.root
     plan = ReleasePlan(root=root, version=str(target))
+    plan.recovered = recover(root)
+    if plan.recovered is not None:
+        package = Package.open(root)
     plan.dist = Path(dist).resolve() if dist is not None else root / "dist"
-    plan.zip_name = f"{NAME}-{target}.zip"
+    plan.zip_name = zip_name(str(target))
 
+    _check_previous(plan, target)
     _check_git(plan)
     _check_versions(plan, package, target)
     _check_bump(plan, target)
@@ -162,10 +211,34 @@ def plan_release(root: str | Path, version: str, *, date: str | None = None, dis
         return plan
     try:
         _plan_edits(plan, package, date)
-        _build_zip(plan, package)
-    except (MetadataError, OSError, UnsafePath, gitrepo.GitError) as exc:
+        _build(plan)
+    except (MetadataError, ManifestError, OSError, UnsafePath, ReadError, gitrepo.GitError) as exc:
         plan.refusals.append(f"cannot prepare the release: {exc}")
     return plan
+
+
+def zip_name(version: str) -> str:
+    return f"{NAME}-{version}.zip"
+
+
+def _check_previous(plan: ReleasePlan, target: Version) -> None:
+    """The previous release is the newest manifest below the target (the target's own manifest exists on a rerun)."""
+    try:
+        previous = latest_manifest(plan.root, below=target)
+    except ManifestError as exc:
+        plan.refusals.append(str(exc))
+        return
+    if previous is not None:
+        plan.previous = (Version.parse(previous.version), previous.label)
+    newest = manifest_names(plan.root)
+    if newest and newest[0][0] > target:
+        plan.refusals.append(f"{target} is not greater than the latest release {newest[0][0]} ({RELEASES}/{newest[0][1]}): "
+                             f"choose a higher version (next patch {next_version(newest[0][0], 'patch')}, "
+                             f"minor {next_version(newest[0][0], 'minor')}, major {next_version(newest[0][0], 'major')})")
+
+
+def _own_outputs(plan: ReleasePlan) -> set[str]:
+    return {DESCRIPTOR, CHANGELOG, CITATION, ZENODO, plan.manifest_path}
 
 
 def _check_git(plan: ReleasePlan) -> None:
@@ -179,38 +252,48 @@ def _check_git(plan: ReleasePlan) -> None:
         if plan.dist is not None and root in plan.dist.parents:
             excluded = [plan.dist.relative_to(root).as_posix()]
         dirty = gitrepo.dirty_paths(root, exclude=excluded)
+        # Rerunning a release that was written but not yet committed: only its own outputs differ.
+        if dirty and (root / plan.manifest_path).is_file() and set(dirty) <= _own_outputs(plan):
+            dirty = []
         if dirty:
             shown = ", ".join(dirty[:10]) + (f" and {len(dirty) - 10} more" if len(dirty) > 10 else "")
             plan.refusals.append(f"the git working tree is dirty ({shown}): commit or stash first, so the release "
                                  "is built from a commit")
-        plan.previous = gitrepo.latest_release(root)
     except gitrepo.GitError as exc:
         plan.refusals.append(str(exc))
 
 
 def _check_versions(plan: ReleasePlan, package: Package, target: Version) -> None:
     current = Version.parse(package.descriptor.get("version"))
-    if plan.previous is not None:
-        latest, tag = plan.previous
-        if target <= latest:
-            plan.refusals.append(f"{target} is not greater than the latest release {tag}: "
-                                 f"choose a higher version (next patch {next_version(latest, 'patch')}, "
-                                 f"minor {next_version(latest, 'minor')}, major {next_version(latest, 'major')})")
-            return
-    if current is not None and target < current:
-        plan.refusals.append(f"{target} is lower than the version already in datapackage.json ({current})"
-                             + ("; the first release may use that version or a higher one" if plan.previous is None else ""))
+    if plan.previous is None and current is not None and target < current:
+        plan.refusals.append(f"{target} is lower than the version already in datapackage.json ({current}); "
+                             "the first release may use that version or a higher one")
+
+
+def previous_commit(root: Path, version: str) -> str | None:
+    """The commit of release `version`: its tag vX.Y.Z, else the commit that added its manifest."""
+    tag = gitrepo.resolve_commit(root, f"v{version}")
+    return tag or gitrepo.commit_adding(root, f"{RELEASES}/{version}.json")
 
 
 def _check_bump(plan: ReleasePlan, target: Version) -> None:
     if plan.previous is None:
         return
-    latest, tag = plan.previous
+    latest, where = plan.previous
     try:
-        with from_git(plan.root, tag) as before, from_directory(plan.root, "working tree") as after:
+        commit = previous_commit(plan.root, str(latest))
+    except gitrepo.GitError as exc:
+        plan.refusals.append(str(exc))
+        return
+    if commit is None:
+        plan.refusals.append(f"cannot find the commit of the previous release {latest} (no tag v{latest}, and the commit "
+                             f"that added {where} is not in this clone: fetch the full history)")
+        return
+    try:
+        with from_git(plan.root, commit, f"{latest} ({commit[:12]})") as before, from_directory(plan.root, "working tree") as after:
             plan.diff = diff_snapshots(before, after)
     except SnapshotError as exc:
-        plan.refusals.append(f"cannot compare with the previous release {tag}: {exc}")
+        plan.refusals.append(f"cannot compare with the previous release {latest}: {exc}")
         return
     plan.required_bump, plan.bump_reasons = plan.diff.required_bump()
     actual = target.bump_kind(latest)
@@ -218,7 +301,7 @@ def _check_bump(plan: ReleasePlan, target: Version) -> None:
         return
     if BUMPS.index(actual) < BUMPS.index(plan.required_bump):
         plan.refusals.append(
-            f"{target} is a {actual} release, but the changes since {tag} need a {plan.required_bump} release "
+            f"{target} is a {actual} release, but the changes since {latest} need a {plan.required_bump} release "
             f"({'; '.join(plan.bump_reasons)}); release {next_version(latest, plan.required_bump)} instead "
             "(policy: docs/releasing.md)")
 
@@ -273,7 +356,7 @@ def _plan_edits(plan: ReleasePlan, package: Package, date: str | None) -> None:
     if str(cff.get("version")) != version:
         new_cff = set_yaml_value(new_cff, "version", version)
     if cff.get("date-released") != plan.date:
-        new_cff = set_yaml_value(new_cff, "date-released", plan.date)
+        new_cff = set_yaml_value(new_cff, "date-released", plan.date, after="version")
     _edit(plan, CITATION, cff_text, new_cff)
 
     # .zenodo.json: version and publication_date.
@@ -306,28 +389,49 @@ def zip_timestamp(date: str) -> tuple[int, int, int, int, int, int]:
     return (moment.year, moment.month, moment.day, moment.hour, moment.minute, moment.second // 2 * 2)
 
 
-def release_files(plan: ReleasePlan, package: Package) -> list[str]:
-    """The package-relative paths that go into the release, sorted."""
-    root = plan.root
-    paths = {name for name in TOP_LEVEL if (root / name).is_file()}
-    paths.update(gitrepo.tracked_files(root, *FOLDERS))
-    for spec in package.resources.values():
-        for value in (spec.descriptor.get("path"), spec.descriptor.get("schema")):
+
+
+def texts_of(sources_csv: bytes | None, resource: dict[str, Any] | None) -> set[str]:
+    """The text_path of every source (the article texts, left out of the open release)."""
+    if sources_csv is None or resource is None:
+        return set()
+    encoding = resource.get("encoding")
+    table = read_csv_text(decode(sources_csv, encoding if isinstance(encoding, str) else None, path="sources"),
+                          name=SOURCES, path="sources", dialect=csv_dialect(resource))
+    return {row.get("text_path", "") for row in table.rows if row.get("text_path")}
+
+
+def release_paths(descriptor: dict[str, Any], listed: Callable[[tuple[str, ...]], list[str]],
+                  exists: Callable[[str], bool], version: Version, texts: set[str]) -> list[str]:
+    """The package-relative paths that go into the open release of `version`, sorted.
+
+    `listed(folders)` gives the tracked files under those folders; `exists(path)` says whether a file is there.
+    Left out: the article texts, and the manifests of this release and later ones (a manifest records the zip,
+    so it cannot be inside it).
+    """
+    paths = {name for name in TOP_LEVEL + DOCS if exists(name)}
+    for path in listed(FOLDERS):
+        if path.startswith(RELEASES + "/"):
+            manifest_version = Version.parse(path[len(RELEASES) + 1:].removesuffix(".json"))
+            if manifest_version is None or manifest_version >= version:
+                continue
+        paths.add(path)
+    for res in descriptor.get("resources") or []:
+        if not isinstance(res, dict):
+            continue
+        for value in (res.get("path"), res.get("schema")):
             if isinstance(value, str):
-                package.resolve(value)  # raises UnsafePath
+                check_relative_path(value)  # raises UnsafePath
                 paths.add(value)
-    for source in package.descriptor.get("sources") or []:
-        if isinstance(source, dict) and isinstance(source.get("path"), str) and not is_remote(source["path"]):
-            package.resolve(source["path"])
-            paths.add(source["path"])
-    missing = sorted(p for p in paths if not (root / p).is_file())
+    paths -= texts
+    missing = sorted(p for p in paths if not exists(p))
     if missing:
         raise OSError(f"files the release needs are missing: {', '.join(missing)}")
     return sorted(paths)
 
 
-def release_descriptor(descriptor: dict[str, Any], read: Any) -> dict[str, Any]:
-    """The descriptor for the zip: every resource with its `bytes` and `hash` (sha256:<hex>)."""
+def release_descriptor(descriptor: dict[str, Any], read: Callable[[str], bytes]) -> dict[str, Any]:
+    """The descriptor for the zip: every resource with its `bytes` and `hash` (sha256:<hex>), texts marked excluded."""
     result = dict(descriptor)
     resources = []
     for res in descriptor.get("resources") or []:
@@ -338,43 +442,247 @@ def release_descriptor(descriptor: dict[str, Any], read: Any) -> dict[str, Any]:
             res["hash"] = "sha256:" + hashlib.sha256(data).hexdigest()
         resources.append(res)
     result["resources"] = resources
+    result[TEXTS_KEY] = TEXTS_EXCLUDED
     return result
 
 
-def _build_zip(plan: ReleasePlan, package: Package) -> None:
-    root = plan.root
-    edited = {edit.path: edit.new.encode("utf-8") for edit in plan.edits}
+def zip_timestamp(date: str) -> tuple[int, int, int, int, int, int]:
+    """SOURCE_DATE_EPOCH when set (reproducible-builds.org), else the release date at 00:00 UTC; never before 1980."""
+    epoch = os.environ.get("SOURCE_DATE_EPOCH")
+    if epoch and epoch.strip().isdigit():
+        moment = dt.datetime.fromtimestamp(int(epoch), dt.timezone.utc)
+    else:
+        moment = dt.datetime.fromisoformat(date).replace(tzinfo=dt.timezone.utc)
+    moment = max(moment, dt.datetime(1980, 1, 1, tzinfo=dt.timezone.utc))
+    return (moment.year, moment.month, moment.day, moment.hour, moment.minute, moment.second // 2 * 2)
 
-    def read(path: str) -> bytes:
-        return edited[path] if path in edited else (root / path).read_bytes()
 
-    descriptor = load_json(read(DESCRIPTOR).decode("utf-8"))
-    contents = {path: read(path) for path in release_files(plan, package)}
-    contents[DESCRIPTOR] = dump_json(release_descriptor(descriptor, read)).encode("utf-8")
+def _stamp_text(stamp: tuple[int, ...]) -> str:
+    return "{:04d}-{:02d}-{:02d}T{:02d}:{:02d}:{:02d}Z".format(*stamp)
 
-    stamp = zip_timestamp(plan.date)
-    folder = f"{NAME}-{plan.version}/"
+
+def _stamp_parse(text: str) -> tuple[int, int, int, int, int, int]:
+    moment = dt.datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ")
+    return (moment.year, moment.month, moment.day, moment.hour, moment.minute, moment.second)
+
+
+def build_zip(version: str, contents: dict[str, bytes], stamp: tuple[int, int, int, int, int, int]) -> tuple[bytes, list[Member]]:
+    """The zip's bytes: folder `nkru-X.Y.Z/`, entries sorted, stored (no compression), one timestamp, mode 0644."""
+    folder = f"{NAME}-{version}/"
+    members = []
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w") as archive:
         for path in sorted(contents):
             info = zipfile.ZipInfo(folder + path, date_time=stamp)
             info.create_system = 3  # Unix, so that the permissions below are read
             info.external_attr = (stat.S_IFREG | 0o644) << 16
-            info.compress_type = zipfile.ZIP_DEFLATED
-            archive.writestr(info, contents[path], compresslevel=9)
-            plan.members.append(Member(info.filename, len(contents[path]), hashlib.sha256(contents[path]).hexdigest()))
-    plan.zip_bytes = buffer.getvalue()
-    plan.sums = f"{plan.zip_sha256}  {plan.zip_name}\n"
+            info.compress_type = zipfile.ZIP_STORED
+            archive.writestr(info, contents[path])
+            members.append(Member(info.filename, len(contents[path]), hashlib.sha256(contents[path]).hexdigest()))
+    return buffer.getvalue(), members
+
+
+def build_release(version: str, read: Callable[[str], bytes | None], listed: Callable[[tuple[str, ...]], list[str]],
+                  stamp: tuple[int, int, int, int, int, int]) -> Build:
+    """Build the open release zip of `version` from a tree (`read(path)` -> bytes or None; `listed(folders)`)."""
+    target = Version.parse(version)
+    descriptor_bytes = read(DESCRIPTOR)
+    if descriptor_bytes is None:
+        raise OSError(f"no {DESCRIPTOR}")
+    descriptor = load_json(descriptor_bytes.decode("utf-8"))
+    resources = {r["name"]: r for r in descriptor.get("resources") or [] if isinstance(r, dict) and isinstance(r.get("name"), str)}
+    sources = resources.get(SOURCES)
+    texts = texts_of(read(sources["path"]) if sources and isinstance(sources.get("path"), str) else None, sources)
+
+    def need(path: str) -> bytes:
+        data = read(path)
+        if data is None:
+            raise OSError(f"files the release needs are missing: {path}")
+        return data
+
+    paths = release_paths(descriptor, listed, lambda p: read(p) is not None, target, texts)
+    contents = {path: need(path) for path in paths}
+    contents[DESCRIPTOR] = dump_json(release_descriptor(descriptor, need)).encode("utf-8")
+    zip_bytes, members = build_zip(version, contents, stamp)
+
+    entries: dict[str, dict[str, Any]] = {}
+    for name, res in resources.items():
+        path = res.get("path")
+        if not isinstance(path, str) or path not in contents:
+            continue
+        schema = res.get("schema")
+        if isinstance(schema, str):
+            schema = load_json(need(schema).decode("utf-8"))
+        encoding = res.get("encoding")
+        key = schema_primary_key(schema)
+        table = read_csv_text(decode(contents[path], encoding if isinstance(encoding, str) else None, path=path),
+                              name=name, path=path, primary_key=key, dialect=csv_dialect(res))
+        entries[name] = resource_entry(path, key, table.rows)
+    return Build(zip_name(version), zip_bytes, members, entries, _stamp_text(stamp))
+
+
+def make_manifest(version: str, date: str, build: Build) -> Manifest:
+    manifest = Manifest(version=version, date=date, name=NAME)
+    manifest.archives = {build.zip_name: {"sha256": build.zip_sha256, "bytes": len(build.zip_bytes),
+                                          "timestamp": build.timestamp}}
+    manifest.files = {m.name: {"sha256": m.sha256, "bytes": m.size} for m in build.members}
+    manifest.resources = build.resources
+    return manifest
+
+
+def sha256sums(dist: Path, new: dict[str, bytes]) -> str:
+    """SHA256SUMS for every release zip in `dist` (`nkru-*.zip`), with `new` (name -> bytes) replacing or adding."""
+    digests = {name: hashlib.sha256(data).hexdigest() for name, data in new.items()}
+    if dist.is_dir():
+        for path in dist.glob(f"{NAME}-*.zip"):
+            if path.name not in digests and path.is_file():
+                digests[path.name] = _file_sha256(path)
+    return "".join(f"{digests[name]}  {name}\n" for name in sorted(digests))
+
+
+def _file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _build(plan: ReleasePlan) -> None:
+    root = plan.root
+    edited = {edit.path: edit.new.encode("utf-8") for edit in plan.edits}
+
+    def read(path: str) -> bytes | None:
+        if path in edited:
+            return edited[path]
+        full = root / path
+        return full.read_bytes() if full.is_file() else None
+
+    def listed(folders: tuple[str, ...]) -> list[str]:
+        return gitrepo.tracked_files(root, *folders)
+
+    build = build_release(plan.version, read, listed, zip_timestamp(plan.date))
+    plan.zip_bytes, plan.members = build.zip_bytes, build.members
+    plan.manifest = make_manifest(plan.version, plan.date, build)
+    manifest_text = plan.manifest.dumps()
+    path = root / plan.manifest_path
+    old = path.read_text(encoding="utf-8") if path.is_file() else ""
+    _edit(plan, plan.manifest_path, old, manifest_text)
+    plan.sums = sha256sums(plan.dist, {plan.zip_name: plan.zip_bytes})
 
 
 def write_release(plan: ReleasePlan) -> list[Path]:
-    """Write the planned metadata edits, the zip and SHA256SUMS, each atomically; returns the paths written."""
+    """Write the planned edits, the manifest, the zip and SHA256SUMS as one transaction: after a crash (even
+    kill -9) either nothing changed or, once the rerun or `nkru.transaction.recover` has run, everything did."""
     if plan.refusals:
         raise ValueError("a refused release cannot be written")
-    written = []
-    for edit in plan.edits:
-        atomic_write_text(plan.root / edit.path, edit.new)
-        written.append(plan.root / edit.path)
-    atomic_write_bytes(plan.zip_path, plan.zip_bytes)
-    atomic_write_bytes(plan.sums_path, plan.sums.encode("utf-8"))
-    return written + [plan.zip_path, plan.sums_path]
+    with Transaction(plan.root) as transaction:
+        for edit in plan.edits:
+            transaction.add(plan.root / edit.path, edit.new.encode("utf-8"))
+        transaction.add(plan.zip_path, plan.zip_bytes)
+        transaction.add(plan.sums_path, plan.sums.encode("utf-8"))
+    return transaction.targets
+
+
+# -- verify -------------------------------------------------------------------------------
+
+
+@dataclass
+class Verification:
+    version: str
+    commit: str
+    manifest: str
+    problems: list[str] = field(default_factory=list)
+    build: Build | None = None
+    checked: int = 0
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems and self.build is not None
+
+
+def release_commit(root: Path, version: str, ref: str | None = None) -> str:
+    """The commit to rebuild `version` from: `ref`, else tag vX.Y.Z, else HEAD. Raises ValueError."""
+    for candidate in ([ref] if ref else [f"v{version}", "HEAD"]):
+        commit = gitrepo.resolve_commit(root, candidate)
+        if commit is not None:
+            return commit
+        if ref:
+            raise ValueError(f"{ref!r} is not a commit, tag or branch of the git repository at {root}")
+    raise ValueError(f"{root} is not in a git repository with a commit: a release is rebuilt from its git tree")
+
+
+def verify_release(root: str | Path, version: str, *, ref: str | None = None) -> Verification:
+    """Rebuild release `version` from the git tree (of `ref`, tag vX.Y.Z or HEAD) and compare it with
+    releases/X.Y.Z.json: every file's SHA-256 and size, and the zip's SHA-256. Raises ValueError for usage errors."""
+    if Version.parse(version) is None:
+        raise ValueError(f"version {version!r} is not a semantic version X.Y.Z (for example 1.0.0)")
+    package = Package.open(root)
+    root = package.root
+    try:
+        manifest = read_manifest(root, version)
+    except ManifestError as exc:
+        raise ValueError(str(exc)) from None
+    commit = release_commit(root, version, ref)
+    result = Verification(version, commit, manifest.label)
+
+    def read(path: str) -> bytes | None:
+        return gitrepo.read_blob(root, commit, path)
+
+    def listed(folders: tuple[str, ...]) -> list[str]:
+        return gitrepo.tree_files(root, commit, *folders)
+
+    committed = read(DESCRIPTOR)
+    try:
+        committed_version = load_json(committed.decode("utf-8")).get("version") if committed else None
+    except (MetadataError, UnicodeDecodeError):
+        committed_version = None
+    if committed_version != version:
+        result.problems.append(f"the tree at {commit[:12]} is version {committed_version!r}, not {version}: "
+                               f"check out the release commit (tag v{version}) or pass --ref")
+        return result
+    [(name, archive)] = list(manifest.archives.items())[:1] or [(zip_name(version), {})]
+    try:
+        stamp = _stamp_parse(archive.get("timestamp") or f"{manifest.date}T00:00:00Z")
+        build = build_release(version, read, listed, stamp)
+    except (ValueError, OSError, MetadataError, UnsafePath, ReadError, gitrepo.GitError) as exc:
+        result.problems.append(f"cannot rebuild {version} from {commit[:12]}: {exc}")
+        return result
+    result.build = build
+    rebuilt = {m.name: m for m in build.members}
+    for member, recorded in sorted(manifest.files.items()):
+        result.checked += 1
+        got = rebuilt.get(member)
+        if got is None:
+            result.problems.append(f"{member}: in {manifest.label} but not in the rebuilt release")
+        elif got.sha256 != recorded.get("sha256") or got.size != recorded.get("bytes"):
+            result.problems.append(f"{member}: rebuilt SHA-256 {got.sha256} ({got.size} bytes), but {manifest.label} "
+                                   f"records {recorded.get('sha256')} ({recorded.get('bytes')} bytes)")
+    for member in sorted(set(rebuilt) - set(manifest.files)):
+        result.problems.append(f"{member}: in the rebuilt release but not in {manifest.label}")
+    result.checked += 1
+    if build.zip_name != name or build.zip_sha256 != archive.get("sha256"):
+        result.problems.append(f"{build.zip_name}: rebuilt SHA-256 {build.zip_sha256}, but {manifest.label} records "
+                               f"{archive.get('sha256')} for {name}")
+    return result
+
+
+def write_verified(result: Verification, dist: Path) -> list[Path]:
+    """Write a verified rebuild into `dist` (the zip and SHA256SUMS of every zip there), as one transaction."""
+    if not result.ok:
+        raise ValueError("only a verified rebuild is written")
+    build = result.build
+    dist = Path(dist).resolve()
+    with Transaction(dist) as transaction:
+        transaction.add(dist / build.zip_name, build.zip_bytes)
+        transaction.add(dist / SUMS, sha256sums(dist, {build.zip_name: build.zip_bytes}).encode("utf-8"))
+    return transaction.targets
+
+
+def release_notes(root: Path, version: str) -> str:
+    """The CHANGELOG section of `version` (for the GitHub release); raises ValueError when there is none."""
+    log = Changelog.parse((Path(root) / CHANGELOG).read_text(encoding="utf-8"))
+    section = log.section(version)
+    if section is None:
+        raise ValueError(f"{CHANGELOG} has no section ## [{version}] - YYYY-MM-DD")
+    return log.body(section).strip() + "\n"

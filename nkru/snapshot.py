@@ -8,6 +8,7 @@ snapshot only reads: the descriptor, the schemas and the tables (as text).
 from __future__ import annotations
 
 import json
+import stat
 import zipfile
 import zlib
 from dataclasses import dataclass
@@ -157,29 +158,150 @@ def from_directory(root: Path, label: str | None = None) -> Snapshot:
     return Snapshot(label or str(root), "directory", reader)
 
 
-def from_zip(path: Path, label: str | None = None) -> Snapshot:
-    """A release zip: datapackage.json at the top or inside one top-level folder (as `nkru release` builds it)."""
+# -- release zips are hostile input ----------------------------------------------------------
+
+#: Limits for reading a zip (see docs/releasing.md, "Reading a release zip safely").
+MAX_MEMBERS = 10_000
+MAX_MEMBER_BYTES = 1 << 30  # 1 GiB decompressed, per member
+MAX_TOTAL_BYTES = 2 << 30  # 2 GiB decompressed, all members
+MAX_RATIO = 100  # decompressed / compressed, for members larger than RATIO_FLOOR
+RATIO_FLOOR = 1 << 20
+ALLOWED_METHODS = {zipfile.ZIP_STORED: "stored", zipfile.ZIP_DEFLATED: "deflated"}
+_CHUNK = 1 << 20
+
+
+class ZipRefused(SnapshotError):
+    """The zip is refused before anything is decompressed: too big, a bomb, encrypted, unsafe names, links."""
+
+
+def _member_problem(info: zipfile.ZipInfo) -> str | None:
+    name = info.filename
+    if "\0" in name:
+        return "has a NUL byte in its name"
+    if "\\" in name:
+        return "uses a backslash in its name"
+    if name.startswith("/") or (len(name) > 1 and name[1] == ":"):
+        return "has an absolute path"
+    if any(part == ".." for part in name.split("/")):
+        return "leaves the archive ('..'; zip-slip)"
+    if info.flag_bits & 0x1:
+        return "is encrypted (a release is never encrypted)"
+    mode = info.external_attr >> 16
+    if info.create_system == 3 and mode and stat.S_ISLNK(mode):
+        return "is a symbolic link"
+    if info.compress_type not in ALLOWED_METHODS:
+        return f"uses compression method {info.compress_type} (only stored and deflated are read)"
+    if info.file_size > MAX_MEMBER_BYTES:
+        return f"would decompress to {info.file_size:,} bytes, over the limit of {MAX_MEMBER_BYTES:,}"
+    if info.file_size > RATIO_FLOOR and info.file_size > MAX_RATIO * max(info.compress_size, 1):
+        return (f"would decompress {info.compress_size:,} bytes to {info.file_size:,} "
+                f"(ratio over {MAX_RATIO}: a zip bomb?)")
+    return None
+
+
+def check_zip(path: Path, archive: zipfile.ZipFile) -> list[zipfile.ZipInfo]:
+    """Refuse a zip before reading any member (ZipRefused names the member and the limit); returns its members."""
+    infos = archive.infolist()
+    if len(infos) > MAX_MEMBERS:
+        raise ZipRefused(f"{path}: {len(infos):,} members, over the limit of {MAX_MEMBERS:,}")
+    seen: set[str] = set()
+    total = 0
+    for info in infos:
+        problem = _member_problem(info)
+        if problem is not None:
+            raise ZipRefused(f"{path}: member {info.filename!r} {problem}; refused")
+        if info.filename in seen:
+            raise ZipRefused(f"{path}: member {info.filename!r} appears twice; refused")
+        seen.add(info.filename)
+        total += info.file_size
+        if total > MAX_TOTAL_BYTES:
+            raise ZipRefused(f"{path}: its members would decompress to more than {MAX_TOTAL_BYTES:,} bytes; refused")
+    return infos
+
+
+def read_member(path: Path, archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> bytes:
+    """A member's bytes, read in chunks and never more than it declares (zipfile stops there, then checks the CRC)."""
+    chunks = []
+    size = 0
+    try:
+        with archive.open(info) as handle:
+            while True:
+                chunk = handle.read(_CHUNK)
+                if not chunk:
+                    break
+                size += len(chunk)
+                if size > info.file_size or size > MAX_MEMBER_BYTES:
+                    raise ZipRefused(f"{path}: member {info.filename} decompresses to more than it declares; refused")
+                chunks.append(chunk)
+    except ZipRefused:
+        raise
+    except (zipfile.BadZipFile, zlib.error, OSError, EOFError, NotImplementedError, RuntimeError, ValueError) as exc:
+        raise SnapshotError(f"{path}: member {info.filename} is damaged: {exc}") from None
+    return b"".join(chunks)
+
+
+def _open_zip(path: Path) -> tuple[zipfile.ZipFile, list[zipfile.ZipInfo], str]:
+    """Open and check a release zip; returns (archive, members, prefix of the package folder inside)."""
     try:
         archive = zipfile.ZipFile(path)
-    except (OSError, zipfile.BadZipFile) as exc:
+    except (OSError, zipfile.BadZipFile, ValueError, NotImplementedError) as exc:
         raise SnapshotError(f"{path}: not a readable zip ({exc})") from exc
-    names = set(archive.namelist())
+    try:
+        infos = check_zip(path, archive)
+    except SnapshotError:
+        archive.close()
+        raise
+    names = {info.filename for info in infos}
     candidates = sorted(n for n in names if n == DESCRIPTOR or (n.count("/") == 1 and n.endswith("/" + DESCRIPTOR)))
     if len(candidates) != 1:
         archive.close()
         raise SnapshotError(f"{path}: expected one {DESCRIPTOR} at the top or in one top-level folder, found {len(candidates)}")
-    prefix = candidates[0][: -len(DESCRIPTOR)]
+    return archive, infos, candidates[0][: -len(DESCRIPTOR)]
+
+
+def from_zip(path: Path, label: str | None = None) -> Snapshot:
+    """A release zip: datapackage.json at the top or inside one top-level folder (as `nkru release` builds it).
+
+    The zip is checked first (`check_zip`): member count, declared sizes and ratios, encryption,
+    unsafe names and links are refused with a ZipRefused before anything is decompressed.
+    """
+    archive, infos, prefix = _open_zip(path)
+    by_name = {info.filename: info for info in infos}
 
     def reader(member: str) -> bytes | None:
-        name = prefix + member
-        if name not in names:
+        info = by_name.get(prefix + member)
+        if info is None or info.is_dir():
             return None
-        try:
-            return archive.read(name)
-        except (zipfile.BadZipFile, zlib.error, OSError, EOFError, NotImplementedError) as exc:
-            raise SnapshotError(f"{path}: member {name} is damaged: {exc}") from None
+        return read_member(path, archive, info)
 
     return Snapshot(label or str(path), "zip", reader, closer=archive.close)
+
+
+def unpack_zip(path: Path, target: Path) -> Path:
+    """Unpack a checked release zip into the empty folder `target`; returns the package root inside it.
+
+    Only regular files are written, each inside `target`; nothing outside it is touched.
+    """
+    path = Path(path)
+    archive, infos, prefix = _open_zip(path)
+    target = Path(target).resolve()
+    try:
+        for info in infos:
+            if info.is_dir() or not info.filename.startswith(prefix):
+                continue
+            relative = info.filename[len(prefix):]
+            destination = (target / relative).resolve()
+            if target not in destination.parents:
+                raise ZipRefused(f"{path}: member {info.filename!r} leaves the folder it is unpacked into; refused")
+            destination.parent.mkdir(parents=True, exist_ok=True)
+            data = read_member(path, archive, info)
+            with open(destination, "xb") as handle:  # never follows or replaces an existing file
+                handle.write(data)
+    except FileExistsError as exc:
+        raise ZipRefused(f"{path}: member names collide ({exc.filename}); refused") from None
+    finally:
+        archive.close()
+    return target
 
 
 def from_git(root: Path, ref: str, label: str | None = None) -> Snapshot:

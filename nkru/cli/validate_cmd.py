@@ -11,7 +11,7 @@ from nkru.cli.common import EXIT_INVALID, EXIT_VALID, split_names, stdout, usage
 
 
 def command(
-    path: Annotated[Path, typer.Argument(help="Package directory (or its datapackage.json).")] = Path("."),
+    path: Annotated[Path, typer.Argument(help="Package directory (or its datapackage.json), or a release zip.")] = Path("."),
     format: Annotated[str, typer.Option("--format", "-f", help="Output: text, json, junit, github.")] = "text",
     only: Annotated[Optional[list[str]], typer.Option(help="Run only these layers (repeat or comma-separate).")] = None,
     skip: Annotated[Optional[list[str]], typer.Option(help="Skip these layers (repeat or comma-separate).")] = None,
@@ -20,6 +20,7 @@ def command(
     allow_remote: Annotated[bool, typer.Option("--allow-remote", help="Permit remote (http/https) resource paths.")] = False,
     baseline: Annotated[Optional[Path], typer.Option("--baseline", help="The previous release to check stable IDs against: a release zip, a package directory or a git ref (default: the highest vX.Y.Z git tag).")] = None,
     data_docs: Annotated[Optional[Path], typer.Option("--data-docs", metavar="DIR", help="Build the great-expectations Data Docs site into DIR (needs the expectations layer; DIR must be empty, new or an earlier site).")] = None,
+    texts: Annotated[Optional[Path], typer.Option("--texts", metavar="DIR", help="For an open release zip (which leaves the article texts out): the folder holding the texts, matched by the SHA-256 in sources.csv, so that every check runs.")] = None,
     coverage_threshold: Annotated[Optional[float], typer.Option("--coverage-threshold", help="Sentence coverage each source must reach, 0-100 (default: [tool.nkru] coverage-threshold in pyproject.toml, else 100).")] = None,
 ) -> None:
     """Validate the package: structure, rules, expectations, source coverage and release metadata. Exit 0 valid, 1 invalid, 2 usage error."""
@@ -29,7 +30,7 @@ def command(
     if format not in render.FORMATS:
         raise usage_error(f"unknown format {format!r} (choose from {', '.join(render.FORMATS)})")
     options = api.Options(allow_remote=allow_remote, data_docs=data_docs, baseline=baseline,
-                          coverage_threshold=coverage_threshold)
+                          coverage_threshold=coverage_threshold, texts=texts)
     try:
         report = api.validate_package(path, only=split_names(only), skip=split_names(skip), fail_fast=fail_fast, options=options)
     except (PackageError, ValueError) as exc:

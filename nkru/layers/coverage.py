@@ -18,7 +18,7 @@ from typing import Any
 from nkru import coverage as sentence_coverage
 from nkru.coverage import locate, quote_resources
 from nkru.findings import Finding, LayerResult, define
-from nkru.package import DESCRIPTOR, SOURCES, Package
+from nkru.package import DESCRIPTOR, SOURCES, Package, texts_excluded
 from nkru.text import FoldedText
 
 NAME = "coverage"
@@ -62,6 +62,16 @@ define("coverage-threshold-invalid", NAME, "invalid coverage threshold: {detail}
        description="The configured coverage threshold is not a number from 0 to 100.")
 
 
+define("texts-not-included", NAME,
+       "the article texts are not in this open release ({missing} of {total} missing: {sources}), so the checks that "
+       "need them did not run: {checks}. Pass --texts DIR (the files of data/sources/ in the repository; matched by "
+       "the SHA-256 in sources.csv) to run them", severity="warning",
+       description="An open release (datapackage.json says texts are excluded) is validated without its article texts.")
+
+#: The checks that read the article texts (said once when an open release is validated without them).
+TEXT_CHECKS = "text SHA-256, quotes found in their source, quote offsets, sentence coverage"
+
+
 def check(package: Package, options: Any = None) -> LayerResult:
     result = LayerResult(NAME)
     result.checks += 1
@@ -71,6 +81,14 @@ def check(package: Package, options: Any = None) -> LayerResult:
         result.findings.append(Finding.make("sources-unreadable", resource=SOURCES,
                                             path=(spec.path if spec else None) or DESCRIPTOR, detail=problem))
         return result
+    if texts_excluded(package.descriptor):
+        paths = package.source_paths()
+        missing = sorted(source_id for source_id, path in paths.items() if package.read_source(path).kind == "missing")
+        if missing:
+            shown = ", ".join(missing[:10]) + (f" and {len(missing) - 10} more" if len(missing) > 10 else "")
+            result.findings.append(Finding.make("texts-not-included", resource=SOURCES, path=package.resources[SOURCES].path,
+                                                missing=len(missing), total=len(paths), sources=shown, checks=TEXT_CHECKS))
+            return result
     texts = _check_sources(package, result)
     _check_quotes(package, texts, result)
     _check_sentences(package, texts, options, result)

@@ -6,15 +6,16 @@
 - Stable IDs: every primary-key ID (of each resource with a one-field primary
   key) in the previous release is still there or listed in the retractions
   table, and a retracted ID is never used again. The previous release is the
-  highest `vX.Y.Z` git tag, or `Options.baseline` (a release zip, a package
-  directory or a git ref).
+  newest manifest `releases/X.Y.Z.json` (no git tag or network needed: it works
+  in a shallow clone and in an unpacked release), or `Options.baseline` (a
+  release zip, a package directory or a git ref).
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
-from nkru import gitrepo
 from nkru.findings import Finding, LayerResult, define
 from nkru.metadata import (
     CHANGELOG,
@@ -37,8 +38,10 @@ from nkru.metadata import (
     load_cff,
     load_json,
 )
+from nkru.manifest import RELEASES, Manifest, ManifestError, latest_manifest, manifest_names
 from nkru.package import DESCRIPTOR, Package
-from nkru.snapshot import Snapshot, SnapshotError, from_git, open_snapshot
+from nkru.snapshot import Snapshot, SnapshotError, open_snapshot
+from nkru.transaction import STATE_DIR
 
 NAME = "metadata"
 
@@ -73,7 +76,14 @@ define("license-mismatch", NAME, "{path} says licence {value!r}, but datapackage
 define("date-mismatch", NAME, "{path} says the release date is {value!r}, but {reference} says {expected!r}",
        description="CITATION.cff date-released, .zenodo.json publication_date and the newest CHANGELOG heading disagree.")
 define("baseline-missing", NAME, "stable IDs not checked: {detail}", severity="warning",
-       description="There is no previous release to compare IDs with (no vX.Y.Z git tag and no --baseline).")
+       description="There is no previous release to compare IDs with (no manifest in releases/ and no --baseline).")
+define("manifest-unreadable", NAME, "stable IDs not checked: {detail}",
+       description="A release manifest in releases/ is not valid JSON or not in the manifest format.")
+define("release-interrupted", NAME,
+       "an interrupted `nkru release` left {path}/: rerun the same `nkru release X.Y.Z` to complete or undo it",
+       description="`nkru release` was killed while writing; its next run finishes or undoes the transaction.")
+define("changelog-release-missing", NAME, "CHANGELOG.md has no section for release {value} ({manifest})",
+       description="A release recorded in releases/ has no '## [X.Y.Z] - date' section in CHANGELOG.md.")
 define("baseline-unreadable", NAME, "stable IDs not checked: baseline {value!r} cannot be read: {detail}",
        description="The release given as baseline (or the latest tag) cannot be opened.")
 define("released-id-missing", NAME,
@@ -95,6 +105,9 @@ define("retraction-version", NAME,
 
 def check(package: Package, options: Any = None) -> LayerResult:
     result = LayerResult(NAME)
+    result.checks += 1
+    if (package.root / STATE_DIR).exists():
+        result.findings.append(Finding.make("release-interrupted", path=STATE_DIR))
     _check_metadata(package, result)
     _check_stable_ids(package, options, result)
     return result
@@ -145,6 +158,10 @@ def _check_metadata(package: Package, result: LayerResult) -> None:
     changelog_text = _read(package, CHANGELOG, result)
     cff = _parse(CITATION, cff_text, load_cff, result)
     zenodo = _parse(ZENODO, zenodo_text, load_json, result)
+    # Released = there is a manifest in releases/ (or, in an unpacked release, a CHANGELOG release heading).
+    # Before the first release no file may claim a release date.
+    manifests = manifest_names(package.root)
+    released = bool(manifests) or (changelog_text is not None and Changelog.parse(changelog_text).latest is not None)
 
     def agree(code: str, path: str, text: str, key: str, value: Any, expected: Any, *, casefold: bool = False, **extra: Any) -> None:
         result.checks += 1
@@ -171,17 +188,19 @@ def _check_metadata(package: Package, result: LayerResult) -> None:
         cff_licence = cff_licenses(cff)
         agree("license-mismatch", CITATION, cff_text, "license", cff_licence[0] if len(cff_licence) == 1 else cff.get("license"),
               licence, casefold=True)
-        dates.append((CITATION, cff_text, "date-released", cff.get("date-released")))
+        if released or cff.get("date-released") is not None:
+            dates.append((CITATION, cff_text, "date-released", cff.get("date-released")))
 
     if zenodo is not None:
-        _check_zenodo(zenodo, zenodo_text, result)
+        _check_zenodo(zenodo, zenodo_text, result, released)
         agree("version-mismatch", ZENODO, zenodo_text, "version", zenodo.get("version"), version)
         agree("title-mismatch", ZENODO, zenodo_text, "title", zenodo.get("title"), title)
         zlicence = zenodo.get("license")
         if isinstance(zlicence, dict):
             zlicence = zlicence.get("id")
         agree("license-mismatch", ZENODO, zenodo_text, "license", zlicence, licence, casefold=True)
-        dates.append((ZENODO, zenodo_text, "publication_date", zenodo.get("publication_date")))
+        if released or zenodo.get("publication_date") is not None:
+            dates.append((ZENODO, zenodo_text, "publication_date", zenodo.get("publication_date")))
 
     if changelog_text is not None:
         log = Changelog.parse(changelog_text)
@@ -190,8 +209,13 @@ def _check_metadata(package: Package, result: LayerResult) -> None:
             result.findings.append(Finding.make("changelog-format", path=CHANGELOG, line=line, detail=detail))
         latest = log.latest
         result.checks += 1
+        for manifest_version, name in manifests:
+            result.checks += 1
+            if log.section(str(manifest_version)) is None:
+                result.findings.append(Finding.make("changelog-release-missing", path=CHANGELOG, line=1,
+                                                    value=str(manifest_version), manifest=f"{RELEASES}/{name}"))
         if latest is None:
-            if not log.problems:
+            if manifests and not log.problems:
                 result.findings.append(Finding.make("changelog-format", path=CHANGELOG, line=1,
                                                     detail="no release heading '## [X.Y.Z] - YYYY-MM-DD'"))
         else:
@@ -222,7 +246,7 @@ def _changelog_line(text: str) -> int | None:
     return latest.line if latest else None
 
 
-def _check_zenodo(zenodo: dict[str, Any], text: str, result: LayerResult) -> None:
+def _check_zenodo(zenodo: dict[str, Any], text: str, result: LayerResult, released: bool = True) -> None:
     def problem(key: str, detail: str, value: Any = None) -> None:
         result.findings.append(Finding.make("zenodo-field", path=ZENODO, line=key_line(text, key), field=key, value=value, detail=detail))
 
@@ -237,7 +261,7 @@ def _check_zenodo(zenodo: dict[str, Any], text: str, result: LayerResult) -> Non
     if not isinstance(creators, list) or not creators or not all(isinstance(c, dict) and c.get("name") for c in creators):
         problem("creators", "must be a non-empty list of objects with a name")
     result.checks += 1
-    if not is_date(zenodo.get("publication_date")):
+    if (released or zenodo.get("publication_date") is not None) and not is_date(zenodo.get("publication_date")):
         problem("publication_date", f"must be a date YYYY-MM-DD (found {zenodo.get('publication_date')!r})", zenodo.get("publication_date"))
 
 
@@ -264,47 +288,62 @@ def id_resources(resources: list[str], primary_key) -> dict[str, str]:
     return found
 
 
-def _baseline(package: Package, options: Any, result: LayerResult) -> Snapshot | None:
+@dataclass
+class Baseline:
+    """What the previous release held: its IDs by resource (one-field keys) and its retractions."""
+
+    label: str
+    version: str | None
+    ids: dict[str, tuple[str, set[str]]]  # resource -> (ID field, IDs)
+    retracted: set[str]
+
+
+def _manifest_baseline(manifest: Manifest) -> Baseline:
+    ids = {}
+    for name in manifest.resources:
+        field = manifest.id_field(name)
+        if field is not None and name != RETRACTIONS:
+            ids[name] = (field, manifest.ids(name))
+    retracted = manifest.ids(RETRACTIONS) if RETRACTIONS in manifest.resources else set()
+    return Baseline(f"{manifest.label} ({manifest.version})", manifest.version, ids, retracted)
+
+
+def _snapshot_baseline(snapshot: Snapshot) -> Baseline:
+    ids = {}
+    for name, key in id_resources(list(snapshot.resources), snapshot.primary_key).items():
+        table = snapshot.table(name)
+        if table is not None:
+            ids[name] = (key, {value or "" for value in table.column(key)})
+    old = snapshot.table(RETRACTIONS) if RETRACTIONS in snapshot.resources else None
+    retracted = {value or "" for value in old.column(RETRACTED_ID)} if old else set()
+    label = snapshot.label if snapshot.version is None else f"{snapshot.label} ({snapshot.version})"
+    return Baseline(label, snapshot.version, ids, retracted)
+
+
+def _baseline(package: Package, options: Any, result: LayerResult) -> Baseline | None:
+    """The previous release: `--baseline` (zip, directory or git ref), else the newest releases/X.Y.Z.json."""
     spec = getattr(options, "baseline", None)
     if spec:
         try:
-            snapshot = open_snapshot(spec, root=package.root)
-        except SnapshotError as exc:
+            with open_snapshot(spec, root=package.root) as snapshot:
+                snapshot.descriptor  # noqa: B018 - read it now, to report problems here
+                return _snapshot_baseline(snapshot)
+        except SnapshotError as exc:  # unreadable, refused (a zip bomb, encrypted) or damaged
             result.findings.append(Finding.make("baseline-unreadable", value=str(spec), detail=str(exc)))
             return None
-        try:
-            snapshot.descriptor  # noqa: B018 - read it now, to report problems here
-        except SnapshotError as exc:
-            snapshot.close()
-            result.findings.append(Finding.make("baseline-unreadable", value=str(spec), detail=str(exc)))
-            return None
-        return snapshot
+    result.checks += 1
     try:
-        latest = gitrepo.latest_release(package.root)
-    except gitrepo.GitError as exc:
-        result.findings.append(Finding.make("baseline-missing", detail=f"{exc}; pass --baseline with the previous release zip"))
+        manifest = latest_manifest(package.root)
+    except ManifestError as exc:
+        result.findings.append(Finding.make("manifest-unreadable", path=RELEASES, detail=str(exc)))
         return None
-    if latest is None:
-        where = "the git repository" if gitrepo.is_repository(package.root) else "a git repository (this is not one)"
+    if manifest is None:
         result.findings.append(Finding.make(
             "baseline-missing",
-            detail=f"no previous release: no vX.Y.Z tag in {where} at {package.root}; "
-                   "pass --baseline with the previous release zip to compare against it"))
+            detail=f"no release manifest in {RELEASES}/ (nothing has been released from here yet); "
+                   "pass --baseline with a release zip, directory or git ref to compare against it"))
         return None
-    _, tag = latest
-    if gitrepo.read_blob(package.root, tag, DESCRIPTOR) is None:
-        result.findings.append(Finding.make(
-            "baseline-missing",
-            detail=f"the latest release tag {tag} has no {DESCRIPTOR} at {package.root} (this package was not part of it); "
-                   "pass --baseline with the previous release zip to compare against it"))
-        return None
-    try:
-        snapshot = from_git(package.root, tag)
-        snapshot.descriptor  # noqa: B018 - read it now, to report problems here
-        return snapshot
-    except SnapshotError as exc:
-        result.findings.append(Finding.make("baseline-unreadable", value=tag, detail=str(exc)))
-        return None
+    return _manifest_baseline(manifest)
 
 
 def _check_stable_ids(package: Package, options: Any, result: LayerResult) -> None:
@@ -332,14 +371,8 @@ def _check_stable_ids(package: Package, options: Any, result: LayerResult) -> No
                 result.findings.append(Finding.make("retraction-replacement-unknown", field=REPLACED_BY, value=replacement, **where))
 
     baseline = _baseline(package, options, result)
-    if baseline is None:
-        return
-    try:
+    if baseline is not None:
         _compare_with_baseline(package, baseline, current_ids, present, retractions, retracted, result)
-    except SnapshotError as exc:  # a damaged member of a release zip (bad CRC, truncated)
-        result.findings.append(Finding.make("baseline-unreadable", value=baseline.label, detail=str(exc)))
-    finally:
-        baseline.close()
 
 
 class _IdIndex:
@@ -373,24 +406,16 @@ class _IdIndex:
         return wanted.join(self.frame.select("id"), on="id", how="anti").sort("order").get_column("id").to_list()
 
 
-def _compare_with_baseline(package: Package, baseline: Snapshot, current_ids: dict[str, str], present: _IdIndex,
+def _compare_with_baseline(package: Package, baseline: Baseline, current_ids: dict[str, str], present: _IdIndex,
                            retractions, retracted: dict[str, tuple[int, dict[str, str]]], result: LayerResult) -> None:
-    label = baseline.label if baseline.version is None else f"{baseline.label} ({baseline.version})"
-    released = id_resources(list(baseline.resources), baseline.primary_key)
-    for name, key in released.items():
-        old = baseline.table(name)
-        if old is None:
-            continue
+    released_in = Version.parse(baseline.version or "")
+    for name, (key, ids) in baseline.ids.items():
         spec = package.resources.get(name)
         path = spec.path if spec is not None and spec.path else DESCRIPTOR
-        if key not in old.header:
-            continue
-        released_ids = old.column(key)
-        result.checks += len(released_ids)
-        for ident in present.missing(released_ids):
+        result.checks += len(ids)
+        for ident in present.missing(sorted(ids)):
             if ident in retracted:
                 index, entry = retracted[ident]
-                released_in = Version.parse(baseline.version or "")
                 retracted_in = Version.parse(entry.get(RETRACTED_IN, ""))
                 if released_in is not None and retracted_in is not None and retracted_in <= released_in:
                     result.findings.append(Finding.make(
@@ -398,12 +423,9 @@ def _compare_with_baseline(package: Package, baseline: Snapshot, current_ids: di
                         field=RETRACTED_IN, value=entry.get(RETRACTED_IN), baseline=baseline.label, baseline_version=baseline.version))
                 continue
             result.findings.append(Finding.make("released-id-missing", resource=name, path=path, row_id=ident, field=key,
-                                                value=ident, baseline=label))
-    old_retractions = baseline.table(RETRACTIONS) if RETRACTIONS in baseline.resources else None
-    for row in old_retractions.rows if old_retractions else []:
-        ident = row.get(RETRACTED_ID, "")
-        result.checks += 1
-        if ident not in retracted:
-            result.findings.append(Finding.make("retraction-removed", resource=RETRACTIONS,
-                                                path=retractions.path if retractions else DESCRIPTOR,
-                                                row_id=ident, field=RETRACTED_ID, value=ident, baseline=label))
+                                                value=ident, baseline=baseline.label))
+    result.checks += len(baseline.retracted)
+    for ident in sorted(baseline.retracted - retracted.keys()):
+        result.findings.append(Finding.make("retraction-removed", resource=RETRACTIONS,
+                                            path=retractions.path if retractions else DESCRIPTOR,
+                                            row_id=ident, field=RETRACTED_ID, value=ident, baseline=baseline.label))

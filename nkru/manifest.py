@@ -1,0 +1,242 @@
+"""Release manifests: `releases/X.Y.Z.json`, one per release, committed in the repository.
+
+A manifest says what a release was, so that nothing needs a git tag or the network to know it:
+
+```json
+{
+  "manifest": 1,
+  "name": "nkru",
+  "version": "1.0.0",
+  "date": "2026-11-30",
+  "archives": {"nkru-1.0.0.zip": {"sha256": "…", "bytes": 123456}},
+  "files": {"nkru-1.0.0/data/claims.csv": {"sha256": "…", "bytes": 4567}, …},
+  "resources": {
+    "claims": {"path": "data/claims.csv", "rows": 84, "primaryKey": ["claim_id"], "ids": ["C001..C084"]},
+    "event_actors": {"path": "…", "rows": 73, "primaryKey": ["event_id", "actor_id", "role"],
+                     "keysSha256": "…"}
+  }
+}
+```
+
+`ids` lists a one-field primary key's values sorted and run-length compressed: a run of
+consecutive numbers with one prefix and one digit width is written `C001..C084`, so a
+million-row table of `C0000001`…`C1000000` is one string. IDs that contain `..` themselves
+are kept apart in `literalIds`, so a range is never misread. Composite keys are not used by
+the stable-ID check; they are recorded as a count and the SHA-256 of their sorted, tab-joined
+rows (`keysSha256`), which stays small.
+
+The stable-ID check (metadata layer) compares the working tree with the newest manifest;
+`nkru release --verify X.Y.Z` rebuilds the release and compares it with `files` and `archives`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterable
+
+from nkru.metadata import Version
+
+#: Folder of the manifests, relative to the package root.
+RELEASES = "releases"
+FORMAT = 1
+
+_NUMBERED = re.compile(r"^(.*?)([0-9]+)$")
+_RANGE = re.compile(r"^(.*?)([0-9]+)\.\.(.*?)([0-9]+)$")
+_NAME = re.compile(r"^(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)\.json$")
+
+
+class ManifestError(ValueError):
+    """A manifest cannot be read or is malformed."""
+
+
+# -- compact ID lists ------------------------------------------------------------------
+
+
+def _sort_key(ident: str) -> tuple:
+    match = _NUMBERED.match(ident)
+    if match is None:
+        return (ident, -1, 0)
+    prefix, digits = match.groups()
+    return (prefix, len(digits), int(digits))
+
+
+def compress_ids(ids: Iterable[str]) -> tuple[list[str], list[str]]:
+    """(ranges, literals): the IDs sorted, runs of consecutive numbers written `P001..P084`.
+
+    Two IDs are in one run when they share the prefix and the digit width (`C9`, `C10` are not).
+    IDs containing `..` go to `literals` unchanged. Duplicates are kept once.
+    """
+    unique = set(ids)
+    literals = sorted(i for i in unique if ".." in i)
+    out: list[str] = []
+    run: list[Any] = []  # [prefix, width, first, last]
+
+    def flush() -> None:
+        if not run:
+            return
+        prefix, width, first, last = run
+        start = f"{prefix}{first:0{width}d}"
+        if last == first:
+            out.append(start)
+        elif last == first + 1:
+            out.extend([start, f"{prefix}{last:0{width}d}"])
+        else:
+            out.append(f"{start}..{prefix}{last:0{width}d}")
+        run.clear()
+
+    for ident in sorted((i for i in unique if ".." not in i), key=_sort_key):
+        match = _NUMBERED.match(ident)
+        if match is None:
+            flush()
+            out.append(ident)
+            continue
+        prefix, digits = match.groups()
+        number, width = int(digits), len(digits)  # f"{number:0{width}d}" == digits, always
+        if run and run[0] == prefix and run[1] == width and run[3] + 1 == number:
+            run[3] = number
+            continue
+        flush()
+        run[:] = [prefix, width, number, number]
+    flush()
+    return out, literals
+
+
+def expand_ids(ranges: Iterable[str], literals: Iterable[str] = ()) -> set[str]:
+    """The IDs that `compress_ids` wrote; raises ManifestError on a malformed range."""
+    found: set[str] = set(literals)
+    for item in ranges:
+        if not isinstance(item, str):
+            raise ManifestError(f"an ID must be a string, not {item!r}")
+        match = _RANGE.match(item)
+        if match is None:
+            found.add(item)
+            continue
+        prefix, first, prefix2, last = match.groups()
+        if prefix != prefix2 or len(first) != len(last) or int(last) < int(first):
+            raise ManifestError(f"malformed ID range {item!r} (expected e.g. C001..C084: one prefix, one width, ascending)")
+        width = len(first)
+        found.update(f"{prefix}{n:0{width}d}" for n in range(int(first), int(last) + 1))
+    return found
+
+
+def keys_digest(rows: Iterable[Iterable[str]]) -> str:
+    """SHA-256 of composite keys: each key's values tab-joined, the keys sorted, one per line."""
+    lines = sorted("\t".join(values) for values in rows)
+    return hashlib.sha256(("\n".join(lines) + "\n").encode("utf-8")).hexdigest()
+
+
+# -- the manifest ------------------------------------------------------------------------
+
+
+@dataclass
+class Manifest:
+    version: str
+    date: str
+    name: str = "nkru"
+    archives: dict[str, dict[str, Any]] = field(default_factory=dict)
+    files: dict[str, dict[str, Any]] = field(default_factory=dict)
+    resources: dict[str, dict[str, Any]] = field(default_factory=dict)
+    path: str | None = None  # where it was read from, relative to the package root
+
+    @property
+    def label(self) -> str:
+        return self.path or f"{RELEASES}/{self.version}.json"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"manifest": FORMAT, "name": self.name, "version": self.version, "date": self.date,
+                "archives": {k: self.archives[k] for k in sorted(self.archives)},
+                "files": {k: self.files[k] for k in sorted(self.files)},
+                "resources": self.resources}
+
+    def dumps(self) -> str:
+        return json.dumps(self.to_dict(), indent=2, ensure_ascii=False) + "\n"
+
+    def ids(self, resource: str) -> set[str]:
+        entry = self.resources.get(resource) or {}
+        return expand_ids(entry.get("ids") or [], entry.get("literalIds") or [])
+
+    def id_field(self, resource: str) -> str | None:
+        key = (self.resources.get(resource) or {}).get("primaryKey") or []
+        return key[0] if len(key) == 1 else None
+
+    @classmethod
+    def from_dict(cls, data: Any, path: str | None = None) -> "Manifest":
+        where = path or "manifest"
+        if not isinstance(data, dict):
+            raise ManifestError(f"{where}: must be a JSON object")
+        if data.get("manifest") != FORMAT:
+            raise ManifestError(f"{where}: unknown manifest format {data.get('manifest')!r} (this toolkit reads {FORMAT})")
+        version = data.get("version")
+        if Version.parse(version) is None:
+            raise ManifestError(f"{where}: version {version!r} is not X.Y.Z")
+        for key in ("archives", "files", "resources"):
+            if not isinstance(data.get(key), dict):
+                raise ManifestError(f"{where}: {key!r} must be an object")
+        for name, entry in data["resources"].items():
+            if not isinstance(entry, dict) or not isinstance(entry.get("ids", []), list) \
+                    or not isinstance(entry.get("primaryKey", []), list):
+                raise ManifestError(f"{where}: resource {name!r} is malformed (ids and primaryKey must be lists)")
+        return cls(version=version, date=str(data.get("date")), name=str(data.get("name", "nkru")),
+                   archives=data["archives"], files=data["files"], resources=data["resources"], path=path)
+
+    @classmethod
+    def loads(cls, text: str | bytes, path: str | None = None) -> "Manifest":
+        try:
+            data = json.loads(text)
+        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise ManifestError(f"{path or 'manifest'}: not valid JSON ({exc})") from exc
+        return cls.from_dict(data, path)
+
+
+def resource_entry(path: str | None, primary_key: list[str], rows: list[dict[str, str]]) -> dict[str, Any]:
+    """A manifest's `resources` entry for one table read as text."""
+    entry: dict[str, Any] = {"path": path, "rows": len(rows), "primaryKey": list(primary_key)}
+    if len(primary_key) == 1:
+        ranges, literals = compress_ids(row.get(primary_key[0], "") for row in rows)
+        entry["ids"] = ranges
+        if literals:
+            entry["literalIds"] = literals
+    elif primary_key:
+        entry["keysSha256"] = keys_digest([row.get(k, "") for k in primary_key] for row in rows)
+    return entry
+
+
+def manifest_names(root: Path) -> list[tuple[Version, str]]:
+    """(version, file name) of every `releases/X.Y.Z.json` under `root`, newest first."""
+    folder = Path(root) / RELEASES
+    if not folder.is_dir():
+        return []
+    found = []
+    for child in folder.iterdir():
+        match = _NAME.match(child.name)
+        if match and child.is_file():
+            found.append((Version(*(int(g) for g in match.groups())), child.name))
+    return sorted(found, reverse=True)
+
+
+def read_manifest(root: Path, version: str) -> Manifest:
+    """`releases/<version>.json`; raises ManifestError when it is missing or malformed."""
+    rel = f"{RELEASES}/{version}.json"
+    path = Path(root) / rel
+    if not path.is_file():
+        raise ManifestError(f"{rel}: no such manifest (release {version} was not made from this repository)")
+    try:
+        text = path.read_bytes()
+    except OSError as exc:
+        raise ManifestError(f"{rel}: cannot be read ({exc})") from exc
+    manifest = Manifest.loads(text, rel)
+    if manifest.version != version:
+        raise ManifestError(f"{rel}: says version {manifest.version!r}, but its name says {version}")
+    return manifest
+
+
+def latest_manifest(root: Path, below: Version | None = None) -> Manifest | None:
+    """The newest manifest (below `below` when given), or None when there is none."""
+    for version, _ in manifest_names(root):
+        if below is None or version < below:
+            return read_manifest(root, str(version))
+    return None
