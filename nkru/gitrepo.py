@@ -99,4 +99,20 @@ def commit_adding(root: Path, path: str) -> str | None:
     """The newest commit (reachable from HEAD) that added `path`, or None (not there, or not in a shallow history)."""
     process = run(root, "log", "-1", "--diff-filter=A", "--format=%H", "--", f"./{path}", check=False)
     commit = process.stdout.decode().strip()
-    return commit or None if process.returncode == 0 else None
+    if process.returncode != 0 or not commit:
+        return None
+    # In a shallow clone the oldest fetched commit seems to add every file: it proves nothing.
+    return None if commit in shallow_commits(root) else commit
+
+
+def shallow_commits(root: Path) -> set[str]:
+    """The boundary commits of a shallow clone (empty for a full one)."""
+    process = run(root, "rev-parse", "--git-path", "shallow", check=False)
+    name = process.stdout.decode().strip()
+    if process.returncode != 0 or not name:
+        return set()
+    path = Path(name) if Path(name).is_absolute() else Path(root) / name
+    try:
+        return set(path.read_text(encoding="ascii").split())
+    except OSError:
+        return set()

@@ -18,8 +18,9 @@ settings.load_profile(os.environ.get("NKRU_HYPOTHESIS_PROFILE", "ci"))
 from tests.helpers import REPO
 
 # What a package is, for copying: the descriptor, data, schemas and the metadata files beside them.
+# The release manifests (releases/) are left out: tests make their own releases.
 PACKAGE_ITEMS = ["datapackage.json", "data", "schemas", "CITATION.cff", ".zenodo.json", "CHANGELOG.md",
-                 "README.md", "LICENSE", "pyproject.toml"]
+                 "README.md", "LICENSE", "pyproject.toml", "docs"]
 
 
 def copy_package(target: Path) -> Path:

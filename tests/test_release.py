@@ -42,8 +42,8 @@ def metadata_version(root: Path) -> str:
     return json.loads((root / "datapackage.json").read_text(encoding="utf-8"))["version"]
 
 
-def released_date(root: Path) -> str:
-    return load_cff((root / "CITATION.cff").read_text(encoding="utf-8"))["date-released"]
+def released_date(root: Path) -> str | None:
+    return load_cff((root / "CITATION.cff").read_text(encoding="utf-8")).get("date-released")
 
 
 def snapshot_files(root: Path) -> dict[str, bytes]:
@@ -51,31 +51,61 @@ def snapshot_files(root: Path) -> dict[str, bytes]:
             if p.is_file() and ".git" not in p.relative_to(root).parts}
 
 
+def make_release(repo: Path, version: str, date: str) -> release.ReleasePlan:
+    """Release `version` (validation left to the tests that need it) and commit what it wrote."""
+    plan = release.plan_release(repo, version, date=date, validate=False)
+    assert plan.ok, plan.refusals
+    release.write_release(plan)
+    commit_all(repo, f"Release {version}")
+    return plan
+
+
+@pytest.fixture
+def released(repo: Path) -> Path:
+    """The repository after its first release, 1.0.0 (manifest committed, no tag)."""
+    make_release(repo, "1.0.0", "2026-11-30")
+    return repo
+
+
 # -- the first release, end to end ---------------------------------------------------------
 
 
-def test_first_release_is_reproducible_valid_and_citable(repo, tmp_path):
-    version = metadata_version(repo)
-    date = released_date(repo)
+def test_first_release_is_reproducible_valid_open_and_citable(repo, tmp_path):
+    version, date = "1.0.0", "2026-11-30"
+    if metadata_version(repo) != version:
+        assert released_date(repo) is None  # nothing was ever published: no file claims a release date
     before = snapshot_files(repo)
 
-    first = run_cli("release", version, str(repo))
+    first = run_cli("release", version, str(repo), "--date", date)
     assert first.exit_code == 0, first.stderr
     assert f"git tag -a v{version}" in first.stdout and f"git push origin HEAD v{version}" in first.stdout
+    assert f"releases/{version}.json" in first.stdout
     dist = repo / "dist"
     zip_path = dist / f"nkru-{version}.zip"
     zip_bytes = zip_path.read_bytes()
     sums = (dist / "SHA256SUMS").read_text(encoding="utf-8")
     assert sums == f"{hashlib.sha256(zip_bytes).hexdigest()}  nkru-{version}.zip\n"
-    # The metadata already said this version: no file of the package changed, so no tag was created either.
-    assert {k: v for k, v in snapshot_files(repo).items() if not k.startswith("dist/")} == before
     assert git(repo, "tag", "--list") == ""
+    after = snapshot_files(repo)
+    changed = sorted(k for k in after if not k.startswith("dist/") and after[k] != before.get(k))
+    assert f"releases/{version}.json" in changed
+    assert set(changed) <= {".zenodo.json", "CHANGELOG.md", "CITATION.cff", "datapackage.json", f"releases/{version}.json"}
+    assert metadata_version(repo) == version and released_date(repo) == date
 
-    # Release twice from the same commit: byte-identical zip and SHA256SUMS.
-    second = run_cli("release", version, str(repo))
+    # The manifest: date, the zip's and every file's checksum, row counts and compressed keys.
+    manifest = json.loads((repo / "releases" / f"{version}.json").read_text(encoding="utf-8"))
+    assert (manifest["version"], manifest["date"]) == (version, date)
+    assert manifest["archives"][f"nkru-{version}.zip"]["sha256"] == hashlib.sha256(zip_bytes).hexdigest()
+    header, claims = read_table(repo, "claims")
+    assert manifest["resources"]["claims"]["rows"] == len(claims)
+    assert manifest["resources"]["claims"]["ids"] == [f"C001..C{len(claims):03d}"]
+    assert "keysSha256" in manifest["resources"]["event_actors"]
+
+    # Rerunning the uncommitted release changes nothing and rebuilds the same bytes.
+    second = run_cli("release", version, str(repo), "--date", date)
     assert second.exit_code == 0, second.stderr
-    assert (dist / "SHA256SUMS").read_text(encoding="utf-8") == sums
-    assert zip_path.read_bytes() == zip_bytes
+    assert "no file changes" in second.stdout
+    assert snapshot_files(repo) == after
 
     with zipfile.ZipFile(zip_path) as archive:
         infos = archive.infolist()
@@ -83,81 +113,137 @@ def test_first_release_is_reproducible_valid_and_citable(repo, tmp_path):
         assert names == sorted(names)
         folder = f"nkru-{version}/"
         assert all(n.startswith(folder) for n in names)
-        stamp = tuple(int(p) for p in date.split("-")) + (0, 0, 0)
         for info in infos:
-            assert info.date_time == stamp
+            assert info.date_time == (2026, 11, 30, 0, 0, 0)
             assert stat.S_IMODE(info.external_attr >> 16) == 0o644 and info.create_system == 3
-            assert info.extra == b"" and info.compress_type == zipfile.ZIP_DEFLATED
+            assert info.extra == b"" and info.compress_type == zipfile.ZIP_STORED
+            assert manifest["files"][info.filename] == {"sha256": hashlib.sha256(archive.read(info)).hexdigest(),
+                                                        "bytes": info.file_size}
+        assert len(manifest["files"]) == len(infos)
         assert archive.comment == b""
         inside = {n[len(folder):] for n in names}
         for required in ("datapackage.json", "README.md", "CHANGELOG.md", "CITATION.cff", "LICENSE", ".zenodo.json",
-                         "data/sources/NOTICE.md", "data/retractions.csv", "schemas/retractions.json"):
+                         "data/sources/NOTICE.md", "data/retractions.csv", "schemas/retractions.json", "docs/codebook.md"):
             assert required in inside, required
         working = json.loads((repo / "datapackage.json").read_text(encoding="utf-8"))
         for res in working["resources"]:
             assert res["path"] in inside and res["schema"] in inside
-        for source in working["sources"]:
-            assert source["path"] in inside
-        assert "pyproject.toml" not in inside  # the toolkit's files are not part of the dataset
+        # The open release leaves the article texts out (they stay their publishers' copyright).
+        _, sources = read_table(repo, "sources")
+        assert sources and not any(row["text_path"] in inside for row in sources)
+        assert not [n for n in inside if n.endswith(".txt")]
+        assert "pyproject.toml" not in inside and f"releases/{version}.json" not in inside
         archive.extractall(tmp_path / "unzipped")
     unzipped = tmp_path / "unzipped" / f"nkru-{version}"
 
-    # bytes and hash of every resource in the zip's descriptor; the working tree's has none.
     shipped = json.loads((unzipped / "datapackage.json").read_text(encoding="utf-8"))
-    assert len(shipped["resources"]) == len(working["resources"])
+    assert shipped["nkru:texts"] == "excluded"
     for res in shipped["resources"]:
         data = (unzipped / res["path"]).read_bytes()
-        assert res["bytes"] == len(data)
-        assert res["hash"] == "sha256:" + hashlib.sha256(data).hexdigest()
+        assert res["bytes"] == len(data) and res["hash"] == "sha256:" + hashlib.sha256(data).hexdigest()
     assert all("hash" not in res and "bytes" not in res for res in working["resources"])
-    assert {k: v for k, v in shipped.items() if k != "resources"} == {k: v for k, v in working.items() if k != "resources"}
 
-    # The stock frictionless CLI (never `trusted`) validates the unzipped release, hashes included.
+    # The stock frictionless CLI (never `trusted`) validates the unzipped open release, hashes included.
     stock = subprocess.run([sys.executable, "-m", "frictionless", "validate", "--json", str(unzipped / "datapackage.json")],
                            capture_output=True, text=True)
     result = json.loads(stock.stdout)
     assert stock.returncode == 0 and result["valid"] is True, stock.stdout[:2000]
     assert len(result["tasks"]) == len(shipped["resources"])
 
-    # The unzipped release is a complete nkru package: its metadata agree and it cites itself.
+    # The unzipped release cites itself.
     assert validate_package(unzipped, only=["metadata"]).valid
     cited = run_cli("cite", str(unzipped))
     assert cited.exit_code == 0
-    title = working["title"]
-    assert cited.stdout.strip() == f"nkru curators. ({date[:4]}). {title} (Version {version}) [Data set]."
+    assert cited.stdout.strip() == f"nkru curators. (2026). {working['title']} (Version {version}) [Data set]."
 
-    # A tampered resource no longer matches its recorded hash.
-    events = unzipped / "data" / "events.csv"
-    events.write_bytes(events.read_bytes().replace(b"E001", b"E00l", 1))
-    tampered = subprocess.run([sys.executable, "-m", "frictionless", "validate", "--json", str(unzipped / "datapackage.json")],
-                              capture_output=True, text=True)
-    assert json.loads(tampered.stdout)["valid"] is False
-    assert "hash-count" in tampered.stdout
+    # Committed, the release is verified from the git tree against its manifest.
+    commit_all(repo, f"Release {version}")
+    verified = run_cli("release", "--verify", version, str(repo))
+    assert verified.exit_code == 0, verified.stderr
+    assert f"matches releases/{version}.json ({len(infos) + 1} checksums" in verified.stdout
 
 
-def test_source_date_epoch_sets_the_timestamps(repo, monkeypatch):
+def test_zips_do_not_depend_on_zlib(repo, monkeypatch):
+    """Entries are stored: building never calls zlib, so every machine gets the same bytes."""
+    import zlib
+
+    def no_zlib(*args, **kwargs):
+        raise AssertionError("zlib was used")
+
+    first = release.plan_release(repo, "1.0.0", date="2026-11-30", validate=False)
+    for name in ("compressobj", "compress", "decompressobj"):
+        monkeypatch.setattr(zlib, name, no_zlib)
+    second = release.plan_release(repo, "1.0.0", date="2026-11-30", validate=False)
+    assert first.zip_bytes == second.zip_bytes and len(first.zip_bytes) > 10_000
+    # A stored zip is its members, each preceded by a local header: the member bytes appear verbatim.
+    claims = (repo / "data" / "claims.csv").read_bytes()
+    assert claims in first.zip_bytes
+
+
+def test_source_date_epoch_sets_the_timestamps_and_the_manifest_keeps_it(repo, monkeypatch):
     monkeypatch.setenv("SOURCE_DATE_EPOCH", "1700000000")  # 2023-11-14 22:13:20 UTC
-    plan = release.plan_release(repo, metadata_version(repo), validate=False)
-    assert plan.ok, plan.refusals
+    plan = make_release(repo, "1.0.0", "2026-11-30")
     with zipfile.ZipFile(io.BytesIO(plan.zip_bytes)) as archive:
         assert {i.date_time for i in archive.infolist()} == {(2023, 11, 14, 22, 13, 20)}
+    assert plan.manifest.archives["nkru-1.0.0.zip"]["timestamp"] == "2023-11-14T22:13:20Z"
+    monkeypatch.delenv("SOURCE_DATE_EPOCH")
+    result = release.verify_release(repo, "1.0.0")
+    assert result.ok, result.problems
 
 
-# -- the next release -------------------------------------------------------------------------
+def test_verify_names_every_file_that_differs(released):
+    result = release.verify_release(released, "1.0.0")
+    assert result.ok and result.checked > 20
+    # A released table edited afterwards (and committed): the rebuild no longer matches the manifest.
+    set_cell(released, "actors", 0, "notes", "edited after the release")
+    commit_all(released, "edit")
+    result = release.verify_release(released, "1.0.0")
+    assert not result.ok
+    assert any(p.startswith("nkru-1.0.0/data/actors.csv: rebuilt SHA-256") and "releases/1.0.0.json records" in p
+               for p in result.problems), result.problems
+    assert any(p.startswith("nkru-1.0.0.zip: rebuilt SHA-256") for p in result.problems)
+    # The tree of the release commit still verifies (--ref), and the CLI says what differs.
+    good = git(released, "rev-parse", "HEAD~1").strip()
+    assert release.verify_release(released, "1.0.0", ref=good).ok
+    cli = run_cli("release", "--verify", "1.0.0", str(released))
+    assert cli.exit_code == 1 and "data/actors.csv" in cli.stderr
 
 
-def test_patch_release_writes_changelog_bumps_metadata_and_rebuilds_identically(repo):
-    old, old_date = metadata_version(repo), released_date(repo)
-    git(repo, "tag", f"v{old}")
-    major, minor, patch = (int(p) for p in old.split("."))
-    new = f"{major}.{minor}.{patch + 1}"
+def test_verify_usage_errors(released):
+    assert run_cli("release", "--verify", "9.9.9", str(released)).exit_code == 2
+    assert "no such manifest" in run_cli("release", "--verify", "9.9.9", str(released)).stderr
+    assert run_cli("release", "--verify", "1.0.0", str(released), "--ref", "nope").exit_code == 2
+    assert run_cli("release", "1.0.1", str(released), "--ref", "HEAD").exit_code == 2
+
+
+def test_verify_writes_the_zip_sums_and_notes_for_the_workflow(released, tmp_path):
+    dist = tmp_path / "out"
+    dist.mkdir()
+    (dist / "nkru-0.9.0.zip").write_bytes(b"an older release")
+    result = run_cli("release", "--verify", "1.0.0", str(released), "--dist", str(dist), "--notes", str(tmp_path / "notes.md"))
+    assert result.exit_code == 0, result.stderr
+    built = (dist / "nkru-1.0.0.zip").read_bytes()
+    manifest = json.loads((released / "releases" / "1.0.0.json").read_text(encoding="utf-8"))
+    assert hashlib.sha256(built).hexdigest() == manifest["archives"]["nkru-1.0.0.zip"]["sha256"]
+    # SHA256SUMS lists every release zip in the folder, not only the newest.
+    assert (dist / "SHA256SUMS").read_text(encoding="utf-8") == (
+        f"{hashlib.sha256(b'an older release').hexdigest()}  nkru-0.9.0.zip\n"
+        f"{hashlib.sha256(built).hexdigest()}  nkru-1.0.0.zip\n")
+    notes = (tmp_path / "notes.md").read_text(encoding="utf-8")
+    assert "first published release" in notes and "## [" not in notes
+    assert sorted(p.name for p in dist.iterdir()) == ["SHA256SUMS", "nkru-0.9.0.zip", "nkru-1.0.0.zip"]
+
+
+def test_patch_release_writes_changelog_bumps_metadata_and_rebuilds_identically(released):
+    repo = released
+    old, old_date = "1.0.0", "2026-11-30"
+    new = "1.0.1"
     header, rows = read_table(repo, "actors")
     actor = rows[0]["actor_id"]
     set_cell(repo, "actors", 0, "notes", rows[0]["notes"] + " Corrected in a patch.")
     changelog = repo / "CHANGELOG.md"
-    # Whatever the real CHANGELOG has under Unreleased is replaced by this test's one note.
-    changelog.write_text(re.sub(r"## \[Unreleased\]\n.*?(?=\n## \[)", "## [Unreleased]\n\n### Fixed\n\n- A clearer note on an actor.\n",
-                                changelog.read_text(encoding="utf-8"), count=1, flags=re.S), encoding="utf-8")
+    changelog.write_text(changelog.read_text(encoding="utf-8").replace(
+        "## [Unreleased]\n", "## [Unreleased]\n\n### Fixed\n\n- A clearer note on an actor.\n", 1), encoding="utf-8")
     commit_all(repo, "a correction")
 
     # --dry-run shows the plan and writes nothing.
@@ -166,75 +252,87 @@ def test_patch_release_writes_changelog_bumps_metadata_and_rebuilds_identically(
     assert dry.exit_code == 0, dry.stderr
     assert "Nothing was written." in dry.stdout
     assert f"+## [{new}] - 2026-12-24" in dry.stdout
+    assert "previous release: 1.0.0 (releases/1.0.0.json)" in dry.stdout
     assert snapshot_files(repo) == before
-    assert not (repo / "dist").exists()
 
     done = run_cli("release", new, str(repo), "--date", "2026-12-24")
     assert done.exit_code == 0, done.stderr
-    assert "git add CHANGELOG.md" in done.stdout and f'git commit -m "Release {new}"' in done.stdout
-
     log = Changelog.parse(changelog.read_text(encoding="utf-8"))
     assert log.problems == []
     assert [s.heading for s in log.sections[:3]] == ["[Unreleased]", f"[{new}] - 2026-12-24", f"[{old}] - {old_date}"]
-    assert log.body(log.unreleased) == ""
     body = log.body(log.section(new))
     assert body == (f"### Changed\n\n- `actors`: 1 row corrected ({actor}: notes).\n\n"
                     "### Fixed\n\n- A clearer note on an actor.")
-    assert metadata_version(repo) == new
     cff = load_cff((repo / "CITATION.cff").read_text(encoding="utf-8"))
     assert (cff["version"], cff["date-released"]) == (new, "2026-12-24")
     zenodo = json.loads((repo / ".zenodo.json").read_text(encoding="utf-8"))
     assert (zenodo["version"], zenodo["publication_date"]) == (new, "2026-12-24")
-    # Comments in CITATION.cff survive the edit.
     assert (repo / "CITATION.cff").read_text(encoding="utf-8").startswith("#")
     assert validate_package(repo, only=["metadata"]).valid
+    # The new zip carries the earlier manifest, so an unpacked release checks its IDs against it.
+    with zipfile.ZipFile(repo / "dist" / f"nkru-{new}.zip") as archive:
+        assert f"nkru-{new}/releases/1.0.0.json" in archive.namelist()
+        assert f"nkru-{new}/releases/{new}.json" not in archive.namelist()
+    # dist/SHA256SUMS lists both zips.
+    assert [line.split()[1] for line in (repo / "dist" / "SHA256SUMS").read_text().splitlines()] == [
+        "nkru-1.0.0.zip", f"nkru-{new}.zip"]
 
     zip_bytes = (repo / "dist" / f"nkru-{new}.zip").read_bytes()
-    sums = (repo / "dist" / "SHA256SUMS").read_text(encoding="utf-8")
     commit_all(repo, f"Release {new}")
     again = run_cli("release", new, str(repo))
     assert again.exit_code == 0, again.stderr
     assert "no file changes" in again.stdout
     assert (repo / "dist" / f"nkru-{new}.zip").read_bytes() == zip_bytes
-    assert (repo / "dist" / "SHA256SUMS").read_text(encoding="utf-8") == sums
+    assert release.verify_release(repo, new).ok and release.verify_release(repo, old, ref="HEAD~2").ok
 
 
-def test_changelog_lists_added_and_retracted_rows(repo):
-    """The generated section for a minor release: rows added and removed (with the retraction reason)."""
-    git(repo, "tag", f"v{metadata_version(repo)}")
+def test_changelog_lists_added_and_retracted_rows(released):
+    repo = released
     header, rows = read_table(repo, "claims")
     removed = rows.pop()
     added = dict(rows[0], claim_id="C999")
     write_table(repo, "claims", header, rows + [added])
     write_table(repo, "retractions", ["id", "retracted_in", "reason", "replaced_by"],
-                [{"id": removed["claim_id"], "retracted_in": "0.2.0", "reason": "duplicate of another claim", "replaced_by": ""}])
+                [{"id": removed["claim_id"], "retracted_in": "1.1.0", "reason": "duplicate of another claim", "replaced_by": ""}])
     commit_all(repo, "edits")
-    plan = release.plan_release(repo, "0.2.0", date="2027-01-02", validate=False)
+    plan = release.plan_release(repo, "1.1.0", date="2027-01-02", validate=False)
     assert plan.ok, plan.refusals
     assert plan.required_bump == "minor"
     [edit] = [e for e in plan.edits if e.path == "CHANGELOG.md"]
-    body = Changelog.parse(edit.new).body(Changelog.parse(edit.new).section("0.2.0"))
+    body = Changelog.parse(edit.new).body(Changelog.parse(edit.new).section("1.1.0"))
     assert "- `claims`: 1 row (C999)." in body
     assert f"- `claims`: 1 row: {removed['claim_id']} (retracted: duplicate of another claim)." in body
-    assert "`retractions`" not in body
+
+
+def test_the_previous_release_is_found_without_tags_or_full_history(released, tmp_path):
+    """A shallow clone has the manifest but not the release commit: a new release says to fetch the history."""
+    set_cell(released, "actors", 0, "notes", "a correction")
+    commit_all(released, "correction")
+    clone = tmp_path / "shallow"
+    subprocess.run(["git", "clone", "-q", "--depth", "1", f"file://{released}", str(clone)], check=True)
+    [reason] = release.plan_release(clone, "1.0.1", validate=False).refusals
+    assert "cannot find the commit of the previous release 1.0.0" in reason and "fetch the full history" in reason
+    # A full clone finds the commit that added the manifest.
+    full = tmp_path / "full"
+    subprocess.run(["git", "clone", "-q", str(released), str(full)], check=True)
+    assert release.plan_release(full, "1.0.1", validate=False).ok
 
 
 # -- refusals ---------------------------------------------------------------------------------
 
 
-def test_refusal_lists_every_reason(repo):
-    """Dirty tree, a version that is not newer than the last tag, and failing validation, all at once."""
-    version = metadata_version(repo)
-    git(repo, "tag", f"v{version}")
+def test_refusal_lists_every_reason(released):
+    """Dirty tree, a version that is not newer than the last release, and failing validation, all at once."""
+    repo = released
     line = set_cell(repo, "actors", 0, "actor_type", "not-a-type")
-    result = run_cli("release", version, str(repo))
+    result = run_cli("release", "0.9.0", str(repo))
     assert result.exit_code == 1
     err = " ".join(result.stderr.split())
-    assert f"refused: nkru release {version}" in err
+    assert "refused: nkru release 0.9.0" in err
     assert "the git working tree is dirty (data/actors.csv)" in err
-    assert f"{version} is not greater than the latest release v{version}" in err
+    assert "0.9.0 is not greater than the latest release 1.0.0 (releases/1.0.0.json)" in err
     assert "validation fails with" in err and f"data/actors.csv:{line}" in err
-    assert not (repo / "dist").exists()
+    assert sorted(p.name for p in (repo / "dist").iterdir()) == ["SHA256SUMS", "nkru-1.0.0.zip"]
 
 
 def _drop_column(repo: Path, resource: str, column: str) -> None:
@@ -252,16 +350,16 @@ def _add_row(repo: Path, resource: str) -> None:
 
 
 @pytest.mark.parametrize("case, version, expected", [
-    ("dirty", "0.1.1", "the git working tree is dirty"),
-    ("untracked", "0.1.1", "the git working tree is dirty (data/new.csv)"),
-    ("not greater", "0.1.0", "0.1.0 is not greater than the latest release v0.1.0"),
-    ("older", "0.0.9", "0.0.9 is not greater than the latest release v0.1.0"),
-    ("column removed in a minor release", "0.2.0", "0.2.0 is a minor release, but the changes since v0.1.0 need a major release"),
-    ("row added in a patch release", "0.1.1", "0.1.1 is a patch release, but the changes since v0.1.0 need a minor release"),
-    ("no README", "0.1.1", "README.md is missing"),
+    ("dirty", "1.0.1", "the git working tree is dirty"),
+    ("untracked", "1.0.1", "the git working tree is dirty (data/new.csv)"),
+    ("older", "0.9.9", "0.9.9 is not greater than the latest release 1.0.0"),
+    ("column removed in a minor release", "1.1.0", "1.1.0 is a minor release, but the changes since 1.0.0 need a major release"),
+    ("row added in a patch release", "1.0.1", "1.0.1 is a patch release, but the changes since 1.0.0 need a minor release"),
+    ("no README", "1.0.1", "README.md is missing"),
+    ("broken manifest", "1.0.1", "releases/1.0.0.json: not valid JSON"),
 ])
-def test_each_refusal(repo, case, version, expected):
-    git(repo, "tag", "v0.1.0")
+def test_each_refusal(released, case, version, expected):
+    repo = released
     if case == "dirty":
         set_cell(repo, "actors", 0, "notes", "edited, not committed")
     elif case == "untracked":
@@ -275,19 +373,21 @@ def test_each_refusal(repo, case, version, expected):
     elif case == "no README":
         (repo / "README.md").unlink()
         commit_all(repo, "no readme")
+    elif case == "broken manifest":
+        (repo / "releases" / "1.0.0.json").write_text("{", encoding="utf-8")
+        commit_all(repo, "broken")
     plan = release.plan_release(repo, version, validate=False)
-    assert len(plan.refusals) == 1, plan.refusals
+    assert len(plan.refusals) >= 1, plan.refusals
     assert plan.refusals[0].startswith(expected), plan.refusals
     assert plan.zip_bytes == b"" and plan.edits == []
 
 
-def test_bump_refusal_names_the_reason_and_the_right_version(repo):
-    git(repo, "tag", "v0.1.0")
-    _drop_column(repo, "actors", "notes")
-    commit_all(repo, "drop a column")
-    [reason] = release.plan_release(repo, "0.1.1", validate=False).refusals
-    assert "actors: field notes removed (was string)" in reason and "release 1.0.0 instead" in reason
-    assert release.plan_release(repo, "1.0.0", validate=False).ok
+def test_bump_refusal_names_the_reason_and_the_right_version(released):
+    _drop_column(released, "actors", "notes")
+    commit_all(released, "drop a column")
+    [reason] = release.plan_release(released, "1.0.1", validate=False).refusals
+    assert "actors: field notes removed (was string)" in reason and "release 2.0.0 instead" in reason
+    assert release.plan_release(released, "2.0.0", validate=False).ok
 
 
 def test_first_release_may_not_go_below_the_metadata_version(repo):
@@ -339,10 +439,10 @@ def test_dirty_paths_leaves_out_the_excluded_folder(repo):
 def test_release_output_inside_the_package_does_not_make_it_dirty(repo):
     (repo / "dist").mkdir()
     (repo / "dist" / "old.zip").write_bytes(b"zip")
-    plan = release.plan_release(repo, "0.1.0", validate=False)
+    plan = release.plan_release(repo, "1.0.0", validate=False)
     assert not any("dirty" in r for r in plan.refusals), plan.refusals
     (repo / "stray.txt").write_text("x", encoding="utf-8")
-    plan = release.plan_release(repo, "0.1.0", validate=False)
+    plan = release.plan_release(repo, "1.0.0", validate=False)
     assert any("dirty (stray.txt)" in r for r in plan.refusals), plan.refusals
 
 
