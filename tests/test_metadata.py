@@ -20,6 +20,42 @@ from nkru.package import Package
 ID_RESOURCES = list(id_resources(list(Package.open(REPO).resources), Package.open(REPO).primary_key))
 
 
+RELEASE_DATE = "2026-11-30"
+
+
+def mark_released(root: Path, date: str = RELEASE_DATE) -> Path:
+    """Put a package copy into the state of a release of its version (CHANGELOG heading, CITATION.cff and
+    .zenodo.json dates), as `nkru release` leaves it; a copy already in that state is left alone."""
+    from nkru.metadata import dump_json, set_yaml_value
+
+    version = current_version(root)
+    changelog = root / "CHANGELOG.md"
+    log = Changelog.parse(changelog.read_text(encoding="utf-8"))
+    if log.section(version) is None:
+        changelog.write_text(log.with_release(version, date, {}), encoding="utf-8")
+        date_used = date
+    else:
+        date_used = log.section(version).date
+    cff = root / "CITATION.cff"
+    cff.write_text(set_yaml_value(cff.read_text(encoding="utf-8"), "date-released", date_used, after="version"), encoding="utf-8")
+    zenodo = json.loads((root / ".zenodo.json").read_text(encoding="utf-8"))
+    zenodo["publication_date"] = date_used
+    (root / ".zenodo.json").write_text(dump_json(zenodo), encoding="utf-8")
+    return root
+
+
+@pytest.fixture
+def package_copy(tmp_path: Path) -> Path:
+    """A copy of the real package, in the state of a release of its version (most checks here are about that)."""
+    return mark_released(copy_package(tmp_path / "package"))
+
+
+@pytest.fixture
+def unreleased_copy(tmp_path: Path) -> Path:
+    """A copy of the real package as it is (before its first release: no release date anywhere)."""
+    return copy_package(tmp_path / "unreleased")
+
+
 def metadata(package: Path, **options):
     report = validate_package(package, only=["metadata"], options=Options(**options))
     [layer] = report.layers
@@ -74,7 +110,7 @@ def test_real_citation_cff_is_a_dataset_without_invented_identifiers(real_packag
     descriptor = json.loads((real_package / "datapackage.json").read_text(encoding="utf-8"))
     assert data["cff-version"] == "1.2.0" and data["type"] == "dataset"
     assert data["title"] == descriptor["title"]
-    for key in ("authors", "version", "date-released", "license", "keywords", "abstract"):
+    for key in ("authors", "version", "license", "keywords", "abstract"):
         assert data[key], key
     # A DOI and repository URL only once they exist: none is made up.
     for key in ("doi", "identifiers", "repository", "repository-code", "url"):
@@ -82,8 +118,18 @@ def test_real_citation_cff_is_a_dataset_without_invented_identifiers(real_packag
     zenodo = json.loads((real_package / ".zenodo.json").read_text(encoding="utf-8"))
     assert zenodo["upload_type"] == "dataset"
     log = Changelog.parse((real_package / "CHANGELOG.md").read_text(encoding="utf-8"))
-    assert log.problems == []
-    assert log.unreleased is not None and log.latest.version == descriptor["version"]
+    assert log.problems == [] and log.unreleased is not None
+    # A release date only for a release that happened, i.e. that has a manifest in releases/.
+    manifests = sorted((real_package / "releases").glob("*.json")) if (real_package / "releases").is_dir() else []
+    if manifests:
+        newest = json.loads((real_package / "releases" / f"{descriptor['version']}.json").read_text(encoding="utf-8"))
+        assert data["date-released"] == zenodo["publication_date"] == newest["date"] == log.latest.date
+        assert log.latest.version == descriptor["version"]
+    else:
+        assert "date-released" not in data and "publication_date" not in zenodo and log.latest is None
+    # 0.1.0 was never published: the CHANGELOG says so and dates no 0.1.0 release.
+    assert log.section("0.1.0") is None
+    assert "0.1.0 was never published" in " ".join(log.text.split()) or "was never published as an artifact" in " ".join(log.text.split())
 
 
 # -- one version everywhere -----------------------------------------------------------
@@ -255,8 +301,19 @@ def test_without_a_baseline_ids_are_not_checked_and_that_is_said(package_copy):
     layer = metadata(package_copy)
     warning = one(layer, "baseline-missing")
     assert warning.severity == "warning"
-    assert "no previous release" in warning.message and "--baseline" in warning.message
+    assert "no release manifest in releases/" in warning.message and "--baseline" in warning.message
     assert codes(layer) == []
+
+
+def test_before_the_first_release_no_file_needs_a_release_date(unreleased_copy):
+    if (REPO / "releases").is_dir():
+        pytest.skip("the real package has been released")
+    layer = metadata(unreleased_copy)
+    assert codes(layer) == [], [f.message for f in layer.findings]
+    # A date that claims a release that never happened is refused.
+    edit_json(unreleased_copy / ".zenodo.json", "publication_date", "2026-11-22")
+    finding = one(metadata(unreleased_copy), "date-without-release")
+    assert (finding.path, finding.field, finding.value) == (".zenodo.json", "publication_date", "2026-11-22")
 
 
 @pytest.fixture
@@ -332,26 +389,87 @@ def test_an_unreadable_baseline_is_an_error(package_copy, tmp_path):
     assert finding.severity == "error" and "no datapackage.json" in finding.message
 
 
-def test_the_latest_release_tag_is_the_default_baseline(package_copy):
-    init_repo(package_copy, commit="release")
-    git(package_copy, "tag", "v0.0.9")
-    git(package_copy, "tag", "v0.1.0")
-    git(package_copy, "tag", "not-a-release")
-    header, rows = read_table(package_copy, "events")
+def _release(root: Path, version: str = "1.0.0") -> Path:
+    """Release the package copy in a git repository (validation skipped: the layer under test is run after)."""
+    from nkru import release
+
+    if not (root / ".git").exists():
+        init_repo(root, commit="the package")
+    plan = release.plan_release(root, version, date=RELEASE_DATE, validate=False)
+    assert plan.ok, plan.refusals
+    release.write_release(plan)
+    git(root, "add", "-A")
+    git(root, "commit", "-qm", f"Release {version}")
+    return root
+
+
+def test_the_newest_manifest_is_the_default_baseline(unreleased_copy, tmp_path):
+    repo = _release(unreleased_copy)
+    assert [f.code for f in metadata(repo).findings] == []  # no baseline-missing once a manifest exists
+    header, rows = read_table(repo, "events")
     removed = rows.pop(0)
-    write_table(package_copy, "events", header, rows)
-    finding = one(metadata(package_copy), "released-id-missing")
+    write_table(repo, "events", header, rows)
+    finding = one(metadata(repo), "released-id-missing")
     assert finding.row_id == removed["event_id"]
-    assert "v0.1.0" in finding.message
-    # The CLI gives the same, and --baseline can name a zip instead.
-    result = run_cli("validate", str(package_copy), "--only", "metadata")
+    assert "releases/1.0.0.json (1.0.0)" in finding.message
+    result = run_cli("validate", str(repo), "--only", "metadata")
     assert result.exit_code == 1
-    assert "released-id-missing" in result.stdout
+    assert "released-id-missing" in result.stdout and "releases/1.0.0.json" in result.stdout
+    # No tag, no network: a shallow clone (tags neither fetched nor existing) checks the same.
+    git(repo, "commit", "-qam", "remove an event")
+    clone = tmp_path / "shallow"
+    git(tmp_path, "clone", "-q", "--depth", "1", "--no-tags", f"file://{repo}", str(clone))
+    assert git(clone, "tag", "--list") == ""
+    assert one(metadata(clone), "released-id-missing").row_id == removed["event_id"]
+
+
+def test_an_unpacked_release_checks_ids_against_the_manifests_it_carries(unreleased_copy, tmp_path):
+    repo = _release(unreleased_copy)
+    _release(repo, "1.1.0")
+    with zipfile.ZipFile(repo / "dist" / "nkru-1.1.0.zip") as archive:
+        archive.extractall(tmp_path / "unpacked")
+    unpacked = tmp_path / "unpacked" / "nkru-1.1.0"
+    assert (unpacked / "releases" / "1.0.0.json").is_file()
+    assert [f.code for f in metadata(unpacked).findings] == []
+    header, rows = read_table(unpacked, "claims")
+    removed = rows.pop()
+    write_table(unpacked, "claims", header, rows)
+    assert one(metadata(unpacked), "released-id-missing").row_id == removed["claim_id"]
+
+
+def test_a_removed_retraction_is_found_through_the_manifest(unreleased_copy):
+    repo = unreleased_copy
+    header, rows = read_table(repo, "claims")
+    removed = rows.pop()
+    write_table(repo, "claims", header, rows)
+    write_table(repo, "retractions", ["id", "retracted_in", "reason", "replaced_by"],
+                [{"id": removed["claim_id"], "retracted_in": "1.0.0", "reason": "duplicate", "replaced_by": ""}])
+    _release(repo)
+    write_table(repo, "retractions", ["id", "retracted_in", "reason", "replaced_by"], [])
+    layer = metadata(repo)
+    assert one(layer, "retraction-removed").row_id == removed["claim_id"]
+    assert "releases/1.0.0.json" in one(layer, "retraction-removed").message
+
+
+def test_a_broken_manifest_or_a_missing_changelog_section_is_a_finding(unreleased_copy):
+    repo = _release(unreleased_copy)
+    (repo / "releases" / "1.0.0.json").write_text('{"manifest": 1, "version": "1.0.0", "archives": {}, "files": {}, '
+                                                  '"resources": {"claims": {"ids": ["C009..C001"], "primaryKey": ["claim_id"]}}}',
+                                                  encoding="utf-8")
+    finding = one(metadata(repo), "manifest-unreadable")
+    assert "malformed ID range 'C009..C001'" in finding.message
+    (repo / "releases" / "1.0.0.json").write_text("[]", encoding="utf-8")
+    assert "must be a JSON object" in one(metadata(repo), "manifest-unreadable").message
+    (repo / "releases" / "1.0.0.json").unlink()
+    (repo / "releases" / "0.5.0.json").write_text(git(repo, "show", "HEAD:releases/1.0.0.json").replace('"1.0.0"', '"0.5.0"'),
+                                                  encoding="utf-8")
+    finding = one(metadata(repo), "changelog-release-missing")
+    assert finding.value == "0.5.0" and "releases/0.5.0.json" in finding.message
 
 
 def test_a_release_zip_as_baseline(package_copy, released, tmp_path):
     archive = tmp_path / "nkru-0.1.0.zip"
-    with zipfile.ZipFile(archive, "w") as handle:
+    with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as handle:
         for path in sorted(p for p in released.rglob("*") if p.is_file()):
             handle.write(path, f"nkru-0.1.0/{path.relative_to(released).as_posix()}")
     header, rows = read_table(package_copy, "actors")

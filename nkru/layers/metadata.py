@@ -82,6 +82,10 @@ define("manifest-unreadable", NAME, "stable IDs not checked: {detail}",
 define("release-interrupted", NAME,
        "an interrupted `nkru release` left {path}/: rerun the same `nkru release X.Y.Z` to complete or undo it",
        description="`nkru release` was killed while writing; its next run finishes or undoes the transaction.")
+define("date-without-release", NAME,
+       "{path} gives the release date {value!r}, but nothing has been released (no manifest in releases/, no release "
+       "in CHANGELOG.md): remove it; `nkru release` sets it",
+       description="CITATION.cff or .zenodo.json claims a release date before any release was made.")
 define("changelog-release-missing", NAME, "CHANGELOG.md has no section for release {value} ({manifest})",
        description="A release recorded in releases/ has no '## [X.Y.Z] - date' section in CHANGELOG.md.")
 define("baseline-unreadable", NAME, "stable IDs not checked: baseline {value!r} cannot be read: {detail}",
@@ -190,6 +194,11 @@ def _check_metadata(package: Package, result: LayerResult) -> None:
               licence, casefold=True)
         if released or cff.get("date-released") is not None:
             dates.append((CITATION, cff_text, "date-released", cff.get("date-released")))
+        result.checks += 1
+        if not released and cff.get("date-released") is not None:
+            result.findings.append(Finding.make("date-without-release", path=CITATION, field="date-released",
+                                                line=key_line(cff_text, "date-released", yaml_style=True),
+                                                value=cff.get("date-released")))
 
     if zenodo is not None:
         _check_zenodo(zenodo, zenodo_text, result, released)
@@ -201,6 +210,11 @@ def _check_metadata(package: Package, result: LayerResult) -> None:
         agree("license-mismatch", ZENODO, zenodo_text, "license", zlicence, licence, casefold=True)
         if released or zenodo.get("publication_date") is not None:
             dates.append((ZENODO, zenodo_text, "publication_date", zenodo.get("publication_date")))
+        result.checks += 1
+        if not released and zenodo.get("publication_date") is not None:
+            result.findings.append(Finding.make("date-without-release", path=ZENODO, field="publication_date",
+                                                line=key_line(zenodo_text, "publication_date"),
+                                                value=zenodo.get("publication_date")))
 
     if changelog_text is not None:
         log = Changelog.parse(changelog_text)
@@ -343,7 +357,11 @@ def _baseline(package: Package, options: Any, result: LayerResult) -> Baseline |
             detail=f"no release manifest in {RELEASES}/ (nothing has been released from here yet); "
                    "pass --baseline with a release zip, directory or git ref to compare against it"))
         return None
-    return _manifest_baseline(manifest)
+    try:
+        return _manifest_baseline(manifest)
+    except ManifestError as exc:
+        result.findings.append(Finding.make("manifest-unreadable", path=manifest.label, detail=str(exc)))
+        return None
 
 
 def _check_stable_ids(package: Package, options: Any, result: LayerResult) -> None:
