@@ -464,3 +464,51 @@ def test_impossible_release_date_is_refused_before_anything_is_planned(repo):
     result = run_cli("release", "0.1.0", str(repo), "--date", "2024-02-31")
     assert result.exit_code == 2 and "Traceback" not in result.output
     assert "'2024-02-31' is not a calendar date" in result.stderr
+
+
+# -- using an open release zip directly ------------------------------------------------------------
+
+
+def test_the_open_zip_validates_without_texts_and_with_them(released, tmp_path):
+    zip_path = released / "dist" / "nkru-1.0.0.zip"
+    without = run_cli("validate", str(zip_path), "--format", "json")
+    assert without.exit_code == 0, without.stdout[-3000:]
+    report = json.loads(without.stdout)
+    assert report["package"] == str(zip_path)
+    notes = [f for f in report["findings"] if f["code"] == "texts-not-included"]
+    assert len(notes) == 1 and notes[0]["severity"] == "warning"  # said once
+    assert "quotes found in their source" in notes[0]["message"] and "--texts DIR" in notes[0]["message"]
+    counts = {layer["layer"]: layer["checks"] for layer in report["layers"]}
+    assert counts["structure"] > 100 and counts["rules"] > 100  # every check that needs no text ran
+
+    texts = released / "data" / "sources"
+    full = run_cli("validate", str(zip_path), "--texts", str(texts), "--format", "json")
+    assert full.exit_code == 0, full.stdout[-3000:]
+    report = json.loads(full.stdout)
+    assert not [f for f in report["findings"] if f["code"] == "texts-not-included"]
+    assert {layer["layer"]: layer["checks"] for layer in report["layers"]}["coverage"] > 100
+
+    # Texts that do not match the recorded SHA-256 are not used: the checks needing them stay off.
+    wrong = tmp_path / "wrong"
+    wrong.mkdir()
+    for text in texts.glob("*.txt"):
+        (wrong / text.name).write_bytes(text.read_bytes() + b"\nedited")
+    report = json.loads(run_cli("validate", str(zip_path), "--texts", str(wrong), "--format", "json", "--only", "coverage").stdout)
+    assert [f["code"] for f in report["findings"]] == ["texts-not-included"]
+    assert run_cli("validate", str(zip_path), "--texts", str(tmp_path / "nope")).exit_code == 2
+
+
+def test_load_and_export_read_a_release_zip(released, tmp_path):
+    from nkru import load
+
+    zip_path = released / "dist" / "nkru-1.0.0.zip"
+    data = load(zip_path)
+    _, claims = read_table(released, "claims")
+    assert len(data.claims) == len(claims) and list(data.claims.claim_id) == [r["claim_id"] for r in claims]
+    out = tmp_path / "out" / "nkru.sqlite"
+    result = run_cli("export", str(zip_path), "--to", "sqlite", "--out", str(out))
+    assert result.exit_code == 0, result.output
+    import sqlite3
+
+    with sqlite3.connect(out) as db:
+        assert db.execute("SELECT count(*) FROM claims").fetchone()[0] == len(claims)

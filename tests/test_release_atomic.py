@@ -1,0 +1,92 @@
+"""`nkru release` writes its files as one transaction: killed (SIGKILL) at any step it leaves the previous state
+(or, after its commit point, a state its next run completes), and the rerun ends in exactly the state of an
+uninterrupted release with no temporary file left."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.conftest import copy_package
+from tests.helpers import git, init_repo, run_cli
+from nkru.api import validate_package
+from nkru.transaction import STATE_DIR, SUFFIX
+
+RELEASE = (
+    "import sys; from nkru import release; "
+    "plan = release.plan_release(sys.argv[1], '1.0.0', date='2026-11-30', validate=False); "
+    "assert plan.ok, plan.refusals; release.write_release(plan)"
+)
+WATCHED = ["CHANGELOG.md", "CITATION.cff", ".zenodo.json", "datapackage.json", "releases/1.0.0.json",
+           "dist/nkru-1.0.0.zip", "dist/SHA256SUMS", "dist/nkru-0.9.0.zip"]
+
+
+def state(root: Path) -> dict[str, bytes | None]:
+    return {name: (root / name).read_bytes() if (root / name).is_file() else None for name in WATCHED}
+
+
+def leftovers(root: Path) -> list[str]:
+    return sorted(p.relative_to(root).as_posix() for p in root.rglob("*")
+                  if ".git" not in p.relative_to(root).parts and (p.name.endswith(SUFFIX) or STATE_DIR in p.parts))
+
+
+def fresh(tmp_path: Path, name: str) -> Path:
+    root = init_repo(copy_package(tmp_path / name), commit="the package")
+    (root / "dist").mkdir()
+    (root / "dist" / "nkru-0.9.0.zip").write_bytes(b"an earlier zip")  # dist/ is not tracked
+    (root / "dist" / "SHA256SUMS").write_text("old sums\n", encoding="utf-8")
+    return root
+
+
+def run(root: Path, crash_at: int | None) -> int:
+    env = {k: v for k, v in os.environ.items() if k not in ("NKRU_CRASH_AT", "SOURCE_DATE_EPOCH")}
+    if crash_at is not None:
+        env["NKRU_CRASH_AT"] = str(crash_at)
+    return subprocess.run([sys.executable, "-c", RELEASE, str(root)], env=env, capture_output=True).returncode
+
+
+def test_a_release_killed_at_any_step_leaves_the_old_state_or_is_completed_by_the_rerun(tmp_path):
+    reference = fresh(tmp_path, "reference")
+    before = state(reference)
+    assert run(reference, None) == 0
+    after = state(reference)
+    assert after != before and leftovers(reference) == []
+    assert after["dist/nkru-0.9.0.zip"] == before["dist/nkru-0.9.0.zip"]
+    assert b"nkru-0.9.0.zip" in after["dist/SHA256SUMS"] and b"nkru-1.0.0.zip" in after["dist/SHA256SUMS"]
+
+    steps = recovered_after_commit = 0
+    for crash_at in range(1, 40):
+        root = fresh(tmp_path, f"crash{crash_at}")
+        code = run(root, crash_at)
+        if code == 0:  # fewer steps than crash_at: every step has been tried
+            break
+        steps += 1
+        assert code == -signal.SIGKILL, code
+        now = state(root)
+        # Every file is either as before or as after, never torn.
+        assert all(now[name] in (before[name], after[name]) for name in WATCHED), crash_at
+        if any(now[name] != before[name] for name in WATCHED):
+            # Past the commit point: the validate layer says so, and the rerun completes it.
+            layer = validate_package(root, only=["metadata"]).layers[0]
+            assert ("release-interrupted" in [f.code for f in layer.findings]) == bool(leftovers(root))
+            recovered_after_commit += 1
+        else:
+            assert now == before
+        # The rerun recovers first, then ends exactly where an uninterrupted release does.
+        assert run(root, None) == 0
+        assert state(root) == after, crash_at
+        assert leftovers(root) == [], (crash_at, leftovers(root))
+        assert git(root, "status", "--porcelain", "--", ".") == git(reference, "status", "--porcelain", "--", ".")
+    assert recovered_after_commit >= 7
+    assert steps >= 16  # state, staged files (7), commit, renames (7), cleanup
+
+
+def test_the_cli_says_it_recovered(tmp_path):
+    root = fresh(tmp_path, "cli")
+    assert run(root, 12) == -signal.SIGKILL
+    result = run_cli("release", "1.0.0", str(root), "--date", "2026-11-30", "--dry-run")
+    assert "Recovered: completed an interrupted release" in result.stdout
+    assert leftovers(root) == []
