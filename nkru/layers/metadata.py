@@ -39,7 +39,7 @@ from nkru.metadata import (
     load_json,
 )
 from nkru.manifest import RELEASES, Manifest, ManifestError, latest_manifest, manifest_names
-from nkru.package import DESCRIPTOR, Package
+from nkru.package import DESCRIPTOR, Package, texts_excluded
 from nkru.snapshot import Snapshot, SnapshotError, open_snapshot
 from nkru.transaction import STATE_DIR
 
@@ -352,6 +352,8 @@ def _baseline(package: Package, options: Any, result: LayerResult) -> Baseline |
         result.findings.append(Finding.make("manifest-unreadable", path=RELEASES, detail=str(exc)))
         return None
     if manifest is None:
+        if texts_excluded(package.descriptor):
+            return None  # an unpacked first release: every release zip carries the manifests before it, and it has none
         result.findings.append(Finding.make(
             "baseline-missing",
             detail=f"no release manifest in {RELEASES}/ (nothing has been released from here yet); "
