@@ -152,7 +152,7 @@ def attach_texts(package: Package, folder: Path) -> dict[str, Path]:
     import hashlib
 
     table = package.table("sources") if "sources" in package.resources else None
-    wanted = {row.get("text_sha256", ""): row.get("text_path", "") for row in (table.rows if table else [])}
+    wanted = dict(zip(table.column("text_sha256"), table.column("text_path"))) if table is not None else {}
     matched: dict[str, Path] = {}
     for file in sorted(p for p in folder.iterdir() if p.is_file() and not p.is_symlink()):
         try:

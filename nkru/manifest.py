@@ -192,16 +192,16 @@ class Manifest:
         return cls.from_dict(data, path)
 
 
-def resource_entry(path: str | None, primary_key: list[str], rows: list[dict[str, str]]) -> dict[str, Any]:
-    """A manifest's `resources` entry for one table read as text."""
-    entry: dict[str, Any] = {"path": path, "rows": len(rows), "primaryKey": list(primary_key)}
+def resource_entry(path: str | None, primary_key: list[str], key_columns: list[list[str]], rows: int) -> dict[str, Any]:
+    """A manifest's `resources` entry for one table: `key_columns` are the primary key's columns, as text."""
+    entry: dict[str, Any] = {"path": path, "rows": rows, "primaryKey": list(primary_key)}
     if len(primary_key) == 1:
-        ranges, literals = compress_ids(row.get(primary_key[0], "") for row in rows)
+        ranges, literals = compress_ids(value or "" for value in key_columns[0])
         entry["ids"] = ranges
         if literals:
             entry["literalIds"] = literals
     elif primary_key:
-        entry["keysSha256"] = keys_digest([row.get(k, "") for k in primary_key] for row in rows)
+        entry["keysSha256"] = keys_digest(zip(*[[value or "" for value in column] for column in key_columns]))
     return entry
 
 

@@ -398,7 +398,7 @@ def texts_of(sources_csv: bytes | None, resource: dict[str, Any] | None) -> set[
     encoding = resource.get("encoding")
     table = read_csv_text(decode(sources_csv, encoding if isinstance(encoding, str) else None, path="sources"),
                           name=SOURCES, path="sources", dialect=csv_dialect(resource))
-    return {row.get("text_path", "") for row in table.rows if row.get("text_path")}
+    return {path for path in table.column("text_path") if path}
 
 
 def release_paths(descriptor: dict[str, Any], listed: Callable[[tuple[str, ...]], list[str]],
@@ -517,7 +517,7 @@ def build_release(version: str, read: Callable[[str], bytes | None], listed: Cal
         key = schema_primary_key(schema)
         table = read_csv_text(decode(contents[path], encoding if isinstance(encoding, str) else None, path=path),
                               name=name, path=path, primary_key=key, dialect=csv_dialect(res))
-        entries[name] = resource_entry(path, key, table.rows)
+        entries[name] = resource_entry(path, key, [table.column(k) for k in key], len(table))
     return Build(zip_name(version), zip_bytes, members, entries, _stamp_text(stamp))
 
 
