@@ -17,11 +17,12 @@ from nkru.transaction import STATE_DIR, SUFFIX
 
 RELEASE = (
     "import sys; from nkru import release; "
-    "plan = release.plan_release(sys.argv[1], '1.0.0', date='2026-11-30', validate=False); "
+    "plan = release.plan_release(sys.argv[1], '2.0.0', date='2026-12-01', validate=False); "
     "assert plan.ok, plan.refusals; release.write_release(plan)"
 )
-WATCHED = ["CHANGELOG.md", "CITATION.cff", ".zenodo.json", "datapackage.json", "releases/1.0.0.json",
-           "dist/nkru-1.0.0.zip", "dist/SHA256SUMS", "dist/nkru-0.9.0.zip"]
+# 2.0.0 is above any version the real package has, so that every metadata file changes (seven files written).
+WATCHED = ["CHANGELOG.md", "CITATION.cff", ".zenodo.json", "datapackage.json", "releases/2.0.0.json",
+           "dist/nkru-2.0.0.zip", "dist/SHA256SUMS", "dist/nkru-0.9.0.zip"]
 
 
 def state(root: Path) -> dict[str, bytes | None]:
@@ -55,7 +56,7 @@ def test_a_release_killed_at_any_step_leaves_the_old_state_or_is_completed_by_th
     after = state(reference)
     assert after != before and leftovers(reference) == []
     assert after["dist/nkru-0.9.0.zip"] == before["dist/nkru-0.9.0.zip"]
-    assert b"nkru-0.9.0.zip" in after["dist/SHA256SUMS"] and b"nkru-1.0.0.zip" in after["dist/SHA256SUMS"]
+    assert b"nkru-0.9.0.zip" in after["dist/SHA256SUMS"] and b"nkru-2.0.0.zip" in after["dist/SHA256SUMS"]
 
     steps = recovered_after_commit = 0
     for crash_at in range(1, 40):
@@ -68,6 +69,7 @@ def test_a_release_killed_at_any_step_leaves_the_old_state_or_is_completed_by_th
         now = state(root)
         # Every file is either as before or as after, never torn.
         assert all(now[name] in (before[name], after[name]) for name in WATCHED), crash_at
+        assert all(before[name] != after[name] for name in WATCHED if name != "dist/nkru-0.9.0.zip")
         if any(now[name] != before[name] for name in WATCHED):
             # Past the commit point: the validate layer says so, and the rerun completes it.
             layer = validate_package(root, only=["metadata"]).layers[0]
@@ -87,6 +89,6 @@ def test_a_release_killed_at_any_step_leaves_the_old_state_or_is_completed_by_th
 def test_the_cli_says_it_recovered(tmp_path):
     root = fresh(tmp_path, "cli")
     assert run(root, 12) == -signal.SIGKILL
-    result = run_cli("release", "1.0.0", str(root), "--date", "2026-11-30", "--dry-run")
+    result = run_cli("release", "2.0.0", str(root), "--date", "2026-12-01", "--dry-run")
     assert "Recovered: completed an interrupted release" in result.stdout
     assert leftovers(root) == []
