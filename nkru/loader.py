@@ -303,6 +303,8 @@ class FieldSpec:
         if enum is not None:
             parsed = []
             for item in enum:
+                if isinstance(item, (list, dict)) or item is None:  # not one value: polars and SQL cannot hold it
+                    raise LoadError(f"field {name!r}: enum value {item!r} is not a single value (text, number or boolean)")
                 try:
                     parsed.append(PARSERS[spec.kind](item, spec) if isinstance(item, str) else item)
                 except _CellError as exc:

@@ -28,6 +28,8 @@ from tests.helpers import REPO, RESOURCES
 EXAMPLES = int(os.environ.get("NKRU_FUZZ_EXAMPLES", "3"))
 JSON_FILES = ["datapackage.json", *sorted(p.relative_to(REPO).as_posix() for p in (REPO / "schemas").glob("*.json"))]
 CSV_FILES = [f"data/{name}.csv" for name in RESOURCES]
+#: The JSON documents as they are when the tests start (strategies must not depend on files that change).
+DOCUMENTS = {path: json.loads((REPO / path).read_text(encoding="utf-8")) for path in JSON_FILES}
 ANY_FILES = [*JSON_FILES, *CSV_FILES, "data/sources/S001.txt", "CITATION.cff", "CHANGELOG.md"]
 
 HOSTILE_TEXT = st.sampled_from([
@@ -62,8 +64,7 @@ def byte_mutation(draw):
 @st.composite
 def json_mutation(draw):
     path = draw(st.sampled_from(JSON_FILES))
-    document = json.loads((REPO / path).read_text(encoding="utf-8"))
-    pointers = list(_paths(document))
+    pointers = list(_paths(DOCUMENTS[path]))
     pointer = draw(st.sampled_from(pointers[1:]))
     action = draw(st.sampled_from(["set", "delete", "nest"]))
     return ("json", path, list(pointer), action, draw(JSON_VALUES) if action == "set" else draw(st.integers(1, 3000)))
@@ -78,6 +79,15 @@ def csv_mutation(draw):
 
 
 def apply(package: Path, mutation: tuple) -> None:
+    """Apply one mutation; one that an earlier mutation made impossible (the file no longer parses, the
+    JSON pointer is gone) is skipped: the file is broken already."""
+    try:
+        _apply(package, mutation)
+    except (ValueError, KeyError, IndexError, TypeError, UnicodeError, csv.Error, FileNotFoundError):
+        pass
+
+
+def _apply(package: Path, mutation: tuple) -> None:
     kind, path = mutation[0], package / mutation[1]
     if kind == "bytes":
         _, _, action, where, data = mutation
