@@ -275,7 +275,11 @@ def _write_sqlite(package: TypedPackage, target: Path) -> list[Path]:
                         db[name].insert_all(rows, batch_size=500)
                     except Exception as exc:  # sqlite3.IntegrityError and friends
                         raise ExportError(f"{table.path}: SQLite refused the rows: {exc}") from exc
-            broken = db.execute("PRAGMA foreign_key_check").fetchall()
+            try:
+                broken = db.execute("PRAGMA foreign_key_check").fetchall()
+            except Exception as exc:  # sqlite3.OperationalError: "foreign key mismatch"
+                raise ExportError(f"SQLite cannot check the foreign keys: {exc} (a foreign key must reference "
+                                  "the primary key or a unique field of its table)") from exc
             if broken:
                 child, rowid, parent, _ = broken[0]
                 table = package.tables[child]
@@ -329,7 +333,10 @@ def _write_duckdb(package: TypedPackage, target: Path) -> list[Path]:
         try:
             for name in package.dependency_order():
                 table = package.tables[name]
-                con.execute(duckdb_ddl(table))
+                try:
+                    con.execute(duckdb_ddl(table))
+                except duckdb.Error as exc:
+                    raise ExportError(f"{table.path}: DuckDB cannot create table {name!r}: {exc}") from exc
                 if table.title or table.description:
                     con.execute(f"COMMENT ON TABLE {_quote(name)} IS {_literal(table.description or table.title or '')}")
                 for spec in table.fields:
@@ -597,4 +604,8 @@ def export(path: str | Path = ".", to: str = "sqlite", out: str | Path | None = 
         raise
     except OSError as exc:
         raise ExportUsageError(f"{target}: cannot be written: {exc.strerror or exc}") from exc
+    except Exception as exc:  # a database or Arrow library refusing what the schemas declare
+        if type(exc).__module__.split(".")[0] not in ("sqlite3", "duckdb", "_duckdb", "pyarrow", "openpyxl", "sqlite_utils"):
+            raise
+        raise ExportError(f"the {fmt.name} writer refused the package: {type(exc).__name__}: {exc}") from exc
     return ExportResult(format=fmt.name, path=target, files=files, rows={n: len(t) for n, t in package.tables.items()})

@@ -83,7 +83,7 @@ def apply(package: Path, mutation: tuple) -> None:
     JSON pointer is gone) is skipped: the file is broken already."""
     try:
         _apply(package, mutation)
-    except (ValueError, KeyError, IndexError, TypeError, UnicodeError, csv.Error, FileNotFoundError):
+    except (ValueError, KeyError, IndexError, TypeError, UnicodeError, csv.Error, FileNotFoundError, RecursionError):
         pass
 
 
