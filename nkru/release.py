@@ -602,14 +602,17 @@ class Verification:
 
 
 def release_commit(root: Path, version: str, ref: str | None = None) -> str:
-    """The commit to rebuild `version` from: `ref`, else tag vX.Y.Z, else HEAD. Raises ValueError."""
-    for candidate in ([ref] if ref else [f"v{version}", "HEAD"]):
-        commit = gitrepo.resolve_commit(root, candidate)
-        if commit is not None:
-            return commit
-        if ref:
+    """The commit to rebuild `version` from: `ref`; else the tag vX.Y.Z; else the commit that added
+    releases/X.Y.Z.json (the release commit); else HEAD. Raises ValueError."""
+    if ref:
+        commit = gitrepo.resolve_commit(root, ref)
+        if commit is None:
             raise ValueError(f"{ref!r} is not a commit, tag or branch of the git repository at {root}")
-    raise ValueError(f"{root} is not in a git repository with a commit: a release is rebuilt from its git tree")
+        return commit
+    commit = previous_commit(root, version) or gitrepo.resolve_commit(root, "HEAD")
+    if commit is None:
+        raise ValueError(f"{root} is not in a git repository with a commit: a release is rebuilt from its git tree")
+    return commit
 
 
 def verify_release(root: str | Path, version: str, *, ref: str | None = None) -> Verification:

@@ -197,15 +197,16 @@ def test_verify_names_every_file_that_differs(released):
     # A released table edited afterwards (and committed): the rebuild no longer matches the manifest.
     set_cell(released, "actors", 0, "notes", "edited after the release")
     commit_all(released, "edit")
-    result = release.verify_release(released, "1.0.0")
+    result = release.verify_release(released, "1.0.0", ref="HEAD")
     assert not result.ok
     assert any(p.startswith("nkru-1.0.0/data/actors.csv: rebuilt SHA-256") and "releases/1.0.0.json records" in p
                for p in result.problems), result.problems
     assert any(p.startswith("nkru-1.0.0.zip: rebuilt SHA-256") for p in result.problems)
-    # The tree of the release commit still verifies (--ref), and the CLI says what differs.
+    # Without --ref the release commit (the one that added the manifest; or the tag) is rebuilt, and still verifies.
     good = git(released, "rev-parse", "HEAD~1").strip()
-    assert release.verify_release(released, "1.0.0", ref=good).ok
-    cli = run_cli("release", "--verify", "1.0.0", str(released))
+    assert release.verify_release(released, "1.0.0").commit == good
+    assert release.verify_release(released, "1.0.0").ok
+    cli = run_cli("release", "--verify", "1.0.0", str(released), "--ref", "HEAD")
     assert cli.exit_code == 1 and "data/actors.csv" in cli.stderr
 
 

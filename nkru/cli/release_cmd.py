@@ -17,7 +17,7 @@ def command(
     date: Annotated[Optional[str], typer.Option("--date", help="Release date YYYY-MM-DD (default: today, UTC; or the date already in CHANGELOG.md for this version).")] = None,
     dist: Annotated[Optional[Path], typer.Option("--dist", help="Where to write the zip and SHA256SUMS (default: PATH/dist).")] = None,
     verify: Annotated[bool, typer.Option("--verify", help="Rebuild release X.Y.Z from the git tree and compare it with releases/X.Y.Z.json; with --dist, write the verified zip and SHA256SUMS there.")] = False,
-    ref: Annotated[Optional[str], typer.Option("--ref", help="With --verify: the commit to rebuild from (default: tag vX.Y.Z, else HEAD).")] = None,
+    ref: Annotated[Optional[str], typer.Option("--ref", help="With --verify: the commit to rebuild from (default: tag vX.Y.Z, else the commit that added releases/X.Y.Z.json, else HEAD).")] = None,
     notes: Annotated[Optional[Path], typer.Option("--notes", help="With --verify: write the CHANGELOG section of X.Y.Z to this file (release notes).")] = None,
 ) -> None:
     """Release the package as X.Y.Z: validate, write the CHANGELOG section, bump the metadata, write releases/X.Y.Z.json, build dist/nkru-X.Y.Z.zip.
