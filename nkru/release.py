@@ -76,6 +76,7 @@ FOLDERS = ("data", "schemas", RELEASES)
 DOCS = ("docs/codebook.md", "docs/curation.md", "docs/releasing.md")
 NAME = "nkru"
 SUMS = "SHA256SUMS"
+CODEBOOK = "docs/codebook.md"
 
 
 @dataclass
@@ -212,7 +213,7 @@ def plan_release(root: str | Path, version: str, *, date: str | None = None, dis
     try:
         _plan_edits(plan, package, date)
         _build(plan)
-    except (MetadataError, ManifestError, OSError, UnsafePath, ReadError, gitrepo.GitError) as exc:
+    except (ValueError, OSError, gitrepo.GitError) as exc:  # metadata, manifest, codebook, unsafe paths, unreadable tables
         plan.refusals.append(f"cannot prepare the release: {exc}")
     return plan
 
@@ -238,7 +239,7 @@ def _check_previous(plan: ReleasePlan, target: Version) -> None:
 
 
 def _own_outputs(plan: ReleasePlan) -> set[str]:
-    return {DESCRIPTOR, CHANGELOG, CITATION, ZENODO, plan.manifest_path}
+    return {DESCRIPTOR, CHANGELOG, CITATION, ZENODO, CODEBOOK, plan.manifest_path}
 
 
 def _check_git(plan: ReleasePlan) -> None:
@@ -348,6 +349,15 @@ def _plan_edits(plan: ReleasePlan, package: Package, date: str | None) -> None:
     if descriptor.get("version") != version:
         descriptor["version"] = version
         _edit(plan, DESCRIPTOR, descriptor_text, dump_json(descriptor))
+
+    # docs/codebook.md names the package version: regenerated from the schemas with the new one.
+    codebook_path = root / CODEBOOK
+    if codebook_path.is_file():
+        from nkru import codebook
+
+        book = codebook.build(package)
+        book.version = version
+        _edit(plan, CODEBOOK, codebook_path.read_text(encoding="utf-8"), codebook.to_markdown(book))
 
     # CITATION.cff: version and date-released, edited in place (comments kept).
     cff_text = (root / CITATION).read_text(encoding="utf-8")

@@ -89,7 +89,12 @@ def test_first_release_is_reproducible_valid_open_and_citable(repo, tmp_path):
     after = snapshot_files(repo)
     changed = sorted(k for k in after if not k.startswith("dist/") and after[k] != before.get(k))
     assert f"releases/{version}.json" in changed
-    assert set(changed) <= {".zenodo.json", "CHANGELOG.md", "CITATION.cff", "datapackage.json", f"releases/{version}.json"}
+    assert set(changed) <= {".zenodo.json", "CHANGELOG.md", "CITATION.cff", "datapackage.json", "docs/codebook.md",
+                            f"releases/{version}.json"}
+    # The codebook names the released version (and stays what the schemas give).
+    from nkru import codebook
+
+    assert codebook.check(repo) == codebook.OK and f"(package version {version})" in (repo / "docs" / "codebook.md").read_text()
     assert metadata_version(repo) == version and released_date(repo) == date
 
     # The manifest: date, the zip's and every file's checksum, row counts and compressed keys.

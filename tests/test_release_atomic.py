@@ -21,7 +21,7 @@ RELEASE = (
     "assert plan.ok, plan.refusals; release.write_release(plan)"
 )
 # 2.0.0 is above any version the real package has, so that every metadata file changes (seven files written).
-WATCHED = ["CHANGELOG.md", "CITATION.cff", ".zenodo.json", "datapackage.json", "releases/2.0.0.json",
+WATCHED = ["CHANGELOG.md", "CITATION.cff", ".zenodo.json", "datapackage.json", "docs/codebook.md", "releases/2.0.0.json",
            "dist/nkru-2.0.0.zip", "dist/SHA256SUMS", "dist/nkru-0.9.0.zip"]
 
 
