@@ -24,7 +24,7 @@ import pytest
 from bs4 import BeautifulSoup
 
 from tests.conftest import copy_package
-from tests.helpers import REPO, read_table, run_cli
+from tests.helpers import REPO, read_table, run_cli, write_table
 from tests.report_fixture import write_fixture
 from nkru.coverage import package_coverage, rounded_down
 from nkru import layers
@@ -265,25 +265,48 @@ def test_charts_scale_with_the_window(built):
         assert "max-width" in svg["style"]
 
 
-def test_a_lone_early_event_gets_its_own_lane(real_report):
-    """One 2017 event must not squeeze 2022-2024 into a third of the width: it gets a lane left of an axis break."""
+def _bar_extent(mark) -> tuple[float, float]:
+    """(left, right) of a bar in the SVG's own coordinates: its path plus every translate() above it."""
+    import re
+
+    x = float(mark["d"][1:].split(",")[0])
+    width = float(mark["d"].split("h")[1].split("v")[0])
+    for parent in mark.parents:
+        found = re.match(r"translate\(([-\d.]+)", parent.get("transform", "") if hasattr(parent, "get") else "")
+        if found:
+            x += float(found.group(1))
+    return x, x + width
+
+
+def test_a_lone_early_event_gets_its_own_lane(package_copy, tmp_path):
+    """Events years before the rest must not squeeze them into a sliver: they get a lane left of an axis break."""
     from nkru.report import charts, model
 
-    package, result = real_report
-    m = model.build(Package.open(package))
-    cut = charts.timeline_break(m.dated_events)
-    if cut is None:
-        pytest.skip("the real package has no long gap between its dated events any more")
+    header, events = read_table(package_copy, "events")
+    outlier = events[0]["event_id"]
+    events[0].update(date_start="1990-01-01", date_end="1990-12-31", date_precision="year")
+    write_table(package_copy, "events", header, events)
+    cut = charts.timeline_break(model.build(Package.open(package_copy)).dated_events)
+    assert cut is not None and cut[0].year <= cut[1].year
+    result = write_report(tmp_path / "report", package_copy, validate=False)
     soup = soup_of(result)
     svg = soup.select_one("#timeline svg.timeline-chart")
-    total = float(svg.get("viewbox", svg.get("viewBox")).split()[2])
-    # A year-long event of the main lane now takes a good share of the chart (it took about 8% without the lane).
-    year_long = [e.id for e in m.dated_events if e.start >= cut[1] and (e.end - e.start).days >= 364]
-    assert year_long
-    widths = [float(mark["d"].split("h")[1].split("v")[0]) for mark in soup.select("#timeline .event-mark")
-              if mark["data-event-id"] in year_long]
-    assert min(widths) > 0.15 * total, (min(widths), total)
     assert "earlier" in svg.get_text()
+    marks = {mark["data-event-id"]: _bar_extent(mark) for mark in soup.select("#timeline .event-mark")}
+    assert sorted(marks) == sorted(e["event_id"] for e in events)  # one mark per event (continued parts aside)
+    # Bars that cross the break are clipped at the lane edges; their paths run on, so measure the others.
+    crossing = {piece["data-event-id"] for piece in soup.select("#timeline .event-continued")}
+    left = min(a for event_id, (a, _) in marks.items() if event_id not in crossing)
+    right = max(b for event_id, (_, b) in marks.items() if event_id not in crossing)
+    main = [marks[e["event_id"]] for e in events if e["date_start"] >= cut[1].isoformat() and e["event_id"] not in crossing]
+    assert main
+    main_width = max(b for _, b in main) - min(a for a, _ in main)
+    # Without the lane, 2022-2025 would take a tenth of the time axis (1990-2025); with it, most of it.
+    assert main_width > 0.5 * (right - left), (main_width, right - left)
+    assert marks[outlier][1] < min(a for a, _ in main)  # the early lane is left of the break
+    # A bar that starts early and runs on is drawn in both lanes: its second part is a continuation.
+    for piece in soup.select("#timeline .event-continued"):
+        assert piece["data-event-id"] in marks and piece.find_parent("a")["href"] == f"#event-{piece['data-event-id']}"
 
 
 def test_timeline_break_needs_a_long_gap():

@@ -61,7 +61,8 @@ def event_tooltip(event: Event) -> str:
 #: A gap between dated events at least this long, and this share of the whole span, gets an axis break:
 #: the events before it are drawn in a narrow lane of their own (one 2017 event must not squeeze 2022-2024).
 BREAK_MIN_DAYS = 365
-BREAK_MIN_SHARE = 0.3
+BREAK_MIN_SHARE = 0.15
+EARLY_SHARE = 0.25
 #: The chart's own size in CSS pixels (it scales down with the window; see `responsive`).
 PLOT_WIDTH, EARLY_WIDTH, LABEL_LIMIT = 560, 110, 250
 #: How far a chart may grow beyond its own size in a wide window (text stays readable, not huge).
@@ -69,17 +70,28 @@ GROW = 1.3
 
 
 def timeline_break(events: list[Event]) -> tuple[date, date] | None:
-    """(end of the early lane, start of the main lane) when the dates have a long empty stretch, else None."""
-    spans = sorted((e.start, e.end_exclusive) for e in events)
-    first, last = spans[0][0], max(end for _, end in spans)
-    total = (last - first).days or 1
-    best, covered = None, spans[0][1]
-    for begin, finish in spans[1:]:
-        gap = (begin - covered).days
-        if gap >= BREAK_MIN_DAYS and gap >= BREAK_MIN_SHARE * total and (best is None or gap > (best[1] - best[0]).days):
-            best = (covered, begin)
-        covered = max(covered, finish)
-    return best
+    """(end of the early lane, start of the main lane) when a few events start long before the rest, else None.
+
+    The break goes into the latest long empty stretch (at least BREAK_MIN_DAYS, and BREAK_MIN_SHARE of the
+    span after it) with at most EARLY_SHARE of the events before it. An event that
+    starts early and runs on (a range from 2006 to 2023) is drawn in both lanes, across the break.
+    """
+    starts = sorted(e.start for e in events)
+    last = max(e.end_exclusive for e in events)
+    best = None
+    ends = sorted((e.start, e.end_exclusive) for e in events)
+    for index in range(1, len(starts)):
+        before, after = starts[index - 1], starts[index]
+        # empty from the last end of the early bars that stop before `after` (bars that run on cross the break)
+        stopped = [end for begin, end in ends[:index] if end <= after]
+        gap = (after - max([before, *stopped])).days
+        rest = (last - after).days  # the span the main lane would show
+        if index <= max(1, EARLY_SHARE * len(starts)) and gap >= BREAK_MIN_DAYS and gap >= BREAK_MIN_SHARE * rest:
+            best = (before, after)
+    if best is None:
+        return None
+    early_end = max([e.end_exclusive for e in events if e.start <= best[0] and e.end_exclusive <= best[1]] + [best[0]])
+    return date(early_end.year + (early_end != date(early_end.year, 1, 1)), 1, 1), best[1]
 
 
 def _time_axis(first: date, last: date, **extra: Any):
@@ -110,14 +122,16 @@ def timeline_spec(model: Model, type_colours: dict[str, str], *, width: int = PL
         "event_type": event.row.get("event_type") or "(none)",
         "start": event.start.isoformat(),
         "end": event.end_exclusive.isoformat(),
-        "lane": "early" if cut and event.end_exclusive <= cut[0] else "main",
+        # the lanes a bar shows in (an early event that runs on is drawn in both, across the break)
+        "early": bool(cut) and event.start < cut[0],
+        "main": not cut or event.end_exclusive > cut[1],
         "order": index,
     } for index, event in enumerate(events)]
     present = [t for t in type_colours if any(r["event_type"] == t for r in rows)]
     present += sorted({r["event_type"] for r in rows} - set(present))
     scale = alt.Scale(domain=present, range=[type_colours.get(t, OTHER) for t in present])
     labels = [r["label"] for r in rows]
-    base = alt.Chart(alt.Data(values=rows)).mark_bar(strokeWidth=2.5, height=12)
+    base = alt.Chart(alt.Data(values=rows)).mark_bar(strokeWidth=2.5, height=12, clip=True)
     encoding = dict(
         x2="end:T",
         color=alt.Color("event_type:N", scale=scale, title="Event type",
@@ -131,20 +145,18 @@ def timeline_spec(model: Model, type_colours: dict[str, str], *, width: int = PL
 
     def lane(name: str, first: date, last: date, lane_width: int, y, **axis: Any):
         domain = [first.isoformat(), last.isoformat()]
-        return (base.transform_filter(alt.datum.lane == name)
+        return (base.transform_filter(alt.datum[name])
                 .encode(x=alt.X("start:T", title=None, scale=alt.Scale(type="utc", domain=domain),
                                 axis=_time_axis(first, last, **axis)), y=y, **encoding)
                 .properties(width=lane_width, height=alt.Step(20)))
 
-    main_events = [e for e, r in zip(events, rows) if r["lane"] == "main"]
-    main_first = min(e.start for e in main_events).replace(day=1)
-    main_last = max(e.end_exclusive for e in main_events)
+    main_first = (cut[1] if cut else min(e.start for e in events)).replace(day=1)
+    main_last = max(e.end_exclusive for e in events)
     if cut:
-        early = [e for e, r in zip(events, rows) if r["lane"] == "early"]
-        early_first = date(min(e.start for e in early).year, 1, 1)
-        early_last = date(max(e.end_exclusive for e in early).year + 1, 1, 1)
-        left = lane("early", early_first, early_last, EARLY_WIDTH, y_labels, format="%Y",
-                    tickCount=alt.TickCount(interval="year", step=1), title="earlier")
+        early_first = date(min(e.start for e in events).year, 1, 1)
+        years = cut[0].year - early_first.year
+        left = lane("early", early_first, cut[0], EARLY_WIDTH, y_labels, format="%Y",
+                    tickCount=alt.TickCount(interval="year", step=max(1, -(-years // 4))), title="earlier")
         right = lane("main", main_first, main_last, width - EARLY_WIDTH, y_plain)
         chart = alt.hconcat(left, right, spacing=14).resolve_scale(y="shared", color="shared", stroke="shared")
     else:
@@ -186,18 +198,21 @@ def link_marks(svg_text: str, events: dict[str, Event]) -> str:
     root.set("class", "timeline-chart")
     root.set("aria-label", f"Timeline of {len(events)} events; each bar links to its event")
     parents = {child: parent for parent in root.iter() for child in parent}
+    seen: set[str] = set()
     for path in list(root.iter(f"{{{SVG}}}path")):
         event_id = path.get("aria-label")
         if path.get("aria-roledescription") != "bar" or event_id not in events:
             continue
         event = events[event_id]
+        continued = event_id in seen  # the part of a bar after the axis break
+        seen.add(event_id)
         parent = parents[path]
         position = list(parent).index(path)
         link = ET.Element(f"{{{SVG}}}a", {"href": f"#event-{event_id}", "class": "event-link"})
         parent.remove(path)
         parent.insert(position, link)
         link.append(path)
-        path.set("class", "event-mark")
+        path.set("class", "event-continued" if continued else "event-mark")
         path.set("data-event-id", event_id)
         path.set("data-event-type", event.row.get("event_type") or "")
         path.set("aria-label", event_tooltip(event).replace("\n", "; "))
