@@ -187,6 +187,10 @@ def timeline_svg(model: Model, type_colours: dict[str, str]) -> str:
     import vl_convert
 
     raw = vl_convert.vegalite_to_svg(spec, allowed_base_urls=[])
+    # Vega numbers clip paths per process (clip1, clip2, ...): renumber them so the same data gives the same SVG.
+    ids = list(dict.fromkeys(re.findall(r'id="(clip\d+)"', raw)))
+    for number, old_id in enumerate(ids, 1):
+        raw = re.sub(rf'(["#]){old_id}(["\)])', rf"\g<1>timeline-clip-{number}\g<2>", raw)
     events = {event.id: event for event in model.dated_events}
     return link_marks(raw, events)
 
