@@ -70,6 +70,21 @@ def main() -> None:
 
         code = usage_error(f"{getattr(exc, 'filename', None) or ''}: {exc.strerror or exc}".lstrip(": ")).exit_code
         raise SystemExit(code)
+    except (RecursionError, MemoryError, Exception) as exc:  # noqa: B014 — a bug must not print a traceback either
+        # The promise (README, "Hostile input"): exit 0, 1 or 2 and no traceback, whatever the input.
+        # A bug that slips through is one clear line (exit 1); NKRU_DEBUG=1 shows the traceback.
+        import os
+
+        if os.environ.get("NKRU_DEBUG"):
+            raise
+        from rich.markup import escape
+
+        from nkru.cli.common import EXIT_INVALID, stderr
+
+        stderr().print(f"[red]error:[/red] nkru stopped on an internal error ({type(exc).__name__}: {escape(str(exc)[:300])}); "
+                       "nothing more was done. Run with NKRU_DEBUG=1 to see where, and please report it.",
+                       markup=True, highlight=False, soft_wrap=True)
+        raise SystemExit(EXIT_INVALID) from None
     finally:
         # Exempt everything alive now from the interpreter's final garbage collections: after a run
         # that loaded great-expectations they walk ~300,000 objects (0.7 s) only for the OS to
