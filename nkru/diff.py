@@ -29,6 +29,8 @@ _WIDENINGS = {("integer", "number"), ("year", "integer"), ("year", "number")}
 
 
 def widens(old: str, new: str) -> bool:
+    if not isinstance(old, str) or not isinstance(new, str):  # a malformed type (a list, say) widens nothing
+        return False
     return new in ("string", "any") or (old, new) in _WIDENINGS
 
 

@@ -305,10 +305,14 @@ class FieldSpec:
             for item in enum:
                 if isinstance(item, (list, dict)) or item is None:  # not one value: polars and SQL cannot hold it
                     raise LoadError(f"field {name!r}: enum value {item!r} is not a single value (text, number or boolean)")
+                if spec.kind == "string" and not isinstance(item, str):
+                    raise LoadError(f"field {name!r}: enum value {item!r} is not text, as the field's type is string")
                 try:
                     parsed.append(PARSERS[spec.kind](item, spec) if isinstance(item, str) else item)
                 except _CellError as exc:
                     raise LoadError(f"field {name!r}: enum value {item!r} {exc}") from None
+            if len({value.__class__ for value in parsed}) > 1:  # (`type` is a parameter here)
+                raise LoadError(f"field {name!r}: enum values are of mixed types ({', '.join(repr(v) for v in parsed[:5])})")
             spec = cls(**{**spec.__dict__, "enum": tuple(parsed)})
         return spec
 
