@@ -520,3 +520,9 @@ def test_a_field_without_a_type_is_a_string_to_the_rules(package_copy):
     path.write_text(json.dumps(schema), encoding="utf-8")
     [layer] = api.validate_package(package_copy, only=["rules"]).layers
     assert layer.checks > 0 and "layer-error" not in [f.code for f in layer.findings]
+
+
+def test_the_whitespace_the_hygiene_rule_strips_is_what_python_calls_whitespace():
+    from nkru.layers import rules as rules_layer
+
+    assert set(rules_layer._WHITESPACE) == {chr(c) for c in range(0x110000) if chr(c).isspace()}

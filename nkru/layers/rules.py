@@ -524,7 +524,9 @@ def _code_rules(package: Package, tables: dict[str, Table], result: LayerResult)
 
 
 #: Every character Python calls whitespace (what `str.strip()` removes), for the polars strip.
-_WHITESPACE = "".join(chr(c) for c in range(0x110000) if chr(c).isspace())
+#: (Written out: computing it at import walks every code point, about half a second.)
+_WHITESPACE = ("\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006"
+               "\u2007\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000")
 HYGIENE_CHECKS = ("text-control-character", "text-formula", "text-not-nfc", "text-whitespace")
 
 
