@@ -174,7 +174,7 @@ def read_csv_stream(stream: io.TextIOBase, *, name: str, path: str, dialect: dic
     except csv.Error as exc:
         line = _error_line(reader, consumed)
         raise ReadError(f"line {line}: {exc}", line=line, kind="csv", detail=f"malformed CSV: {exc}") from None
-    text = pl.concat(frames, rechunk=True) if frames else pl.DataFrame(schema={c: pl.String for c in columns})
+    text = pl.concat(frames, rechunk=False) if frames else pl.DataFrame(schema={c: pl.String for c in columns})
     widths_all = np.concatenate(record_spans) if record_spans else np.zeros(0, dtype=np.int64)
     # Each record spans one line plus the line breaks inside its quoted cells; blank records one line.
     breaks = np.zeros(len(text), dtype=np.int64)

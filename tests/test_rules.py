@@ -526,3 +526,20 @@ def test_the_whitespace_the_hygiene_rule_strips_is_what_python_calls_whitespace(
     from nkru.layers import rules as rules_layer
 
     assert set(rules_layer._WHITESPACE) == {chr(c) for c in range(0x110000) if chr(c).isspace()}
+
+
+def test_text_outside_the_always_nfc_ranges_is_still_checked():
+    import unicodedata
+
+    import polars as pl
+
+    from nkru.layers import rules as rules_layer
+
+    always = [c for c in range(0x110000) if any(lo <= c <= hi for lo, hi in ((0, 0x2FF), (0x2002, 0x206F), (0x20A0, 0x20CF)))]
+    assert all(unicodedata.is_normalized("NFC", chr(c)) for c in always)
+    seconds = {int(d.split()[1], 16) for d in map(unicodedata.decomposition, map(chr, range(0x110000)))
+               if d and not d.startswith("<") and len(d.split()) == 2}
+    assert not seconds & set(always)
+    samples = ["Größe", "e\u0301", "\u2000", "A\u030a", "\u212b", "„Zitat“ – 5 €", "\u1100\u1161", "plain"]
+    cells = pl.Series(samples)
+    assert rules_layer._not_nfc(cells).to_list() == [not unicodedata.is_normalized("NFC", s) for s in samples]

@@ -310,6 +310,7 @@ def _table_findings(package: Package, allow_remote: bool) -> tuple[list[Finding]
         rows = _Rows(package, name, table, fields, frame, problems)
         findings.extend(_cell_findings(rows))
         findings.extend(_constraint_findings(rows))
+        rows.frame = None  # the typed frame is done with; foreign keys compare the text
         checks += max(1, len(table) * max(1, len(fields)))
         ready[name] = rows
     for rows in ready.values():
