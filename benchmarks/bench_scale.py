@@ -120,6 +120,7 @@ root = sys.argv[1]
 started = time.perf_counter()
 d = json.load(open(f"{root}/datapackage.json"))
 con = duckdb.connect()
+con.execute("SET enable_progress_bar = false")
 problems = 0
 for r in d["resources"]:
     con.execute(f"create table {r['name']} as select * from read_csv('{root}/{r['path']}', all_varchar=true, header=true)")
@@ -160,7 +161,7 @@ def measure(package: Path, cache: Path) -> dict:
         wall, peak, code, out = run([sys.executable, "-m", "nkru", "validate", str(package), "--format", "json"], env)
         try:
             report = json.loads(out)
-        except json.JSONDecodeError:
+        except ValueError:
             report = {"errors": None, "layers": [], "findings": []}
         result[label] = {
             "wall": wall, "peak_mb": peak, "exit": code, "errors": report.get("errors"),
@@ -168,7 +169,8 @@ def measure(package: Path, cache: Path) -> dict:
             "first_errors": [f["message"] for f in report.get("findings", []) if f.get("severity") == "error"][:5],
         }
     wall, peak, code, out = run([sys.executable, "-c", FLOOR, str(package)])
-    floor = json.loads(out) if code == 0 else {"seconds": None, "problems": None}
+    lines = [line for line in out.splitlines() if line.startswith("{")]
+    floor = json.loads(lines[-1]) if code == 0 and lines else {"seconds": None, "problems": None}
     result["duckdb"] = {"wall": wall, "peak_mb": peak, "seconds": floor["seconds"], "problems": floor["problems"]}
     return result
 
@@ -210,16 +212,22 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--max-source-copies", type=int, default=100)
     parser.add_argument("--json", type=Path)
     parser.add_argument("--keep", action="store_true", help="keep the generated packages")
+    parser.add_argument("--reuse", action="store_true", help="reuse a package already generated in --work")
     args = parser.parse_args(argv)
     results: dict[int, dict] = {}
     for size in args.claims:
         package = args.work / f"claims-{size}"
         started = time.perf_counter()
-        counts = generate(package, size, max_source_copies=args.max_source_copies)
+        if args.reuse and (package / "datapackage.json").is_file():
+            counts = {p.stem: sum(1 for _ in open(p, encoding="utf-8")) - 1 for p in (package / "data").glob("*.csv")}
+        else:
+            counts = generate(package, size, max_source_copies=args.max_source_copies)
         print(f"… {size:,} claims generated in {time.perf_counter() - started:.0f} s: {counts}", file=sys.stderr, flush=True)
         results[size] = measure(package, args.work / f"cache-{size}")
         results[size]["rows"] = counts
         print(json.dumps({size: results[size]}, default=str), file=sys.stderr, flush=True)
+        if args.json:  # after every size, so a later failure loses nothing
+            args.json.write_text(json.dumps(results, indent=2, default=str) + "\n", encoding="utf-8")
         if not args.keep:
             shutil.rmtree(package)
     print(markdown(results))
