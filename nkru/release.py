@@ -456,17 +456,6 @@ def release_descriptor(descriptor: dict[str, Any], read: Callable[[str], bytes])
     return result
 
 
-def zip_timestamp(date: str) -> tuple[int, int, int, int, int, int]:
-    """SOURCE_DATE_EPOCH when set (reproducible-builds.org), else the release date at 00:00 UTC; never before 1980."""
-    epoch = os.environ.get("SOURCE_DATE_EPOCH")
-    if epoch and epoch.strip().isdigit():
-        moment = dt.datetime.fromtimestamp(int(epoch), dt.timezone.utc)
-    else:
-        moment = dt.datetime.fromisoformat(date).replace(tzinfo=dt.timezone.utc)
-    moment = max(moment, dt.datetime(1980, 1, 1, tzinfo=dt.timezone.utc))
-    return (moment.year, moment.month, moment.day, moment.hour, moment.minute, moment.second // 2 * 2)
-
-
 def _stamp_text(stamp: tuple[int, ...]) -> str:
     return "{:04d}-{:02d}-{:02d}T{:02d}:{:02d}:{:02d}Z".format(*stamp)
 
