@@ -117,34 +117,40 @@ def render(path: str | Path = ".", *, validate: bool = True, skip: list[str] | N
 
     descriptor = package.descriptor
     description = str(descriptor.get("description") or "")
-    html = env.get_template("report.html.j2").render(
-        m=m,
-        title=str(descriptor.get("title") or descriptor.get("name") or "Data Package"),
-        description_first=description.split("\n\n")[0],
-        version=str(descriptor.get("version") or ""),
-        toolkit_version=__version__,
-        generated=datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
-        package_name=str(descriptor.get("name") or package.root.name),
-        css=(Path(__file__).parent / "templates" / "style.css").read_text(encoding="utf-8"),
-        type_colours=type_colours,
-        actor_colours=actor_colours,
-        actor_types_present=[t for t in actor_colours if net and any(n.actor_type == t for n in net.nodes)],
-        timeline_svg=timeline_svg,
-        network=net,
-        network_svg=network_svg,
-        contested=contested,
-        denied=model_module.denied(m),
-        sources=source_views,
-        located=located,
-        default_language=DEFAULT_LANGUAGE,
-        source_language={s.get("source_id"): s.get("language") or DEFAULT_LANGUAGE for s in m.sources},
-        codebook_html=codebook_html(book),
-        validation=validation,
-        validation_note=validation_note,
-        skipped_layers=list(skip or []),
-        findings=sort_findings(validation.findings) if validation else [],
-        finding_limit=FINDING_LIMIT,
-    )
+    from jinja2 import UndefinedError
+
+    try:
+        html = env.get_template("report.html.j2").render(
+            m=m,
+            title=str(descriptor.get("title") or descriptor.get("name") or "Data Package"),
+            description_first=description.split("\n\n")[0],
+            version=str(descriptor.get("version") or ""),
+            toolkit_version=__version__,
+            generated=datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+            package_name=str(descriptor.get("name") or package.root.name),
+            css=(Path(__file__).parent / "templates" / "style.css").read_text(encoding="utf-8"),
+            type_colours=type_colours,
+            actor_colours=actor_colours,
+            actor_types_present=[t for t in actor_colours if net and any(n.actor_type == t for n in net.nodes)],
+            timeline_svg=timeline_svg,
+            network=net,
+            network_svg=network_svg,
+            contested=contested,
+            denied=model_module.denied(m),
+            sources=source_views,
+            located=located,
+            default_language=DEFAULT_LANGUAGE,
+            source_language={s.get("source_id"): s.get("language") or DEFAULT_LANGUAGE for s in m.sources},
+            codebook_html=codebook_html(book),
+            validation=validation,
+            validation_note=validation_note,
+            skipped_layers=list(skip or []),
+            findings=sort_findings(validation.findings) if validation else [],
+            finding_limit=FINDING_LIMIT,
+        )
+    except UndefinedError as exc:  # a table lacks a column the page shows (the structure layer says which)
+        raise ReportError(f"the package lacks a column the report shows ({exc}); "
+                          "run `nkru validate` to see which") from None
     from nkru.report.offline import external_references, unsafe_links
 
     # No raw control or bidi character from the data (they would reorder or hide what is shown).
