@@ -102,8 +102,9 @@ def _temp_name(target: Path, kind: str = "tmp") -> Path:
 
 
 def _leftovers(target: Path) -> list[tuple[Path, int, str]]:
-    """(path, pid, "tmp" or "old") of every temporary item of a write to `target`."""
-    pattern = re.compile(rf"^\.{re.escape(target.name)}\.(\d+)-[0-9a-f]+\.nkru-(tmp|old)(\..*)?$")
+    """(path, pid, "tmp" or "old") of every temporary item of a write to `target`, including what a
+    library created beside a temp file (SQLite's `<temp>-journal`, `-wal`, `-shm`)."""
+    pattern = re.compile(rf"^\.{re.escape(target.name)}\.(\d+)-[0-9a-f]+\.nkru-(tmp|old)([.-].*)?$")
     found = []
     try:
         entries = list(os.scandir(target.parent))

@@ -88,6 +88,7 @@ def test_a_rerun_removes_what_a_killed_writer_left_and_restores_a_parked_folder(
     (tmp_path / f".site.{pid.pid}-ffff0000.nkru-tmp").mkdir()
     (tmp_path / f".out.txt.{pid.pid}-00000000.nkru-tmp").write_text("half", encoding="utf-8")
     (tmp_path / f".out.txt.{pid.pid}-00000000.nkru-tmp.wal").write_text("half", encoding="utf-8")
+    (tmp_path / f".out.txt.{pid.pid}-00000000.nkru-tmp-journal").write_text("half", encoding="utf-8")  # SQLite's
     (tmp_path / "unrelated.nkru-tmp").write_text("mine", encoding="utf-8")
     fsutil.recover(target)
     assert (target / "old.html").read_text(encoding="utf-8") == "old"  # the parked folder is back
