@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-__version__ = "0.1.0"
+__version__ = "1.0.0"
 
 # Public API, imported lazily so `import nkru` stays cheap.
 _LAZY = {

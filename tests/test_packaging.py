@@ -130,3 +130,13 @@ def test_built_wheel_installed_in_a_fresh_venv_validates_a_copy(tmp_path):
     assert checked.returncode == 0, checked.stdout + checked.stderr
     assert "0 errors" in checked.stdout
     shutil.rmtree(env_dir, ignore_errors=True)
+
+
+def test_the_toolkit_version_is_declared_once_in_agreement():
+    import tomllib
+
+    import nkru
+
+    declared = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))["project"]["version"]
+    assert re.fullmatch(r"\d+\.\d+\.\d+", declared)
+    assert nkru.__version__ == declared
