@@ -248,8 +248,9 @@ def test_patch_release_writes_changelog_bumps_metadata_and_rebuilds_identically(
     actor = rows[0]["actor_id"]
     set_cell(repo, "actors", 0, "notes", rows[0]["notes"] + " Corrected in a patch.")
     changelog = repo / "CHANGELOG.md"
-    changelog.write_text(changelog.read_text(encoding="utf-8").replace(
-        "## [Unreleased]\n", "## [Unreleased]\n\n### Fixed\n\n- A clearer note on an actor.\n", 1), encoding="utf-8")
+    # Whatever the real CHANGELOG holds under Unreleased is replaced by this test's one note.
+    changelog.write_text(re.sub(r"## \[Unreleased\]\n.*?(?=\n## \[)", "## [Unreleased]\n\n### Fixed\n\n- A clearer note on an actor.\n",
+                                changelog.read_text(encoding="utf-8"), count=1, flags=re.S), encoding="utf-8")
     commit_all(repo, "a correction")
 
     # --dry-run shows the plan and writes nothing.
