@@ -28,6 +28,7 @@ from typing import Any
 
 from nkru.findings import CODES, Finding, LayerResult, define, sort_findings
 from nkru.fsutil import atomic_directory
+from nkru.metadata import RETRACTIONS
 from nkru.package import DESCRIPTOR, Package, Table
 from nkru.suites import PACKAGE_SUITE, suite_path
 
@@ -56,8 +57,9 @@ TEMPLATES = {
         "{resource} line {line}: ({field}) = {value!r} occurs in more than one row ({rule})",
         "A composite primary key repeats."),
     "expect_table_row_count_to_be_between": (
-        "{resource}: {value} rows, outside the expected range ({rule})",
-        "A table has fewer rows than it must hold (at least one)."),
+        "{resource}: {value} rows, {detail}",
+        "A table has fewer rows than it must hold: at least one, and, for a table whose rows carry an ID, never fewer "
+        "than in the last release less the rows retracted since (a released row is retracted, never deleted)."),
     "expect_table_columns_to_match_ordered_list": (
         "{resource}: the columns are {value}, expected {expected} ({rule})",
         "A table's header differs from its schema's fields."),
@@ -124,16 +126,30 @@ class Batch:
     table: Table | None = None
     rows: list[tuple[str, int]] = field(default_factory=list)  # package suite: frame row -> (resource, index)
     tables: dict[str, Table] = field(default_factory=dict)  # package suite: the tables its rows come from
+    floor: Any = None  # resource suite: its row-count floor (nkru.layers.metadata.RowFloor)
+
+    @property
+    def parameters(self) -> dict[str, Any] | None:
+        """The expectation parameters of this batch's suite (the row-count floor), or None."""
+        from nkru.suites.generate import ROW_FLOOR_PARAMETER
+
+        return {ROW_FLOOR_PARAMETER: self.floor.minimum} if self.floor is not None else None
 
 
-def run_suites(package: Package, suites: dict[str, dict[str, Any]], *, data_docs: Path | None = None) -> LayerResult:
-    """Validate `package` with `suites` (name -> suite dict); build Data Docs into `data_docs` if given."""
+def run_suites(package: Package, suites: dict[str, dict[str, Any]], *, data_docs: Path | None = None,
+               options: Any = None) -> LayerResult:
+    """Validate `package` with `suites` (name -> suite dict); build Data Docs into `data_docs` if given.
+    Row-count floors come from the previous release that `options.baseline` (else the newest manifest) names."""
+    from nkru.layers.metadata import row_floors
+
     result = LayerResult(NAME)
     target = prepare_data_docs(data_docs) if data_docs is not None else None
+    floors = row_floors(package, options)
     batches: list[Batch] = []
     for name, suite in suites.items():
         batch = _package_batch(package, suite) if name == PACKAGE_SUITE else _resource_batch(package, name, suite, result)
         if batch is not None and batch.expectations:
+            batch.floor = floors.get(batch.resource) if batch.resource else None
             batches.append(batch)
     if not batches:
         return result
@@ -166,15 +182,17 @@ def _validate(context, data, batch: Batch, suite, *, store: bool) -> tuple[int, 
     if store:  # a validation definition keeps suite and results in the context, where Data Docs find them
         suite = context.suites.add(suite)
         definition = context.validation_definitions.add(gx.ValidationDefinition(name=batch.suite, suite=suite, data=data))
-        outcome = definition.run(batch_parameters={"dataframe": batch.frame}, result_format="COMPLETE")
+        outcome = definition.run(batch_parameters={"dataframe": batch.frame}, expectation_parameters=batch.parameters,
+                                 result_format="COMPLETE")
         return len(outcome.results), [item for item in outcome.results if not item.success]
     # Nothing stored: pass/fail first (about half the cost of full results), details only for what failed.
     frame_batch = data.get_batch(batch_parameters={"dataframe": batch.frame})
-    outcome = frame_batch.validate(suite, result_format="BOOLEAN_ONLY")
+    outcome = frame_batch.validate(suite, result_format="BOOLEAN_ONLY", expectation_parameters=batch.parameters)
     failed = [item.expectation_config.to_domain_obj() for item in outcome.results if not item.success]
     if not failed:
         return len(outcome.results), []
-    details = frame_batch.validate(gx.ExpectationSuite(name=batch.suite, expectations=failed), result_format="COMPLETE")
+    details = frame_batch.validate(gx.ExpectationSuite(name=batch.suite, expectations=failed), result_format="COMPLETE",
+                                   expectation_parameters=batch.parameters)
     return len(outcome.results), [item for item in details.results if not item.success]
 
 
@@ -192,7 +210,7 @@ def check(package: Package, options: Any = None) -> LayerResult:
         result = LayerResult(NAME)
         result.findings.append(Finding.make("expectation-rule-unavailable", path=DESCRIPTOR, detail=str(exc)))
         return result
-    result = run_suites(package, suites, data_docs=target)
+    result = run_suites(package, suites, data_docs=target, options=options)
     for reason in skipped:
         result.findings.append(Finding.make("expectation-rule-unavailable", path=DESCRIPTOR, detail=reason))
     return result
@@ -364,7 +382,10 @@ def _findings(batch: Batch, item: Any) -> list[Finding]:
         observed = details.get("observed_value")
         shown = ", ".join(map(str, observed)) if isinstance(observed, list) else _plain(observed)
         return [Finding.make(_code(kind, row_level=False), resource=resource, path=table.path if table else None,
-                             value=shown, expected=", ".join(map(str, kwargs.get("column_list") or [])), **context)]
+                             value=shown, expected=", ".join(map(str, kwargs.get("column_list") or [])),
+                             detail=_row_count_detail(resource, table.path if table else None, batch.floor,
+                                                     kwargs.get("min_value"), rule) if "min_value" in kwargs else None,
+                             **context)]
     found = []
     columns = _columns_of(config.to_json_dict())
     for index in sorted({int(i) for i in indices}):
@@ -384,6 +405,22 @@ def _findings(batch: Batch, item: Any) -> list[Finding]:
         found.append(Finding.make(_code(kind, row_level=True), field=", ".join(columns), value=value,
                                   allowed=", ".join(map(str, kwargs.get("value_set") or [])), **where, **context))
     return found
+
+
+def _row_count_detail(resource: str | None, path: str | None, floor: Any, minimum: Any, rule: str) -> str:
+    """What a failed row-count expectation means and what to do about it (`floor`: a RowFloor, or None)."""
+    if isinstance(minimum, dict) and floor is not None:  # the suite's parameter, not its value
+        minimum = floor.minimum
+    if floor is None or floor.released is None or floor.minimum != minimum \
+            or floor.minimum != floor.released - floor.retracted:  # no release, or it held fewer than any table holds
+        return f"expected at least {_plain(minimum)}: {rule}"
+    since = f" less {floor.retracted} retracted since, so at least {floor.minimum}" if floor.retracted else ""
+    if resource == RETRACTIONS:
+        what = f"retractions are permanent: restore the removed rows of {path or resource}"
+    else:
+        what = ("released rows were deleted: restore them, or retract each one (remove the row and list its ID in "
+                "data/retractions.csv; see docs/curation.md, 'Correcting and removing released rows')")
+    return f"but {floor.released} in release {floor.release} ({floor.source}){since}; {what}"
 
 
 def _cell(table: Table, index: int, label: str | None) -> str:

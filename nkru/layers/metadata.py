@@ -9,12 +9,15 @@
   newest manifest `releases/X.Y.Z.json` (no git tag or network needed: it works
   in a shallow clone and in an unpacked release), or `Options.baseline` (a
   release zip, a package directory or a git ref).
+- The same previous release gives each table's row-count floor (`row_floors`), which the
+  expectations layer checks: no fewer rows than released, less the rows retracted since.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, field as dc_field
+from functools import cached_property
+from typing import Any, Callable
 
 from nkru.findings import Finding, LayerResult, define
 from nkru.metadata import (
@@ -304,34 +307,50 @@ def id_resources(resources: list[str], primary_key) -> dict[str, str]:
 
 @dataclass
 class Baseline:
-    """What the previous release held: its IDs by resource (one-field keys) and its retractions."""
+    """What the previous release held: its IDs by resource (one-field keys), its retractions and row counts."""
 
     label: str
     version: str | None
-    ids: dict[str, tuple[str, set[str]]]  # resource -> (ID field, IDs)
+    read_ids: Callable[[], dict[str, tuple[str, set[str]]]]  # resource -> (ID field, IDs), read when first asked
     retracted: set[str]
+    rows: dict[str, int] = dc_field(default_factory=dict)  # resource -> rows, where the release records it
+    source: str | None = None  # where it was read: releases/X.Y.Z.json, or the zip, folder or git ref given
+
+    @cached_property
+    def ids(self) -> dict[str, tuple[str, set[str]]]:
+        """resource -> (ID field, IDs); raises ManifestError on a malformed ID range."""
+        return self.read_ids()
 
 
 def _manifest_baseline(manifest: Manifest) -> Baseline:
-    ids = {}
-    for name in manifest.resources:
-        field = manifest.id_field(name)
-        if field is not None and name != RETRACTIONS:
-            ids[name] = (field, manifest.ids(name))
+    def read_ids() -> dict[str, tuple[str, set[str]]]:
+        ids = {}
+        for name in manifest.resources:
+            field = manifest.id_field(name)
+            if field is not None and name != RETRACTIONS:
+                ids[name] = (field, manifest.ids(name))
+        return ids
+
     retracted = manifest.ids(RETRACTIONS) if RETRACTIONS in manifest.resources else set()
-    return Baseline(f"{manifest.label} ({manifest.version})", manifest.version, ids, retracted)
+    rows = {name: entry["rows"] for name, entry in manifest.resources.items()
+            if isinstance(entry.get("rows"), int) and not isinstance(entry.get("rows"), bool) and entry["rows"] >= 0}
+    return Baseline(f"{manifest.label} ({manifest.version})", manifest.version, read_ids, retracted, rows, manifest.label)
 
 
 def _snapshot_baseline(snapshot: Snapshot) -> Baseline:
     ids = {}
+    rows = {}
     for name, key in id_resources(list(snapshot.resources), snapshot.primary_key).items():
         table = snapshot.table(name)
         if table is not None:
             ids[name] = (key, {value or "" for value in table.column(key)})
+            rows[name] = len(table)
     old = snapshot.table(RETRACTIONS) if RETRACTIONS in snapshot.resources else None
     retracted = {value or "" for value in old.column(RETRACTED_ID)} if old else set()
+    if old is not None:
+        rows[RETRACTIONS] = len(old)
     label = snapshot.label if snapshot.version is None else f"{snapshot.label} ({snapshot.version})"
-    return Baseline(label, snapshot.version, ids, retracted)
+    return Baseline(label, snapshot.version, lambda: ids, retracted, rows, snapshot.label)
 
 
 def _baseline(package: Package, options: Any, result: LayerResult) -> Baseline | None:
@@ -360,10 +379,56 @@ def _baseline(package: Package, options: Any, result: LayerResult) -> Baseline |
                    "pass --baseline with a release zip, directory or git ref to compare against it"))
         return None
     try:
-        return _manifest_baseline(manifest)
+        return _manifest_baseline(manifest)  # its IDs are expanded when first used (see _check_stable_ids)
     except ManifestError as exc:
         result.findings.append(Finding.make("manifest-unreadable", path=manifest.label, detail=str(exc)))
         return None
+
+
+@dataclass(frozen=True)
+class RowFloor:
+    """The fewest rows a resource may hold (`minimum`), and where that number comes from.
+
+    `released` is the row count of the last release (None when there is no release, the resource is
+    new, or its rows carry no ID), `retracted` how many of those rows were retracted since.
+    """
+
+    minimum: int
+    released: int | None = None
+    retracted: int = 0
+    release: str | None = None  # the release's version, or its label when it has none
+    source: str | None = None  # where the count was read: releases/X.Y.Z.json, a zip, a folder, a git ref
+
+
+def row_floors(package: Package, options: Any = None) -> dict[str, RowFloor]:
+    """resource -> its row-count floor: a resource whose rows carry an ID (a one-field primary key) never
+    holds fewer rows than in the previous release (the one the stable-ID check compares with: `--baseline`,
+    else the newest manifest), less its released IDs retracted since; retractions are permanent. Otherwise
+    (no release, a new resource, a composite key) the floor is `min_rows`: 1, or 0 for a table that may be empty.
+
+    Problems reading the previous release are not reported here: the stable-ID check reports them.
+    """
+    from nkru.suites.generate import has_release_floor, min_rows
+
+    floors = {name: RowFloor(min_rows(name)) for name in package.resources}
+    baseline = _baseline(package, options, LayerResult(NAME))
+    if baseline is None:
+        return floors
+    current = package.table(RETRACTIONS) if RETRACTIONS in package.resources else None
+    # IDs retracted since the release: their rows were in it and may now be gone.
+    new = {value for value in current.column(RETRACTED_ID) if value} - baseline.retracted if current is not None else set()
+    try:
+        released_ids = baseline.ids if new else {}  # expanded only when something was retracted since
+    except ManifestError:
+        return floors  # a malformed manifest: the stable-ID check says so, and no floor is trusted
+    for name, spec in package.resources.items():
+        released = baseline.rows.get(name)
+        if released is None or not has_release_floor(spec.schema):
+            continue
+        gone = len(released_ids[name][1] & new) if name in released_ids else 0
+        floors[name] = RowFloor(max(floors[name].minimum, released - gone), released, gone,
+                                baseline.version or baseline.label, baseline.source)
+    return floors
 
 
 def _check_stable_ids(package: Package, options: Any, result: LayerResult) -> None:
@@ -392,6 +457,11 @@ def _check_stable_ids(package: Package, options: Any, result: LayerResult) -> No
 
     baseline = _baseline(package, options, result)
     if baseline is not None:
+        try:
+            baseline.ids  # noqa: B018 - expand the manifest's ID ranges now, to report a malformed one here
+        except ManifestError as exc:
+            result.findings.append(Finding.make("manifest-unreadable", path=baseline.source, detail=str(exc)))
+            return
         _compare_with_baseline(package, baseline, current_ids, present, retractions, retracted, result)
 
 

@@ -23,11 +23,26 @@ from nkru.resources import suites_dir
 from nkru.suites import PACKAGE_SUITE, suite_path
 
 #: Every curated table holds at least one row. There is no upper bound: the dataset grows, and a
-#: cap would say nothing true about it (rows that disappear are the metadata layer's to find: no
-#: released ID may vanish without a retraction).
+#: cap would say nothing true about it.
 MIN_ROWS = 1
 #: Resources that may legitimately hold no rows (retractions exist only once something is retracted).
 MAY_BE_EMPTY = frozenset({RETRACTIONS})
+#: The expectation parameter that holds a table's fewest allowed rows. A table whose rows carry an ID
+#: (a one-field primary key) never holds fewer rows than in the last release, less the rows retracted
+#: since; the expectations layer supplies that number at validation time from the newest release
+#: manifest (or `--baseline`), see `nkru.layers.metadata.row_floors`. A table without a one-field key
+#: (event_actors) has no IDs to retract, so a release sets it no floor: its row count is a constant.
+ROW_FLOOR_PARAMETER = "min_rows"
+
+
+def has_release_floor(schema: dict[str, Any] | None) -> bool:
+    """Whether a resource's row count may not fall below the last release's (it has a one-field primary key)."""
+    return len(schema_primary_key(schema)) == 1
+
+
+def min_rows(name: str) -> int:
+    """The fewest rows a resource holds when no release says more."""
+    return 0 if name in MAY_BE_EMPTY else MIN_ROWS
 
 
 @dataclass(frozen=True)
@@ -73,13 +88,19 @@ def resource_expectations(name: str, schema: dict[str, Any], schema_path: str) -
     fields = schema_fields(schema)
     names = [f["name"] for f in fields]
     key = schema_primary_key(schema)
-    low = 0 if name in MAY_BE_EMPTY else MIN_ROWS
+    low = min_rows(name)
+    least = f"{name} has at least {low} row{'' if low == 1 else 's'}" if low else f"{name} may be empty"
+    if has_release_floor(schema):
+        since = ("but never has fewer rows than in the last release (retractions are permanent)" if name == RETRACTIONS
+                 else "and never fewer than in the last release, less the rows retracted since")
+        rows = E.ExpectTableRowCountToBeBetween(min_value={"$PARAMETER": ROW_FLOOR_PARAMETER}, max_value=None,
+                                                description=f"{least} {since}")
+    else:
+        rows = E.ExpectTableRowCountToBeBetween(min_value=low, max_value=None, description=least)
     found: list[Any] = [
         E.ExpectTableColumnsToMatchOrderedList(
             column_list=names, description=f"the columns are those of {schema_path}, in that order"),
-        E.ExpectTableRowCountToBeBetween(
-            min_value=low, max_value=None,
-            description=f"{name} has at least {low} row{'' if low == 1 else 's'}" if low else f"{name} may be empty"),
+        rows,
     ]
     for f in fields:
         if _constraints(f).get("required"):

@@ -1,0 +1,142 @@
+"""Row-count expectations say something true: every curated table holds at least one row, and a table whose
+rows carry an ID never holds fewer rows than in the last release, less the rows retracted since.
+
+The floor is an expectation parameter (`{"$PARAMETER": "min_rows"}` in validate/suites/*.json) that the
+expectations layer fills from the previous release: `--baseline`, else the newest releases/X.Y.Z.json.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import pytest
+
+from tests.helpers import REPO, read_table, run_cli, write_table
+from nkru.api import Options
+from nkru.layers import expectations
+from nkru.layers.metadata import RowFloor, row_floors
+from nkru.manifest import latest_manifest
+from nkru.package import Package
+from nkru.suites import load_suites
+from nkru.suites.generate import ROW_FLOOR_PARAMETER, has_release_floor, min_rows, suites_for
+
+CODE = "expect-table-row-count-to-be-between"
+RELEASE = latest_manifest(REPO)
+REAL = Package.open(REPO)
+#: Every resource of the real package whose released rows set a floor (rows carry an ID, the release has rows).
+FLOORED = [name for name, spec in REAL.resources.items()
+           if has_release_floor(spec.schema) and RELEASE.resources.get(name, {}).get("rows", 0) > 0]
+
+
+def with_releases(package):
+    shutil.copytree(REPO / "releases", package / "releases")
+    return package
+
+
+def drop_last_rows(package, resource: str, count: int) -> list[dict[str, str]]:
+    header, rows = read_table(package, resource)
+    kept, dropped = rows[:-count], rows[-count:]
+    write_table(package, resource, header, kept)
+    return dropped
+
+
+def run_one(package, resource: str, options=None):
+    """The layer's suite for `resource` only (so another suite's finding about the same edit cannot hide here)."""
+    opened = Package.open(package)
+    return expectations.run_suites(opened, {resource: suites_for(opened)[resource]}, options=options)
+
+
+def test_there_are_floored_resources():
+    assert RELEASE is not None and len(FLOORED) >= 5
+    assert "event_actors" not in FLOORED  # a composite key: no IDs to retract, so no release floor
+
+
+def test_the_suites_carry_the_floor_as_a_parameter():
+    for name, spec in REAL.resources.items():
+        [rows] = [e for e in load_suites()[name]["expectations"] if e["type"] == "expect_table_row_count_to_be_between"]
+        expected = {"$PARAMETER": ROW_FLOOR_PARAMETER} if has_release_floor(spec.schema) else min_rows(name)
+        assert rows["kwargs"] == {"min_value": expected}
+        assert "max_value" not in rows["kwargs"]  # no cap
+
+
+def test_the_real_package_gets_the_released_counts_and_passes():
+    floors = row_floors(REAL)
+    for name in FLOORED:
+        released = RELEASE.resources[name]["rows"]
+        assert floors[name] == RowFloor(released, released, 0, RELEASE.version, f"releases/{RELEASE.version}.json")
+        assert floors[name].minimum > 1  # the floor says more than "at least one row"
+    result = expectations.check(REAL)
+    assert result.checks > 0
+    assert [f.message for f in result.findings] == []
+
+
+@pytest.mark.parametrize("resource", FLOORED)
+def test_deleted_released_rows_are_a_finding(package_copy, resource):
+    with_releases(package_copy)
+    released = RELEASE.resources[resource]["rows"]
+    drop_last_rows(package_copy, resource, 2 if released > 2 else 1)
+    now = len(read_table(package_copy, resource)[1])
+    result = run_one(package_copy, resource)
+    assert result.checks > 0
+    [finding] = result.findings
+    assert (finding.code, finding.layer, finding.severity, finding.resource) == (CODE, "expectations", "error", resource)
+    assert finding.path == f"data/{resource}.csv" and finding.value == str(now)
+    assert finding.message.startswith(f"{resource}: {now} rows, but {released} in release {RELEASE.version} "
+                                      f"(releases/{RELEASE.version}.json); released rows were deleted")
+    assert "retract" in finding.message and "docs/curation.md" in finding.message
+
+
+def test_a_retracted_row_lowers_the_floor(package_copy):
+    with_releases(package_copy)
+    released = RELEASE.resources["claims"]["rows"]
+    [gone] = drop_last_rows(package_copy, "claims", 1)
+    header, _ = read_table(package_copy, "retractions")
+    write_table(package_copy, "retractions", header,
+                [{"id": gone["claim_id"], "retracted_in": "1.1.0", "reason": "misread quote", "replaced_by": ""}])
+    assert row_floors(Package.open(package_copy))["claims"].minimum == released - 1
+    passed = run_one(package_copy, "claims")
+    assert passed.checks > 0 and passed.findings == []
+
+    drop_last_rows(package_copy, "claims", 1)  # a second row deleted without a retraction
+    [finding] = run_one(package_copy, "claims").findings
+    assert finding.code == CODE and finding.value == str(released - 2)
+    assert f"but {released} in release {RELEASE.version} (releases/{RELEASE.version}.json) less 1 retracted since, " \
+           f"so at least {released - 1}; released rows were deleted" in finding.message
+
+
+def test_a_removed_retraction_is_a_finding(package_copy):
+    """Retractions are permanent: a release's retraction rows set its floor."""
+    with_releases(package_copy)
+    manifest = json.loads((package_copy / "releases" / f"{RELEASE.version}.json").read_text(encoding="utf-8"))
+    manifest["resources"]["retractions"]["rows"] = 1
+    (package_copy / "releases" / f"{RELEASE.version}.json").write_text(json.dumps(manifest), encoding="utf-8")
+    [finding] = run_one(package_copy, "retractions").findings
+    assert finding.code == CODE and finding.value == "0"
+    assert "but 1 in release" in finding.message and "retractions are permanent" in finding.message
+
+
+def test_without_releases_the_floor_is_one_row(package_copy):
+    assert not (package_copy / "releases").exists()
+    floors = row_floors(Package.open(package_copy))
+    assert floors == {name: RowFloor(min_rows(name)) for name in REAL.resources}
+    assert {f.minimum for name, f in floors.items() if name != "retractions"} == {1}
+    header, rows = read_table(package_copy, "claims")
+    write_table(package_copy, "claims", header, rows[:1])
+    passed = run_one(package_copy, "claims")
+    assert passed.checks > 0 and passed.findings == []
+    write_table(package_copy, "claims", header, [])
+    [finding] = run_one(package_copy, "claims").findings
+    assert finding.code == CODE and finding.message.startswith("claims: 0 rows, expected at least 1: claims has at least 1 row")
+
+
+def test_the_floor_follows_the_baseline_option(package_copy):
+    """`--baseline` chooses the release for the stable-ID check and for the row-count floor alike."""
+    released = len(read_table(REPO, "claims")[1])
+    drop_last_rows(package_copy, "claims", 3)  # no releases/ in the copy: only the baseline knows the count
+    result = run_cli("validate", str(package_copy), "--only", "expectations", "--baseline", str(REPO), "--format", "json")
+    findings = [f for f in json.loads(result.stdout)["findings"] if f["code"] == CODE]
+    assert result.exit_code == 1 and len(findings) == 1
+    assert findings[0]["resource"] == "claims"
+    assert f"claims: {released - 3} rows, but {released} in release {REAL.descriptor['version']}" in findings[0]["message"]
+    assert row_floors(Package.open(package_copy), Options(baseline=REPO))["claims"].minimum == released
