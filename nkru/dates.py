@@ -26,11 +26,6 @@ from __future__ import annotations
 import calendar
 import re
 from datetime import date
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:  # pragma: no cover
-    import pandas as pd
-
 _ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 #: The four columns that make a table "dated" (read from the schemas, never listed per resource).
@@ -117,74 +112,88 @@ def edtf(start: date, end: date) -> str:
     return f"{start.isoformat()}/{end.isoformat()}"
 
 
-# -- column-wise -------------------------------------------------------------------------------------
+# -- column-wise (polars) ------------------------------------------------------------------------------
 
 
-def to_dates(values: "pd.Series") -> "pd.Series":
-    """Strings to datetime64 (a day each); anything not YYYY-MM-DD, or impossible, becomes NaT."""
-    import pandas as pd
+def to_dates(values):
+    """ISO date strings (a polars or pandas Series, or a list) to a polars Date Series: anything not
+    YYYY-MM-DD, or impossible, becomes null (as `parse_date` gives None)."""
+    import polars as pl
 
-    text = values.astype("string")
-    parsed = pd.to_datetime(text.where(text.str.fullmatch(r"\d{4}-\d{2}-\d{2}").fillna(False)),
-                            format="%Y-%m-%d", errors="coerce")
-    return parsed
+    text = _series(values)
+    if text.dtype == pl.Date:
+        return text
+    text = text.cast(pl.String)
+    shaped = text.str.contains(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$").fill_null(False)
+    return text.set(~shaped, None).str.strptime(pl.Date, "%Y-%m-%d", strict=False)
 
 
-def span_precisions(start: "pd.Series", end: "pd.Series") -> "pd.Series":
-    """`span_precision` for whole columns of ISO date strings (or datetimes): <NA> where a date is
-    missing or malformed, or the range reversed."""
-    import numpy as np
-    import pandas as pd
+def _series(values):
+    import polars as pl
 
-    first = start if pd.api.types.is_datetime64_any_dtype(start) else to_dates(start)
-    last = end if pd.api.types.is_datetime64_any_dtype(end) else to_dates(end)
-    valid = first.notna() & last.notna() & (first <= last)
-    same_year = first.dt.year == last.dt.year
-    same_month = same_year & (first.dt.month == last.dt.month)
+    if isinstance(values, pl.Series):
+        return values
+    if type(values).__module__.startswith("pandas"):
+        return pl.from_pandas(values)
+    return pl.Series(values)
+
+
+def span_precision_expr(start, end):
+    """`span_precision` as a polars expression over two Date expressions (names or `pl.Expr`):
+    day, month, year or range; null where a date is missing or the range reversed."""
+    import polars as pl
+
+    first, last = _col(start), _col(end)
+    same_year = first.dt.year() == last.dt.year()
     is_day = first == last
-    is_month = same_month & first.dt.is_month_start & last.dt.is_month_end & ~is_day
-    is_year = (same_year & (first.dt.month == 1) & (first.dt.day == 1)
-               & (last.dt.month == 12) & (last.dt.day == 31))
-    chosen = np.select([is_day.fillna(False).to_numpy(bool), is_month.fillna(False).to_numpy(bool),
-                        is_year.fillna(False).to_numpy(bool)], [DAY, MONTH, YEAR], RANGE)
-    result = pd.Series(chosen, index=start.index, dtype="string")
-    return result.where(valid.fillna(False).to_numpy(bool), pd.NA)
+    is_month = (same_year & (first.dt.month() == last.dt.month()) & (first.dt.day() == 1)
+                & (last == last.dt.month_end()))
+    is_year = (same_year & (first.dt.month() == 1) & (first.dt.day() == 1)
+               & (last.dt.month() == 12) & (last.dt.day() == 31))
+    return (pl.when(first.is_null() | last.is_null() | (first > last)).then(pl.lit(None, dtype=pl.String))
+            .when(is_day).then(pl.lit(DAY))
+            .when(is_month).then(pl.lit(MONTH))
+            .when(is_year).then(pl.lit(YEAR))
+            .otherwise(pl.lit(RANGE)))
 
 
-def precision_agrees(start: "pd.Series", end: "pd.Series", precision: "pd.Series") -> "pd.Series":
-    """True per row unless `precision` is a known value that is not the range's span precision.
-
-    Rows with a missing or malformed date, a reversed range or an unknown precision pass here:
-    those are the structure layer's and the date-order rule's to report.
-    """
-    import pandas as pd
-
-    actual = span_precisions(start, end)
-    given = precision.astype("string")
-    known = given.isin(PRECISIONS).fillna(False)
-    bad = known & actual.notna() & (actual != given).fillna(False)
-    return ~bad.astype(bool)
+def precision_agrees_expr(start, end, precision):
+    """True per row unless `precision` (a String expression) is a known value that is not the range's
+    span precision. Rows with a missing or malformed date, a reversed range or an unknown precision
+    pass here: those are the structure layer's and the date-order rule's to report."""
+    given = _col(precision)
+    actual = span_precision_expr(start, end)
+    bad = given.is_in(list(PRECISIONS)) & actual.is_not_null() & (actual != given)
+    return ~bad.fill_null(False)
 
 
-def order_agrees(start: "pd.Series", end: "pd.Series") -> "pd.Series":
-    """True per row unless both dates parse and date_start is after date_end."""
-    first, last = to_dates(start), to_dates(end)
-    return ~((first > last).fillna(False)).astype(bool)
+def order_agrees_expr(start, end):
+    """True per row unless both dates are set and `start` is after `end` (two Date expressions or names)."""
+    return ~(_col(start) > _col(end)).fill_null(False)
 
 
-def edtf_column(start: "pd.Series", end: "pd.Series") -> "pd.Series":
-    """`edtf()` for whole columns; <NA> where a date is missing, malformed or the range reversed."""
-    import pandas as pd
+def _col(name):
+    """A column name as a polars expression (an expression as it is)."""
+    import polars as pl
 
-    first = start if pd.api.types.is_datetime64_any_dtype(start) else to_dates(start)
-    last = end if pd.api.types.is_datetime64_any_dtype(end) else to_dates(end)
-    precision = span_precisions(first, last)
-    day = first.dt.strftime("%Y-%m-%d")
-    out = (day + "/" + last.dt.strftime("%Y-%m-%d")).astype("string")
-    out = out.mask(precision == DAY, day)
-    out = out.mask(precision == MONTH, first.dt.strftime("%Y-%m"))
-    out = out.mask(precision == YEAR, first.dt.strftime("%Y"))
-    return out.where(precision.notna(), pd.NA).astype("string")
+    return pl.col(name) if isinstance(name, str) else name
+
+
+def precision_agrees(start, end, precision):
+    """`precision_agrees_expr` for whole columns (ISO date strings or dates, and the precision text):
+    a polars Boolean Series."""
+    import polars as pl
+
+    frame = pl.DataFrame({"s": to_dates(start), "e": to_dates(end), "p": _series(precision).cast(pl.String)})
+    return frame.select(precision_agrees_expr("s", "e", "p")).to_series()
+
+
+def order_agrees(start, end):
+    """True per row unless both dates parse and date_start is after date_end (a polars Boolean Series)."""
+    import polars as pl
+
+    frame = pl.DataFrame({"s": to_dates(start), "e": to_dates(end)})
+    return frame.select(order_agrees_expr("s", "e")).to_series()
 
 
 def edtf_expr(start: str = "date_start", end: str = "date_end"):

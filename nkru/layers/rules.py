@@ -1,8 +1,11 @@
-"""Rules layer: the semantic rules a Table Schema cannot say, as pandera DataFrameModels.
+"""Rules layer: the semantic rules a Table Schema cannot say, as pandera DataFrameModels on polars frames.
 
-Every rule is a check on a pandera model, validated lazily so that all
-failures are collected; each failure case becomes one Finding at the CSV file
-line of its row. Which tables a rule applies to is read from the schemas:
+Every rule is a check on a pandera model (`pandera.polars`: the checks are polars expressions),
+validated lazily so that all failures are collected; each failure case becomes one Finding at the
+CSV file line of its row. The frames are the one reader's polars frames (`Package.table`), columns
+selected without copying; date columns are typed by the one type system (`nkru.loader.type_column`),
+so a date the structure layer calls malformed is null here and a rule skips it. Which tables a rule
+applies to is read from the schemas:
 
 - dates: every resource with the four date columns (`nkru.dates.DATE_COLUMNS`):
   `date_start <= date_end`, and `date_precision` is the range's most specific true description
@@ -14,10 +17,13 @@ line of its row. Which tables a rule applies to is read from the schemas:
   foreign key to the events, i.e. event_actors); `quantity` and its `quantity_*` companions are all
   set or all empty;
 - codes: every `country` field holds an ISO 3166-1 alpha-3 code (pycountry), every `language`
-  field a valid BCP 47 tag (langcodes);
+  field a valid BCP 47 tag (langcodes), each distinct value asked once;
 - text hygiene, every cell: NFC, no leading or trailing whitespace, no control characters; and,
   outside numeric fields (Table Schema types integer and number), no cell a spreadsheet would run as
-  a formula.
+  a formula. These are plain polars expressions, not a pandera model: they are the same four checks
+  on every column of every table, and one regular expression per cell finds the few cells that may
+  fail any of them, where pandera would run each check as its own pass over every column
+  (four passes over all the text, the layer's largest cost).
 
 Malformed values (a date that is not a date, an unknown reference) are the structure layer's to
 report: a rule skips them rather than reporting the same problem twice.
@@ -27,13 +33,12 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Callable, Iterable
 
-import pandas as pd
-import pandera.pandas as pa
+import pandera.polars as pa
+import polars as pl
 from pandera.errors import SchemaErrors
-from pandera.typing import Series
 
 from nkru import dates
 from nkru.findings import Finding, LayerResult, define
@@ -111,7 +116,8 @@ def is_language(value: str) -> bool:
     return langcodes.tag_is_valid(value)
 
 
-# -- the models ---------------------------------------------------------------------------------------
+# -- the models: each check gets the frame as a polars LazyFrame (`PolarsData`) and returns one
+#    boolean column (True = the row passes) ------------------------------------------------------------
 
 
 class _Model(pa.DataFrameModel):
@@ -122,113 +128,114 @@ class _Model(pa.DataFrameModel):
 
 class DatedRows(_Model):
     """A dated row: the range is in order and its precision is the most specific true description of it
-    (day, month, year when it is exactly that unit, range otherwise). Column-wise (`nkru.dates`)."""
+    (day, month, year when it is exactly that unit, range otherwise). Dates are typed: null = missing
+    or malformed, and skipped."""
 
-    date_start: Series[str]
-    date_end: Series[str]
-    date_precision: Series[str]
+    date_start: pl.Date = pa.Field(nullable=True)
+    date_end: pl.Date = pa.Field(nullable=True)
+    date_precision: str
 
     @pa.dataframe_check(name="date-order")
-    def order(cls, df: pd.DataFrame) -> pd.Series:
-        return dates.order_agrees(df["date_start"], df["date_end"])
+    def order(cls, data: pa.PolarsData) -> pl.LazyFrame:
+        return data.lazyframe.select(dates.order_agrees_expr("date_start", "date_end"))
 
     @pa.dataframe_check(name="date-precision")
-    def precision(cls, df: pd.DataFrame) -> pd.Series:
-        return dates.precision_agrees(df["date_start"], df["date_end"], df["date_precision"])
+    def precision(cls, data: pa.PolarsData) -> pl.LazyFrame:
+        return data.lazyframe.select(dates.precision_agrees_expr("date_start", "date_end", "date_precision"))
 
 
 class SourceDatedRows(_Model):
     """A row taken from a source is not dated after the source's publication (`source_date_end`)."""
 
-    date_start: Series[str]
-    source_date_end: Series[str]
+    date_start: pl.Date = pa.Field(nullable=True)
+    source_date_end: pl.Date = pa.Field(nullable=True)
 
     @pa.dataframe_check(name="dated-after-source")
-    def not_after_source(cls, df: pd.DataFrame) -> pd.Series:
-        return dates.order_agrees(df["date_start"], df["source_date_end"])
+    def not_after_source(cls, data: pa.PolarsData) -> pl.LazyFrame:
+        return data.lazyframe.select(dates.order_agrees_expr("date_start", "source_date_end"))
 
 
 class ClaimEventRows(_Model):
     """A row's claim is about the row's own event (`claim_event` is the referenced claim's event)."""
 
-    event: Series[str]
-    claim_event: Series[str]
+    event: str
+    claim_event: str
 
     @pa.dataframe_check(name="claim-event-mismatch")
-    def same_event(cls, df: pd.DataFrame) -> pd.Series:
-        own, claimed = df["event"].fillna(""), df["claim_event"].fillna("")
-        return ((own == "") | (claimed == "") | (own == claimed)).astype(bool)
+    def same_event(cls, data: pa.PolarsData) -> pl.LazyFrame:
+        own, claimed = pl.col("event"), pl.col("claim_event")
+        return data.lazyframe.select((own == "") | (claimed == "") | (own == claimed))
 
 
 class HierarchyRows(_Model):
     """A self-referencing key (`key` -> `parent`) without self-references or cycles."""
 
-    key: Series[str]
-    parent: Series[str]
+    key: str
+    parent: str
 
     @pa.dataframe_check(name="self-reference")
-    def not_self(cls, df: pd.DataFrame) -> pd.Series:
-        key, parent = df["key"].fillna(""), df["parent"].fillna("")
-        return ((parent == "") | (parent != key)).astype(bool)
+    def not_self(cls, data: pa.PolarsData) -> pl.LazyFrame:
+        key, parent = pl.col("key"), pl.col("parent")
+        return data.lazyframe.select((parent == "") | (parent != key))
 
     @pa.dataframe_check(name="reference-cycle")
-    def no_cycle(cls, df: pd.DataFrame) -> pd.Series:
-        key, parent = df["key"].fillna(""), df["parent"].fillna("")
-        on_cycle = pd.Series(_on_cycle(key, parent), index=df.index)
-        return ((parent == "") | (parent == key) | ~on_cycle).astype(bool)
+    def no_cycle(cls, data: pa.PolarsData) -> pl.LazyFrame:
+        key, parent = pl.col("key"), pl.col("parent")
+        on_cycle = _cycle_edges(data.lazyframe.collect()).get_column("key")
+        return data.lazyframe.select((parent == "") | (parent == key) | ~key.is_in(on_cycle.implode()))
 
 
 class LinkedRows(_Model):
     """Every row is referenced by at least one row of a link table (`links` counts them)."""
 
-    links: Series[int]
+    links: pl.Int64
 
     @pa.dataframe_check(name="event-without-actors")
-    def has_links(cls, df: pd.DataFrame) -> pd.Series:
-        return df["links"] > 0
+    def has_links(cls, data: pa.PolarsData) -> pl.LazyFrame:
+        return data.lazyframe.select(pl.col("links") > 0)
 
 
 class QuantityRows(_Model):
     """`quantity` and its companions (every column of the frame) are all set or all empty."""
 
     @pa.dataframe_check(name="quantity-incomplete")
-    def together(cls, df: pd.DataFrame) -> pd.Series:
-        filled = (df != "").sum(axis=1)
-        return (filled == 0) | (filled == len(df.columns))
+    def together(cls, data: pa.PolarsData) -> pl.LazyFrame:
+        columns = data.lazyframe.collect_schema().names()
+        filled = pl.sum_horizontal([(pl.col(c) != "").cast(pl.Int64) for c in columns])
+        return data.lazyframe.select((filled == 0) | (filled == len(columns)))
 
 
 class CountryCodes(_Model):
-    code: Series[str]
+    code: str
 
     @pa.check("code", name="country-code")
-    def real_country(cls, values: pd.Series) -> pd.Series:
-        return _valid_values(values, is_country)
+    def real_country(cls, data: pa.PolarsData) -> pl.LazyFrame:
+        return _valid_values(data, is_country)
 
 
 class LanguageTags(_Model):
-    tag: Series[str]
+    tag: str
 
     @pa.check("tag", name="language-tag")
-    def real_language(cls, values: pd.Series) -> pd.Series:
-        return _valid_values(values, is_language)
+    def real_language(cls, data: pa.PolarsData) -> pl.LazyFrame:
+        return _valid_values(data, is_language)
 
 
-def _valid_values(values: pd.Series, valid: Callable[[str], bool]) -> pd.Series:
+def _valid_values(data: pa.PolarsData, valid: Callable[[str], bool]) -> pl.LazyFrame:
     """Empty or valid per cell, asking `valid` once per distinct value."""
-    text = values.fillna("")
-    good = [v for v in text.unique().tolist() if not v or valid(v)]
-    return text.isin(good).astype(bool)
+    column = pl.col(data.key)
+    distinct = data.lazyframe.select(column.unique()).collect().to_series().to_list()
+    good = pl.Series([v for v in distinct if not v or valid(v)], dtype=pl.String)
+    return data.lazyframe.select(column.is_in(good.implode()))
 
 
-def _on_cycle(key: pd.Series, parent: pd.Series) -> list[bool]:
-    """Per row: is its key on a cycle of the key -> parent graph (self-references aside)?
+def _cycle_edges(frame: pl.DataFrame) -> pl.DataFrame:
+    """The key -> parent edges (first row per key) whose key is on a cycle, self-references aside.
 
     Column-wise: rows whose key no remaining row names as parent cannot be on a cycle and are
     dropped, round after round (one round per level of the longest chain); what remains is cycles.
     """
-    import polars as pl
-
-    edges = pl.DataFrame({"key": key.tolist(), "parent": parent.tolist()}, schema={"key": pl.String, "parent": pl.String})
+    edges = frame.select("key", "parent")
     edges = edges.filter((pl.col("key") != "") & (pl.col("parent") != "") & (pl.col("parent") != pl.col("key")))
     edges = edges.unique(subset="key", keep="first", maintain_order=True)
     while edges.height:
@@ -238,15 +245,7 @@ def _on_cycle(key: pd.Series, parent: pd.Series) -> list[bool]:
         if kept.height == edges.height:
             break
         edges = kept
-    return key.fillna("").isin(edges.get_column("key").to_list()).tolist()
-
-
-def _parent_map(df: pd.DataFrame) -> dict[str, str]:
-    parents: dict[str, str] = {}
-    for key, parent in zip(df["key"].tolist(), df["parent"].tolist()):
-        if key and key not in parents:  # a duplicate key is the structure layer's to report
-            parents[key] = parent or ""
-    return parents
+    return edges
 
 
 def _cycle(parents: dict[str, str], start: str) -> list[str] | None:
@@ -276,25 +275,50 @@ class Failure:
     value: Any
 
 
-def _text(table: Table, columns: Iterable[str], rename: dict[str, str] | None = None):
-    """Some columns of a table as a polars frame of text ("" for an empty or absent cell)."""
-    import polars as pl
-
+def _text(table: Table, columns: Iterable[str], rename: dict[str, str] | None = None) -> pl.DataFrame:
+    """Some columns of a table as a polars frame of text ("" for an empty or absent cell); the reader's
+    columns are selected, not copied."""
     exprs = []
     for column in dict.fromkeys(columns):
         name = table.column_name(column)
-        value = pl.col(name).fill_null("") if name is not None else pl.lit("", dtype=pl.String)
+        value = pl.col(name).fill_null("") if name is not None else pl.repeat("", len(table), dtype=pl.String)
         exprs.append(value.alias((rename or {}).get(column, column)))
     if not table.text.columns:
         return pl.DataFrame({e.meta.output_name(): pl.Series([], dtype=pl.String) for e in exprs})
     return table.text.select(exprs)
 
 
-def _frame(table: Table, columns: Iterable[str], rename: dict[str, str] | None = None) -> pd.DataFrame:
-    """Some columns of a table as a pandas frame of strings (a column missing from the file reads as empty cells)."""
-    frame = _text(table, columns, rename).to_pandas().astype("string")
-    frame.index = pd.RangeIndex(len(frame))
-    return frame
+def _date_specs(package: Package, name: str) -> dict[str, Any]:
+    """Field name -> the FieldSpec its date cells are typed with: the schema's own for a date field
+    (format, missingValues); a default date field (YYYY-MM-DD) for a field of another type."""
+    from nkru.loader import FieldSpec, LoadError, schema_field_specs
+
+    try:
+        specs = {spec.name: spec for spec in schema_field_specs(package, name)}
+    except LoadError:  # a malformed enum elsewhere in the schema: the structure layer reports it
+        specs = {}
+    out = {}
+    for field in package.field_names(name):
+        spec = specs.get(field)
+        if spec is None:
+            out[field] = FieldSpec(name=field, type="date")
+        elif spec.kind != "date":
+            out[field] = replace(spec, type="date", format=None, enum=None)
+        else:
+            out[field] = replace(spec, enum=None)
+    return out
+
+
+def _typed_dates(package: Package, name: str, table: Table, columns: Iterable[str]) -> pl.DataFrame:
+    """Date columns of a table typed by the one type system (`nkru.loader.type_column`): a polars Date
+    per cell, null where a cell is empty, missing or malformed (the structure layer's to report)."""
+    from nkru.loader import FieldSpec, type_column
+
+    columns = list(dict.fromkeys(columns))
+    specs = _date_specs(package, name)
+    text = _text(table, columns)
+    typed = [type_column(specs.get(c) or FieldSpec(name=c, type="date"), text.get_column(c))[0].alias(c) for c in columns]
+    return pl.DataFrame(typed, schema={c: pl.Date for c in columns}) if typed else pl.DataFrame()
 
 
 def _row(table: Table, index: int) -> dict[str, str]:
@@ -303,32 +327,28 @@ def _row(table: Table, index: int) -> dict[str, str]:
     return {label: value or "" for label, value in zip(table.header, values)}
 
 
-def _joined(table: Table, fields: Iterable[str], parent: Table, ref_fields: Iterable[str], wanted: str) -> pd.Series:
-    """Per row of `table`: `wanted` of the first `parent` row whose `ref_fields` equal the row's `fields`
-    ("" when there is none) — a left join, not a loop."""
-    import polars as pl
-
+def _lookup(table: Table, fields: Iterable[str], parent: pl.DataFrame, ref_fields: Iterable[str]) -> pl.DataFrame:
+    """Per row of `table`: the other columns of the first `parent` row whose `ref_fields` equal the row's
+    `fields` (null when there is none) — a left join, not a loop."""
     fields, ref_fields = list(fields), list(ref_fields)
     keys = [f"k{i}" for i in range(len(fields))]
-    lookup = _text(parent, [*ref_fields, wanted]).rename(dict(zip(ref_fields, keys))) \
-        .unique(subset=keys, keep="first", maintain_order=True).select(*keys, pl.col(wanted).alias("_wanted"))
+    lookup = parent.rename(dict(zip(ref_fields, keys))).unique(subset=keys, keep="first", maintain_order=True)
     child = _text(table, fields).rename(dict(zip(fields, keys)))
-    joined = child.join(lookup, on=keys, how="left", maintain_order="left").get_column("_wanted").fill_null("")
-    return pd.Series(joined.to_list(), index=pd.RangeIndex(len(joined)), dtype="string")
+    return child.join(lookup, on=keys, how="left", maintain_order="left").drop(keys)
 
 
-def _checks_made(model: type[pa.DataFrameModel], frame: pd.DataFrame) -> int:
+def _checks_made(model: type[pa.DataFrameModel], frame: pl.DataFrame) -> int:
     schema = model.to_schema()
     per_row = len(schema.checks)
     for name, column in schema.columns.items():
         matched = sum(1 for c in frame.columns if re.match(name, str(c))) if column.regex else int(name in frame.columns)
         per_row += len(column.checks) * matched
-    return per_row * len(frame)
+    return per_row * frame.height
 
 
-def run_model(model: type[pa.DataFrameModel], frame: pd.DataFrame, result: LayerResult, resource: str) -> list[Failure]:
+def run_model(model: type[pa.DataFrameModel], frame: pl.DataFrame, result: LayerResult, resource: str) -> list[Failure]:
     """Validate lazily; every failure once per (check, row, column). Rules that crash become `rule-error` findings."""
-    if frame.empty:
+    if not frame.height:
         return []
     result.checks += _checks_made(model, frame)
     try:
@@ -340,16 +360,16 @@ def run_model(model: type[pa.DataFrameModel], frame: pd.DataFrame, result: Layer
     failures: list[Failure] = []
     seen: set[tuple] = set()
     dataframe_checks = {check.name for check in model.to_schema().checks}
-    for case in cases.to_dict("records"):
+    for case in cases.iter_rows(named=True):
         check = str(case.get("check"))
         index = case.get("index")
-        if index is None or (isinstance(index, float) and index != index):
+        if index is None:
             result.findings.append(Finding.make("rule-error", resource=resource, value=case.get("failure_case"), check=check))
             continue
         column = None if check in dataframe_checks else case.get("column")
         key = (check, int(index), column)
         if key in seen:
-            continue  # a dataframe check lists one case per column of the failing row
+            continue
         seen.add(key)
         failures.append(Failure(check, int(index), column, case.get("failure_case")))
     return sorted(failures, key=lambda f: (f.index, f.check, f.column or ""))
@@ -388,7 +408,8 @@ def _date_rules(package: Package, tables: dict[str, Table], result: LayerResult)
         table = tables.get(name)
         if table is None:
             continue
-        frame = _frame(table, dates.DATE_COLUMNS)
+        typed = _typed_dates(package, name, table, ["date_start", "date_end"])
+        frame = typed.with_columns(_text(table, ["date_precision"]).get_column("date_precision"))
         for failure in run_model(DatedRows, frame, result, name):
             row = _row(table, failure.index)
             start, end, precision = (row.get(c, "") for c in ("date_start", "date_end", "date_precision"))
@@ -396,7 +417,8 @@ def _date_rules(package: Package, tables: dict[str, Table], result: LayerResult)
             if failure.check == "date-order":
                 result.findings.append(Finding.make("date-order", field="date_start", value=start, end=end, **where))
             else:
-                detail = dates.precision_problem(dates.parse_date(start), dates.parse_date(end), precision)
+                first, last = typed.row(failure.index)
+                detail = dates.precision_problem(first, last, precision)
                 result.findings.append(Finding.make("date-precision", field="date_precision", value=precision,
                                                     start=start, end=end, detail=detail, **where))
 
@@ -405,6 +427,7 @@ def _source_date_rules(package: Package, tables: dict[str, Table], result: Layer
     sources = tables.get(SOURCES)
     if sources is None or SOURCES not in dated_resources(package):
         return
+    source_end = _typed_dates(package, SOURCES, sources, ["date_end"]).get_column("date_end")
     for name in dated_resources(package):
         table = tables.get(name)
         if table is None or name == SOURCES:
@@ -413,14 +436,20 @@ def _source_date_rules(package: Package, tables: dict[str, Table], result: Layer
             fields, target, ref_fields = fk.fields, fk.resource, fk.reference_fields
             if target != SOURCES:
                 continue
-            frame = _frame(table, ["date_start"])
-            frame["source_date_end"] = _joined(table, fields, sources, ref_fields, "date_end")
+            parent = _text(sources, [*ref_fields, "date_end"], rename={"date_end": "source_end_text"}) \
+                .with_columns(source_end.alias("source_date_end"))
+            if "date_end" in ref_fields:  # (never: a source is not referred to by its date)
+                continue
+            joined = _lookup(table, fields, parent, ref_fields)
+            frame = _typed_dates(package, name, table, ["date_start"]) \
+                .with_columns(joined.get_column("source_date_end"))
             for failure in run_model(SourceDatedRows, frame, result, name):
                 row = _row(table, failure.index)
                 source_key = ",".join(row.get(f, "") for f in fields)
                 result.findings.append(Finding.make(
                     "dated-after-source", field="date_start", value=row.get("date_start", ""), source_id=source_key,
-                    source_end=frame.at[failure.index, "source_date_end"], **_where(name, table, failure.index)))
+                    source_end=joined.get_column("source_end_text")[failure.index] or "",
+                    **_where(name, table, failure.index)))
 
 
 def _claim_event_rules(package: Package, tables: dict[str, Table], result: LayerResult) -> None:
@@ -434,14 +463,17 @@ def _claim_event_rules(package: Package, tables: dict[str, Table], result: Layer
             fields, target, ref_fields = fk.fields, fk.resource, fk.reference_fields
             if target != CLAIMS:
                 continue
-            frame = _frame(table, [EVENT_ID], rename={EVENT_ID: "event"})
-            frame["claim_event"] = _joined(table, fields, claims, ref_fields, EVENT_ID)
+            parent = _text(claims, [*ref_fields, EVENT_ID], rename={EVENT_ID: "claim_event"}) \
+                if EVENT_ID not in ref_fields else \
+                _text(claims, ref_fields).with_columns(_text(claims, [EVENT_ID]).get_column(EVENT_ID).alias("claim_event"))
+            claim_event = _lookup(table, fields, parent, ref_fields).get_column("claim_event").fill_null("")
+            frame = _text(table, [EVENT_ID], rename={EVENT_ID: "event"}).with_columns(claim_event)
             field = ",".join(fields)
             for failure in run_model(ClaimEventRows, frame, result, name):
                 row = _row(table, failure.index)
                 result.findings.append(Finding.make(
                     "claim-event-mismatch", field=field, value=",".join(row.get(f, "") for f in fields),
-                    event_field=EVENT_ID, expected=frame.at[failure.index, "claim_event"], actual=row.get(EVENT_ID, ""),
+                    event_field=EVENT_ID, expected=claim_event[failure.index], actual=row.get(EVENT_ID, ""),
                     **_where(name, table, failure.index)))
 
 
@@ -453,9 +485,9 @@ def _hierarchy_rules(package: Package, tables: dict[str, Table], result: LayerRe
                 continue
             if ref_fields[0] == fields[0]:
                 continue  # a key referring to itself by definition: nothing to check
-            frame = _frame(table, [ref_fields[0], fields[0]], rename={ref_fields[0]: "key", fields[0]: "parent"})
+            frame = _text(table, [ref_fields[0], fields[0]], rename={ref_fields[0]: "key", fields[0]: "parent"})
             failures = run_model(HierarchyRows, frame, result, name)
-            parents = _parent_map(frame) if failures else {}
+            parents = dict(_cycle_edges(frame).iter_rows()) if failures else {}
             for failure in failures:
                 row = _row(table, failure.index)
                 where = _where(name, table, failure.index)
@@ -479,13 +511,11 @@ def _link_rules(package: Package, tables: dict[str, Table], result: LayerResult)
             fields, target, ref_fields = fk.fields, fk.resource, fk.reference_fields
             if target != EVENTS or child == EVENTS or not set(fields) <= key:
                 continue
-            import polars as pl
-
             keys = [f"k{i}" for i in range(len(fields))]
             counts = _text(child_table, fields).rename(dict(zip(fields, keys))).group_by(keys).len("links")
-            links = _text(events, ref_fields).rename(dict(zip(ref_fields, keys))) \
-                .join(counts, on=keys, how="left", maintain_order="left").get_column("links").fill_null(0)
-            frame = pd.DataFrame({"links": links.cast(pl.Int64).to_numpy()}, index=pd.RangeIndex(len(links)))
+            frame = _text(events, ref_fields).rename(dict(zip(ref_fields, keys))) \
+                .join(counts, on=keys, how="left", maintain_order="left") \
+                .select(pl.col("links").fill_null(0).cast(pl.Int64))
             for failure in run_model(LinkedRows, frame, result, EVENTS):
                 row = _row(events, failure.index)
                 result.findings.append(Finding.make("event-without-actors", field=",".join(ref_fields),
@@ -501,7 +531,7 @@ def _quantity_rules(package: Package, tables: dict[str, Table], result: LayerRes
         group = [QUANTITY] + [n for n in names if n.startswith(QUANTITY + "_")]
         if len(group) < 2:
             continue
-        frame = _frame(table, group)
+        frame = _text(table, group)
         for failure in run_model(QuantityRows, frame, result, name):
             row = _row(table, failure.index)
             filled = [f for f in group if row.get(f)]
@@ -517,11 +547,13 @@ def _code_rules(package: Package, tables: dict[str, Table], result: LayerResult)
         for name, table in tables.items():
             if field not in package.field_names(name):
                 continue
-            frame = _frame(table, [field], rename={field: column})
+            frame = _text(table, [field], rename={field: column})
             for failure in run_model(model, frame, result, name):
                 result.findings.append(Finding.make(code, field=field, value=_row(table, failure.index).get(field, ""),
                                                     **_where(name, table, failure.index)))
 
+
+# -- text hygiene: plain polars (see the module docstring) -------------------------------------------------
 
 #: Every character Python calls whitespace (what `str.strip()` removes), for the polars strip.
 #: (Written out: computing it at import walks every code point, about half a second.)
@@ -531,12 +563,14 @@ _WHITESPACE = ("\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f \x85\xa0\u1680\u2000\u2001\u2002\
 #: NFC, and none is the second half of a canonical composition (checked in tests/test_rules.py).
 #: Latin, Latin-1, IPA, general punctuation and currency signs: most German text.
 _ALWAYS_NFC = "\x00-\u02ff\u2002-\u206f\u20a0-\u20cf"
+#: A cell that may fail a hygiene check matches this (one scan per cell; most cells do not match):
+#: a first character that is whitespace or a formula prefix, a last character that is whitespace,
+#: a control character, or a character outside `_ALWAYS_NFC`. Only matching cells are checked in detail.
+_SUSPECT = f"^[{_WHITESPACE}=+\\-@]|[{_WHITESPACE}]$|{CONTROL_CHARACTERS}|[^{_ALWAYS_NFC}]"
 
 
 def _not_nfc(cells):
     """Per cell: is it not in NFC? Only cells with a character outside `_ALWAYS_NFC` are normalised."""
-    import polars as pl
-
     suspect = cells.str.contains(f"[^{_ALWAYS_NFC}]").fill_null(False)
     result = pl.repeat(False, len(cells), eager=True)
     if suspect.any():
@@ -549,36 +583,45 @@ def _not_nfc(cells):
 HYGIENE_CHECKS = ("text-control-character", "text-formula", "text-not-nfc", "text-whitespace")
 
 
+def _hygiene_failures(cells: pl.Series, numeric: bool) -> dict[str, pl.Series]:
+    """Check name -> per cell: does it fail? (`cells`: non-empty text.)"""
+    tests = {
+        "text-not-nfc": _not_nfc(cells),
+        "text-whitespace": cells != cells.str.strip_chars(_WHITESPACE),
+        "text-control-character": cells.str.contains(CONTROL_CHARACTERS),
+    }
+    if not numeric:
+        starts = pl.repeat(False, len(cells), eager=True)
+        for prefix in FORMULA_PREFIXES:
+            starts = starts | cells.str.starts_with(prefix)
+        tests["text-formula"] = starts
+    return tests
+
+
 def _hygiene_rules(package: Package, tables: dict[str, Table], result: LayerResult) -> None:
     """Every non-empty cell of every table: NFC, trimmed, no control characters, no formula outside
-    numeric fields — column-wise with polars, one column at a time; only failing cells are visited."""
-    import polars as pl
-
+    numeric fields — one pass per table finds the suspect cells (`_SUSPECT`, every column at once);
+    only those are checked in detail and visited."""
     for name, table in tables.items():
         if not len(table) or not table.header:
             continue
         types = package.field_types(name)
+        labels = list(dict.fromkeys(table.header))
+        columns = [table.column_name(label) for label in labels]
+        filled = table.text.select((pl.col(c) != "").sum() for c in columns).row(0)
+        suspect = table.text.select(pl.col(c).str.contains(_SUSPECT).fill_null(False) for c in columns)
         found: list[tuple[int, int, str, str]] = []
-        for position, column in enumerate(dict.fromkeys(table.header)):
-            cells = table.text.get_column(table.column_name(column)).fill_null("")
-            numeric = types.get(column, "string") in NUMERIC_TYPES
-            present = cells != ""
-            result.checks += int(present.sum()) * (3 if numeric else 4)
-            tests = {
-                "text-not-nfc": _not_nfc(cells),
-                "text-whitespace": cells != cells.str.strip_chars(_WHITESPACE),
-                "text-control-character": cells.str.contains(CONTROL_CHARACTERS),
-            }
-            if not numeric:
-                starts = pl.repeat(False, len(cells), eager=True)
-                for prefix in FORMULA_PREFIXES:
-                    starts = starts | cells.str.starts_with(prefix)
-                tests["text-formula"] = starts
-            for check, failed in tests.items():
-                failed = (failed & present).fill_null(False)
-                if failed.any():
-                    for index in failed.arg_true().to_list():
-                        found.append((index, position, check, cells[index]))
+        for position, (label, column) in enumerate(zip(labels, columns)):
+            numeric = types.get(label, "string") in NUMERIC_TYPES
+            result.checks += int(filled[position] or 0) * (3 if numeric else 4)
+            where = suspect.get_column(column).arg_true()
+            if not len(where):
+                continue
+            cells = table.text.get_column(column).gather(where)
+            for check, failed in _hygiene_failures(cells, numeric).items():
+                failed = failed.fill_null(False)
+                for at in failed.arg_true().to_list():
+                    found.append((where[at], position, check, cells[at]))
         for index, position, check, value in sorted(found):
             column = table.header[position]
             extra: dict[str, Any] = {}
