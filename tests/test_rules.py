@@ -543,3 +543,46 @@ def test_text_outside_the_always_nfc_ranges_is_still_checked():
     samples = ["Größe", "e\u0301", "\u2000", "A\u030a", "\u212b", "„Zitat“ – 5 €", "\u1100\u1161", "plain"]
     cells = pl.Series(samples)
     assert rules_layer._not_nfc(cells).to_list() == [not unicodedata.is_normalized("NFC", s) for s in samples]
+
+
+#: Characters every hygiene check cares about, mixed with plain text: whitespace, controls, formula
+#: prefixes, combining marks and other text outside the always-NFC ranges.
+HYGIENE_ALPHABET = st.sampled_from(list("ab Z1-+=@.\t\r\n\x00\x07\x1f\x7f\x85\x9f\xa0\u00e9\u0301\u030a\u212b"
+                                        "\u2000\u2028\u3000\u1100\u1161\u00c5\u20ac\u201e"))
+
+
+@given(st.lists(st.text(alphabet=HYGIENE_ALPHABET, min_size=1, max_size=8), min_size=1, max_size=20), st.booleans())
+@settings(max_examples=200)
+def test_the_hygiene_prefilter_misses_no_failing_cell(cells, numeric):
+    """Only cells matching `_SUSPECT` are checked in detail: every cell that fails a check must match it."""
+    import unicodedata
+
+    import polars as pl
+
+    from nkru.layers import rules as rules_layer
+
+    series = pl.Series(cells, dtype=pl.String)
+    suspect = series.str.contains(rules_layer._SUSPECT).to_list()
+    failures = rules_layer._hygiene_failures(series, numeric)
+    assert failures, "no hygiene check ran"
+    for check, failed in failures.items():
+        for cell, fails, matched in zip(cells, failed.to_list(), suspect):
+            assert not fails or matched, (check, cell)
+    # and the detailed checks say what Python says
+    assert failures["text-whitespace"].to_list() == [c != c.strip() for c in cells]
+    assert failures["text-not-nfc"].to_list() == [not unicodedata.is_normalized("NFC", c) for c in cells]
+
+
+def test_the_rules_layer_converts_no_table_to_pandas(monkeypatch):
+    """The models run on the reader's polars frames (pandera's polars backend): nothing becomes a pandas frame."""
+    import polars as pl
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("a table was converted to pandas")
+
+    monkeypatch.setattr(pl.DataFrame, "to_pandas", refuse)
+    monkeypatch.setattr(pl.Series, "to_pandas", refuse)
+    package = Package.open(REPO)
+    result = rules.check(package)
+    assert result.checks > 0
+    assert [f.message for f in result.findings] == []
