@@ -246,6 +246,174 @@ def _read_exact(stream: io.TextIOBase, *, name: str, path: str, dialect: dict[st
                      _suspect_delimiter(header, dialect.get("delimiter", ",")))
 
 
+_SCAN_BYTES = 1 << 24
+
+
+@dataclass
+class _Scan:
+    """What one pass over a file's raw bytes counts (see `_scan`)."""
+
+    delimiters: int = 0
+    lfs: int = 0
+    crs: int = 0
+    crlfs: int = 0
+    ends_with_lf: bool = False
+    quotes_well_formed: bool = True
+
+
+def _scan(handle: BinaryIO, delimiter: bytes, quote: bytes) -> _Scan:
+    """Count delimiters, LFs, CRs and CRLFs of a whole file in 16 MiB chunks (C-speed
+    `bytes.count`, constant memory), and check that its quotes are well formed: read in pairs, every
+    opening quote starts a cell (at the file's start, after its byte-order mark, a delimiter or a
+    LF) and every closing quote ends one (before a delimiter, CR, LF or the end) unless a quote
+    follows at once (an escaped quote, `""`). That is exactly a file in which `csv` takes every
+    quote as quoting, never as a literal character of an unquoted cell, and never refuses one."""
+    import numpy as np
+
+    scan = _Scan()
+    delimiter_byte, quote_byte = delimiter[0], quote[0]
+    positions, before, after = [], [], []
+    offset = 0
+    previous = -1  # the byte before the chunk; -1: the start of the file
+    pending_after = False  # the last quote of the previous chunk waits for the next chunk's first byte
+    bom = False
+    while chunk := handle.read(_SCAN_BYTES):
+        if offset == 0 and chunk.startswith(codecs.BOM_UTF8):
+            bom = True
+        scan.delimiters += chunk.count(delimiter)
+        scan.lfs += chunk.count(b"\n")
+        cr = chunk.count(b"\r")
+        if cr or previous == 13:
+            scan.crs += cr
+            scan.crlfs += chunk.count(b"\r\n") + (previous == 13 and chunk[:1] == b"\n")
+        if pending_after:
+            after[-1][-1] = chunk[0]
+            pending_after = False
+        if quote in chunk:
+            data = np.frombuffer(chunk, dtype=np.uint8)
+            local = np.flatnonzero(data == quote_byte)
+            prior = np.empty(len(local), dtype=np.int16)
+            prior[:] = data[np.maximum(local - 1, 0)]
+            if local[0] == 0:
+                prior[0] = previous
+            nxt = np.full(len(local), 256, dtype=np.int16)  # 256: the end of the file
+            inside = local + 1 < len(data)
+            nxt[inside] = data[local[inside] + 1]
+            positions.append(local + offset)
+            before.append(prior)
+            after.append(nxt)
+            pending_after = not inside[-1]
+        previous = chunk[-1]
+        offset += len(chunk)
+    scan.ends_with_lf = previous == 10
+    if positions:
+        q = np.concatenate(positions)
+        prior = np.concatenate(before)
+        nxt = np.concatenate(after)
+        if bom:
+            prior[q == 3] = -1
+        if len(q) % 2:
+            scan.quotes_well_formed = False
+        else:
+            opening, closing = np.arange(0, len(q), 2), np.arange(1, len(q), 2)
+            escaped = np.zeros(len(q), dtype=bool)  # a quote right after the previous one
+            escaped[1:] = q[1:] == q[:-1] + 1
+            opens = np.isin(prior[opening], [-1, delimiter_byte, 10]) | escaped[opening]
+            followed = np.zeros(len(q), dtype=bool)  # a quote right before the next one
+            followed[:-1] = escaped[1:]
+            closes = np.isin(nxt[closing], [delimiter_byte, 13, 10, 256]) | followed[closing]
+            scan.quotes_well_formed = bool(opens.all() and closes.all())
+    return scan
+
+
+def read_fast(handle: BinaryIO, *, name: str, path: str, dialect: dict[str, Any]) -> TextTable | None:
+    """The fast path: a UTF-8 file tokenised by polars' Rust CSV reader (multithreaded, no Python
+    object per cell), used only when it provably reads the file as Python's `csv` module would.
+
+    polars refuses what `csv` refuses in strict mode (an unterminated quote, a character after a
+    closing quote) and also a bare quote inside an unquoted cell, which `csv` keeps as text; it pads
+    short rows and reads blank lines as rows of empty cells, and it does not end a line at a lone CR.
+    So the result is kept only when, counted over the raw bytes, the file has no lone CR, exactly
+    as many delimiters as the cells hold plus `width - 1` per record (no short record, no blank
+    line), and exactly as many lines as the records span (line breaks inside quoted cells
+    included). Otherwise (and for a header of fewer than two cells, or any other dialect than
+    double-quote escaping) it returns None and the exact `csv` path reads the file, giving the
+    precise finding. tests/test_reader_fast.py checks the two paths agree on fuzzed files.
+    """
+    import numpy as np
+    import polars as pl
+
+    delimiter = dialect.get("delimiter", ",")
+    quote = dialect.get("quotechar", '"')
+    if dialect.get("doublequote") is False or len(delimiter.encode()) != 1 or len(quote.encode()) != 1 \
+            or delimiter in "\r\n" or quote in "\r\n" or delimiter == quote:
+        return None
+    handle.seek(0)
+    scan = _scan(handle, delimiter.encode(), quote.encode())
+    if scan.crs != scan.crlfs or not scan.quotes_well_formed:
+        return None
+    handle.seek(0)
+    try:
+        frame = pl.read_csv(handle, has_header=False, infer_schema=False, separator=delimiter, quote_char=quote,
+                            empty_string_is_null=False, raise_if_empty=False, truncate_ragged_lines=False,
+                            encoding="utf8")
+    except Exception:  # polars' refusal (ragged, quotes, encoding): the exact path says precisely what
+        return None
+    if frame.height == 0 or frame.width < 2 or frame.null_count().sum_horizontal().item():
+        return None
+    counts = frame.select(pl.sum_horizontal(pl.all().str.count_matches(delimiter, literal=True).sum())).item()
+    if counts + frame.height * (frame.width - 1) != scan.delimiters:
+        return None
+    broken = [c for c in frame.columns if frame.get_column(c).str.contains("\n", literal=True).any()]
+    if broken:
+        breaks = frame.select(pl.sum_horizontal(pl.col(broken).str.count_matches("\n", literal=True))).to_series().to_numpy()
+    else:
+        breaks = np.zeros(frame.height, dtype=np.int64)
+    spans = breaks.astype(np.int64) + 1
+    lines_in_file = scan.lfs + (0 if scan.ends_with_lf else 1)
+    if int(spans.sum()) != lines_in_file:
+        return None
+    if not _last_record_agrees(handle, frame, int(spans[-1]), scan.ends_with_lf, dialect):
+        return None
+    header = [str(cell) for cell in frame.row(0)]
+    columns = _column_names(header)
+    text = frame.slice(1).rename(dict(zip(frame.columns, columns)))
+    starts = (int(spans[0]) + 1 + np.concatenate([[0], np.cumsum(spans[1:])[:-1]])).tolist() if len(text) else []
+    return TextTable(name=name, path=path, header=header, text=text, lines=starts, widths=[len(header)] * len(text),
+                     record_lines=starts, blank_runs=[], columns=columns, suspect_delimiter=None)
+
+
+def _last_record_agrees(handle: BinaryIO, frame: Any, span: int, ends_with_lf: bool, dialect: dict[str, Any]) -> bool:
+    """Whether `csv` reads the file's last record (its last `span` lines) as polars did.
+
+    polars ends a quoted cell that is still open at the end of the file, where `csv` refuses the
+    file ("unexpected end of data"); a quote left open anywhere else runs to the end of the file, so
+    the last record is the one place to look."""
+    size = handle.seek(0, io.SEEK_END)
+    wanted = span + (1 if ends_with_lf else 0)  # line ends to walk back over: the record's own, and the one before it
+    tail_size = 1 << 16
+    while True:
+        tail_size = min(tail_size, size)
+        handle.seek(size - tail_size)
+        tail = handle.read(tail_size)
+        cut = len(tail)
+        for _ in range(wanted):
+            cut = tail.rfind(b"\n", 0, cut)
+            if cut < 0:
+                break
+        if cut >= 0 or tail_size == size:
+            break
+        tail_size *= 4
+    start = cut + 1 if cut >= 0 else 0
+    record = tail[start:]
+    try:
+        text = record.decode("utf-8-sig" if start == 0 and tail_size == size else "utf-8")
+        records = list(csv.reader(io.StringIO(text, newline=""), strict=True, **dialect))
+    except (UnicodeDecodeError, csv.Error):
+        return False
+    return records == [[str(cell) for cell in frame.row(frame.height - 1)]]
+
+
 def read_resource(handle: BinaryIO, *, name: str, path: str, encoding: str | None = None,
                   dialect: dict[str, Any] | None = None) -> TextTable:
     """Read one CSV resource from a seekable binary file: decoded as declared while it is
@@ -259,6 +427,11 @@ def read_resource(handle: BinaryIO, *, name: str, path: str, encoding: str | Non
     handle.seek(0)
     if size > limits.MAX_FILE_BYTES:
         raise ReadError(f"the file has {size:,} bytes, more than nkru reads ({limits.MAX_FILE_BYTES:,})", kind="too-large")
+    if codec == "utf-8-sig" and size:
+        fast = read_fast(handle, name=name, path=path, dialect=dict(dialect or {}))
+        if fast is not None:
+            return fast
+        handle.seek(0)
     stream = io.TextIOWrapper(handle, encoding=codec, errors="strict", newline="")
     try:
         return read_csv_stream(stream, name=name, path=path, dialect=dialect)
