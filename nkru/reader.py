@@ -20,6 +20,7 @@ from __future__ import annotations
 import codecs
 import csv
 import io
+from array import array
 from dataclasses import dataclass, field
 from itertools import islice
 from typing import Any, BinaryIO
@@ -97,11 +98,11 @@ class TextTable:
     #: the data rows (blank lines left out), one String column per header cell, short rows padded with ""
     text: Any  # polars.DataFrame
     #: file line on which each data row starts (the header is line 1)
-    lines: list[int]
+    lines: array
     #: cells each data row really had
-    widths: list[int]
+    widths: array
     #: start line of every record after the header, blank ones included (frictionless counts them)
-    record_lines: list[int]
+    record_lines: array
     #: runs of blank lines: (first line, how many)
     blank_runs: list[tuple[int, int]] = field(default_factory=list)
     #: the column names of `text` (the header, made unique and non-empty)
@@ -111,6 +112,16 @@ class TextTable:
 
     def __len__(self) -> int:
         return len(self.lines)
+
+
+def int_array(values: Any) -> array:
+    """Row numbers as a compact array of 64-bit ints (8 bytes a row, where a list of ints takes
+    about 36); indexing still gives Python ints."""
+    import numpy as np
+
+    out = array("q")
+    out.frombytes(np.ascontiguousarray(values, dtype=np.int64).tobytes())
+    return out
 
 
 def _column_names(header: list[str]) -> list[str]:
@@ -153,7 +164,7 @@ def read_csv_stream(stream: io.TextIOBase, *, name: str, path: str, dialect: dic
     try:
         header = next(reader, None)
         if header is None:
-            return TextTable(name, path, [], pl.DataFrame(), [], [], [], columns=[])
+            return TextTable(name, path, [], pl.DataFrame(), int_array([]), int_array([]), int_array([]), columns=[])
         header_lines = reader.line_num
         width = len(header)
         columns = _column_names(header)
@@ -194,8 +205,8 @@ def read_csv_stream(stream: io.TextIOBase, *, name: str, path: str, dialect: dic
         cut = np.flatnonzero(np.diff(blank_lines) != 1) + 1
         for group in np.split(blank_lines, cut):
             runs.append((int(group[0]), int(len(group))))
-    return TextTable(name=name, path=path, header=header, text=text, lines=starts[nonblank].tolist(),
-                     widths=widths_all[nonblank].tolist(), record_lines=starts.tolist(), blank_runs=runs,
+    return TextTable(name=name, path=path, header=header, text=text, lines=int_array(starts[nonblank]),
+                     widths=int_array(widths_all[nonblank]), record_lines=int_array(starts), blank_runs=runs,
                      columns=columns, suspect_delimiter=_suspect_delimiter(header, dialect.get("delimiter", ",")))
 
 
@@ -242,7 +253,7 @@ def _read_exact(stream: io.TextIOBase, *, name: str, path: str, dialect: dict[st
             runs[-1] = (runs[-1][0], runs[-1][1] + 1)
         else:
             runs.append((line, 1))
-    return TextTable(name, path, header, text, lines, widths, record_lines, runs, columns,
+    return TextTable(name, path, header, text, int_array(lines), int_array(widths), int_array(record_lines), runs, columns,
                      _suspect_delimiter(header, dialect.get("delimiter", ",")))
 
 
@@ -359,12 +370,18 @@ def read_fast(handle: BinaryIO, *, name: str, path: str, dialect: dict[str, Any]
                             encoding="utf8")
     except Exception:  # polars' refusal (ragged, quotes, encoding): the exact path says precisely what
         return None
-    if frame.height == 0 or frame.width < 2 or frame.null_count().sum_horizontal().item():
+    if frame.height == 0 or frame.width < 2:
         return None
-    counts = frame.select(pl.sum_horizontal(pl.all().str.count_matches(delimiter, literal=True).sum())).item()
-    if counts + frame.height * (frame.width - 1) != scan.delimiters:
+    # One pass of parallel column expressions: missing cells, delimiters inside cells, and which
+    # columns hold line breaks.
+    stats = frame.select(
+        pl.sum_horizontal(pl.all().null_count()).alias("missing"),
+        pl.sum_horizontal(pl.all().str.count_matches(delimiter, literal=True).sum()).alias("delimiters"),
+        *[pl.col(c).str.contains("\n", literal=True).any().alias(f"breaks {i}") for i, c in enumerate(frame.columns)],
+    ).row(0)
+    if stats[0] or stats[1] + frame.height * (frame.width - 1) != scan.delimiters:
         return None
-    broken = [c for c in frame.columns if frame.get_column(c).str.contains("\n", literal=True).any()]
+    broken = [c for c, has in zip(frame.columns, stats[2:]) if has]
     if broken:
         breaks = frame.select(pl.sum_horizontal(pl.col(broken).str.count_matches("\n", literal=True))).to_series().to_numpy()
     else:
@@ -378,8 +395,8 @@ def read_fast(handle: BinaryIO, *, name: str, path: str, dialect: dict[str, Any]
     header = [str(cell) for cell in frame.row(0)]
     columns = _column_names(header)
     text = frame.slice(1).rename(dict(zip(frame.columns, columns)))
-    starts = (int(spans[0]) + 1 + np.concatenate([[0], np.cumsum(spans[1:])[:-1]])).tolist() if len(text) else []
-    return TextTable(name=name, path=path, header=header, text=text, lines=starts, widths=[len(header)] * len(text),
+    starts = int_array(int(spans[0]) + 1 + np.concatenate([[0], np.cumsum(spans[1:])[:-1]]) if len(text) else [])
+    return TextTable(name=name, path=path, header=header, text=text, lines=starts, widths=int_array(np.full(len(text), len(header))),
                      record_lines=starts, blank_runs=[], columns=columns, suspect_delimiter=None)
 
 

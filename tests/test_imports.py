@@ -9,6 +9,7 @@ in a fresh interpreter, so what other tests imported does not count.
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 
@@ -63,3 +64,21 @@ def test_suites_and_renderers_do_not_import_great_expectations():
     modules = _imported("import nkru.suites, nkru.suites.generate, nkru.render.junit, nkru.render.github")
     assert "great_expectations" not in modules
 
+
+
+def test_the_cli_returns_polars_freed_memory_at_once_unless_the_user_says_otherwise(monkeypatch: pytest.MonkeyPatch) -> None:
+    """`nkru` sets polars' jemalloc to hand freed pages back (docs/performance.md); a user's own setting wins."""
+    import sys
+
+    from nkru.cli import POLARS_ALLOCATOR, main
+
+    variable, setting = POLARS_ALLOCATOR
+    for before, after in ((None, setting), ("narenas:1", "narenas:1")):
+        if before is None:
+            monkeypatch.delenv(variable, raising=False)
+        else:
+            monkeypatch.setenv(variable, before)
+        monkeypatch.setattr(sys, "argv", ["nkru", "--help"])
+        with pytest.raises(SystemExit):
+            main()
+        assert os.environ[variable] == after

@@ -387,7 +387,7 @@ def test_read_package_gives_python_values_and_file_lines(package_copy):
         raw = list(csv.DictReader(handle))
     assert [row["source_id"] for row in sources.rows()] == [r["source_id"] for r in raw]
     assert all(hasattr(row["date_start"], "isoformat") for row in sources.rows())
-    assert sources.lines == [line_of(package_copy, "sources", i) for i in range(len(raw))]
+    assert list(sources.lines) == [line_of(package_copy, "sources", i) for i in range(len(raw))]
     order = package.dependency_order()
     for table in package.tables.values():
         for fk in table.foreign_keys:

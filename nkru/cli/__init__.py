@@ -57,9 +57,20 @@ for _name, _module in COMMANDS.items():
     app.command(_name)(importlib.import_module(_module).command)
 
 
+#: jemalloc settings for polars' allocator: hand freed pages back at once (see `main`).
+POLARS_ALLOCATOR = ("_RJEM_MALLOC_CONF", "dirty_decay_ms:0,muzzy_decay_ms:0")
+
+
 def main() -> None:
+    import os
+
     from nkru.cli.common import install_safe_streams
 
+    # polars' jemalloc keeps freed pages for seconds by default. A validation parses a gigabyte of
+    # CSV with polars and hands tables to pyarrow and pandas, whose allocators cannot reuse those
+    # pages, so the process would hold both (docs/performance.md). Read by polars when it loads,
+    # i.e. after this line; a setting of the user's own wins.
+    os.environ.setdefault(*POLARS_ALLOCATOR)
     install_safe_streams()
     try:
         app(standalone_mode=True)

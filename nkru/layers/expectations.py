@@ -145,13 +145,7 @@ def run_suites(package: Package, suites: dict[str, dict[str, Any]], *, data_docs
     result = LayerResult(NAME)
     target = prepare_data_docs(data_docs) if data_docs is not None else None
     floors = row_floors(package, options)
-    batches: list[Batch] = []
-    for name, suite in suites.items():
-        batch = _package_batch(package, suite) if name == PACKAGE_SUITE else _resource_batch(package, name, suite, result)
-        if batch is not None and batch.expectations:
-            batch.floor = floors.get(batch.resource) if batch.resource else None
-            batches.append(batch)
-    if not batches:
+    if not suites:
         return result
     # Data Docs are built in a staging folder that replaces the target only when complete.
     with (atomic_directory(target) if target else contextlib.nullcontext()) as site:
@@ -159,7 +153,13 @@ def run_suites(package: Package, suites: dict[str, dict[str, Any]], *, data_docs
         # One asset and batch definition for every frame (the frame is a runtime parameter):
         # each one added makes the context re-serialise its whole configuration.
         data = context.data_sources.add_pandas("nkru").add_dataframe_asset("frame").add_batch_definition_whole_dataframe("all")
-        for batch in batches:
+        # One batch at a time, built when it is validated and dropped after: a million-row package
+        # never holds more than one table's frame.
+        for name, raw_suite in suites.items():
+            batch = _package_batch(package, raw_suite) if name == PACKAGE_SUITE else _resource_batch(package, name, raw_suite, result)
+            if batch is None or not batch.expectations:
+                continue
+            batch.floor = floors.get(batch.resource) if batch.resource else None
             try:
                 suite = _gx().ExpectationSuite(**{**suites[batch.suite], "expectations": batch.expectations})
             except Exception as exc:  # noqa: BLE001 -- a hand-edited suite file: a finding, not a traceback
@@ -238,22 +238,29 @@ def _resource_batch(package: Package, name: str, suite: dict[str, Any], result: 
     table = package.table(resource)
     if table is None:
         return None  # unreadable: the structure layer says why
-    frame = _pandas(table)
     # An expectation on a column the file lacks cannot run; the header expectation reports the column.
-    present = set(frame.columns)
+    present = set(table.header)
     expectations = [e for e in suite.get("expectations", []) if set(_columns_of(e)) <= present]
-    return Batch(suite=name, frame=frame, expectations=expectations, resource=resource, table=table)
+    needed = {column for e in expectations for column in _columns_of(e)}
+    return Batch(suite=name, frame=_pandas(table, needed), expectations=expectations, resource=resource, table=table)
 
 
-def _pandas(table: Table):
+def _pandas(table: Table, needed: set[str] | None = None):
     """The reader's text frame as pandas (header labels as columns, empty cells missing), column
-    data shared with Arrow rather than copied into one Python string per cell."""
+    data shared with Arrow rather than copied into one Python string per cell.
+
+    Only the `needed` columns (those the suite's expectations name; all when None) carry their
+    cells; every other column is there by name only, as an all-missing column of Arrow's null type
+    (no buffers), so the header expectations still see every column while a million claims'
+    free-text notes are never copied."""
     import pandas as pd
     import polars as pl
 
     if not table.header:
         return pd.DataFrame()
-    text = table.text.with_columns(pl.all().replace("", None))
+    labels = dict(zip(table.columns, table.header))
+    text = table.text.select([pl.col(c).replace("", None) if needed is None or labels[c] in needed
+                              else pl.repeat(None, table.text.height, dtype=pl.Null).alias(c) for c in table.columns])
     frame = text.to_pandas(use_pyarrow_extension_array=True)
     frame.columns = table.header
     return frame
