@@ -241,26 +241,42 @@ def _resource_batch(package: Package, name: str, suite: dict[str, Any], result: 
     # An expectation on a column the file lacks cannot run; the header expectation reports the column.
     present = set(table.header)
     expectations = [e for e in suite.get("expectations", []) if set(_columns_of(e)) <= present]
-    needed = {column for e in expectations for column in _columns_of(e)}
-    return Batch(suite=name, frame=_pandas(table, needed), expectations=expectations, resource=resource, table=table)
+    uses: dict[str, set[str]] = {}
+    for e in expectations:
+        for column in _columns_of(e):
+            uses.setdefault(column, set()).add(e.get("type"))
+    presence = {column for column, types in uses.items() if types == {NOT_NULL}}
+    return Batch(suite=name, frame=_pandas(table, set(uses), presence), expectations=expectations, resource=resource,
+                 table=table)
 
 
-def _pandas(table: Table, needed: set[str] | None = None):
+NOT_NULL = "expect_column_values_to_not_be_null"
+
+
+def _pandas(table: Table, needed: set[str] | None = None, presence: set[str] = frozenset()):
     """The reader's text frame as pandas (header labels as columns, empty cells missing), column
     data shared with Arrow rather than copied into one Python string per cell.
 
     Only the `needed` columns (those the suite's expectations name; all when None) carry their
     cells; every other column is there by name only, as an all-missing column of Arrow's null type
     (no buffers), so the header expectations still see every column while a million claims'
-    free-text notes are never copied."""
+    free-text notes are never copied. A column in `presence` (one that only not-null
+    expectations name) carries whether each cell is there (true, or missing), not its text: all
+    such an expectation reads, at one bit a cell instead of a copy of every statement."""
     import pandas as pd
     import polars as pl
 
     if not table.header:
         return pd.DataFrame()
     labels = dict(zip(table.columns, table.header))
-    text = table.text.select([pl.col(c).replace("", None) if needed is None or labels[c] in needed
-                              else pl.repeat(None, table.text.height, dtype=pl.Null).alias(c) for c in table.columns])
+    def column(name: str):
+        if labels[name] in presence:
+            return pl.when(pl.col(name) != "").then(True).alias(name)  # "" and null -> missing
+        if needed is None or labels[name] in needed:
+            return pl.col(name).replace("", None)
+        return pl.repeat(None, table.text.height, dtype=pl.Null).alias(name)
+
+    text = table.text.select([column(c) for c in table.columns])
     frame = text.to_pandas(use_pyarrow_extension_array=True)
     frame.columns = table.header
     return frame
