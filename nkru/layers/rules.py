@@ -327,12 +327,14 @@ def _row(table: Table, index: int) -> dict[str, str]:
     return {label: value or "" for label, value in zip(table.header, values)}
 
 
-def _lookup(table: Table, fields: Iterable[str], parent: pl.DataFrame, ref_fields: Iterable[str]) -> pl.DataFrame:
-    """Per row of `table`: the other columns of the first `parent` row whose `ref_fields` equal the row's
-    `fields` (null when there is none) — a left join, not a loop."""
+def _lookup(table: Table, fields: Iterable[str], parent: Table, ref_fields: Iterable[str],
+            values: dict[str, pl.Series]) -> pl.DataFrame:
+    """Per row of `table`: `values` (columns of `parent`) at the first `parent` row whose `ref_fields`
+    equal the row's `fields` (null when there is none) — a left join, not a loop."""
     fields, ref_fields = list(fields), list(ref_fields)
     keys = [f"k{i}" for i in range(len(fields))]
-    lookup = parent.rename(dict(zip(ref_fields, keys))).unique(subset=keys, keep="first", maintain_order=True)
+    lookup = _text(parent, ref_fields).rename(dict(zip(ref_fields, keys))).with_columns(**values) \
+        .unique(subset=keys, keep="first", maintain_order=True)
     child = _text(table, fields).rename(dict(zip(fields, keys)))
     return child.join(lookup, on=keys, how="left", maintain_order="left").drop(keys)
 
@@ -427,7 +429,8 @@ def _source_date_rules(package: Package, tables: dict[str, Table], result: Layer
     sources = tables.get(SOURCES)
     if sources is None or SOURCES not in dated_resources(package):
         return
-    source_end = _typed_dates(package, SOURCES, sources, ["date_end"]).get_column("date_end")
+    source_end = {"source_end_text": _text(sources, ["date_end"]).get_column("date_end"),
+                  "source_date_end": _typed_dates(package, SOURCES, sources, ["date_end"]).get_column("date_end")}
     for name in dated_resources(package):
         table = tables.get(name)
         if table is None or name == SOURCES:
@@ -436,11 +439,7 @@ def _source_date_rules(package: Package, tables: dict[str, Table], result: Layer
             fields, target, ref_fields = fk.fields, fk.resource, fk.reference_fields
             if target != SOURCES:
                 continue
-            parent = _text(sources, [*ref_fields, "date_end"], rename={"date_end": "source_end_text"}) \
-                .with_columns(source_end.alias("source_date_end"))
-            if "date_end" in ref_fields:  # (never: a source is not referred to by its date)
-                continue
-            joined = _lookup(table, fields, parent, ref_fields)
+            joined = _lookup(table, fields, sources, ref_fields, source_end)
             frame = _typed_dates(package, name, table, ["date_start"]) \
                 .with_columns(joined.get_column("source_date_end"))
             for failure in run_model(SourceDatedRows, frame, result, name):
@@ -456,6 +455,7 @@ def _claim_event_rules(package: Package, tables: dict[str, Table], result: Layer
     claims = tables.get(CLAIMS)
     if claims is None or EVENT_ID not in package.field_names(CLAIMS):
         return
+    claims_events = _text(claims, [EVENT_ID]).get_column(EVENT_ID)
     for name, table in tables.items():
         if name == CLAIMS or EVENT_ID not in package.field_names(name):
             continue
@@ -463,10 +463,8 @@ def _claim_event_rules(package: Package, tables: dict[str, Table], result: Layer
             fields, target, ref_fields = fk.fields, fk.resource, fk.reference_fields
             if target != CLAIMS:
                 continue
-            parent = _text(claims, [*ref_fields, EVENT_ID], rename={EVENT_ID: "claim_event"}) \
-                if EVENT_ID not in ref_fields else \
-                _text(claims, ref_fields).with_columns(_text(claims, [EVENT_ID]).get_column(EVENT_ID).alias("claim_event"))
-            claim_event = _lookup(table, fields, parent, ref_fields).get_column("claim_event").fill_null("")
+            claim_event = _lookup(table, fields, claims, ref_fields, {"claim_event": claims_events}) \
+                .get_column("claim_event").fill_null("")
             frame = _text(table, [EVENT_ID], rename={EVENT_ID: "event"}).with_columns(claim_event)
             field = ",".join(fields)
             for failure in run_model(ClaimEventRows, frame, result, name):
