@@ -475,13 +475,10 @@ def locate(texts: dict[str, FoldedText], pairs: Iterable[tuple[str, str]]) -> di
 
 def quote_pairs(package: Package, name: str, columns: Sequence[str] = ("source_id", "quote")) -> list[tuple[str, ...]]:
     """The distinct combinations of `columns` (text cells) in a quote-bearing resource (column-wise)."""
-    import polars as pl
-
     table = package.table(name)
     if table is None or len(table) == 0:
         return []
-    frame = pl.DataFrame({c: table.column(c) for c in columns}, schema={c: pl.String for c in columns})
-    return list(frame.unique().fill_null("").iter_rows())
+    return list(table.select(columns).unique().fill_null("").iter_rows())
 
 
 def _quote_spans(package: Package, texts: dict[str, FoldedText]) -> tuple[dict[str, list[Span]], dict[str, list[Span]]]:

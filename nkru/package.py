@@ -12,7 +12,7 @@ import zipfile
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path, PurePosixPath
-from typing import Any
+from typing import Any, Sequence
 
 from nkru.reader import ReadError, TextTable, csv_dialect, decode, read_csv_stream, read_resource
 
@@ -100,6 +100,14 @@ class Table:
     def column_name(self, label: str) -> str | None:
         """The `text` column holding header label `label`, or None."""
         return self.columns[self.header.index(label)] if label in self.header else None
+
+    def select(self, labels: Sequence[str]):
+        """The columns with header labels `labels`, as a polars frame of String columns named by
+        label, sharing the reader's buffers (no copy); a label the header lacks gives a column of ""."""
+        import polars as pl
+
+        return self.text.select([(pl.col(name) if (name := self.column_name(label)) is not None
+                                  else pl.repeat("", len(self), dtype=pl.String)).alias(label) for label in labels])
 
     def column(self, label: str) -> list[str]:
         """One column's cells as text; "" for every row when the header has no such label."""

@@ -209,8 +209,7 @@ def _check_quotes(package: Package, texts: dict[str, FoldedText], result: LayerR
             continue  # the structure layer reports unreadable resources
         placed = name in with_offsets
         columns = ["source_id", "quote", *([offsets.START, offsets.END] if placed else [])]
-        frame = table.text.select([(pl.col(table.column_name(c)) if table.column_name(c) is not None else pl.lit(""))
-                                   .cast(pl.String).alias(c) for c in columns]).fill_null("")
+        frame = table.select(columns).fill_null("")
         frame = frame.with_row_index("i").filter(pl.col("quote") != "")  # an empty quote: structure layer
         result.checks += frame.height
         problems: dict[tuple[str, ...], Any] = {}  # distinct cells -> "unknown" | "missing" | (start, end)

@@ -435,7 +435,7 @@ def _check_stable_ids(package: Package, options: Any, result: LayerResult) -> No
     current_ids = id_resources(list(package.resources), package.primary_key)
     # Every current ID and where it is, read from the ID columns only (a polars frame: id, resource, index)
     tables = {name: package.table(name) for name in current_ids}
-    present = _IdIndex({name: table.column(key) for name, key in current_ids.items()
+    present = _IdIndex({name: table.select([key]).to_series() for name, key in current_ids.items()
                         if (table := tables[name]) is not None})
     retractions = package.table(RETRACTIONS) if RETRACTIONS in package.resources else None
     retracted = {row.get(RETRACTED_ID, ""): (index, row) for index, row in enumerate(retractions.rows)} if retractions else {}
@@ -468,11 +468,12 @@ def _check_stable_ids(package: Package, options: Any, result: LayerResult) -> No
 class _IdIndex:
     """Every current ID and where it first occurs (resource, row index), as one polars frame."""
 
-    def __init__(self, columns: dict[str, list[str]]):
+    def __init__(self, columns: dict[str, Any]):
+        """`columns`: resource -> its ID column (a polars String Series, or a list of str)."""
         import polars as pl
 
-        parts = [pl.DataFrame({"id": values, "resource": [name] * len(values)},
-                              schema={"id": pl.String, "resource": pl.String}).with_row_index("index")
+        parts = [pl.DataFrame({"id": pl.Series("id", values, dtype=pl.String)})
+                 .with_columns(pl.lit(name, dtype=pl.String).alias("resource")).with_row_index("index")
                  for name, values in columns.items()]
         frame = pl.concat(parts) if parts else pl.DataFrame(schema={"index": pl.UInt32, "id": pl.String, "resource": pl.String})
         self.frame = frame.filter(pl.col("id").is_not_null()).unique(subset="id", keep="first", maintain_order=True)
