@@ -107,19 +107,34 @@ def validate_package(
     report = Report(package=package.origin or str(package.root))
     if options.texts is not None:
         attach_texts(package, Path(options.texts))
-    for name in names:
+    for position, name in enumerate(names):
         started = time.perf_counter()
         try:
             result: LayerResult = layer_registry.load(name).check(package, options)
         except Exception as exc:  # one layer's crash (e.g. on a malformed descriptor) must not hide the others' findings
             crash = Finding.make("layer-error", layer=name, kind=type(exc).__name__, detail=str(exc)[:300])
             result = LayerResult(name, [dataclasses.replace(crash, layer=name)])
+        _release_columns(package, names[position + 1:])
         result.seconds = time.perf_counter() - started
         report.layers.append(result)
         if fail_fast and result.errors:
             break
     fold(report.layers)  # one finding per mistake, however many layers found it
     return report
+
+
+def _release_columns(package: Package, later: list[str]) -> None:
+    """Release the table columns no later layer reads (a million claims' free-text notes are read by
+    the structure and rules layers only): each later layer's `columns_read` says what it needs; a
+    later layer without one may read anything, and then nothing is released."""
+    keep: dict[str, set[str]] = {}
+    for name in later:
+        declared = getattr(layer_registry.load(name), "columns_read", None)
+        if declared is None:
+            return
+        for resource, labels in declared(package).items():
+            keep.setdefault(resource, set()).update(labels)
+    package.release_columns(keep)
 
 
 def package_roots(files: list[str | Path]) -> list[Path]:

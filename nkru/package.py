@@ -68,6 +68,10 @@ def check_relative_path(path: str) -> PurePosixPath:
     return pure
 
 
+class ColumnReleased(RuntimeError):
+    """A layer read a column that was released from memory because no layer declared it."""
+
+
 class Table:
     """A CSV resource as read by the one reader (`nkru.reader`): a polars frame of text cells
     (`text`), the file line where every row starts, and the row widths and blank lines.
@@ -88,17 +92,35 @@ class Table:
         self.blank_runs = read.blank_runs
         self.columns = read.columns
         self.primary_key = list(primary_key or [])
+        #: header labels whose cells were released from memory (`release`); asking for one is a bug
+        self.released: set[str] = set()
+
+    def release(self, keep: set[str]) -> None:
+        """Drop from memory the cells of every column whose header label is not in `keep` (the
+        primary key always stays). The header is unchanged: it is the file's. Reading a released
+        column afterwards raises ColumnReleased, never gives empty cells."""
+        keep = set(keep) | set(self.primary_key)
+        drop = [name for name, label in zip(self.columns, self.header) if label not in keep and name in self.text.columns]
+        if drop:
+            self.text = self.read.text = self.text.drop(drop)
+            self.released.update(label for label in self.header if label not in keep)
+            self.__dict__.pop("rows", None)
 
     @cached_property
     def rows(self) -> list[dict[str, str]]:
         """Every data row as a dict of text cells (header label -> cell; short rows padded with "")."""
         if not self.header:
             return []
+        if self.released:
+            raise ColumnReleased(f"{self.name}: rows asked for after columns {sorted(self.released)} were released")
         labels = dict(zip(self.columns, self.header))
         return [{labels[k]: v for k, v in row.items()} for row in self.text.iter_rows(named=True)]
 
     def column_name(self, label: str) -> str | None:
-        """The `text` column holding header label `label`, or None."""
+        """The `text` column holding header label `label`, or None (raises ColumnReleased for a released one)."""
+        if label in self.released:
+            raise ColumnReleased(f"{self.name}: column {label!r} was released after the last layer that declared it "
+                                 "(a layer reading it must list it in its columns_read)")
         return self.columns[self.header.index(label)] if label in self.header else None
 
     def select(self, labels: Sequence[str]):
@@ -418,6 +440,13 @@ class Package:
                 self.read_errors[resource] = f"{spec.path}: {exc}"
         self._tables[resource] = table
         return table
+
+    def release_columns(self, keep: dict[str, set[str]]) -> None:
+        """Release from memory the cells of every column of the tables read so far whose header label
+        is not in `keep[resource]` (the primary key always stays; a resource not in `keep` keeps only its key)."""
+        for name, table in self._tables.items():
+            if table is not None:
+                table.release(keep.get(name, set()))
 
     def _read_resource(self, spec: ResourceSpec) -> TextTable:
         assert spec.path is not None

@@ -3,6 +3,11 @@
 Each layer is a module with `NAME` and `check(package, options) -> LayerResult`.
 Modules are imported only when their layer runs, so that `nkru --help` stays
 fast and great-expectations is loaded only for the expectations layer.
+
+A layer may also define `columns_read(package) -> {resource: {header labels}}`: the table
+columns it reads (primary keys are always kept). Once no later layer reads a column, the run
+releases it from memory (`nkru.api.validate_package`); a layer without `columns_read` may read
+every column, so nothing is released before it runs.
 """
 
 from __future__ import annotations

@@ -72,6 +72,18 @@ define("texts-not-included", NAME,
 TEXT_CHECKS = "text SHA-256, quotes found in their source, quote offsets, sentence coverage"
 
 
+def columns_read(package: Package) -> dict[str, set[str]]:
+    """Every column of the sources table (a small one, read as rows); source, quote and offsets of
+    the resources with quotes."""
+    from nkru.offsets import END, START
+
+    sources = package.table(SOURCES) if SOURCES in package.resources else None
+    read = {SOURCES: set(sources.header)} if sources is not None else {}
+    for name in quote_resources(package):
+        read.setdefault(name, set()).update({"source_id", "quote", START, END})
+    return read
+
+
 def check(package: Package, options: Any = None) -> LayerResult:
     result = LayerResult(NAME)
     result.checks += 1

@@ -22,6 +22,7 @@ the row's line in the CSV file.
 from __future__ import annotations
 
 import contextlib
+import weakref
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -196,16 +197,49 @@ def _validate(context, data, batch: Batch, suite, *, store: bool) -> tuple[int, 
     return len(outcome.results), [item for item in details.results if not item.success]
 
 
+_SUITES: "weakref.WeakKeyDictionary[Package, tuple[dict[str, dict[str, Any]], list[str]]]" = weakref.WeakKeyDictionary()
+
+
+def _suites(package: Package) -> tuple[dict[str, dict[str, Any]], list[str]]:
+    """(suites by name, rules skipped) built from the package's own schemas, once per package;
+    raises ValueError when they cannot be built."""
+    from nkru.suites.generate import suites_for
+
+    if package not in _SUITES:
+        skipped: list[str] = []
+        _SUITES[package] = (suites_for(package, skipped), skipped)
+    return _SUITES[package]
+
+
+def columns_read(package: Package) -> dict[str, set[str]]:
+    """The columns the suites name: resource suites' columns, the package suite's keys and the
+    fields that refer to them (the header expectations need only the header)."""
+    try:
+        suites, _ = _suites(package)
+    except ValueError:
+        return {}  # no suite runs: the layer reports why
+    read: dict[str, set[str]] = {}
+    for name, suite in suites.items():
+        for expectation in suite.get("expectations", []):
+            if name != PACKAGE_SUITE:
+                read.setdefault((suite.get("meta") or {}).get("resource", name), set()).update(_columns_of(expectation))
+                continue
+            meta = expectation.get("meta") or {}
+            if meta.get("resource") and meta.get("field"):
+                read.setdefault(meta["resource"], set()).add(meta["field"])
+            for reference in meta.get("counted_in") or []:
+                other, _, other_field = reference.partition(".")
+                read.setdefault(other, set()).add(other_field)
+    return read
+
+
 def check(package: Package, options: Any = None) -> LayerResult:
     """Validate `package` with suites built in memory from its own schemas (so a fork's or an older
     release's vocabularies are honoured); the committed JSON suites are only the reviewed record."""
-    from nkru.suites.generate import suites_for
-
     data_docs = getattr(options, "data_docs", None)
     target = prepare_data_docs(Path(data_docs)) if data_docs else None  # before the slow part: fail early
-    skipped: list[str] = []
     try:
-        suites = suites_for(package, skipped)
+        suites, skipped = _suites(package)
     except ValueError as exc:
         result = LayerResult(NAME)
         result.findings.append(Finding.make("expectation-rule-unavailable", path=DESCRIPTOR, detail=str(exc)))

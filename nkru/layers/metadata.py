@@ -110,6 +110,12 @@ define("retraction-version", NAME,
        description="A retraction is dated to a release that still contains the ID.")
 
 
+def columns_read(package: Package) -> dict[str, set[str]]:
+    """The ID columns (primary keys, always kept) and every column of the retractions table."""
+    retractions = package.table(RETRACTIONS) if RETRACTIONS in package.resources else None
+    return {RETRACTIONS: set(retractions.header)} if retractions is not None else {}
+
+
 def check(package: Package, options: Any = None) -> LayerResult:
     result = LayerResult(NAME)
     result.checks += 1

@@ -333,9 +333,12 @@ def _lookup(table: Table, fields: Iterable[str], parent: Table, ref_fields: Iter
     equal the row's `fields` (null when there is none) — a left join, not a loop."""
     fields, ref_fields = list(fields), list(ref_fields)
     keys = [f"k{i}" for i in range(len(fields))]
-    lookup = _text(parent, ref_fields).rename(dict(zip(ref_fields, keys))).with_columns(**values) \
-        .unique(subset=keys, keep="first", maintain_order=True)
     child = _text(table, fields).rename(dict(zip(fields, keys)))
+    # Only the parent rows some child row refers to (a semi-join first): the hash tables stay the size
+    # of the child, not of a million claims.
+    lookup = _text(parent, ref_fields).rename(dict(zip(ref_fields, keys))).with_columns(**values) \
+        .join(child.unique(), on=keys, how="semi", maintain_order="left") \
+        .unique(subset=keys, keep="first", maintain_order=True)
     return child.join(lookup, on=keys, how="left", maintain_order="left").drop(keys)
 
 
