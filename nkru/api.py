@@ -114,9 +114,9 @@ def validate_package(
         except Exception as exc:  # one layer's crash (e.g. on a malformed descriptor) must not hide the others' findings
             crash = Finding.make("layer-error", layer=name, kind=type(exc).__name__, detail=str(exc)[:300])
             result = LayerResult(name, [dataclasses.replace(crash, layer=name)])
-        _release_columns(package, names[position + 1:])
         result.seconds = time.perf_counter() - started
         report.layers.append(result)
+        _release_columns(package, names[position + 1:])
         if fail_fast and result.errors:
             break
     fold(report.layers)  # one finding per mistake, however many layers found it
@@ -132,7 +132,11 @@ def _release_columns(package: Package, later: list[str]) -> None:
         declared = getattr(layer_registry.load(name), "columns_read", None)
         if declared is None:
             return
-        for resource, labels in declared(package).items():
+        try:
+            wanted = declared(package)
+        except Exception:  # noqa: BLE001 -- a malformed package: keep everything; the layer itself reports it
+            return
+        for resource, labels in wanted.items():
             keep.setdefault(resource, set()).update(labels)
     package.release_columns(keep)
 

@@ -71,3 +71,24 @@ def test_each_declaring_layer_finds_a_mistake_in_what_it_declared_after_the_othe
     released = layer_registry.load(layer).check(package, api.Options())
     assert [(f.code, f.line, f.field, f.value) for f in released.findings] == [(f.code, f.line, f.field, f.value) for f in whole]
     assert released.checks > 0 and not any(f.code == "layer-error" for f in released.findings)
+
+
+def test_the_expectations_declaration_covers_every_column_its_suites_name(real_package: Path) -> None:
+    from nkru.layers import expectations
+    from nkru.suites import PACKAGE_SUITE
+    from nkru.suites.generate import suites_for
+
+    package = Package.open(real_package)
+    declared = expectations.columns_read(package)
+    named = 0
+    for name, suite in suites_for(package).items():
+        for expectation in suite["expectations"]:
+            meta = expectation.get("meta") or {}
+            if name == PACKAGE_SUITE:
+                pairs = [(meta["resource"], meta["field"])] + [tuple(r.split(".", 1)) for r in meta.get("counted_in") or []]
+            else:
+                pairs = [(name, column) for column in expectations._columns_of(expectation)]
+            for resource, column in pairs:
+                assert column in declared.get(resource, set()), (name, resource, column)
+                named += 1
+    assert named > 50

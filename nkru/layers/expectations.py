@@ -212,24 +212,25 @@ def _suites(package: Package) -> tuple[dict[str, dict[str, Any]], list[str]]:
 
 
 def columns_read(package: Package) -> dict[str, set[str]]:
-    """The columns the suites name: resource suites' columns, the package suite's keys and the
-    fields that refer to them (the header expectations need only the header)."""
-    try:
-        suites, _ = _suites(package)
-    except ValueError:
-        return {}  # no suite runs: the layer reports why
+    """The columns the suites can name, read from the schemas (the suites are generated from them;
+    great-expectations is not loaded to say so): required, unique and enum fields, the primary key,
+    and both sides of every foreign key (the package suite counts references). The header
+    expectations need only the header. tests/test_release_columns.py checks this covers every
+    column the generated suites name."""
+    from nkru.package import schema_fields
+
     read: dict[str, set[str]] = {}
-    for name, suite in suites.items():
-        for expectation in suite.get("expectations", []):
-            if name != PACKAGE_SUITE:
-                read.setdefault((suite.get("meta") or {}).get("resource", name), set()).update(_columns_of(expectation))
-                continue
-            meta = expectation.get("meta") or {}
-            if meta.get("resource") and meta.get("field"):
-                read.setdefault(meta["resource"], set()).add(meta["field"])
-            for reference in meta.get("counted_in") or []:
-                other, _, other_field = reference.partition(".")
-                read.setdefault(other, set()).add(other_field)
+    for name, spec in package.resources.items():
+        if spec.schema is None:
+            continue
+        wanted = read.setdefault(name, set(package.primary_key(name)))
+        for field in schema_fields(spec.schema):
+            constraints = field.get("constraints") if isinstance(field.get("constraints"), dict) else {}
+            if any(constraints.get(c) for c in ("required", "unique", "enum")):
+                wanted.add(field["name"])
+        for fk in package.foreign_keys(name):
+            wanted.update(fk.fields)
+            read.setdefault(fk.resource, set()).update(fk.reference_fields)
     return read
 
 
