@@ -627,6 +627,9 @@ def verify_release(root: str | Path, version: str, *, ref: str | None = None) ->
         raise ValueError(str(exc)) from None
     commit = release_commit(root, version, ref)
     result = Verification(version, commit, manifest.label)
+    # Without --ref, tag or the release commit in reach (a shallow clone, as CI checkouts are), HEAD
+    # stands in: files edited since the release then differ for a reason that is not corruption.
+    stand_in = ref is None and previous_commit(root, version) is None
 
     def read(path: str) -> bytes | None:
         return gitrepo.read_blob(root, commit, path)
@@ -666,6 +669,11 @@ def verify_release(root: str | Path, version: str, *, ref: str | None = None) ->
     if build.zip_name != name or build.zip_sha256 != archive.get("sha256"):
         result.problems.append(f"{build.zip_name}: rebuilt SHA-256 {build.zip_sha256}, but {manifest.label} records "
                                f"{archive.get('sha256')} for {name}")
+    if stand_in and result.problems:
+        shallow = " (this clone is shallow)" if gitrepo.shallow_commits(root) else ""
+        result.problems.insert(0, f"rebuilt from HEAD ({commit[:12]}): neither tag v{version} nor the commit that added "
+                                  f"{manifest.label} is in this clone{shallow}, so files changed since the release differ "
+                                  f"below; fetch them (git fetch --tags --unshallow) or pass --ref v{version}, and verify again")
     return result
 
 

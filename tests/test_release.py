@@ -325,6 +325,25 @@ def test_the_previous_release_is_found_without_tags_or_full_history(released, tm
     assert release.plan_release(full, "1.0.1", validate=False).ok
 
 
+def test_verify_in_a_shallow_clone_says_why_files_changed_since_the_release_differ(released, tmp_path):
+    """--verify rebuilds from HEAD when neither the tag nor the release commit was fetched: a file edited
+    since the release then differs, and the first problem says why and what to fetch, not corruption."""
+    set_cell(released, "actors", 0, "notes", "a correction")
+    commit_all(released, "correction")
+    clone = tmp_path / "shallow"
+    subprocess.run(["git", "clone", "-q", "--depth", "1", f"file://{released}", str(clone)], check=True)
+    result = release.verify_release(clone, "1.0.0")
+    assert not result.ok
+    assert "neither tag v1.0.0 nor the commit that added releases/1.0.0.json is in this clone (this clone is shallow)" \
+        in result.problems[0] and "git fetch --tags --unshallow" in result.problems[0]
+    assert any("data/actors.csv" in problem for problem in result.problems[1:])
+    # With the history fetched, the same clone verifies.
+    subprocess.run(["git", "-C", str(clone), "fetch", "-q", "--unshallow"], check=True)
+    assert release.verify_release(clone, "1.0.0").ok
+    # A full clone finds the release commit without any tag, and nothing stands in for it.
+    assert release.verify_release(released, "1.0.0").ok
+
+
 # -- refusals ---------------------------------------------------------------------------------
 
 
