@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import time
 from dataclasses import dataclass
@@ -107,6 +108,32 @@ def validate_package(
     report = Report(package=package.origin or str(package.root))
     if options.texts is not None:
         attach_texts(package, Path(options.texts))
+    with _collector_paused():
+        _run_layers(package, names, options, report, fail_fast)
+    fold(report.layers)  # one finding per mistake, however many layers found it
+    return report
+
+
+@contextlib.contextmanager
+def _collector_paused():
+    """Python's cyclic garbage collector off while the layers run, back as it was after.
+
+    With great-expectations loaded the heap holds some 300,000 objects, and every collection of
+    the oldest generation walks them all: on the real package that was 0.2 s of a 1.3 s run. The
+    layers' data lives in polars and Arrow buffers, not in Python objects, so little cyclic garbage
+    builds up meanwhile; it is collected as usual afterwards."""
+    import gc
+
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+def _run_layers(package: Package, names: list[str], options: Options, report: Report, fail_fast: bool) -> None:
     for position, name in enumerate(names):
         started = time.perf_counter()
         try:
@@ -119,8 +146,6 @@ def validate_package(
         _release_columns(package, names[position + 1:])
         if fail_fast and result.errors:
             break
-    fold(report.layers)  # one finding per mistake, however many layers found it
-    return report
 
 
 def _release_columns(package: Package, later: list[str]) -> None:
