@@ -110,6 +110,27 @@ def test_duplicate_primary_key_fails(package_copy, resource):
            line=line_of(package_copy, resource, len(rows)), row_id=key)
 
 
+@pytest.mark.parametrize("resource", [r for r in KEYED if len(REAL.primary_key(r)) > 1] + ["claims"])
+def test_many_duplicate_keys_each_name_the_first_row(package_copy, resource):
+    """Hundreds of repeated keys (compound ones hashed first, then compared exactly): one finding each,
+    naming the line of the key's first row; keys that only share a prefix are not duplicates."""
+    from nkru import api
+
+    header, rows = read_table(package_copy, resource)
+    key = REAL.primary_key(resource)
+    copies = [dict(row) for row in rows[:3] for _ in range(100)]
+    near = dict(rows[0], **{key[-1]: rows[0][key[-1]] + "x"})  # differs in the last key field only
+    write_table(package_copy, resource, header, rows + copies + [near])
+    findings = [f for f in api.validate_package(package_copy, only=["structure"]).findings if f.code == "primary-key"]
+    assert len(findings) == len(copies)
+    first_lines = {i: line_of(package_copy, resource, i) for i in range(3)}
+    for offset, finding in enumerate(findings):
+        source = offset // 100
+        assert finding.line == line_of(package_copy, resource, len(rows) + offset)
+        assert finding.row_id == "|".join(rows[source][k] for k in key)
+        assert f"the same key as the row on line {first_lines[source]}" in finding.message
+
+
 CONTROLLED = [(name, f["name"]) for name in RESOURCES for f in schema(name)["fields"] if "enum" in f.get("constraints", {})]
 
 
