@@ -525,7 +525,11 @@ def _foreign_key_findings(rows: _Rows, parent: _Rows, fk: Any) -> list[Finding]:
     for m in child_missing[1:]:
         all_missing = all_missing & m
     child = child.filter(~all_missing)
-    target = pl.DataFrame({k: parent.text(f) for k, f in zip(keys, fk.reference_fields)}).unique()
+    # The referenced keys the child uses (a semi-join hashing the child's distinct keys), then the
+    # child's orphans against those: no hash table the size of a million-row parent.
+    wanted = child.select(keys).unique()
+    target = pl.DataFrame({k: parent.text(f) for k, f in zip(keys, fk.reference_fields)}) \
+        .join(wanted, on=keys, how="semi", nulls_equal=False).unique()
     orphans = child.join(target, on=keys, how="anti", nulls_equal=False, maintain_order="left")
     findings = []
     ref = f"{fk.resource}.{','.join(fk.reference_fields)}"
