@@ -36,6 +36,7 @@ import unicodedata
 from dataclasses import dataclass, replace
 from typing import Any, Callable, Iterable
 
+import numpy as np
 import pandera.polars as pa
 import polars as pl
 from pandera.errors import SchemaErrors
@@ -513,10 +514,12 @@ def _link_rules(package: Package, tables: dict[str, Table], result: LayerResult)
             if target != EVENTS or child == EVENTS or not set(fields) <= key:
                 continue
             keys = [f"k{i}" for i in range(len(fields))]
-            counts = _text(child_table, fields).rename(dict(zip(fields, keys))).group_by(keys).len("links")
-            frame = _text(events, ref_fields).rename(dict(zip(ref_fields, keys))) \
-                .join(counts, on=keys, how="left", maintain_order="left") \
-                .select(pl.col("links").fill_null(0).cast(pl.Int64))
+            # Whether each event is linked (1) or not (0): a semi-join, not a count of every link per key.
+            parents = _text(events, ref_fields).rename(dict(zip(ref_fields, keys))).with_row_index("row")
+            linked = parents.join(_text(child_table, fields).rename(dict(zip(fields, keys))), on=keys, how="semi")
+            links = np.zeros(len(events), dtype=np.int64)
+            links[linked.get_column("row").to_numpy()] = 1
+            frame = pl.DataFrame({"links": links})
             for failure in run_model(LinkedRows, frame, result, EVENTS):
                 row = _row(events, failure.index)
                 result.findings.append(Finding.make("event-without-actors", field=",".join(ref_fields),
