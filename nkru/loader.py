@@ -498,11 +498,13 @@ def type_frame(table: Table, fields: list["FieldSpec"]) -> tuple[Any, list[Probl
 
     from nkru import limits
 
+    from nkru.reader import Uniform
+
     width = len(table.header)
-    widths = pl.Series("w", table.widths, dtype=pl.Int64)
-    wrong_width = widths != width
     found: list[tuple[int, int, Problem]] = []
-    for index in wrong_width.arg_true().to_list():
+    uniform = isinstance(table.widths, Uniform) and table.widths.value == width
+    wrong_width = [] if uniform else (pl.Series("w", table.widths, dtype=pl.Int64) != width).arg_true().to_list()
+    for index in wrong_width:
         line = table.lines[index]
         found.append((line, -1, Problem(table.path, line, None, None, f"row has {table.widths[index]} cells, the header {width}", table.name)))
     columns = []

@@ -23,7 +23,7 @@ import io
 from array import array
 from dataclasses import dataclass, field
 from itertools import islice
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, Sequence
 
 from nkru import limits
 
@@ -99,8 +99,8 @@ class TextTable:
     text: Any  # polars.DataFrame
     #: file line on which each data row starts (the header is line 1)
     lines: array
-    #: cells each data row really had
-    widths: array
+    #: cells each data row really had (a `Uniform` when every row has the header's width)
+    widths: Sequence[int]
     #: start line of every record after the header, blank ones included (frictionless counts them)
     record_lines: array
     #: runs of blank lines: (first line, how many)
@@ -122,6 +122,30 @@ def int_array(values: Any) -> array:
     out = array("q")
     out.frombytes(np.ascontiguousarray(values, dtype=np.int64).tobytes())
     return out
+
+
+class Uniform(Sequence[int]):
+    """`length` copies of one int, held as one: the row widths of a file whose rows all have the
+    header's width (3 million rows: 24 MB less than an array)."""
+
+    def __init__(self, value: int, length: int):
+        self.value, self.length = int(value), int(length)
+
+    def __len__(self) -> int:
+        return self.length
+
+    def __getitem__(self, index):  # type: ignore[override]
+        if isinstance(index, slice):
+            return [self.value] * len(range(*index.indices(self.length)))
+        if not -self.length <= index < self.length:
+            raise IndexError(index)
+        return self.value
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Sequence) and len(other) == self.length and all(v == self.value for v in other)
+
+    def __repr__(self) -> str:
+        return f"Uniform({self.value}, {self.length})"
 
 
 def _column_names(header: list[str]) -> list[str]:
@@ -396,7 +420,7 @@ def read_fast(handle: BinaryIO, *, name: str, path: str, dialect: dict[str, Any]
     columns = _column_names(header)
     text = frame.slice(1).rename(dict(zip(frame.columns, columns)))
     starts = int_array(int(spans[0]) + 1 + np.concatenate([[0], np.cumsum(spans[1:])[:-1]]) if len(text) else [])
-    return TextTable(name=name, path=path, header=header, text=text, lines=starts, widths=int_array(np.full(len(text), len(header))),
+    return TextTable(name=name, path=path, header=header, text=text, lines=starts, widths=Uniform(len(header), len(text)),
                      record_lines=starts, blank_runs=[], columns=columns, suspect_delimiter=None)
 
 
