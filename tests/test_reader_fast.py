@@ -112,6 +112,9 @@ def test_the_fuzzers_exercised_both_paths() -> None:
     (b"a,b\n1,2,3\n", "a long row"),
     (b"a,b\n\xff,2\n", "not UTF-8"),
     (b"ab\n1\n", "one column: a blank line would be invisible"),
+    (b',"""', "a quote left open at the end of the file, after an escaped quote: polars ends the cell"),
+    (b'""x"",\n,\n', "a character after an empty quoted cell: polars keeps it"),
+    (b'\xef\xbb\xbfa,"b\n', "a quote left open after a byte-order mark"),
 ])
 def test_hands_over_what_it_cannot_read_alike(data: bytes, why: str) -> None:
     assert read_fast(io.BytesIO(data), name="t", path="t.csv", dialect={}) is None, why
