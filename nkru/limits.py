@@ -15,6 +15,11 @@ MAX_FILE_BYTES = 2 * 1024**3
 #: passes (the longest real cell is under 1,000 characters).
 MAX_CELL_CHARS = 32_767
 
+#: A header with more columns than this is not read (finding `too-many-columns`): a Table Schema
+#: of this dataset has fewer than 20 fields, and a header of a million cells would otherwise make
+#: a frame of a million columns (minutes, not seconds).
+MAX_COLUMNS = 1_000
+
 #: Rows the reader takes from the CSV tokenizer at a time (memory, not a limit on the data).
 CHUNK_ROWS = 50_000
 
@@ -23,4 +28,5 @@ CHUNK_ROWS = 50_000
 LIMITS = {
     "MAX_FILE_BYTES": MAX_FILE_BYTES,
     "MAX_CELL_CHARS": MAX_CELL_CHARS,
+    "MAX_COLUMNS": MAX_COLUMNS,
 }

@@ -35,7 +35,7 @@ _LINE_BREAK = r"\r\n|\r|\n"
 class ReadError(ValueError):
     """A resource file cannot be read, decoded or parsed as CSV.
 
-    `kind` says what went wrong: "encoding", "csv", "delimiter", "too-large", "missing", "unreadable".
+    `kind` says what went wrong: "encoding", "csv", "delimiter", "too-large", "too-wide", "missing", "unreadable".
     """
 
     def __init__(self, message: str, *, line: int | None = None, kind: str = "csv", detail: str | None = None):
@@ -435,6 +435,8 @@ def _last_record_agrees(handle: BinaryIO, frame: Any, span: int, ends_with_lf: b
                 break
         if cut >= 0 or tail_size == size:
             break
+        if tail_size >= _LAST_RECORD_BYTES:  # a last record this long is not worth a second copy: the exact path reads it
+            return False
         tail_size *= 4
     start = cut + 1 if cut >= 0 else 0
     record = tail[start:]
@@ -444,6 +446,33 @@ def _last_record_agrees(handle: BinaryIO, frame: Any, span: int, ends_with_lf: b
     except (UnicodeDecodeError, csv.Error):
         return False
     return records == [[str(cell) for cell in frame.row(frame.height - 1)]]
+
+
+#: The longest last record the fast path compares with `csv` (the longest legitimate record is a few MB).
+_LAST_RECORD_BYTES = 1 << 26
+#: How much of a file's start `_check_width` looks at for the header.
+_HEADER_PEEK = 1 << 20
+
+
+def _check_width(handle: BinaryIO, codec: str, dialect: dict[str, Any]) -> None:
+    """Refuse a header of more than `limits.MAX_COLUMNS` cells (ReadError, kind "too-wide"), before
+    any reader makes a frame of it. Looks at the first MiB: a header that long that is still within
+    the limit is left to the readers."""
+    handle.seek(0)
+    head = handle.read(_HEADER_PEEK)
+    handle.seek(0)
+    delimiter = dialect.get("delimiter", ",")
+    if head.count(delimiter.encode("utf-8", "replace")) < limits.MAX_COLUMNS:
+        return  # fewer delimiters in the whole first MiB than the limit: the header is narrower
+    text = head.decode(codec, errors="replace")
+    try:
+        record = next(csv.reader(io.StringIO(text, newline=""), **dialect), [])
+    except csv.Error:
+        return  # the readers report what is wrong with it
+    if len(record) > limits.MAX_COLUMNS:
+        shown = f"{len(record):,}" + (" or more" if len(text) >= _HEADER_PEEK - 4 and "\n" not in text else "")
+        raise ReadError(f"the header has {shown} columns, more than nkru reads ({limits.MAX_COLUMNS:,})",
+                        line=1, kind="too-wide")
 
 
 def read_resource(handle: BinaryIO, *, name: str, path: str, encoding: str | None = None,
@@ -459,6 +488,7 @@ def read_resource(handle: BinaryIO, *, name: str, path: str, encoding: str | Non
     handle.seek(0)
     if size > limits.MAX_FILE_BYTES:
         raise ReadError(f"the file has {size:,} bytes, more than nkru reads ({limits.MAX_FILE_BYTES:,})", kind="too-large")
+    _check_width(handle, codec, dict(dialect or {}))
     if codec == "utf-8-sig" and size:
         fast = read_fast(handle, name=name, path=path, dialect=dict(dialect or {}))
         if fast is not None:

@@ -152,3 +152,11 @@ def test_crlf_split_across_scan_chunks(monkeypatch: pytest.MonkeyPatch) -> None:
     data = b"ab,c\r\nd,e\r\n"  # chunks "ab,c\r", "\nd,e\r", "\n": every CR ends a chunk
     table = read_fast(io.BytesIO(data), name="t", path="t.csv", dialect={})
     assert table is not None and table.text.rows() == [("d", "e")] and list(table.lines) == [2]
+
+
+def test_a_last_record_longer_than_the_comparison_window_takes_the_exact_path(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(reader, "_LAST_RECORD_BYTES", 1 << 16)
+    data = b'a,b\n1,"' + b"\n" * 300_000 + b'"\n'  # one record of 300,000 lines
+    assert read_fast(io.BytesIO(data), name="t", path="t.csv", dialect={}) is None
+    table = reader.read_resource(io.BytesIO(data), name="t", path="t.csv")
+    assert list(table.lines) == [2] and table.text.rows() == [("1", "\n" * 300_000)]

@@ -88,3 +88,31 @@ def test_a_blank_line_between_rows_keeps_later_lines_right(package_copy):
     errors = [f for f in structure_errors(package_copy) if f.resource == "events"]
     assert ("blank-row", 3) in {(f.code, f.line) for f in errors}
     assert ("constraint-error", line + 2, "event_type") in {(f.code, f.line, f.field) for f in errors}
+
+
+@pytest.mark.parametrize("extra", [limits.MAX_COLUMNS, 1_000_000])
+def test_a_header_wider_than_the_limit_is_one_finding_in_seconds(package_copy, extra):
+    """A header of a million cells would make a frame of a million columns: refused before reading."""
+    path = package_copy / "data" / "events.csv"
+    lines = path.read_text(encoding="utf-8").split("\n")
+    lines[0] += "," * extra
+    path.write_text("\n".join(lines), encoding="utf-8")
+    started = time.perf_counter()
+    errors = structure_errors(package_copy)
+    assert time.perf_counter() - started < 30
+    assert [(f.code, f.resource, f.line) for f in errors if f.resource == "events"] == [("too-many-columns", "events", 1)]
+    found = [f for f in errors if f.code == "too-many-columns"][0]
+    assert f"{limits.MAX_COLUMNS:,}" in found.message and f"{len(lines[0].split(',')):,}" in found.message
+    with pytest.raises(LoadError, match="columns, more than nkru reads"):
+        load(package_copy)
+
+
+def test_a_header_at_the_limit_is_read(package_copy):
+    """MAX_COLUMNS columns exactly: not refused (the schema check then reports the extra columns)."""
+    path = package_copy / "data" / "events.csv"
+    lines = path.read_text(encoding="utf-8").split("\n")
+    width = len(lines[0].split(","))
+    lines[0] += "".join(f",x{i}" for i in range(limits.MAX_COLUMNS - width))
+    path.write_text("\n".join(lines), encoding="utf-8")
+    codes = {f.code for f in structure_errors(package_copy) if f.resource == "events"}
+    assert "too-many-columns" not in codes and codes

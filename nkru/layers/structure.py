@@ -70,6 +70,8 @@ define("remote-not-read", NAME, "resource {resource!r}: remote path {value} is a
        severity="warning", description="A remote resource was allowed (--allow-remote); nkru does not fetch it.")
 define("file-too-large", NAME, "{resource}: {detail}",
        description="A resource file is larger than nkru reads (nkru.limits.MAX_FILE_BYTES).")
+define("too-many-columns", NAME, "{resource} line {line}: {detail}",
+       description="The header has more columns than nkru reads (nkru.limits.MAX_COLUMNS); the table is not read.")
 define("cell-too-large", NAME, "{resource} line {line}: {field} {detail}",
        description="A cell is longer than nkru.limits.MAX_CELL_CHARS (the most an Excel cell holds).")
 define("wrong-delimiter", NAME, "{resource}: the file looks separated by {detail}, not by the declared delimiter {expected}; "
@@ -377,6 +379,8 @@ def _read_failure(package: Package, spec: Any) -> Finding:
         return Finding.make("encoding-error", resource=spec.name, path=spec.path, line=line, note=detail)
     if kind == "too-large":
         return Finding.make("file-too-large", resource=spec.name, path=spec.path, detail=detail)
+    if kind == "too-wide":
+        return Finding.make("too-many-columns", resource=spec.name, path=spec.path, line=line, detail=detail)
     if kind in ("missing", "unreadable"):
         return Finding.make("scheme-error", resource=spec.name, path=spec.path, note=f"{spec.path}: {detail}")
     return Finding.make("table-unreadable", resource=spec.name, path=spec.path, line=line, detail=detail)
