@@ -152,6 +152,8 @@ def _release_columns(package: Package, later: list[str]) -> None:
     """Release the table columns no later layer reads (a million claims' free-text notes are read by
     the structure and rules layers only): each later layer's `columns_read` says what it needs; a
     later layer without one may read anything, and then nothing is released."""
+    if not later:
+        return  # the run is over: nothing to make room for
     keep: dict[str, set[str]] = {}
     for name in later:
         declared = getattr(layer_registry.load(name), "columns_read", None)
