@@ -191,6 +191,26 @@ def test_workflow_runs_on_push_and_pull_request():
     assert {"push", "pull_request"} <= set(triggers)
 
 
+def test_workflow_keeps_the_sentence_cache_before_validating():
+    """CI keeps nkru's sentence cache (its default folder) between runs, keyed on the archived texts."""
+    from nkru import coverage
+
+    [job] = _workflow()["jobs"].values()
+    steps = job["steps"]
+    index = {step.get("name"): i for i, step in enumerate(steps)}
+    cache = steps[index["Sentence cache"]]
+    assert cache["uses"].startswith("actions/cache@") and index["Sentence cache"] < index["Validate"]
+    assert cache["with"]["path"] == "~/.cache/nkru"
+    assert "hashFiles('data/sources/*.txt')" in cache["with"]["key"]
+    # ... which is where nkru keeps it when nothing says otherwise
+    import os
+    from pathlib import Path
+    from unittest import mock
+
+    with mock.patch.dict(os.environ, {"HOME": "/home/ci"}, clear=True):
+        assert coverage.cache_dir() == Path("/home/ci/.cache/nkru")
+
+
 def test_workflow_runs_the_documented_commands():
     [job] = _workflow()["jobs"].values()
     steps = job["steps"]
