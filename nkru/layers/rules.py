@@ -279,14 +279,11 @@ class Failure:
 def _text(table: Table, columns: Iterable[str], rename: dict[str, str] | None = None) -> pl.DataFrame:
     """Some columns of a table as a polars frame of text ("" for an empty or absent cell); the reader's
     columns are selected, not copied."""
-    exprs = []
-    for column in dict.fromkeys(columns):
-        name = table.column_name(column)
-        value = pl.col(name).fill_null("") if name is not None else pl.repeat("", len(table), dtype=pl.String)
-        exprs.append(value.alias((rename or {}).get(column, column)))
+    labels = list(dict.fromkeys(columns))
+    names = {label: (rename or {}).get(label, label) for label in labels}
     if not table.text.columns:
-        return pl.DataFrame({e.meta.output_name(): pl.Series([], dtype=pl.String) for e in exprs})
-    return table.text.select(exprs)
+        return pl.DataFrame({name: pl.Series([], dtype=pl.String) for name in names.values()})
+    return table.select(labels).fill_null("").rename(names)
 
 
 def _date_specs(package: Package, name: str) -> dict[str, Any]:
