@@ -21,6 +21,7 @@ def command(
     baseline: Annotated[Optional[Path], typer.Option("--baseline", help="The previous release to check stable IDs against: a release zip, a package directory or a git ref (default: the highest vX.Y.Z git tag).")] = None,
     data_docs: Annotated[Optional[Path], typer.Option("--data-docs", metavar="DIR", help="Build the great-expectations Data Docs site into DIR (needs the expectations layer; DIR must be empty, new or an earlier site).")] = None,
     texts: Annotated[Optional[Path], typer.Option("--texts", metavar="DIR", help="For an open release zip (which leaves the article texts out): the folder holding the texts, matched by the SHA-256 in sources.csv, so that every check runs.")] = None,
+    in_process: Annotated[bool, typer.Option("--in-process", help="Run great-expectations in this process. By default a small package's expectations run in a worker process started at once, so that great-expectations' 2-second import overlaps the other layers (also NKRU_IN_PROCESS=1).")] = False,
     coverage_threshold: Annotated[Optional[float], typer.Option("--coverage-threshold", help="Sentence coverage each source must reach, 0-100 (default: [tool.nkru] coverage-threshold in pyproject.toml, else 100).")] = None,
 ) -> None:
     """Validate the package: structure, rules, expectations, source coverage and release metadata. Exit 0 valid, 1 invalid, 2 usage error."""
@@ -30,7 +31,7 @@ def command(
     if format not in render.FORMATS:
         raise usage_error(f"unknown format {format!r} (choose from {', '.join(render.FORMATS)})")
     options = api.Options(allow_remote=allow_remote, data_docs=data_docs, baseline=baseline,
-                          coverage_threshold=coverage_threshold, texts=texts)
+                          coverage_threshold=coverage_threshold, texts=texts, gx_process=False if in_process else None)
     try:
         report = api.validate_package(path, only=split_names(only), skip=split_names(skip), fail_fast=fail_fast, options=options)
     except (PackageError, ValueError) as exc:

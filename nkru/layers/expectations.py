@@ -22,10 +22,11 @@ the row's line in the CSV file.
 from __future__ import annotations
 
 import contextlib
+import math
 import weakref
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from nkru.findings import CODES, Finding, LayerResult, define, sort_findings
 from nkru.fsutil import atomic_directory
@@ -101,18 +102,12 @@ def _gx():
     return gx
 
 
-def _context(data_docs_dir: Path | None):
+def _context(data_docs_dir: Path | None = None):
     gx = _gx()
     from great_expectations.data_context.types.base import ProgressBarsConfig
 
     context = gx.get_context(mode="ephemeral")
     context.variables.progress_bars = ProgressBarsConfig(globally=False)
-    if data_docs_dir is not None:
-        context.add_data_docs_site(site_name=SITE, site_config={
-            "class_name": "SiteBuilder",
-            "store_backend": {"class_name": "TupleFilesystemStoreBackend", "base_directory": str(data_docs_dir)},
-            "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"},
-        })
     return context
 
 
@@ -121,13 +116,15 @@ class Batch:
     """One frame to validate with one suite, and how to place its rows back in the package."""
 
     suite: str
-    frame: Any  # pandas.DataFrame
+    frame: Any  # polars.DataFrame; great-expectations gets it as pandas (`to_pandas`)
     expectations: list[dict[str, Any]]
     resource: str | None = None  # for a resource suite
     table: Table | None = None
     rows: list[tuple[str, int]] = field(default_factory=list)  # package suite: frame row -> (resource, index)
     tables: dict[str, Table] = field(default_factory=dict)  # package suite: the tables its rows come from
     floor: Any = None  # resource suite: its row-count floor (nkru.layers.metadata.RowFloor)
+    labels: list[str] | None = None  # resource suite: the header labels, in the frame's column order
+    numeric: bool = False  # package suite: counts as numpy floats (NaN for an empty key), not Arrow
 
     @property
     def parameters(self) -> dict[str, Any] | None:
@@ -141,60 +138,173 @@ def run_suites(package: Package, suites: dict[str, dict[str, Any]], *, data_docs
                options: Any = None) -> LayerResult:
     """Validate `package` with `suites` (name -> suite dict); build Data Docs into `data_docs` if given.
     Row-count floors come from the previous release that `options.baseline` (else the newest manifest) names."""
+    return start_suites(package, suites, data_docs=data_docs, options=options)()
+
+
+def start_suites(package: Package, suites: dict[str, dict[str, Any]], *, data_docs: Path | None = None,
+                 options: Any = None) -> Callable[[], LayerResult]:
+    """Start validating `package` with `suites`; returns the function that finishes and gives the result.
+
+    great-expectations runs in the worker process `options.gx_worker` when `nkru.api` started one
+    (`nkru.layers.gx_worker`), else in this process; both run `GreatExpectations` on the same frames.
+    In this process every batch is validated here and now, one at a time, its frame dropped before the
+    next is built (a million-row package never holds two); with a worker every batch is sent at once
+    and the caller runs other layers while the worker validates them."""
     from nkru.layers.metadata import row_floors
 
     result = LayerResult(NAME)
     target = prepare_data_docs(data_docs) if data_docs is not None else None
     floors = row_floors(package, options)
     if not suites:
-        return result
+        return lambda: result
+    runner = getattr(options, "gx_worker", None) or GreatExpectations()
+    pending: list[tuple[Batch | None, int]] = []  # (batch, ticket) sent and not yet mapped to findings
+
+    def settle(wait: bool) -> None:
+        while pending:
+            outcome = runner.result(pending[0][1], wait=wait)
+            if outcome is None:
+                return  # not there yet
+            batch, _ = pending.pop(0)
+            if batch is None:
+                continue  # opening the site, building the docs: nothing to report
+            if "invalid" in outcome:  # a hand-edited suite file: a finding, not a traceback
+                result.findings.append(Finding.make("expectation-suite-invalid", path=_display(suite_path(batch.suite)),
+                                                    value=batch.suite, detail=outcome["invalid"]))
+                continue
+            result.checks += outcome["checks"]
+            for item in outcome["failed"]:
+                result.findings.extend(_findings(batch, item))
+
     # Data Docs are built in a staging folder that replaces the target only when complete.
-    with (atomic_directory(target) if target else contextlib.nullcontext()) as site:
-        context = _context(site)
-        # One asset and batch definition for every frame (the frame is a runtime parameter):
-        # each one added makes the context re-serialise its whole configuration.
-        data = context.data_sources.add_pandas("nkru").add_dataframe_asset("frame").add_batch_definition_whole_dataframe("all")
-        # One batch at a time, built when it is validated and dropped after: a million-row package
-        # never holds more than one table's frame.
+    stack = contextlib.ExitStack()
+    site = stack.enter_context(atomic_directory(target)) if target else None
+    with contextlib.ExitStack() as on_error:
+        on_error.push(stack)  # an error while starting: the staging folder goes, the target stays
+        if site is not None:
+            pending.append((None, runner.submit("open_site", site=str(site))))
         for name, raw_suite in suites.items():
             batch = _package_batch(package, raw_suite) if name == PACKAGE_SUITE else _resource_batch(package, name, raw_suite, result)
             if batch is None or not batch.expectations:
                 continue
             batch.floor = floors.get(batch.resource) if batch.resource else None
-            try:
-                suite = _gx().ExpectationSuite(**{**suites[batch.suite], "expectations": batch.expectations})
-            except Exception as exc:  # noqa: BLE001 -- a hand-edited suite file: a finding, not a traceback
-                result.findings.append(Finding.make("expectation-suite-invalid", path=_display(suite_path(batch.suite)),
-                                                    value=batch.suite, detail=str(exc).splitlines()[0][:300]))
-                continue
-            checks, failed = _validate(context, data, batch, suite, store=site is not None)
-            result.checks += checks
-            for item in failed:
-                result.findings.extend(_findings(batch, item))
+            pending.append((batch, runner.submit("validate", name=batch.suite, suite=suites[batch.suite],
+                                                 expectations=batch.expectations, frame=batch.frame,
+                                                 labels=batch.labels, numeric=batch.numeric,
+                                                 parameters=batch.parameters)))
+            del batch
+            settle(wait=False)  # in this process: the batch is done; map it and let its frame go
         if site is not None:
-            context.build_data_docs(site_names=[SITE])
-    result.findings = sort_findings(result.findings)
-    return result
+            pending.append((None, runner.submit("build_docs")))
+        on_error.pop_all()
+
+    def finish() -> LayerResult:
+        with stack:
+            settle(wait=True)
+        result.findings = sort_findings(result.findings)
+        return result
+
+    return finish
 
 
-def _validate(context, data, batch: Batch, suite, *, store: bool) -> tuple[int, list[Any]]:
+def to_pandas(frame: Any, labels: list[str] | None, numeric: bool):
+    """The pandas frame great-expectations validates: a resource's text columns as Arrow-backed
+    strings (missing for an empty cell) under its header labels, or the package suite's counts as
+    numpy floats. Both the in-process and the worker path convert here, from the same polars frame."""
+    import pandas as pd
+
+    if labels is not None and not labels:
+        return pd.DataFrame()
+    pandas = frame.to_pandas() if numeric else frame.to_pandas(use_pyarrow_extension_array=True)
+    if labels is not None:
+        pandas.columns = labels  # header labels may repeat; polars' column names may not
+    return pandas
+
+
+class GreatExpectations:
+    """great-expectations in this process: one ephemeral context with progress bars off, one
+    pandas asset whose frame is a runtime parameter. The worker process serves the same methods."""
+
+    def __init__(self) -> None:
+        self.context = _context(None)
+        self.site: Path | None = None
+        # One asset and batch definition for every frame: each one added makes the context
+        # re-serialise its whole configuration.
+        self.data = self.context.data_sources.add_pandas("nkru").add_dataframe_asset("frame") \
+            .add_batch_definition_whole_dataframe("all")
+
+    def open_site(self, site: str | Path) -> None:
+        """Keep suites and results from now on and build Data Docs into `site` (`build_docs`)."""
+        self.site = Path(site)
+        self.context.add_data_docs_site(site_name=SITE, site_config={
+            "class_name": "SiteBuilder",
+            "store_backend": {"class_name": "TupleFilesystemStoreBackend", "base_directory": str(self.site)},
+            "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"},
+        })
+
+    def validate(self, *, name: str, suite: dict[str, Any], expectations: list[dict[str, Any]], frame: Any,
+                 labels: list[str] | None, numeric: bool, parameters: dict[str, Any] | None) -> dict[str, Any]:
+        """{"checks": expectations evaluated, "failed": [outcome dicts]}, or {"invalid": why} when the
+        suite cannot be built. Outcomes are plain JSON (`outcome`), so both paths map them alike."""
+        gx = _gx()
+        try:
+            built = gx.ExpectationSuite(**{**suite, "expectations": expectations})
+        except Exception as exc:  # noqa: BLE001 -- a hand-edited suite file
+            return {"invalid": (str(exc).splitlines() or [type(exc).__name__])[0][:300]}
+        checks, failed = _validate(self.context, self.data, name, to_pandas(frame, labels, numeric), built, parameters,
+                                   store=self.site is not None)
+        return {"checks": checks, "failed": [outcome(item) for item in failed]}
+
+    def build_docs(self) -> None:
+        self.context.build_data_docs(site_names=[SITE])
+
+    def submit(self, call: str, **arguments: Any) -> int:
+        """Run `call` (open_site, validate, build_docs) now; `result` gives its answer. The worker
+        (`nkru.layers.gx_worker.Worker`) has the same two methods and runs the calls in order."""
+        answer = getattr(self, call)(**arguments)
+        self._answers = getattr(self, "_answers", {})
+        ticket = len(self._answers)
+        self._answers[ticket] = answer if isinstance(answer, dict) else {}
+        return ticket
+
+    def result(self, ticket: int, *, wait: bool = True) -> dict[str, Any] | None:
+        return self._answers.pop(ticket)
+
+
+def _validate(context, data, name: str, frame, suite, parameters, *, store: bool) -> tuple[int, list[Any]]:
     """Run one suite on its frame with the batch definition `data`: (expectations evaluated, failed results)."""
     gx = _gx()
     if store:  # a validation definition keeps suite and results in the context, where Data Docs find them
         suite = context.suites.add(suite)
-        definition = context.validation_definitions.add(gx.ValidationDefinition(name=batch.suite, suite=suite, data=data))
-        outcome = definition.run(batch_parameters={"dataframe": batch.frame}, expectation_parameters=batch.parameters,
-                                 result_format="COMPLETE")
-        return len(outcome.results), [item for item in outcome.results if not item.success]
+        definition = context.validation_definitions.add(gx.ValidationDefinition(name=name, suite=suite, data=data))
+        run = definition.run(batch_parameters={"dataframe": frame}, expectation_parameters=parameters,
+                             result_format="COMPLETE")
+        return len(run.results), [item for item in run.results if not item.success]
     # Nothing stored: pass/fail first (about half the cost of full results), details only for what failed.
-    frame_batch = data.get_batch(batch_parameters={"dataframe": batch.frame})
-    outcome = frame_batch.validate(suite, result_format="BOOLEAN_ONLY", expectation_parameters=batch.parameters)
-    failed = [item.expectation_config.to_domain_obj() for item in outcome.results if not item.success]
+    frame_batch = data.get_batch(batch_parameters={"dataframe": frame})
+    run = frame_batch.validate(suite, result_format="BOOLEAN_ONLY", expectation_parameters=parameters)
+    failed = [item.expectation_config.to_domain_obj() for item in run.results if not item.success]
     if not failed:
-        return len(outcome.results), []
-    details = frame_batch.validate(gx.ExpectationSuite(name=batch.suite, expectations=failed), result_format="COMPLETE",
-                                   expectation_parameters=batch.parameters)
-    return len(outcome.results), [item for item in details.results if not item.success]
+        return len(run.results), []
+    details = frame_batch.validate(gx.ExpectationSuite(name=name, expectations=failed), result_format="COMPLETE",
+                                   expectation_parameters=parameters)
+    return len(run.results), [item for item in details.results if not item.success]
+
+
+def outcome(item: Any) -> dict[str, Any]:
+    """A failed expectation's result as plain JSON: what `_findings` reads, nothing more."""
+    from great_expectations.util import convert_to_json_serializable
+
+    config = item.expectation_config
+    return {
+        "type": config.type,
+        "kwargs": convert_to_json_serializable(dict(config.kwargs)),
+        "meta": convert_to_json_serializable(dict(config.meta or {})),
+        "description": getattr(config, "description", None),
+        "critical": str(getattr(config, "severity", "critical")).lower().endswith("critical"),
+        "result": convert_to_json_serializable(item.result or {}),
+        "exception": _exception_message(item),
+    }
 
 
 _SUITES: "weakref.WeakKeyDictionary[Package, tuple[dict[str, dict[str, Any]], list[str]]]" = weakref.WeakKeyDictionary()
@@ -234,9 +344,10 @@ def columns_read(package: Package) -> dict[str, set[str]]:
     return read
 
 
-def check(package: Package, options: Any = None) -> LayerResult:
-    """Validate `package` with suites built in memory from its own schemas (so a fork's or an older
-    release's vocabularies are honoured); the committed JSON suites are only the reviewed record."""
+def start(package: Package, options: Any = None) -> Callable[[], LayerResult]:
+    """Start validating `package` with suites built in memory from its own schemas (so a fork's or an
+    older release's vocabularies are honoured; the committed JSON suites are only the reviewed record);
+    returns the function that finishes and gives the result (see `start_suites`)."""
     data_docs = getattr(options, "data_docs", None)
     target = prepare_data_docs(Path(data_docs)) if data_docs else None  # before the slow part: fail early
     try:
@@ -244,11 +355,21 @@ def check(package: Package, options: Any = None) -> LayerResult:
     except ValueError as exc:
         result = LayerResult(NAME)
         result.findings.append(Finding.make("expectation-rule-unavailable", path=DESCRIPTOR, detail=str(exc)))
+        return lambda: result
+    finish = start_suites(package, suites, data_docs=target, options=options)
+
+    def done() -> LayerResult:
+        result = finish()
+        for reason in skipped:
+            result.findings.append(Finding.make("expectation-rule-unavailable", path=DESCRIPTOR, detail=reason))
         return result
-    result = run_suites(package, suites, data_docs=target, options=options)
-    for reason in skipped:
-        result.findings.append(Finding.make("expectation-rule-unavailable", path=DESCRIPTOR, detail=reason))
-    return result
+
+    return done
+
+
+def check(package: Package, options: Any = None) -> LayerResult:
+    """Validate `package` with suites built from its own schemas (`start`, finished at once)."""
+    return start(package, options)()
 
 
 # -- frames -------------------------------------------------------------------
@@ -281,16 +402,17 @@ def _resource_batch(package: Package, name: str, suite: dict[str, Any], result: 
         for column in _columns_of(e):
             uses.setdefault(column, set()).add(e.get("type"))
     presence = {column for column, types in uses.items() if types == {NOT_NULL}}
-    return Batch(suite=name, frame=_pandas(table, set(uses), presence), expectations=expectations, resource=resource,
-                 table=table)
+    return Batch(suite=name, frame=_text_frame(table, set(uses), presence), expectations=expectations, resource=resource,
+                 table=table, labels=list(table.header))
 
 
 NOT_NULL = "expect_column_values_to_not_be_null"
 
 
-def _pandas(table: Table, needed: set[str] | None = None, presence: set[str] = frozenset()):
-    """The reader's text frame as pandas (header labels as columns, empty cells missing), column
-    data shared with Arrow rather than copied into one Python string per cell.
+def _text_frame(table: Table, needed: set[str] | None = None, presence: set[str] = frozenset()):
+    """The reader's text frame as great-expectations should see it (empty cells missing), in the
+    reader's column names; `to_pandas` gives it the header labels and shares its Arrow data
+    rather than copying it into one Python string per cell.
 
     Only the `needed` columns (those the suite's expectations name; all when None) carry their
     cells; every other column is there by name only, as an all-missing column of Arrow's null type
@@ -298,11 +420,10 @@ def _pandas(table: Table, needed: set[str] | None = None, presence: set[str] = f
     free-text notes are never copied. A column in `presence` (one that only not-null
     expectations name) carries whether each cell is there (true, or missing), not its text: all
     such an expectation reads, at one bit a cell instead of a copy of every statement."""
-    import pandas as pd
     import polars as pl
 
     if not table.header:
-        return pd.DataFrame()
+        return pl.DataFrame()
     labels = dict(zip(table.columns, table.header))
     def column(name: str):
         if labels[name] in presence:
@@ -311,10 +432,7 @@ def _pandas(table: Table, needed: set[str] | None = None, presence: set[str] = f
             return pl.col(name).replace("", None)
         return pl.repeat(None, table.text.height, dtype=pl.Null).alias(name)
 
-    text = table.text.select([column(c) for c in table.columns])
-    frame = text.to_pandas(use_pyarrow_extension_array=True)
-    frame.columns = table.header
-    return frame
+    return table.text.select([column(c) for c in table.columns])
 
 
 class _RowMap:
@@ -344,7 +462,6 @@ def _package_batch(package: Package, suite: dict[str, Any]) -> Batch | None:
     """One long frame: a row per row of each checked resource, a count column per package rule
     (counted with polars group-bys and joins, not row by row)."""
     import numpy as np
-    import pandas as pd
     import polars as pl
 
     plans = []
@@ -370,8 +487,9 @@ def _package_batch(package: Package, suite: dict[str, Any]) -> Batch | None:
         values = counted.to_numpy().copy()
         values[(keys.get_column("key") == "").to_numpy()] = np.nan  # an empty key is a required-field error reported elsewhere
         column[offsets[resource]: offsets[resource] + len(table)] = values
-    frame = pd.DataFrame(columns, index=pd.RangeIndex(len(rows)))
-    return Batch(suite=PACKAGE_SUITE, frame=frame, expectations=[p[0] for p in plans], rows=rows, tables=tables)
+    frame = pl.DataFrame({name: pl.Series(name, values, dtype=pl.Float64, nan_to_null=False) for name, values in columns.items()})
+    return Batch(suite=PACKAGE_SUITE, frame=frame, expectations=[p[0] for p in plans], rows=rows, tables=tables,
+                 numeric=True)
 
 
 def _plan(package: Package, expectation: dict[str, Any]):
@@ -406,36 +524,36 @@ def _plan(package: Package, expectation: dict[str, Any]):
 
 
 def _plain(value: Any) -> str | None:
-    if value is None:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
         return None
-    try:
-        import pandas as pd
-
-        if pd.isna(value):
-            return None
-    except (TypeError, ValueError):
-        pass
     if isinstance(value, float) and value.is_integer():
         return str(int(value))
     return str(value)
 
 
-def _findings(batch: Batch, item: Any) -> list[Finding]:
-    config = item.expectation_config
-    kind = config.type
-    kwargs = dict(config.kwargs)
-    meta = dict(config.meta or {})
-    rule = getattr(config, "description", None) or kind
-    severity = "error" if str(getattr(config, "severity", "critical")).lower().endswith("critical") else "warning"
-    details = item.result or {}
+def _frame_value(batch: Batch, index: int, label: str) -> Any:
+    """The cell great-expectations saw at row `index` under `label` (a header label, or a count
+    column of the package suite)."""
+    name = batch.frame.columns[batch.labels.index(label)] if batch.labels is not None else label
+    return batch.frame.get_column(name)[index]
+
+
+def _findings(batch: Batch, item: dict[str, Any]) -> list[Finding]:
+    """Findings from one failed expectation's outcome (`outcome`: plain JSON, whichever process ran it)."""
+    kind = item["type"]
+    kwargs = item["kwargs"] or {}
+    meta = item["meta"] or {}
+    rule = item.get("description") or kind
+    severity = "error" if item.get("critical", True) else "warning"
+    details = item.get("result") or {}
     indices = details.get("unexpected_index_list")
     resource = meta.get("resource", batch.resource)
     table = batch.table
     context = dict(rule=rule, expectation=kind, severity=severity)
-    exception = _exception_message(item)
+    exception = item.get("exception")
     if exception and indices is None:
         return [Finding.make("expectation-error", resource=resource, path=table.path if table else None,
-                             value=kind, detail=exception, **{**context, "expectation": kind})]
+                             value=kind, detail=exception, **context)]
     if indices is None:  # a table-level expectation
         observed = details.get("observed_value")
         shown = ", ".join(map(str, observed)) if isinstance(observed, list) else _plain(observed)
@@ -445,20 +563,20 @@ def _findings(batch: Batch, item: Any) -> list[Finding]:
                                                      kwargs.get("min_value"), rule) if "min_value" in kwargs else None,
                              **context)]
     found = []
-    columns = _columns_of(config.to_json_dict())
+    columns = _columns_of({"type": kind, "kwargs": kwargs})
     for index in sorted({int(i) for i in indices}):
         if batch.rows:  # the package suite: a row of the derived frame stands for a row of a resource
             name, position = batch.rows[index]
             row_table = batch.tables[name]
             where = dict(resource=name, path=row_table.path, line=row_table.lines[position],
                          row_id=row_table.row_id(position))
-            observed = _plain(batch.frame.iloc[index][kwargs["column"]])
+            observed = _plain(_frame_value(batch, index, kwargs["column"]))
             found.append(Finding.make(_code(kind, row_level=True), field=meta.get("field"),
                                       value=_cell(row_table, position, meta.get("field")),
                                       observed=observed, **where, **context))
             continue
         where = dict(resource=resource, path=table.path, line=table.lines[index], row_id=table.row_id(index))
-        values = [_plain(batch.frame.iloc[index][c]) for c in columns]
+        values = [_plain(_frame_value(batch, index, c)) for c in columns]
         value = values[0] if len(values) == 1 else "|".join(v or "" for v in values)
         found.append(Finding.make(_code(kind, row_level=True), field=", ".join(columns), value=value,
                                   allowed=", ".join(map(str, kwargs.get("value_set") or [])), **where, **context))

@@ -71,10 +71,12 @@ PACKAGE_RULES = (
 )
 
 
-def _gx():
-    import great_expectations as gx
-
-    return gx
+def expectation(kind: str, description: str, meta: dict[str, Any] | None = None, **kwargs: Any) -> dict[str, Any]:
+    """One expectation as great-expectations serialises it (`ExpectationConfiguration.to_json_dict`,
+    without its random id), built without importing it: the suites are declarative JSON, and
+    great-expectations validates them when it runs them. tests/test_suites.py checks that
+    great-expectations reads each generated suite back to the same JSON."""
+    return {"type": kind, "kwargs": kwargs, "meta": meta or {}, "description": description, "severity": "critical"}
 
 
 def _constraints(field: dict[str, Any]) -> dict[str, Any]:
@@ -84,7 +86,6 @@ def _constraints(field: dict[str, Any]) -> dict[str, Any]:
 
 def resource_expectations(name: str, schema: dict[str, Any], schema_path: str) -> list[Any]:
     """The per-resource expectations, all read from the resource's Table Schema."""
-    E = _gx().expectations
     fields = schema_fields(schema)
     names = [f["name"] for f in fields]
     key = schema_primary_key(schema)
@@ -93,30 +94,31 @@ def resource_expectations(name: str, schema: dict[str, Any], schema_path: str) -
     if has_release_floor(schema):
         since = ("but never has fewer rows than in the last release (retractions are permanent)" if name == RETRACTIONS
                  else "and never fewer than in the last release, less the rows retracted since")
-        rows = E.ExpectTableRowCountToBeBetween(min_value={"$PARAMETER": ROW_FLOOR_PARAMETER}, max_value=None,
-                                                description=f"{least} {since}")
+        rows = expectation("expect_table_row_count_to_be_between", f"{least} {since}",
+                           min_value={"$PARAMETER": ROW_FLOOR_PARAMETER})
     else:
-        rows = E.ExpectTableRowCountToBeBetween(min_value=low, max_value=None, description=least)
-    found: list[Any] = [
-        E.ExpectTableColumnsToMatchOrderedList(
-            column_list=names, description=f"the columns are those of {schema_path}, in that order"),
+        rows = expectation("expect_table_row_count_to_be_between", least, min_value=low)
+    found: list[dict[str, Any]] = [
+        expectation("expect_table_columns_to_match_ordered_list",
+                    f"the columns are those of {schema_path}, in that order", column_list=names),
         rows,
     ]
     for f in fields:
         if _constraints(f).get("required"):
-            found.append(E.ExpectColumnValuesToNotBeNull(column=f["name"], description=f"{f['name']} is required"))
+            found.append(expectation("expect_column_values_to_not_be_null", f"{f['name']} is required", column=f["name"]))
     for f in fields:
         if _constraints(f).get("unique") or key == [f["name"]]:
-            found.append(E.ExpectColumnValuesToBeUnique(column=f["name"], description=f"{f['name']} is unique"))
+            found.append(expectation("expect_column_values_to_be_unique", f"{f['name']} is unique", column=f["name"]))
     if len(key) > 1:
-        found.append(E.ExpectCompoundColumnsToBeUnique(
-            column_list=key, description=f"the primary key ({', '.join(key)}) is unique"))
+        found.append(expectation("expect_compound_columns_to_be_unique",
+                                 f"the primary key ({', '.join(key)}) is unique", column_list=key))
     for f in fields:
         enum = _constraints(f).get("enum")
         if isinstance(enum, list) and enum:
-            found.append(E.ExpectColumnValuesToBeInSet(
-                column=f["name"], value_set=list(enum),
-                description=f"{f['name']} is one of the {len(enum)} values of its controlled vocabulary in {schema_path}"))
+            found.append(expectation(
+                "expect_column_values_to_be_in_set",
+                f"{f['name']} is one of the {len(enum)} values of its controlled vocabulary in {schema_path}",
+                column=f["name"], value_set=list(enum)))
     return found
 
 
@@ -152,7 +154,6 @@ def package_expectations(package: Package, skipped: list[str] | None = None) -> 
     A rule the schemas cannot support raises ValueError, or, when `skipped` is a list, is
     left out with the reason appended there (the layer validating an arbitrary package does that).
     """
-    E = _gx().expectations
     found = []
     for rule in PACKAGE_RULES:
         try:
@@ -162,10 +163,10 @@ def package_expectations(package: Package, skipped: list[str] | None = None) -> 
                 raise
             skipped.append(str(exc))
             continue
-        found.append(E.ExpectColumnValuesToBeBetween(
-            column=rule.column, min_value=1,
-            description=f"{rule.rule} ({', '.join(counted_in)})",
-            meta={"resource": rule.resource, "field": field, "counted_in": counted_in}))
+        found.append(expectation(
+            "expect_column_values_to_be_between", f"{rule.rule} ({', '.join(counted_in)})",
+            meta={"resource": rule.resource, "field": field, "counted_in": counted_in},
+            column=rule.column, min_value=1.0))
     return found
 
 
@@ -179,9 +180,9 @@ def _clean(suite: dict[str, Any]) -> dict[str, Any]:
     return suite
 
 
-def suite_dict(name: str, expectations: list[Any], meta: dict[str, Any]) -> dict[str, Any]:
-    gx = _gx()
-    return _clean(gx.ExpectationSuite(name=name, expectations=expectations, meta=meta).to_json_dict())
+def suite_dict(name: str, expectations: list[dict[str, Any]], meta: dict[str, Any]) -> dict[str, Any]:
+    """A suite as great-expectations serialises it (`ExpectationSuite.to_json_dict`, `_clean`ed)."""
+    return {"name": name, "expectations": expectations, "meta": meta, "notes": None}
 
 
 def generate(root: str | Path = ".") -> dict[str, dict[str, Any]]:

@@ -1,0 +1,259 @@
+"""great-expectations in a worker process, so that its import overlaps the other layers.
+
+Importing great-expectations takes about 2 s (scipy, altair, SQLAlchemy and a dozen connectors,
+whatever it is used for), longer than reading and checking 100,000 claims. `nkru.api` therefore
+starts this worker as soon as it knows the expectations layer will run, and the worker imports
+great-expectations while this process reads the tables and runs the structure and rules layers.
+The expectations layer then sends each batch's frame (polars, as Arrow IPC) with its suite and
+gets back the failed expectations as plain JSON: the same `GreatExpectations.validate` runs on the
+same frame in either process, and the same `_findings` maps its outcome (tests/test_gx_worker.py
+runs both paths and compares the reports).
+
+Messages are length-prefixed: 16 bytes (the JSON header's length and the payload's, little
+endian), the JSON header, then the payload (the frame) if any. Nothing from the package reaches
+the worker except through these frames and suites, which the layer builds as before.
+
+The worker exits when its input closes, so it never outlives this process: on Linux it also asks
+the kernel to kill it when this process dies (a kill -9 included). It ignores Ctrl-C, which this
+process handles. A worker that cannot start leaves the layer to run in this process; one that
+dies or fails mid-run is a `layer-error` finding naming its exit status and last words.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import os
+import queue
+import struct
+import subprocess
+import sys
+import tempfile
+import threading
+from pathlib import Path
+from typing import IO, Any
+
+_HEADER = struct.Struct("<QQ")
+#: The tables' total size (bytes of CSV) up to which `nkru.api` starts a worker by default: beyond it
+#: the import is a small part of the run, and the worker's copy of a batch would add to the peak memory.
+AUTO_LIMIT = 256 << 20
+#: Environment variable: "1" runs great-expectations in this process (`nkru validate --in-process`).
+IN_PROCESS_ENV = "NKRU_IN_PROCESS"
+
+
+class WorkerFailed(RuntimeError):
+    """The worker died or failed; `kind` is the error's kind (an exception name in the worker)."""
+
+    def __init__(self, kind: str, detail: str):
+        super().__init__(detail)
+        self.kind = kind
+
+
+def _send(stream: IO[bytes], header: dict[str, Any], payload: bytes = b"") -> None:
+    data = json.dumps(header).encode()
+    stream.write(_HEADER.pack(len(data), len(payload)))
+    stream.write(data)
+    if payload:
+        stream.write(payload)
+    stream.flush()
+
+
+def _read_exactly(stream: IO[bytes], size: int) -> bytes | None:
+    chunks, left = [], size
+    while left:
+        chunk = stream.read(left)
+        if not chunk:
+            return None
+        chunks.append(chunk)
+        left -= len(chunk)
+    return b"".join(chunks)
+
+
+def _receive(stream: IO[bytes]) -> tuple[dict[str, Any], bytes] | None:
+    """The next message, or None when the stream ended."""
+    sizes = _read_exactly(stream, _HEADER.size)
+    if sizes is None:
+        return None
+    header_size, payload_size = _HEADER.unpack(sizes)
+    header = _read_exactly(stream, header_size)
+    payload = _read_exactly(stream, payload_size) if payload_size else b""
+    if header is None or payload is None:
+        return None
+    return json.loads(header), payload
+
+
+# -- this process's side ------------------------------------------------------
+
+
+class Worker:
+    """A running worker: `submit` sends a call and returns at once, `result` gives its answer (calls are
+    answered in order). Two threads move the bytes, so that neither side ever blocks on a full pipe
+    while the other waits: one writes the calls, one reads the answers."""
+
+    def __init__(self, process: subprocess.Popen, errors: IO[bytes]):
+        self.process = process
+        self.errors = errors  # the worker's stderr, a temporary file (a pipe nobody reads could fill and block it)
+        self._calls: queue.Queue = queue.Queue()
+        self._answers: queue.Queue = queue.Queue()
+        self._sent = 0
+        self._received: dict[int, dict[str, Any]] = {}
+        self._next = 0  # the ticket of the next answer to arrive
+        self._ended = False
+        self._writer = threading.Thread(target=self._write, name="nkru-gx-calls", daemon=True)
+        self._reader = threading.Thread(target=self._read, name="nkru-gx-answers", daemon=True)
+        self._writer.start()
+        self._reader.start()
+
+    @classmethod
+    def start(cls) -> "Worker | None":
+        """Start a worker, or None when no process can be started here (then run in this process)."""
+        errors = tempfile.TemporaryFile()
+        try:
+            process = subprocess.Popen([sys.executable, "-m", "nkru.layers.gx_worker", str(os.getpid())],
+                                       stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=errors,
+                                       close_fds=True)
+        except OSError:
+            errors.close()
+            return None
+        return cls(process, errors)
+
+    def _write(self) -> None:
+        while (call := self._calls.get()) is not None:
+            try:
+                _send(self.process.stdin, *call)
+            except (OSError, ValueError):  # the worker is gone: the reader sees its output end
+                break
+        with contextlib.suppress(OSError, ValueError):
+            self.process.stdin.close()  # the worker's input ends: it exits
+
+    def _read(self) -> None:
+        while True:
+            try:
+                reply = _receive(self.process.stdout)
+            except (OSError, ValueError):
+                reply = None
+            self._answers.put(reply[0] if reply is not None else None)
+            if reply is None:
+                return
+
+    def submit(self, call: str, **arguments: Any) -> int:
+        payload = b""
+        if "frame" in arguments:
+            buffer = io.BytesIO()
+            arguments.pop("frame").write_ipc(buffer, compression="uncompressed")
+            payload = buffer.getvalue()
+        self._calls.put(({"call": call, **arguments}, payload))
+        self._sent += 1
+        return self._sent - 1
+
+    def result(self, ticket: int, *, wait: bool = True) -> dict[str, Any] | None:
+        """The answer to call `ticket`, or None when `wait` is false and it has not come yet; raises
+        WorkerFailed when the worker died first or the call failed there."""
+        while ticket not in self._received:
+            if self._ended:
+                raise WorkerFailed("WorkerDied", self._last_words())
+            try:
+                answer = self._answers.get(block=wait)
+            except queue.Empty:
+                return None
+            if answer is None:
+                self._ended = True
+                continue
+            self._received[self._next] = answer
+            self._next += 1
+        answer = self._received.pop(ticket)
+        if "error" in answer:
+            raise WorkerFailed(answer["error"]["kind"], answer["error"]["detail"])
+        return answer
+
+    def _last_words(self) -> str:
+        try:
+            code = self.process.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            code = self.process.wait()
+        status = f"killed by signal {-code}" if code < 0 else f"exit status {code}"
+        self.errors.seek(0)
+        lines = [line for line in self.errors.read().decode("utf-8", "replace").splitlines() if line.strip()]
+        said = f": {lines[-1].strip()[:200]}" if lines else ""
+        return f"the great-expectations worker process ended ({status}){said}"
+
+    def close(self) -> None:
+        """Stop the worker: its input closes and it exits (killed if it has not within 5 s)."""
+        self._calls.put(None)
+        self._writer.join(timeout=5)
+        try:
+            self.process.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+        self._reader.join(timeout=5)
+        for stream in (self.process.stdin, self.process.stdout, self.errors):
+            with contextlib.suppress(OSError, ValueError):
+                stream.close()
+
+
+# -- the worker's side --------------------------------------------------------
+
+
+def _die_with_parent(parent: int) -> None:
+    """Linux: the kernel kills this process when the parent dies (PR_SET_PDEATHSIG); elsewhere the
+    closed input ends it once the import is done."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        try:
+            ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG = 1
+        except (OSError, AttributeError):
+            pass
+    if os.getppid() != parent:  # the parent died before the line above
+        os._exit(0)
+
+
+def serve(stdin: IO[bytes], stdout: IO[bytes]) -> int:
+    """Answer calls until the input ends."""
+    import polars as pl
+
+    from nkru.layers.expectations import GreatExpectations
+
+    runner = GreatExpectations()  # the import and the context: the slow part, done before the first call
+    calls = {"open_site", "validate", "build_docs"}
+    while (message := _receive(stdin)) is not None:
+        header, payload = message
+        try:
+            call = header.pop("call")
+            if call not in calls:
+                raise ValueError(f"unknown call {call!r}")
+            if payload:
+                header["frame"] = pl.read_ipc(io.BytesIO(payload))
+            del payload
+            answer = getattr(runner, call)(**header)
+        except Exception as exc:  # noqa: BLE001 -- the parent reports it as a layer-error, as it would its own
+            answer = {"error": {"kind": type(exc).__name__, "detail": str(exc)}}
+        _send(stdout, answer if isinstance(answer, dict) else {})
+    return 0
+
+
+def main(argv: list[str]) -> int:
+    parent = int(argv[0]) if argv and argv[0].isdigit() else os.getppid()
+    _die_with_parent(parent)
+    # The replies get the real standard output; anything a library prints goes to standard error.
+    replies = os.fdopen(os.dup(1), "wb")
+    os.dup2(2, 1)
+    sys.stdout = sys.stderr
+    from nkru.api import _collector_paused
+
+    with _collector_paused():
+        code = serve(sys.stdin.buffer, replies)
+    # Nothing is left to clean up (replies are flushed, Data Docs written): skip the interpreter's
+    # shutdown, which walks great-expectations' 300,000 objects for most of a second.
+    sys.stderr.flush()
+    os._exit(code)
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
