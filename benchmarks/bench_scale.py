@@ -13,8 +13,11 @@ For each size it
    folding ignore), so it has its own SHA-256 and its own cache entry. The ID patterns of the
    copied schemas are widened from three digits to three to nine; nothing else changes.
 2. runs `nkru validate` in a fresh process twice: with an empty sentence cache (cold) and again
-   with the cache it left (warm); per-layer seconds come from the JSON report (the first layer that
-   reads a table pays for reading it), wall time and peak RSS from wait4();
+   with the cache it left (warm), and for a package small enough that `nkru validate` runs
+   great-expectations in a worker process, once more warm with `--in-process` (one process);
+   per-layer seconds come from the JSON report (the first layer that reads a table pays for reading
+   it), wall time from the clock, CPU time from wait4(), peak RSS from wait4() and from the sum over
+   the process and its worker sampled in /proc;
 3. runs the DuckDB floor in a fresh process on the same files: read every CSV, check every primary
    key for duplicates and every foreign key for orphans.
 
@@ -144,29 +147,78 @@ print(json.dumps({"seconds": time.perf_counter() - started, "problems": problems
 
 
 CPU: dict[str, float] = {}  # CPU seconds (user + system) of the last run, per label
+TREE_PEAK: dict[str, float] = {}  # the largest sum of resident memory over the process and its children (MB), per label
 
 
-def run(argv: list[str], env: dict[str, str] | None = None, label: str = "") -> tuple[float, float, int, str]:
+def _tree_rss_mb(pid: int) -> float:
+    """Resident memory of `pid` and its descendants now (MB), from /proc (Linux); 0 when it is gone."""
+    total, stack = 0, [pid]
+    while stack:
+        current = stack.pop()
+        try:
+            for line in Path(f"/proc/{current}/status").read_text().splitlines():
+                if line.startswith("VmRSS:"):
+                    total += int(line.split()[1])
+                    break
+            for task in Path(f"/proc/{current}/task").iterdir():
+                stack.extend(int(child) for child in (task / "children").read_text().split())
+        except (OSError, ValueError):
+            continue
+    return total / 1024
+
+
+def run(argv: list[str], env: dict[str, str] | None = None, label: str = "", cwd: Path | None = None
+        ) -> tuple[float, float, int, str]:
     """(wall seconds, peak RSS MB, exit code, stdout) of one fresh child process; its CPU time goes to CPU[label]
-    (less disturbed than wall time by other load on a shared machine)."""
+    (less disturbed than wall time by other load on a shared machine).
+
+    Peak RSS: the larger of wait4()'s (the largest single process: the child or, once reaped, any of its
+    children) and the largest sum over the child and its children, sampled every 20 ms from /proc
+    (`nkru validate` may run great-expectations in a worker process beside it)."""
+    import threading
+
     started = time.perf_counter()
-    child = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env, text=True)
+    child = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env, text=True, cwd=cwd)
+    peak = [0.0]
+    done = threading.Event()
+
+    def sample() -> None:
+        while not done.wait(0.02):
+            peak[0] = max(peak[0], _tree_rss_mb(child.pid))
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
     out = child.stdout.read()
+    done.set()
+    sampler.join()
     _, status, usage = os.wait4(child.pid, 0)
     CPU[label] = usage.ru_utime + usage.ru_stime
-    return time.perf_counter() - started, usage.ru_maxrss / 1024, os.waitstatus_to_exitcode(status), out
+    TREE_PEAK[label] = peak[0]
+    return time.perf_counter() - started, max(usage.ru_maxrss / 1024, peak[0]), os.waitstatus_to_exitcode(status), out
 
 
 WARM_ONLY = False  # --warm-only: keep the cache a previous run left and measure only the warm run
 
 
+#: `nkru validate` starts a great-expectations worker only for tables up to this size (nkru.layers.gx_worker.AUTO_LIMIT).
+AUTO_LIMIT = 256 << 20
+
+
 def measure(package: Path, cache: Path) -> dict:
-    env = {**os.environ, "NKRU_CACHE_DIR": str(cache)}
+    """Cold and warm runs as a user runs `nkru validate` (a worker process for great-expectations when
+    the package is small enough), and a warm run with `--in-process` (one process) when that differs."""
+    env = {k: v for k, v in os.environ.items() if k != "NKRU_IN_PROCESS"}
+    env["NKRU_CACHE_DIR"] = str(cache)
+    size = sum(p.stat().st_size for p in (package / "data").glob("*.csv"))
+    runs = [("warm", [])] if WARM_ONLY else [("cold", []), ("warm", [])]
+    if size <= AUTO_LIMIT:
+        runs.append(("warm, one process", ["--in-process"]))
     result: dict = {}
-    for label in ("warm",) if WARM_ONLY else ("cold", "warm"):
+    for label, extra in runs:
         if label == "cold" and cache.exists():
             shutil.rmtree(cache)
-        wall, peak, code, out = run([sys.executable, "-m", "nkru", "validate", str(package), "--format", "json"], env, label)
+        wall, peak, code, out = run([sys.executable, "-m", "nkru", "validate", str(package), "--format", "json", *extra],
+                                    env, label)
         try:
             report = json.loads(out)
         except ValueError:
@@ -205,7 +257,7 @@ def markdown(results: dict[int, dict]) -> str:
     for size in sorted(results):
         r = results[size]
         floor = r["duckdb"]["wall"]
-        for label in ("cold", "warm"):
+        for label in ("cold", "warm", "warm, one process"):
             if label not in r:
                 continue
             m = r[label]

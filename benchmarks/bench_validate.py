@@ -30,6 +30,7 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # bench_scale's measuring
 REPO = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 
@@ -46,15 +47,12 @@ class Measurement:
 
 
 def run_once(argv: list[str], cwd: Path) -> tuple[float, float, float, int]:
-    """(wall seconds, CPU seconds, peak RSS in MB, exit code) of one fresh child process."""
-    started = time.perf_counter()
-    child = subprocess.Popen(argv, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    _, status, usage = os.wait4(child.pid, 0)
-    wall = time.perf_counter() - started
-    child.returncode = os.waitstatus_to_exitcode(status)
-    # ru_maxrss is in kilobytes on Linux (bytes on macOS).
-    peak = usage.ru_maxrss / (1024 * 1024 if sys.platform == "darwin" else 1024)
-    return wall, usage.ru_utime + usage.ru_stime, peak, child.returncode
+    """(wall seconds, CPU seconds, peak RSS in MB, exit code) of one fresh child process; CPU time and
+    peak memory count a great-expectations worker process too (bench_scale.run)."""
+    from bench_scale import CPU, run
+
+    wall, peak, code, _ = run(argv, label="once", cwd=cwd)
+    return wall, CPU["once"], peak, code
 
 
 def summarise(label: str, argv: list[str], runs: list[tuple[float, float, float, int]]) -> Measurement:
@@ -121,6 +119,7 @@ def commands(package: Path) -> list[tuple[str, list[str]]]:
         ("import great_expectations", [sys.executable, "-c", "import great_expectations"]),
         ("frictionless validate datapackage.json", [str(BIN / "frictionless"), "validate", "datapackage.json"]),
         ("nkru validate (all layers)", [*nkru, "validate", str(package)]),
+        ("nkru validate --in-process", [*nkru, "validate", str(package), "--in-process"]),
         ("nkru validate --skip expectations", [*nkru, "validate", str(package), "--skip", "expectations"]),
     ]
     for layer in layers():
