@@ -311,3 +311,20 @@ def test_messages_round_trip_and_a_cut_message_is_the_end():
     assert gx_worker._receive(stream) is None
     for cut in (3, 20, len(whole) - 40):
         assert gx_worker._receive(io.BytesIO(whole[:cut])) is None
+
+
+def test_the_worker_ends_after_the_run(monkeypatch):
+    started = []
+    start = gx_worker.Worker.start.__func__
+
+    def keep(cls):
+        started.append(start(cls))
+        return started[-1]
+
+    monkeypatch.setattr(gx_worker.Worker, "start", classmethod(keep))
+    report = api.validate_package(REPO, options=api.Options(gx_process=True))
+    assert report.valid and len(started) == 1
+    deadline = time.monotonic() + 30
+    while started[0].process.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert started[0].process.returncode == 0

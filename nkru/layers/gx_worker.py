@@ -100,6 +100,7 @@ class Worker:
         self._received: dict[int, dict[str, Any]] = {}
         self._next = 0  # the ticket of the next answer to arrive
         self._ended = False
+        self._closing = False
         self._writer = threading.Thread(target=self._write, name="nkru-gx-calls", daemon=True)
         self._reader = threading.Thread(target=self._read, name="nkru-gx-answers", daemon=True)
         self._writer.start()
@@ -179,9 +180,17 @@ class Worker:
         said = f": {lines[-1].strip()[:200]}" if lines else ""
         return f"the great-expectations worker process ended ({status}){said}"
 
-    def close(self) -> None:
-        """Stop the worker: its input closes and it exits (killed if it has not within 5 s)."""
-        self._calls.put(None)
+    def close(self, *, wait: bool = True) -> None:
+        """Stop the worker: its input closes and it exits (killed if it has not within 5 s). With
+        `wait` false a thread waits for that, and this returns at once: a worker that has answered
+        every call has nothing left to say, and its exit (unmapping great-expectations' few hundred
+        MB) need not delay the report."""
+        if not self._closing:
+            self._closing = True
+            self._calls.put(None)
+        if not wait:
+            threading.Thread(target=self.close, name="nkru-gx-reaper", daemon=True).start()
+            return
         self._writer.join(timeout=5)
         try:
             self.process.wait(timeout=5)
