@@ -189,10 +189,13 @@ def test_a_worker_killed_mid_run_is_a_layer_error(tmp_path: Path, monkeypatch):
         return submit(self, call, **arguments)
 
     monkeypatch.setattr(gx_worker.Worker, "submit", submit_then_kill)
-    report = api.validate_package(REPO, options=api.Options(gx_process=True))
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    report = api.validate_package(REPO, options=api.Options(gx_process=True, data_docs=docs))
     error = _layer_error(report)
     assert "killed by signal 9" in error["message"], error["message"]
     assert len(calls) >= 3
+    assert list(docs.iterdir()) == [] and [p.name for p in tmp_path.iterdir()] == ["docs"], "no half-built site"
 
 
 def test_a_worker_that_cannot_start_leaves_the_layer_to_this_process(tmp_path: Path, monkeypatch):
@@ -328,3 +331,17 @@ def test_the_worker_ends_after_the_run(monkeypatch):
     while started[0].process.poll() is None and time.monotonic() < deadline:
         time.sleep(0.05)
     assert started[0].process.returncode == 0
+
+
+def test_the_worker_never_imports_code_from_the_folder_nkru_runs_in(tmp_path: Path, monkeypatch):
+    """A stranger's package may hold a folder called nkru; running `nkru validate` inside it must not run it."""
+    marker = tmp_path / "ran"
+    trap = tmp_path / "nkru"
+    (trap / "layers").mkdir(parents=True)
+    planted = f"open({str(marker)!r}, 'w').write('planted code ran')\n"
+    for module in ("__init__.py", "layers/__init__.py", "layers/gx_worker.py"):
+        (trap / module).write_text(planted, encoding="utf-8")
+    monkeypatch.chdir(tmp_path)
+    report = api.validate_package(REPO, options=api.Options(gx_process=True))
+    assert report.valid and _expectations(_outcome(report))[1] > 90
+    assert not marker.exists()

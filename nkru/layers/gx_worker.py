@@ -42,6 +42,14 @@ AUTO_LIMIT = 256 << 20
 IN_PROCESS_ENV = "NKRU_IN_PROCESS"
 
 
+#: The folder this `nkru` was imported from. The worker imports the same `nkru` (looked for there
+#: after the installed packages), never one from the folder `nkru` runs in: `-P` keeps the working
+#: directory, which may be a stranger's package holding a folder called nkru, off the import path.
+_HOME = str(Path(__file__).resolve().parents[2])
+_BOOT = ("import sys; sys.path.append(sys.argv[1]); "
+         "from nkru.layers.gx_worker import main; main(sys.argv[2:])")
+
+
 class WorkerFailed(RuntimeError):
     """The worker died or failed; `kind` is the error's kind (an exception name in the worker)."""
 
@@ -109,9 +117,11 @@ class Worker:
     @classmethod
     def start(cls) -> "Worker | None":
         """Start a worker, or None when no process can be started here (then run in this process)."""
+        if not sys.executable:
+            return None
         errors = tempfile.TemporaryFile()
         try:
-            process = subprocess.Popen([sys.executable, "-m", "nkru.layers.gx_worker", str(os.getpid())],
+            process = subprocess.Popen([sys.executable, "-P", "-c", _BOOT, _HOME, str(os.getpid())],
                                        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=errors,
                                        close_fds=True)
         except OSError:
@@ -264,5 +274,5 @@ def main(argv: list[str]) -> int:
     os._exit(code)
 
 
-if __name__ == "__main__":
+if __name__ == "__main__":  # (started as `python -P -c _BOOT`, which calls main)
     sys.exit(main(sys.argv[1:]))
