@@ -174,10 +174,11 @@ def _run_layers(package: Package, names: list[str], options: Options, report: Re
     # worker runs it: the later layers run here meanwhile. Its result keeps its place in the report.
     unfinished: list[tuple[int, Any, float]] = []  # (place in the report, finish, seconds so far)
     for position, name in enumerate(names):
-        module = layer_registry.load(name)
         started = time.perf_counter()
-        result: LayerResult | None = None
-        if options.gx_worker is not None and not fail_fast and hasattr(module, "start"):
+        module = _guarded(name, lambda: layer_registry.load(name))
+        if isinstance(module, LayerResult):  # the layer's module cannot be imported
+            result = module
+        elif options.gx_worker is not None and not fail_fast and hasattr(module, "start"):
             finish = _guarded(name, lambda: module.start(package, options))
             if isinstance(finish, LayerResult):
                 result = finish

@@ -9,10 +9,13 @@ controlled vocabularies, all generated from the schemas) and a package suite of
 cross-table rules (every source cited by a claim, every event claimed, every
 actor mentioned), which runs on a derived frame of reference counts.
 
-great-expectations (about 5 s and 270 MB to import) is imported inside the
-functions that run it, never when this module is imported. It runs in an
-ephemeral context with progress bars off; `Options.data_docs` builds the Data
-Docs site into a directory.
+great-expectations (about 2 s and 235 MB to import) is imported inside the
+functions that run it, never when this module is imported, and for a small
+package in a worker process that `nkru.api` starts at once (`nkru.layers.gx_worker`),
+so that the import overlaps the structure and rules layers. Either way
+`GreatExpectations` runs the suites, in an ephemeral context with progress bars
+off, on the same polars frames converted to pandas the same way (`to_pandas`);
+`Options.data_docs` builds the Data Docs site into a directory.
 
 Every failed expectation becomes findings with the code `expect-<type>` (for
 example `expect-column-values-to-be-in-set`), one per offending row, placed at
@@ -102,7 +105,7 @@ def _gx():
     return gx
 
 
-def _context(data_docs_dir: Path | None = None):
+def _context():
     gx = _gx()
     from great_expectations.data_context.types.base import ProgressBarsConfig
 
@@ -226,7 +229,7 @@ class GreatExpectations:
     pandas asset whose frame is a runtime parameter. The worker process serves the same methods."""
 
     def __init__(self) -> None:
-        self.context = _context(None)
+        self.context = _context()
         self.site: Path | None = None
         # One asset and batch definition for every frame: each one added makes the context
         # re-serialise its whole configuration.
