@@ -345,3 +345,18 @@ def test_the_worker_never_imports_code_from_the_folder_nkru_runs_in(tmp_path: Pa
     report = api.validate_package(REPO, options=api.Options(gx_process=True))
     assert report.valid and _expectations(_outcome(report))[1] > 90
     assert not marker.exists()
+
+
+def test_the_command_waits_for_its_worker_and_leaves_no_process_behind():
+    env = {k: v for k, v in os.environ.items() if k != gx_worker.IN_PROCESS_ENV}
+    script = ("import os, sys\n"
+              f"sys.argv = ['nkru', 'validate', {str(REPO)!r}]\n"
+              "from nkru.cli import main\n"
+              "try:\n    main()\nexcept SystemExit as exit:\n    code = exit.code\n"
+              "from nkru.layers import gx_worker\n"
+              "try:\n    os.waitpid(-1, os.WNOHANG)\n    left = 'a child'\n"
+              "except ChildProcessError:\n    left = 'none'\n"
+              "print(code, left, file=sys.stderr)\n")
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env, timeout=300)
+    assert out.stderr.split()[-2:] == ["0", "none"], out.stderr[-2000:]
+    assert "valid" in out.stdout

@@ -93,6 +93,17 @@ def _receive(stream: IO[bytes]) -> tuple[dict[str, Any], bytes] | None:
 
 # -- this process's side ------------------------------------------------------
 
+_REAPERS: list[threading.Thread] = []  # threads waiting for closed workers to exit
+
+
+def wait_for_exits(timeout: float) -> None:
+    """Wait (up to `timeout` seconds in all) until every closed worker has exited."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while _REAPERS:
+        _REAPERS.pop().join(max(0.0, deadline - time.monotonic()))
+
 
 class Worker:
     """A running worker: `submit` sends a call and returns at once, `result` gives its answer (calls are
@@ -199,7 +210,9 @@ class Worker:
             self._closing = True
             self._calls.put(None)
         if not wait:
-            threading.Thread(target=self.close, name="nkru-gx-reaper", daemon=True).start()
+            reaper = threading.Thread(target=self.close, name="nkru-gx-reaper", daemon=True)
+            reaper.start()
+            _REAPERS.append(reaper)
             return
         self._writer.join(timeout=5)
         try:
@@ -264,12 +277,15 @@ def main(argv: list[str]) -> int:
     replies = os.fdopen(os.dup(1), "wb")
     os.dup2(2, 1)
     sys.stdout = sys.stderr
-    from nkru.api import _collector_paused
+    import gc
 
-    with _collector_paused():
-        code = serve(sys.stdin.buffer, replies)
+    # No cyclic garbage collection for the worker's life (as in `nkru.api` while the layers run):
+    # with great-expectations loaded each full collection walks some 300,000 objects, and the data
+    # lives in Arrow buffers. Re-enabling it at the end would cost a full collection on the way out.
+    gc.disable()
+    code = serve(sys.stdin.buffer, replies)
     # Nothing is left to clean up (replies are flushed, Data Docs written): skip the interpreter's
-    # shutdown, which walks great-expectations' 300,000 objects for most of a second.
+    # shutdown, which would walk those objects again.
     sys.stderr.flush()
     os._exit(code)
 
