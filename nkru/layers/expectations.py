@@ -119,7 +119,7 @@ class Batch:
     """One frame to validate with one suite, and how to place its rows back in the package."""
 
     suite: str
-    frame: Any  # polars.DataFrame; great-expectations gets it as pandas (`to_pandas`)
+    frame: Any  # polars.DataFrame, handed over (`Handover`) when sent; great-expectations gets it as pandas
     expectations: list[dict[str, Any]]
     resource: str | None = None  # for a resource suite
     table: Table | None = None
@@ -191,12 +191,13 @@ def start_suites(package: Package, suites: dict[str, dict[str, Any]], *, data_do
             if batch is None or not batch.expectations:
                 continue
             batch.floor = floors.get(batch.resource) if batch.resource else None
+            frame, batch.frame = Handover(batch.frame), None  # nothing here holds it while it is validated
             pending.append((batch, runner.submit("validate", name=batch.suite, suite=suites[batch.suite],
-                                                 expectations=batch.expectations, frame=batch.frame,
+                                                 expectations=batch.expectations, frame=frame,
                                                  labels=batch.labels, numeric=batch.numeric,
                                                  parameters=batch.parameters)))
-            del batch
-            settle(wait=False)  # in this process: the batch is done; map it and let its frame go
+            del batch, frame
+            settle(wait=False)  # in this process: the batch is done; map it now
         if site is not None:
             pending.append((None, runner.submit("build_docs")))
         on_error.pop_all()
@@ -208,6 +209,18 @@ def start_suites(package: Package, suites: dict[str, dict[str, Any]], *, data_do
         return result
 
     return finish
+
+
+class Handover:
+    """A frame given away: the receiver `take`s it and no other reference is left, so a million rows
+    are never held twice (as polars and as pandas) while great-expectations works on them."""
+
+    def __init__(self, frame: Any):
+        self._frame = frame
+
+    def take(self) -> Any:
+        frame, self._frame = self._frame, None
+        return frame
 
 
 def to_pandas(frame: Any, labels: list[str] | None, numeric: bool):
@@ -254,9 +267,12 @@ class GreatExpectations:
             built = gx.ExpectationSuite(**{**suite, "expectations": expectations})
         except Exception as exc:  # noqa: BLE001 -- a hand-edited suite file
             return {"invalid": (str(exc).splitlines() or [type(exc).__name__])[0][:300]}
-        checks, failed = _validate(self.context, self.data, name, to_pandas(frame, labels, numeric), built, parameters,
-                                   store=self.site is not None)
-        return {"checks": checks, "failed": [outcome(item) for item in failed]}
+        if isinstance(frame, Handover):
+            frame = frame.take()
+        pandas = to_pandas(frame, labels, numeric)
+        del frame  # the polars frame: pandas has its own copy now
+        checks, failed = _validate(self.context, self.data, name, pandas, built, parameters, store=self.site is not None)
+        return {"checks": checks, "failed": [outcome(item, pandas) for item in failed]}
 
     def build_docs(self) -> None:
         self.context.build_data_docs(site_names=[SITE])
@@ -294,20 +310,50 @@ def _validate(context, data, name: str, frame, suite, parameters, *, store: bool
     return len(run.results), [item for item in details.results if not item.success]
 
 
-def outcome(item: Any) -> dict[str, Any]:
-    """A failed expectation's result as plain JSON: what `_findings` reads, nothing more."""
+def outcome(item: Any, frame: Any) -> dict[str, Any]:
+    """A failed expectation's result as plain JSON: what `_findings` reads, nothing more. For a
+    row-level expectation `values` holds, for each offending row of `frame` (the pandas frame it
+    ran on), the cells of the columns it names, as text: [[row, [cell, ...]], ...]."""
     from great_expectations.util import convert_to_json_serializable
 
     config = item.expectation_config
+    kwargs = convert_to_json_serializable(dict(config.kwargs))
+    result = convert_to_json_serializable(item.result or {})
+    indices = result.get("unexpected_index_list")
+    values = None
+    if indices is not None:
+        rows = sorted({int(i) for i in indices})
+        cells = [_cells(frame, column, rows) for column in _columns_of({"type": config.type, "kwargs": kwargs})]
+        values = [[row, [column[k] for column in cells]] for k, row in enumerate(rows)]
     return {
         "type": config.type,
-        "kwargs": convert_to_json_serializable(dict(config.kwargs)),
+        "kwargs": kwargs,
         "meta": convert_to_json_serializable(dict(config.meta or {})),
         "description": getattr(config, "description", None),
         "critical": str(getattr(config, "severity", "critical")).lower().endswith("critical"),
-        "result": convert_to_json_serializable(item.result or {}),
+        "result": result,
+        "values": values,
         "exception": _exception_message(item),
     }
+
+
+def _cells(frame: Any, label: str, rows: list[int]) -> list[str | None]:
+    """The cells of column `label` at `rows` as text (None when missing); the first of repeated labels."""
+    import pandas as pd
+
+    column = frame[label]
+    if isinstance(column, pd.DataFrame):
+        column = column.iloc[:, 0]
+    return [None if _missing(value) else _plain(value) for value in column.iloc[rows].tolist()]
+
+
+def _missing(value: Any) -> bool:
+    import pandas as pd
+
+    try:
+        return bool(pd.isna(value))
+    except (TypeError, ValueError):
+        return False
 
 
 _SUITES: "weakref.WeakKeyDictionary[Package, tuple[dict[str, dict[str, Any]], list[str]]]" = weakref.WeakKeyDictionary()
@@ -534,13 +580,6 @@ def _plain(value: Any) -> str | None:
     return str(value)
 
 
-def _frame_value(batch: Batch, index: int, label: str) -> Any:
-    """The cell great-expectations saw at row `index` under `label` (a header label, or a count
-    column of the package suite)."""
-    name = batch.frame.columns[batch.labels.index(label)] if batch.labels is not None else label
-    return batch.frame.get_column(name)[index]
-
-
 def _findings(batch: Batch, item: dict[str, Any]) -> list[Finding]:
     """Findings from one failed expectation's outcome (`outcome`: plain JSON, whichever process ran it)."""
     kind = item["type"]
@@ -567,19 +606,20 @@ def _findings(batch: Batch, item: dict[str, Any]) -> list[Finding]:
                              **context)]
     found = []
     columns = _columns_of({"type": kind, "kwargs": kwargs})
+    cells = {row: values for row, values in item.get("values") or []}
     for index in sorted({int(i) for i in indices}):
         if batch.rows:  # the package suite: a row of the derived frame stands for a row of a resource
             name, position = batch.rows[index]
             row_table = batch.tables[name]
             where = dict(resource=name, path=row_table.path, line=row_table.lines[position],
                          row_id=row_table.row_id(position))
-            observed = _plain(_frame_value(batch, index, kwargs["column"]))
+            observed = cells[index][0]
             found.append(Finding.make(_code(kind, row_level=True), field=meta.get("field"),
                                       value=_cell(row_table, position, meta.get("field")),
                                       observed=observed, **where, **context))
             continue
         where = dict(resource=resource, path=table.path, line=table.lines[index], row_id=table.row_id(index))
-        values = [_plain(_frame_value(batch, index, c)) for c in columns]
+        values = cells[index]
         value = values[0] if len(values) == 1 else "|".join(v or "" for v in values)
         found.append(Finding.make(_code(kind, row_level=True), field=", ".join(columns), value=value,
                                   allowed=", ".join(map(str, kwargs.get("value_set") or [])), **where, **context))

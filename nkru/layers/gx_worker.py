@@ -162,8 +162,11 @@ class Worker:
     def submit(self, call: str, **arguments: Any) -> int:
         payload = b""
         if "frame" in arguments:
+            frame = arguments.pop("frame")
+            frame = frame.take() if hasattr(frame, "take") else frame  # a Handover: this is its last holder
             buffer = io.BytesIO()
-            arguments.pop("frame").write_ipc(buffer, compression="uncompressed")
+            frame.write_ipc(buffer, compression="uncompressed")
+            del frame
             payload = buffer.getvalue()
         self._calls.put(({"call": call, **arguments}, payload))
         self._sent += 1
