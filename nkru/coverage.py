@@ -434,12 +434,25 @@ def quote_span(row: dict[str, Any], text: FoldedText, with_offsets: bool) -> lis
         return []
     if not with_offsets:
         return text.find_all(quote)
-    from nkru.offsets import offsets_of, slice_problem
+    from nkru.offsets import offsets_of
 
     place = offsets_of(row)
     if place is None or slice_problem(text.original, quote, *place) is not None:
         return []
     return [text.folded_span(*place)]
+
+
+def slice_problem(original: str, quote: str, start: int, end: int) -> tuple[str, str] | None:
+    """`nkru.offsets.slice_problem` (None when original[start:end] is the quote), with the common case --
+    the passage is the quote verbatim and neither starts nor ends with whitespace -- decided without
+    folding either."""
+    if 0 <= start < end <= len(original):
+        passage = original[start:end]
+        if passage == quote and not passage[0].isspace() and not passage[-1].isspace():
+            return None
+    from nkru import offsets
+
+    return offsets.slice_problem(original, quote, start, end)
 
 
 def locate(texts: dict[str, FoldedText], pairs: Iterable[tuple[str, str]]) -> dict[tuple[str, str], list[Span]]:
@@ -481,27 +494,98 @@ def quote_pairs(package: Package, name: str, columns: Sequence[str] = ("source_i
     return list(table.select(columns).unique().fill_null("").iter_rows())
 
 
-def _quote_spans(package: Package, texts: dict[str, FoldedText]) -> tuple[dict[str, list[Span]], dict[str, list[Span]]]:
-    """Spans of claim/denial quotes and of exclusions, by source_id (from offsets where the schema has them)."""
-    from nkru.offsets import offset_resources
+#: What a distinct quote of `QuoteCheck.problems` has wrong.
+UNKNOWN_SOURCE, NOT_FOUND = "unknown", "missing"
+
+
+@dataclass
+class QuoteCheck:
+    """The quotes of one quote-bearing resource, checked against their source texts.
+
+    `frame` holds the rows with a quote (`i`: the row's index in the table, then `columns`, nulls as "");
+    `problems` maps each distinct combination of `columns` that is wrong to what is wrong with it:
+    UNKNOWN_SOURCE (no readable text), NOT_FOUND (no offsets, and not in the text), or the
+    (quote_start, quote_end) at which the text is not the quote.
+    """
+
+    resource: str
+    columns: list[str]
+    placed: bool  # the resource has offset fields
+    frame: Any
+    problems: dict[tuple[str, ...], Any]
+    offsets_checked: int = 0  # rows with a quote_start set
+
+
+@dataclass
+class QuotePlaces:
+    """Every quote checked once: the problems per resource, and where the good ones lie in the folded
+    texts (claim and denial quotes, exclusions: spans by source_id) for sentence coverage."""
+
+    checks: list[QuoteCheck] = field(default_factory=list)
+    quotes: dict[str, list[Span]] = field(default_factory=dict)
+    exclusions: dict[str, list[Span]] = field(default_factory=dict)
+
+
+def place_quotes(package: Package, texts: dict[str, FoldedText]) -> QuotePlaces:
+    """Check every quote against its source text, each distinct (source, quote[, offsets]) once.
+
+    In a resource with offsets (`nkru.offsets.offset_resources`) a row's quote must be the passage at its
+    offsets and covers exactly that place; a row without offsets is searched for (to say whether it is
+    in the text at all) but covers nothing. Without offset fields a quote must occur in its text and
+    covers every place it occurs (each text scanned once for all its quotes: `locate`).
+    """
+    import polars as pl
+
+    from nkru.offsets import END, START, offset_resources, parse_offset
 
     with_offsets = set(offset_resources(package))
-    quotes: dict[str, list[Span]] = {}
-    exclusions: dict[str, list[Span]] = {}
+    places = QuotePlaces()
     for name in quote_resources(package):
-        bucket = exclusions if name == EXCLUSIONS else quotes
-        if name in with_offsets:  # one place per row: each distinct (source, quote, offsets) checked once
-            from nkru.offsets import END, START
+        table = package.table(name)
+        if table is None or len(table) == 0:
+            continue  # the structure layer reports unreadable resources
+        placed = name in with_offsets
+        columns = ["source_id", "quote", *([START, END] if placed else [])]
+        frame = table.select(columns).fill_null("")
+        frame = frame.with_row_index("i").filter(pl.col("quote") != "")  # an empty quote: structure layer
+        check = QuoteCheck(name, columns, placed, frame, {})
+        bucket = places.exclusions if name == EXCLUSIONS else places.quotes
+        search: list[tuple[str, str]] = []
+        unplaced: list[tuple[str, ...]] = []
+        for combo in frame.select(columns).unique().iter_rows():
+            source_id, quote = combo[0], combo[1]
+            text = texts.get(source_id)
+            if text is None:
+                check.problems[combo] = UNKNOWN_SOURCE
+                continue
+            if placed:
+                start, end = parse_offset(combo[2]), parse_offset(combo[3])
+                if start is not None and end is not None:
+                    if slice_problem(text.original, quote, start, end) is not None:
+                        check.problems[combo] = (start, end)
+                    else:
+                        bucket.setdefault(source_id, []).append(text.folded_span(start, end))
+                    continue
+                unplaced.append(combo)
+            search.append((source_id, quote))
+        if placed:
+            check.offsets_checked = frame.filter(pl.col(START) != "").height
+        found = locate(texts, search)
+        if not placed:
+            for (source_id, _), spans in found.items():
+                bucket.setdefault(source_id, []).extend(spans)
+        missing = {pair for pair in search if not found.get(pair)}
+        for combo in unplaced if placed else search:  # searched for: a known source, and no offsets
+            if (combo[0], combo[1]) in missing:
+                check.problems[combo] = NOT_FOUND
+        places.checks.append(check)
+    return places
 
-            for source_id, quote, start, end in quote_pairs(package, name, ("source_id", "quote", START, END)):
-                text = texts.get(source_id)
-                if text is not None:
-                    row = {"quote": quote, START: start, END: end}
-                    bucket.setdefault(source_id, []).extend(quote_span(row, text, True))
-            continue
-        for (source_id, _), spans in locate(texts, quote_pairs(package, name)).items():
-            bucket.setdefault(source_id, []).extend(spans)
-    return quotes, exclusions
+
+def _quote_spans(package: Package, texts: dict[str, FoldedText]) -> tuple[dict[str, list[Span]], dict[str, list[Span]]]:
+    """Spans of claim/denial quotes and of exclusions, by source_id (from offsets where the schema has them)."""
+    places = place_quotes(package, texts)
+    return places.quotes, places.exclusions
 
 
 def source_coverage(source_id: str, text: FoldedText, quotes: Iterable[Span], exclusions: Iterable[Span], *,
@@ -532,18 +616,21 @@ def sources_problem(package: Package) -> str | None:
     return None
 
 
-def package_coverage(package: Package, texts: dict[str, FoldedText] | None = None) -> list[SourceCoverage]:
+def package_coverage(package: Package, texts: dict[str, FoldedText] | None = None,
+                     places: QuotePlaces | None = None) -> list[SourceCoverage]:
     """Coverage of every source in the sources table, in table order (empty when that table is unreadable:
     see `sources_problem`).
 
-    `texts` (folded texts by source_id) saves reading them again when the caller has them.
+    `texts` (folded texts by source_id) saves reading them again when the caller has them, and `places`
+    (`place_quotes` of those texts) checking the quotes again.
     A source whose text cannot be read gets a `problem` and no sentences.
     """
     table = package.table(SOURCES) if SOURCES in package.resources else None
     if table is None:
         return []
     texts = read_texts(package) if texts is None else texts
-    quotes, exclusions = _quote_spans(package, texts)
+    places = place_quotes(package, texts) if places is None else places
+    quotes, exclusions = places.quotes, places.exclusions
     ids, paths, languages = table.column("source_id"), table.column("text_path"), table.column("language")
     split = split_many({source_id: (texts[source_id], language) for source_id, language in zip(ids, languages)
                         if source_id in texts})

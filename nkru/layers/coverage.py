@@ -16,7 +16,7 @@ import hashlib
 from typing import Any
 
 from nkru import coverage as sentence_coverage
-from nkru.coverage import locate, quote_resources
+from nkru.coverage import quote_resources
 from nkru.findings import Finding, LayerResult, define
 from nkru.package import DESCRIPTOR, SOURCES, Package, texts_excluded
 from nkru.text import FoldedText
@@ -102,8 +102,8 @@ def check(package: Package, options: Any = None) -> LayerResult:
                                                 missing=len(missing), total=len(paths), sources=shown, checks=TEXT_CHECKS))
             return result
     texts = _check_sources(package, result)
-    _check_quotes(package, texts, result)
-    _check_sentences(package, texts, options, result)
+    places = _check_quotes(package, texts, result)
+    _check_sentences(package, texts, places, options, result)
     return result
 
 
@@ -119,11 +119,12 @@ def _threshold(package: Package, options: Any, result: LayerResult) -> float:
         return fallback
 
 
-def _check_sentences(package: Package, texts: dict[str, FoldedText], options: Any, result: LayerResult) -> None:
+def _check_sentences(package: Package, texts: dict[str, FoldedText], places: sentence_coverage.QuotePlaces,
+                     options: Any, result: LayerResult) -> None:
     """Every sentence of every readable source text is covered by a quote or an exclusion."""
     threshold = _threshold(package, options, result)
     sources_path = package.resources[SOURCES].path
-    for source in sentence_coverage.package_coverage(package, texts):
+    for source in sentence_coverage.package_coverage(package, texts, places):
         if source.problem is not None:
             continue  # a missing or unreadable text is reported by _check_sources
         result.checks += source.total
@@ -204,63 +205,34 @@ def _check_offsets(row: dict[str, str], text: FoldedText, place: tuple[int, int]
                                             places=places or "no place (it is not in the text)"))
 
 
-def _check_quotes(package: Package, texts: dict[str, FoldedText], result: LayerResult) -> None:
-    """Every quote is in its source text: at its offsets where the resource has them (each distinct
-    (source, quote, offsets) checked once), otherwise anywhere (each text scanned once for all its
-    quotes); only the rows with a problem are visited, found by a join."""
+def _check_quotes(package: Package, texts: dict[str, FoldedText], result: LayerResult) -> sentence_coverage.QuotePlaces:
+    """Every quote is in its source text: at its offsets where the resource has them, otherwise anywhere
+    (each distinct (source, quote, offsets) checked once: `nkru.coverage.place_quotes`, whose places the
+    sentence check then uses); only the rows with a problem are visited, found by a join."""
     import polars as pl
 
-    from nkru import offsets
-
-    with_offsets = set(offsets.offset_resources(package))
+    places = sentence_coverage.place_quotes(package, texts)
     sources = package.table(SOURCES)
     texts_paths = dict(zip(sources.column("source_id"), sources.column("text_path"))) if sources is not None else {}
-    for name in quote_resources(package):
-        table = package.table(name)
-        if table is None or len(table) == 0:
-            continue  # the structure layer reports unreadable resources
-        placed = name in with_offsets
-        columns = ["source_id", "quote", *([offsets.START, offsets.END] if placed else [])]
-        frame = table.select(columns).fill_null("")
-        frame = frame.with_row_index("i").filter(pl.col("quote") != "")  # an empty quote: structure layer
-        result.checks += frame.height
-        problems: dict[tuple[str, ...], Any] = {}  # distinct cells -> "unknown" | "missing" | (start, end)
-        search: list[tuple[str, str]] = []
-        for combo in frame.select(columns).unique().iter_rows():
-            source_id, quote = combo[0], combo[1]
-            text = texts.get(source_id)
-            if text is None:
-                problems[combo] = "unknown"
-                continue
-            place = offsets.offsets_of(dict(zip(columns, combo))) if placed else None
-            if place is not None:
-                if offsets.slice_problem(text.original, quote, *place) is not None:
-                    problems[combo] = place
-            else:
-                search.append((source_id, quote))
-        if placed:
-            result.checks += frame.filter(pl.col(offsets.START) != "").height
-        found = locate(texts, search)
-        missing = {pair for pair in search if not found.get(pair)}
-        if missing:
-            for combo in frame.select(columns).unique().iter_rows():
-                if (combo[0], combo[1]) in missing and combo not in problems:
-                    if not placed or offsets.offsets_of(dict(zip(columns, combo))) is None:
-                        problems[combo] = "missing"
+    for check in places.checks:
+        result.checks += check.frame.height + check.offsets_checked
+        problems, columns = check.problems, check.columns
         if not problems:
             continue
-        bad = frame.join(pl.DataFrame(list(problems), schema={c: pl.String for c in columns}, orient="row"),
-                         on=columns, how="semi").sort("i")
+        table = package.table(check.resource)
+        bad = check.frame.join(pl.DataFrame(list(problems), schema={c: pl.String for c in columns}, orient="row"),
+                               on=columns, how="semi").sort("i")
         closest: dict[tuple[str, str], tuple[str, float, int]] = {}
         for record in bad.iter_rows():
             index, cells = record[0], tuple(record[1:])
             row = dict(zip(columns, cells))
             source_id, quote = cells[0], cells[1]
-            where = dict(resource=name, path=table.path, line=table.lines[index], row_id=table.row_id(index), field="quote")
+            where = dict(resource=check.resource, path=table.path, line=table.lines[index], row_id=table.row_id(index),
+                         field="quote")
             problem = problems[cells]
-            if problem == "unknown":
+            if problem == sentence_coverage.UNKNOWN_SOURCE:
                 result.findings.append(Finding.make("quote-source-unknown", **{**where, "field": "source_id"}, value=source_id))
-            elif problem == "missing":
+            elif problem == sentence_coverage.NOT_FOUND:
                 if (source_id, quote) not in closest:
                     closest[(source_id, quote)] = texts[source_id].closest(quote)
                 passage, score, text_line = closest[(source_id, quote)]
@@ -272,3 +244,4 @@ def _check_quotes(package: Package, texts: dict[str, FoldedText], result: LayerR
                                                     **where))
             else:
                 _check_offsets(row, texts[source_id], problem, where, result, texts_paths.get(source_id))
+    return places
