@@ -552,6 +552,7 @@ def place_quotes(package: Package, texts: dict[str, FoldedText]) -> QuotePlaces:
         bucket = places.exclusions if name == EXCLUSIONS else places.quotes
         search: list[tuple[str, str]] = []
         unplaced: list[tuple[str, ...]] = []
+        verbatim: dict[str, list[tuple[int, int]]] = {}  # source_id -> offsets at which the text is the quote
         for combo in frame.select(columns).unique().iter_rows():
             source_id, quote = combo[0], combo[1]
             text = texts.get(source_id)
@@ -564,10 +565,12 @@ def place_quotes(package: Package, texts: dict[str, FoldedText]) -> QuotePlaces:
                     if slice_problem(text.original, quote, start, end) is not None:
                         check.problems[combo] = (start, end)
                     else:
-                        bucket.setdefault(source_id, []).append(text.folded_span(start, end))
+                        verbatim.setdefault(source_id, []).append((start, end))
                     continue
                 unplaced.append(combo)
             search.append((source_id, quote))
+        for source_id, good in verbatim.items():
+            bucket.setdefault(source_id, []).extend(texts[source_id].verbatim_spans(good))
         if placed:
             check.offsets_checked = frame.filter(pl.col(START) != "").height
         found = locate(texts, search)

@@ -10,15 +10,38 @@ from __future__ import annotations
 import re
 import unicodedata
 from dataclasses import dataclass
-from functools import cached_property
+from functools import cached_property, lru_cache
 
-_WHITESPACE = re.compile(r"\s+")
 _WORD = re.compile(r"\S+")
 
 
 def fold(text: str) -> str:
-    """NFC, whitespace runs collapsed to one space, ends stripped."""
-    return _WHITESPACE.sub(" ", unicodedata.normalize("NFC", text)).strip()
+    """NFC, whitespace runs collapsed to one space, ends stripped.
+
+    (`str.split()` splits at exactly the characters `\\s` matches, those for which `str.isspace()`
+    holds: tests/test_text.py checks every code point.)"""
+    return " ".join(unicodedata.normalize("NFC", text).split())
+
+
+def _space_mask(text: str):
+    """A numpy array of booleans: which characters of `text` are whitespace (`str.isspace`)."""
+    import numpy as np
+
+    table = _space_table()
+    points = np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
+    return table[np.minimum(points, len(table) - 1)]
+
+
+#: The last code point that is whitespace (U+3000 IDEOGRAPHIC SPACE; tests/test_text.py checks every one).
+LAST_SPACE = 0x3000
+
+
+@lru_cache(maxsize=None)
+def _space_table():
+    """`str.isspace` of every code point up to LAST_SPACE, then False for all beyond."""
+    import numpy as np
+
+    return np.array([chr(c).isspace() for c in range(LAST_SPACE + 1)] + [False])
 
 
 @dataclass(frozen=True)
@@ -59,7 +82,8 @@ class FoldedText:
     as one space, ends stripped) in which quotes and sentences are compared.
 
     Linear in the text's length: the folded text is its words joined by single spaces, and the
-    map back to the NFC text keeps one entry per word (not per character).
+    map back to the NFC text (built when first needed: quotes placed by their offsets in an NFC text
+    and cached sentences need none) keeps one entry per word (not per character).
     """
 
     def __init__(self, original: str):
@@ -71,16 +95,29 @@ class FoldedText:
             nfc, original_starts, nfc_starts = _nfc_chunks(original)
             self._chunks = (original_starts, nfc_starts)
         self.nfc = nfc
-        words = [(m.start(), m.end()) for m in _WORD.finditer(nfc)]
-        self.text = " ".join(nfc[start:end] for start, end in words)
-        #: per word: its offset in the folded text, its offset and end in the NFC text
+        self.text = " ".join(nfc.split())
+
+    @cached_property
+    def _words(self) -> tuple[list[int], list[int], list[int]]:
+        """Per word: its offset in the folded text, its offset and its end in the NFC text."""
+        words = [(m.start(), m.end()) for m in _WORD.finditer(self.nfc)]
         folded_starts, position = [], 0
         for start, end in words:
             folded_starts.append(position)
             position += end - start + 1
-        self._folded_starts = folded_starts
-        self._nfc_starts = [start for start, _ in words]
-        self._nfc_ends = [end for _, end in words]
+        return folded_starts, [start for start, _ in words], [end for _, end in words]
+
+    @property
+    def _folded_starts(self) -> list[int]:
+        return self._words[0]
+
+    @property
+    def _nfc_starts(self) -> list[int]:
+        return self._words[1]
+
+    @property
+    def _nfc_ends(self) -> list[int]:
+        return self._words[2]
 
     def _origin(self, folded_offset: int) -> int:
         """The NFC offset of a folded offset (a folding space maps to the first whitespace it stands for)."""
@@ -160,6 +197,33 @@ class FoldedText:
         while last > first and self.text[last - 1] == " ":
             last -= 1
         return Span(first, last)
+
+    def verbatim_spans(self, places: list[tuple[int, int]]) -> list[Span]:
+        """`folded_span` of each (start, end) in `places`, all at once; each passage must neither start
+        nor end with whitespace (as a quote's must: `nkru.offsets.slice_problem`).
+
+        In an NFC text (original offsets are NFC offsets) the folded offset of a character that is not
+        whitespace is the number of characters before it that the folded text keeps: those that are not
+        whitespace and the first of each run of whitespace after a word (one cumulative sum).
+        """
+        if self._chunks is not None or not places:
+            return [self.folded_span(start, end) for start, end in places]
+        import numpy as np
+
+        bounds = np.array(places, dtype=np.int64)
+        before = self._kept_before
+        starts, ends = before[bounds[:, 0]], before[bounds[:, 1] - 1] + 1
+        return [Span(start, end) for start, end in zip(starts.tolist(), ends.tolist())]
+
+    @cached_property
+    def _kept_before(self):
+        """Per character of the NFC text, the number of characters the folded text keeps before it
+        and including it, minus one: at a character that is not whitespace, its folded offset."""
+        import numpy as np
+
+        kept = ~_space_mask(self.nfc)
+        kept[1:] |= kept[:-1].copy()  # a space right after a word stands for its whole run
+        return np.cumsum(kept) - 1
 
     @cached_property
     def _line_starts(self) -> list[int]:

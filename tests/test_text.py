@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from nkru.text import FoldedText, Span, fold, markdown_cell
@@ -35,6 +37,38 @@ def test_closest_passage_points_at_the_likely_quote():
 def test_fold_and_span_overlap():
     assert fold("  a\u00a0\n b ") == "a b"
     assert Span(0, 5).overlaps(Span(4, 8)) and not Span(0, 5).overlaps(Span(5, 8))
+
+
+def test_split_whitespace_is_regex_whitespace_and_ends_at_the_ideographic_space():
+    """fold and FoldedText split with str.split(); the rest of the toolkit folds with `\\s`: the same
+    characters, and none beyond LAST_SPACE (FoldedText.verbatim_spans looks whitespace up in a table)."""
+    import re
+
+    from nkru.text import LAST_SPACE
+
+    space = re.compile(r"\s")
+    spaces = [c for c in range(0x110000) if chr(c).isspace()]
+    assert len(spaces) > 20 and max(spaces) == LAST_SPACE
+    assert [c for c in range(0x110000) if bool(space.match(chr(c))) != chr(c).isspace()] == []
+    assert [c for c in spaces if f"a{chr(c)}b".split() != ["a", "b"]] == []
+    assert fold("\x1c a\u3000\u3000b\x85") == "a b" == re.sub(r"\s+", " ", "\x1c a\u3000\u3000b\x85").strip()
+
+
+ODD = "  Titel\x1c\n\n\u3000Erster  Satz über Pjöngjang.\x85Zweiter\tSatz „mit 😀 Zitat“.\ud800 Ende \n\t"
+
+
+@pytest.mark.parametrize("original", [ARTICLE, ODD, "x", "a b", *(p.read_text(encoding="utf-8") for p in
+                                      sorted((Path(__file__).parents[1] / "data" / "sources").glob("*.txt"))[:2])])
+def test_verbatim_spans_are_the_folded_spans(original):
+    """All at once (one cumulative sum) or one by one (word maps and bisection): the same spans, for
+    every passage that neither starts nor ends with whitespace."""
+    text = FoldedText(original)
+    solid = [i for i, char in enumerate(original) if not char.isspace()]
+    step = max(1, len(solid) // 60)
+    places = [(start, end + 1) for start in solid[::step] for end in solid[::step] if end >= start]
+    assert len(places) > 0
+    assert text.verbatim_spans(places) == [text.folded_span(start, end) for start, end in places]
+    assert all(text.text[s.start:s.end] == fold(original[a:b]) for s, (a, b) in zip(text.verbatim_spans(places), places))
 
 
 @pytest.mark.parametrize(("value", "expected"), [
