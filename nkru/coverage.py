@@ -72,11 +72,16 @@ def _segmenter(language: str):
     return pysbd.Segmenter(language=language, clean=False, char_span=False)
 
 
+def primary_subtag(tag: str | None) -> str:
+    """A BCP 47 tag's primary subtag, lower case ("" for none)."""
+    return (tag or "").split("-")[0].lower()
+
+
 def segment_language(tag: str | None) -> str:
     """The pysbd language for a BCP 47 tag (its primary subtag), German when pysbd has no rules for it."""
     from pysbd.languages import LANGUAGE_CODES
 
-    primary = (tag or "").split("-")[0].lower()
+    primary = primary_subtag(tag)
     return primary if primary in LANGUAGE_CODES else DEFAULT_LANGUAGE
 
 
@@ -92,6 +97,8 @@ SPLITTER = "pysbd-0.3.4+nkru-lines-1"
 #: The cache directory: `$NKRU_CACHE_DIR` when set ("" or "off" turns the cache off), otherwise
 #: `$XDG_CACHE_HOME/nkru` or `~/.cache/nkru`. Sentence splits live in its `sentences/` folder, one
 #: JSON file per (text SHA-256, language, splitter); a CI job can keep the folder between runs.
+#: The language of the key is the source's primary language subtag (the pysbd language it stands
+#: for is a function of it and the splitter), so a text found in the cache needs no pysbd at all.
 CACHE_ENV = "NKRU_CACHE_DIR"
 
 
@@ -106,27 +113,35 @@ def cache_dir() -> Path | None:
     return Path(base) / "nkru"
 
 
+@lru_cache(maxsize=None)
+def _key_suffix(language: str) -> str:
+    import hashlib
+
+    return hashlib.sha256(f"{language}\0{SPLITTER}".encode()).hexdigest()[:12]
+
+
 def _cache_file(text: str, language: str) -> Path | None:
+    """The cache entry of a text split for `language` (a primary language subtag: `primary_subtag`)."""
     import hashlib
 
     root = cache_dir()
     if root is None:
         return None
     digest = hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
-    tag = hashlib.sha256(f"{language}\0{SPLITTER}".encode()).hexdigest()[:12]
-    return root / "sentences" / f"{digest}-{tag}.json"
+    return root / "sentences" / f"{digest}-{_key_suffix(language)}.json"
 
 
 def _cached(folded: FoldedText, path: Path | None) -> list[Sentence] | None:
     import json
 
-    if path is None or not path.is_file():
+    if path is None:
         return None
     try:
-        spans = json.loads(path.read_text(encoding="utf-8"))
+        with open(path, "rb") as handle:
+            spans = json.loads(handle.read())
         return [Sentence(folded.text[start:end], start, end, line) for start, end, line in spans]
     except (OSError, ValueError, TypeError):
-        return None  # a damaged entry is recomputed (and rewritten)
+        return None  # none yet (or a folder), or a damaged entry: recomputed (and rewritten)
 
 
 def _store(path: Path | None, sentences: list[Sentence]) -> None:
@@ -217,11 +232,10 @@ def _split(folded: FoldedText, language: str) -> list[Sentence]:
 def split_sentences(text: FoldedText | str, language: str = DEFAULT_LANGUAGE) -> list[Sentence]:
     """The sentences of a source text, in order, located in its folded form (cached by the text's SHA-256)."""
     folded = text if isinstance(text, FoldedText) else FoldedText(text)
-    language = segment_language(language)
-    path = _cache_file(folded.original, language)
+    path = _cache_file(folded.original, primary_subtag(language))
     found = _cached(folded, path)
     if found is None:
-        found = _split(folded, language)
+        found = _split(folded, segment_language(language))
         _store(path, found)
     return found
 
@@ -243,11 +257,10 @@ def split_many(texts: dict[str, tuple[FoldedText, str]]) -> dict[str, list[Sente
     done: dict[str, list[Sentence]] = {}
     todo: list[tuple[str, Path | None, FoldedText, str]] = []
     for key, (folded, tag) in texts.items():
-        language = segment_language(tag)
-        path = _cache_file(folded.original, language)
+        path = _cache_file(folded.original, primary_subtag(tag))
         found = _cached(folded, path)
         if found is None:
-            todo.append((key, path, folded, language))
+            todo.append((key, path, folded, segment_language(tag)))
         else:
             done[key] = found
     workers = min(os.cpu_count() or 1, len(todo))

@@ -80,3 +80,29 @@ def test_a_long_line_is_split_in_windows_into_the_same_sentences(monkeypatch):
     windowed = spans(cov.split_sentences(one_line))
     assert len(whole) > 50
     assert windowed == whole
+
+
+def test_a_warm_run_does_not_import_the_sentence_splitter(tmp_path):
+    """With every text in the cache the coverage layer never imports pysbd (nor asks it which languages
+    it knows: the cache key holds the source's primary language subtag); a cold run does."""
+    import os
+    import subprocess
+    import sys
+
+    script = (
+        "import json, sys\n"
+        "from nkru.api import validate_package\n"
+        "report = validate_package(sys.argv[1], only=['coverage'])\n"
+        "(layer,) = report.layers\n"
+        "print(json.dumps([layer.checks, len(layer.findings), sorted(m for m in sys.modules if m.split('.')[0] == 'pysbd')]))\n"
+    )
+    env = {**os.environ, cov.CACHE_ENV: str(tmp_path / "cache")}
+
+    def run():
+        done = subprocess.run([sys.executable, "-c", script, str(REPO)], env=env, capture_output=True, text=True,
+                              check=True, cwd=tmp_path)
+        return json.loads(done.stdout.strip().splitlines()[-1])
+
+    checks, findings, imported = run()
+    assert "pysbd" in imported and len(list((tmp_path / "cache" / "sentences").glob("*.json"))) == len(TEXTS)
+    assert run() == [checks, findings, []] and checks > 100
