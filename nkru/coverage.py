@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any, Iterable, Sequence
 
 from nkru.package import SOURCES, Package
-from nkru.text import FoldedText, Span, fold
+from nkru.text import FoldedText, Span, fold, verbatim_bounds
 
 #: The resource whose quotes are passages deliberately not curated (by name; its fields come from its schema).
 EXCLUSIONS = "exclusions"
@@ -532,11 +532,11 @@ class QuoteCheck:
 @dataclass
 class QuotePlaces:
     """Every quote checked once: the problems per resource, and where the good ones lie in the folded
-    texts (claim and denial quotes, exclusions: spans by source_id) for sentence coverage."""
+    texts for sentence coverage (claim and denial quotes, exclusions: (start, end) by source_id)."""
 
     checks: list[QuoteCheck] = field(default_factory=list)
-    quotes: dict[str, list[Span]] = field(default_factory=dict)
-    exclusions: dict[str, list[Span]] = field(default_factory=dict)
+    quotes: dict[str, list[tuple[int, int]]] = field(default_factory=dict)
+    exclusions: dict[str, list[tuple[int, int]]] = field(default_factory=dict)
 
 
 def place_quotes(package: Package, texts: dict[str, FoldedText]) -> QuotePlaces:
@@ -553,6 +553,7 @@ def place_quotes(package: Package, texts: dict[str, FoldedText]) -> QuotePlaces:
 
     with_offsets = set(offset_resources(package))
     places = QuotePlaces()
+    verbatim: list[tuple[str, str, int, int]] = []  # (resource, source_id, offsets) at which the text is the quote
     for name in quote_resources(package):
         table = package.table(name)
         if table is None or len(table) == 0:
@@ -565,7 +566,6 @@ def place_quotes(package: Package, texts: dict[str, FoldedText]) -> QuotePlaces:
         bucket = places.exclusions if name == EXCLUSIONS else places.quotes
         search: list[tuple[str, str]] = []
         unplaced: list[tuple[str, ...]] = []
-        verbatim: dict[str, list[tuple[int, int]]] = {}  # source_id -> offsets at which the text is the quote
         for combo in frame.select(columns).unique().iter_rows():
             source_id, quote = combo[0], combo[1]
             text = texts.get(source_id)
@@ -578,30 +578,67 @@ def place_quotes(package: Package, texts: dict[str, FoldedText]) -> QuotePlaces:
                     if slice_problem(text.original, quote, start, end) is not None:
                         check.problems[combo] = (start, end)
                     else:
-                        verbatim.setdefault(source_id, []).append((start, end))
+                        verbatim.append((name, source_id, start, end))
                     continue
                 unplaced.append(combo)
             search.append((source_id, quote))
-        for source_id, good in verbatim.items():
-            bucket.setdefault(source_id, []).extend(texts[source_id].verbatim_spans(good))
         if placed:
             check.offsets_checked = frame.filter(pl.col(START) != "").height
         found = locate(texts, search)
         if not placed:
             for (source_id, _), spans in found.items():
-                bucket.setdefault(source_id, []).extend(spans)
+                bucket.setdefault(source_id, []).extend((span.start, span.end) for span in spans)
         missing = {pair for pair in search if not found.get(pair)}
         for combo in unplaced if placed else search:  # searched for: a known source, and no offsets
             if (combo[0], combo[1]) in missing:
                 check.problems[combo] = NOT_FOUND
         places.checks.append(check)
+    bounds = verbatim_bounds([(texts[source_id], start, end) for _, source_id, start, end in verbatim])
+    for (name, source_id, _, _), bound in zip(verbatim, bounds):
+        (places.exclusions if name == EXCLUSIONS else places.quotes).setdefault(source_id, []).append(bound)
     return places
 
 
-def _quote_spans(package: Package, texts: dict[str, FoldedText]) -> tuple[dict[str, list[Span]], dict[str, list[Span]]]:
-    """Spans of claim/denial quotes and of exclusions, by source_id (from offsets where the schema has them)."""
-    places = place_quotes(package, texts)
-    return places.quotes, places.exclusions
+def _classify_all(sources: list[tuple[FoldedText, list[Sentence], list[tuple[int, int]], list[tuple[int, int]]]]
+                  ) -> list[list[str]]:
+    """`classify` of many texts at once: (text, sentences, quote bounds, exclusion bounds) each.
+
+    The texts are laid end to end in folded space (each a position past the one before, so no span
+    reaches into the next): a sentence is covered when some quote starting before its end ends after its
+    start (quotes sorted by start, with the furthest end so far), excluded likewise by an exclusion;
+    empty spans overlap nothing.
+    """
+    import numpy as np
+
+    widths = np.fromiter((len(text.text) + 1 for text, *_ in sources), dtype=np.int64, count=len(sources))
+    bases = np.cumsum(widths) - widths
+
+    def laid(lists: list[list[tuple[int, int]]]):
+        counts = np.fromiter(map(len, lists), dtype=np.int64, count=len(lists))
+        pairs = np.array([pair for spans in lists for pair in spans], dtype=np.int64).reshape(-1, 2)
+        return pairs + np.repeat(bases, counts)[:, None]
+
+    sentence_lists = [[(s.start, s.end) for s in sentences] for _, sentences, _, _ in sources]
+    sentences = laid(sentence_lists)
+    starts, ends = sentences[:, 0], sentences[:, 1]
+
+    def overlapped(spans):
+        spans = spans[spans[:, 1] > spans[:, 0]]
+        if not len(spans):
+            return np.zeros(len(starts), dtype=bool)
+        spans = spans[np.argsort(spans[:, 0], kind="stable")]
+        furthest = np.maximum.accumulate(spans[:, 1])
+        count = np.searchsorted(spans[:, 0], ends, side="left")
+        return (ends > starts) & (count > 0) & (furthest[np.maximum(count, 1) - 1] > starts)
+
+    quoted = overlapped(laid([quotes for _, _, quotes, _ in sources]))
+    excluded = overlapped(laid([exclusions for _, _, _, exclusions in sources]))
+    codes = np.where(quoted, 0, np.where(excluded, 1, 2)).tolist()
+    statuses, at = [], 0
+    for spans in sentence_lists:
+        statuses.append([STATUSES[code] for code in codes[at : at + len(spans)]])
+        at += len(spans)
+    return statuses
 
 
 def source_coverage(source_id: str, text: FoldedText, quotes: Iterable[Span], exclusions: Iterable[Span], *,
@@ -646,10 +683,13 @@ def package_coverage(package: Package, texts: dict[str, FoldedText] | None = Non
         return []
     texts = read_texts(package) if texts is None else texts
     places = place_quotes(package, texts) if places is None else places
-    quotes, exclusions = places.quotes, places.exclusions
     ids, paths, languages = table.column("source_id"), table.column("text_path"), table.column("language")
     split = split_many({source_id: (texts[source_id], language) for source_id, language in zip(ids, languages)
                         if source_id in texts})
+    readable = [source_id for source_id in ids if source_id in texts]
+    classified = _classify_all([(texts[source_id], split[source_id], places.quotes.get(source_id, []),
+                                 places.exclusions.get(source_id, [])) for source_id in readable])
+    statuses = dict(zip(readable, classified))
     results = []
     for index, (source_id, text_path, language) in enumerate(zip(ids, paths, languages)):
         text = texts.get(source_id)
@@ -657,9 +697,7 @@ def package_coverage(package: Package, texts: dict[str, FoldedText] | None = Non
             results.append(SourceCoverage(source_id, text_path, line=table.lines[index],
                                           problem=package.read_source(text_path).problem or "no readable text"))
             continue
-        results.append(source_coverage(source_id, text, quotes.get(source_id, []), exclusions.get(source_id, []),
-                                       text_path=text_path, language=language, line=table.lines[index],
-                                       sentences=split[source_id]))
+        results.append(SourceCoverage(source_id, text_path, split[source_id], statuses[source_id], line=table.lines[index]))
     return results
 
 

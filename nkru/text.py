@@ -11,6 +11,7 @@ import re
 import unicodedata
 from dataclasses import dataclass
 from functools import cached_property, lru_cache
+from typing import Sequence
 
 _WORD = re.compile(r"\S+")
 
@@ -198,33 +199,6 @@ class FoldedText:
             last -= 1
         return Span(first, last)
 
-    def verbatim_spans(self, places: list[tuple[int, int]]) -> list[Span]:
-        """`folded_span` of each (start, end) in `places`, all at once; each passage must neither start
-        nor end with whitespace (as a quote's must: `nkru.offsets.slice_problem`).
-
-        In an NFC text (original offsets are NFC offsets) the folded offset of a character that is not
-        whitespace is the number of characters before it that the folded text keeps: those that are not
-        whitespace and the first of each run of whitespace after a word (one cumulative sum).
-        """
-        if self._chunks is not None or not places:
-            return [self.folded_span(start, end) for start, end in places]
-        import numpy as np
-
-        bounds = np.array(places, dtype=np.int64)
-        before = self._kept_before
-        starts, ends = before[bounds[:, 0]], before[bounds[:, 1] - 1] + 1
-        return [Span(start, end) for start, end in zip(starts.tolist(), ends.tolist())]
-
-    @cached_property
-    def _kept_before(self):
-        """Per character of the NFC text, the number of characters the folded text keeps before it
-        and including it, minus one: at a character that is not whitespace, its folded offset."""
-        import numpy as np
-
-        kept = ~_space_mask(self.nfc)
-        kept[1:] |= kept[:-1].copy()  # a space right after a word stands for its whole run
-        return np.cumsum(kept) - 1
-
     @cached_property
     def _line_starts(self) -> list[int]:
         return [0, *(m.end() for m in re.finditer("\n", self.nfc))]
@@ -248,6 +222,56 @@ class FoldedText:
         match = fuzz.partial_ratio_alignment(needle, self.text)
         passage = self.text[match.dest_start : match.dest_end]
         return passage, round(match.score, 1), self.line_of(match.dest_start)
+
+
+def verbatim_bounds(places: Sequence[tuple[FoldedText, int, int]]) -> list[tuple[int, int]]:
+    """`FoldedText.folded_span` of each (text, quote_start, quote_end), as (start, end), all at once. Each
+    passage must neither start nor end with whitespace (as a quote's must: `nkru.offsets.slice_problem`).
+
+    In an NFC text (original offsets are NFC offsets) the folded offset of a character that is not
+    whitespace is the number of characters before it that the folded text keeps: those that are not
+    whitespace, and the first of each run of whitespace after a word. So the texts are laid end to end
+    and counted with one cumulative sum; a text that is not NFC is mapped span by span.
+    """
+    import numpy as np
+
+    bounds: list[tuple[int, int]] = [(0, 0)] * len(places)
+    batch: dict[int, int] = {}  # id(text) -> its position among the NFC texts laid end to end
+    laid: list[str] = []
+    rows: list[int] = []
+    positions: list[int] = []
+    starts: list[int] = []
+    ends: list[int] = []
+    for row, (text, start, end) in enumerate(places):
+        if text._chunks is not None:
+            span = text.folded_span(start, end)
+            bounds[row] = (span.start, span.end)
+            continue
+        position = batch.get(id(text))
+        if position is None:
+            position = batch[id(text)] = len(laid)
+            laid.append(text.nfc)
+        rows.append(row)
+        positions.append(position)
+        starts.append(start)
+        ends.append(end)
+    if not rows:
+        return bounds
+    lengths = np.fromiter(map(len, laid), dtype=np.int64, count=len(laid))
+    bases = np.cumsum(lengths) - lengths  # where each text begins
+    solid = ~_space_mask("".join(laid))
+    kept = solid.copy()
+    kept[1:] |= solid[:-1]  # a space right after a word stands for its whole run
+    kept[bases] = solid[bases]  # ... within its own text
+    counted = np.cumsum(kept)  # kept characters up to and including each one
+    before = counted[bases] - kept[bases]  # kept characters of the texts laid before each one
+    where = np.asarray(positions, dtype=np.int64)
+    base, offset = bases[where], before[where]
+    folded_starts = counted[base + np.asarray(starts, dtype=np.int64)] - 1 - offset
+    folded_ends = counted[base + np.asarray(ends, dtype=np.int64) - 1] - offset
+    for row, start, end in zip(rows, folded_starts.tolist(), folded_ends.tolist()):
+        bounds[row] = (start, end)
+    return bounds
 
 
 def markdown_cell(value: object) -> str:

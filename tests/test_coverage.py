@@ -447,3 +447,24 @@ def test_render_json_is_the_report_dict():
 
     report = api.coverage(REPO)
     assert json.loads(render_coverage.render_json(report)) == report.to_dict()
+
+
+_BOUNDS = st.lists(st.tuples(st.integers(0, 60), st.integers(0, 60)), max_size=12)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 60), _BOUNDS, _BOUNDS, _BOUNDS), min_size=1, max_size=6))
+def test_classifying_all_texts_at_once_is_classifying_each(sources):
+    """Laid end to end, texts classify their sentences as each alone would (spans at a text's very end,
+    empty and reversed ones included)."""
+    prepared, expected = [], []
+    for length, sentences, quotes, exclusions in sources:
+        text = FoldedText("x" * length)
+        clip = [(min(a, length), min(b, length)) for a, b in sentences]
+        sentences = [cov.Sentence(text.text[a:b], a, b, 1) for a, b in clip]
+        quotes = [(min(a, length), min(b, length)) for a, b in quotes]
+        exclusions = [(min(a, length), min(b, length)) for a, b in exclusions]
+        prepared.append((text, sentences, quotes, exclusions))
+        expected.append(cov.classify(sentences, [Span(*q) for q in quotes], [Span(*x) for x in exclusions]))
+    assert cov._classify_all(prepared) == expected
+    assert sum(map(len, expected)) == sum(len(s) for _, s, _, _ in prepared)

@@ -41,7 +41,7 @@ def test_fold_and_span_overlap():
 
 def test_split_whitespace_is_regex_whitespace_and_ends_at_the_ideographic_space():
     """fold and FoldedText split with str.split(); the rest of the toolkit folds with `\\s`: the same
-    characters, and none beyond LAST_SPACE (FoldedText.verbatim_spans looks whitespace up in a table)."""
+    characters, and none beyond LAST_SPACE (verbatim_bounds looks whitespace up in a table)."""
     import re
 
     from nkru.text import LAST_SPACE
@@ -57,18 +57,28 @@ def test_split_whitespace_is_regex_whitespace_and_ends_at_the_ideographic_space(
 ODD = "  Titel\x1c\n\n\u3000Erster  Satz über Pjöngjang.\x85Zweiter\tSatz „mit 😀 Zitat“.\ud800 Ende \n\t"
 
 
-@pytest.mark.parametrize("original", [ARTICLE, ODD, "x", "a b", *(p.read_text(encoding="utf-8") for p in
-                                      sorted((Path(__file__).parents[1] / "data" / "sources").glob("*.txt"))[:2])])
-def test_verbatim_spans_are_the_folded_spans(original):
-    """All at once (one cumulative sum) or one by one (word maps and bisection): the same spans, for
-    every passage that neither starts nor ends with whitespace."""
-    text = FoldedText(original)
-    solid = [i for i, char in enumerate(original) if not char.isspace()]
-    step = max(1, len(solid) // 60)
-    places = [(start, end + 1) for start in solid[::step] for end in solid[::step] if end >= start]
-    assert len(places) > 0
-    assert text.verbatim_spans(places) == [text.folded_span(start, end) for start, end in places]
-    assert all(text.text[s.start:s.end] == fold(original[a:b]) for s, (a, b) in zip(text.verbatim_spans(places), places))
+SOURCES = [p.read_text(encoding="utf-8") for p in sorted((Path(__file__).parents[1] / "data" / "sources").glob("*.txt"))]
+
+
+def test_verbatim_bounds_are_the_folded_spans():
+    """All texts at once (one cumulative sum over the NFC ones laid end to end) or span by span (word maps
+    and bisection): the same spans, for every passage that neither starts nor ends with whitespace; texts
+    that begin or end with whitespace next to ones that do not, and one that is not NFC, among them."""
+    from nkru.text import verbatim_bounds
+
+    originals = [ARTICLE, ODD, "x", "a b", " \tlead", "trail\n ", "Pjo\u0308ngjang  liegt\nam Taedong", *SOURCES[:2]]
+    texts = [FoldedText(original) for original in originals]
+    assert any(text._chunks is not None for text in texts) and any(text._chunks is None for text in texts)
+    places = []
+    for text, original in zip(texts, originals):
+        solid = [i for i, char in enumerate(original) if not char.isspace()]
+        step = max(1, len(solid) // 40)
+        places += [(text, start, end + 1) for start in solid[::step] for end in solid[::step] if end >= start]
+    places = places[::-1]  # texts interleaved out of order
+    expected = [(span.start, span.end) for span in (text.folded_span(start, end) for text, start, end in places)]
+    assert len(places) > 1000
+    assert verbatim_bounds(places) == expected
+    assert verbatim_bounds([]) == []
 
 
 @pytest.mark.parametrize(("value", "expected"), [
