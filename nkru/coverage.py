@@ -554,6 +554,7 @@ def place_quotes(package: Package, texts: dict[str, FoldedText]) -> QuotePlaces:
     with_offsets = set(offset_resources(package))
     places = QuotePlaces()
     verbatim: list[tuple[str, str, int, int]] = []  # (resource, source_id, offsets) at which the text is the quote
+    texts_frame = None
     for name in quote_resources(package):
         table = package.table(name)
         if table is None or len(table) == 0:
@@ -566,7 +567,14 @@ def place_quotes(package: Package, texts: dict[str, FoldedText]) -> QuotePlaces:
         bucket = places.exclusions if name == EXCLUSIONS else places.quotes
         search: list[tuple[str, str]] = []
         unplaced: list[tuple[str, ...]] = []
-        for combo in frame.select(columns).unique().iter_rows():
+        combos = frame.select(columns).unique()
+        if placed:  # the passages that are their quotes verbatim, found column-wise; the others one by one below
+            if texts_frame is None:
+                texts_frame = _texts_frame(texts)
+            combos = _verbatim_marked(combos, texts_frame)
+            verbatim += [(name, *row) for row in combos.filter(pl.col(_VERBATIM)).select("source_id", _START, _END).rows()]
+            combos = combos.filter(~pl.col(_VERBATIM)).select(columns)
+        for combo in combos.iter_rows():
             source_id, quote = combo[0], combo[1]
             text = texts.get(source_id)
             if text is None:
@@ -597,6 +605,61 @@ def place_quotes(package: Package, texts: dict[str, FoldedText]) -> QuotePlaces:
     for (name, source_id, _, _), bound in zip(verbatim, bounds):
         (places.exclusions if name == EXCLUSIONS else places.quotes).setdefault(source_id, []).append(bound)
     return places
+
+
+_START, _END, _VERBATIM, _TEXT, _LENGTH = "_start", "_end", "_verbatim", "_text", "_length"
+
+
+def _texts_frame(texts: dict[str, FoldedText]):
+    """source_id, the original text and its length in code points (texts that are not valid UTF-8, which
+    no text read from a file is, are left out: their quotes are checked one by one)."""
+    import polars as pl
+
+    ids, originals = [], []
+    for source_id, text in texts.items():
+        try:
+            text.original.encode("utf-8")
+        except UnicodeEncodeError:
+            continue
+        ids.append(source_id)
+        originals.append(text.original)
+    frame = pl.DataFrame({"source_id": ids, _TEXT: originals}, schema={"source_id": pl.String, _TEXT: pl.String})
+    return frame.with_columns(pl.col(_TEXT).str.len_chars().cast(pl.Int64).alias(_LENGTH))
+
+
+@lru_cache(maxsize=None)
+def _edge_space() -> str:
+    """A regex: the text starts or ends with whitespace (`str.isspace`, which is not the regex engine's `\\s`)."""
+    import re
+
+    from nkru.text import LAST_SPACE
+
+    spaces = "".join(re.escape(chr(c)) for c in range(LAST_SPACE + 1) if chr(c).isspace())
+    return f"^[{spaces}]|[{spaces}]$"
+
+
+def _verbatim_marked(combos: Any, texts_frame: Any) -> Any:
+    """The distinct (source_id, quote, quote_start, quote_end) with `_start`, `_end` (the offsets when both
+    cells are plain digits) and `_verbatim`: the text at those offsets is the quote itself, and neither
+    starts nor ends with whitespace -- then `slice_problem` has nothing to say (code points, as polars
+    slices strings). Everything else is left to `slice_problem` (folding, odd cells, problems)."""
+    import polars as pl
+
+    from nkru.offsets import END, START
+
+    def digits(column: str) -> Any:
+        cell = pl.col(column)
+        return pl.when(cell.str.contains(r"^[0-9]{1,18}$")).then(cell.cast(pl.Int64, strict=False))
+
+    marked = combos.join(texts_frame, on="source_id", how="left").with_columns(digits(START).alias(_START),
+                                                                              digits(END).alias(_END))
+    start, end = pl.col(_START), pl.col(_END)
+    verbatim = (start.is_not_null() & end.is_not_null() & (start < end) & (end <= pl.col(_LENGTH))
+                & pl.col(_TEXT).is_not_null())
+    length = pl.when(start < end).then(end - start).otherwise(0)  # every branch is evaluated: never negative
+    verbatim = verbatim & (pl.col(_TEXT).str.slice(start.fill_null(0), length.fill_null(0)) == pl.col("quote"))
+    verbatim = verbatim & ~pl.col("quote").str.contains(_edge_space())
+    return marked.with_columns(verbatim.fill_null(False).alias(_VERBATIM)).drop(_TEXT, _LENGTH)
 
 
 def _classify_all(sources: list[tuple[FoldedText, list[Sentence], list[tuple[int, int]], list[tuple[int, int]]]]

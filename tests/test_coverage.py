@@ -468,3 +468,41 @@ def test_classifying_all_texts_at_once_is_classifying_each(sources):
         expected.append(cov.classify(sentences, [Span(*q) for q in quotes], [Span(*x) for x in exclusions]))
     assert cov._classify_all(prepared) == expected
     assert sum(map(len, expected)) == sum(len(s) for _, s, _, _ in prepared)
+
+
+_CHARS = st.sampled_from(["a", "b", "é", "e\u0301", " ", "\n", "\x1c", "\u3000", "\u00a0", "😀", "."])
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.tuples(st.lists(_CHARS, max_size=30).map("".join), st.integers(0, 35), st.integers(0, 35),
+                          st.sampled_from(["", " ", "0", "x", "99999999999999999999"]), st.booleans()),
+                min_size=1, max_size=25))
+def test_passages_marked_verbatim_column_wise_are_the_quotes(rows):
+    """What polars marks verbatim (offsets plain digits, the text there the quote itself, no whitespace at
+    its ends) is exactly what slice_problem accepts without folding; everything else goes to slice_problem."""
+    import re
+
+    import polars as pl
+
+    from nkru.offsets import parse_offset, slice_problem
+
+    texts, combos = {}, []
+    for index, (original, start, end, odd, sliced) in enumerate(rows):
+        texts[f"S{index}"] = FoldedText(original)
+        quote = original[start:end] if sliced else original[end:start] + "a"
+        cells = (f"{start}", f"{end}") if odd == "" else (f"{start}{odd}" if odd != " " else f" {start}", f"{end}")
+        combos.append((f"S{index}", quote or "q", *cells))
+    combos.append(("S-unknown", "q", "0", "1"))
+    frame = pl.DataFrame(combos, schema={c: pl.String for c in ("source_id", "quote", "quote_start", "quote_end")},
+                         orient="row")
+    marked = cov._verbatim_marked(frame, cov._texts_frame(texts))
+    assert marked.height == len(combos)
+    for source_id, quote, start_cell, end_cell, start, end, verbatim in marked.rows():
+        text = texts.get(source_id)
+        parsed = (parse_offset(start_cell), parse_offset(end_cell))
+        plain = all(re.fullmatch("[0-9]{1,18}", cell) for cell in (start_cell, end_cell))  # else: slice_problem
+        expected = (plain and text is not None and text.original[parsed[0]:parsed[1]] == quote
+                    and slice_problem(text.original, quote, *parsed) is None)
+        assert verbatim == expected, (source_id, quote, start_cell, end_cell)
+        if verbatim:
+            assert (start, end) == parsed
