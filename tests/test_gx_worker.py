@@ -202,6 +202,12 @@ def test_a_worker_that_cannot_start_leaves_the_layer_to_this_process(tmp_path: P
     def refuse(*args, **kwargs):
         raise OSError("no processes left")
 
+    monkeypatch.setattr(gx_worker.tempfile, "TemporaryFile", refuse)  # no temporary folder
+    assert gx_worker.Worker.start() is None
+    monkeypatch.undo()
+    monkeypatch.setattr(sys, "frozen", True, raising=False)  # a frozen app: sys.executable is the app
+    assert gx_worker.Worker.start() is None
+    monkeypatch.undo()
     monkeypatch.setattr(gx_worker.subprocess, "Popen", refuse)
     assert gx_worker.Worker.start() is None
     report = api.validate_package(REPO, options=api.Options(gx_process=True))

@@ -129,15 +129,17 @@ class Worker:
     @classmethod
     def start(cls) -> "Worker | None":
         """Start a worker, or None when no process can be started here (then run in this process)."""
-        if not sys.executable:
+        if not sys.executable or getattr(sys, "frozen", False):  # no interpreter to start (a frozen app)
             return None
-        errors = tempfile.TemporaryFile()
+        errors = None
         try:
+            errors = tempfile.TemporaryFile()
             process = subprocess.Popen([sys.executable, "-P", "-c", _BOOT, _HOME, str(os.getpid())],
                                        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=errors,
                                        close_fds=True)
-        except OSError:
-            errors.close()
+        except OSError:  # no temporary file, no process: run in this one
+            if errors is not None:
+                errors.close()
             return None
         return cls(process, errors)
 
