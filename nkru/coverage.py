@@ -447,25 +447,12 @@ def quote_span(row: dict[str, Any], text: FoldedText, with_offsets: bool) -> lis
         return []
     if not with_offsets:
         return text.find_all(quote)
-    from nkru.offsets import offsets_of
+    from nkru.offsets import offsets_of, slice_problem
 
     place = offsets_of(row)
     if place is None or slice_problem(text.original, quote, *place) is not None:
         return []
     return [text.folded_span(*place)]
-
-
-def slice_problem(original: str, quote: str, start: int, end: int) -> tuple[str, str] | None:
-    """`nkru.offsets.slice_problem` (None when original[start:end] is the quote), with the common case --
-    the passage is the quote verbatim and neither starts nor ends with whitespace -- decided without
-    folding either."""
-    if 0 <= start < end <= len(original):
-        passage = original[start:end]
-        if passage == quote and not passage[0].isspace() and not passage[-1].isspace():
-            return None
-    from nkru import offsets
-
-    return offsets.slice_problem(original, quote, start, end)
 
 
 def locate(texts: dict[str, FoldedText], pairs: Iterable[tuple[str, str]]) -> dict[tuple[str, str], list[Span]]:
@@ -549,7 +536,7 @@ def place_quotes(package: Package, texts: dict[str, FoldedText]) -> QuotePlaces:
     """
     import polars as pl
 
-    from nkru.offsets import END, START, offset_resources, parse_offset
+    from nkru.offsets import END, START, offset_resources, parse_offset, slice_problem
 
     with_offsets = set(offset_resources(package))
     places = QuotePlaces()

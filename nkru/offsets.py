@@ -75,6 +75,8 @@ def slice_problem(text: str, quote: str, start: int, end: int) -> tuple[str, str
     if end > len(text):
         return OUT_OF_RANGE, f"the text has {len(text)} code points, so quote_end {end} is past its end"
     passage = text[start:end]
+    if passage == quote and passage == passage.strip():
+        return None  # the common case, the quote verbatim: no need to fold either
     if fold(passage) != fold(quote):
         return MISMATCH, f"the text there reads {_short(passage)!r}"
     if passage != passage.strip():
