@@ -42,7 +42,8 @@ class Options:
     texts: Path | None = None  # a folder holding the article texts of an open release (matched by SHA-256)
     #: great-expectations in a worker process started at once, so its 2 s import overlaps the other
     #: layers: None decides (yes when the tables total under 256 MiB, great-expectations is not yet
-    #: imported here and NKRU_IN_PROCESS is not "1"), True always, False never (`--in-process`)
+    #: imported here, there are two cores or more and NKRU_IN_PROCESS is not "1"), True always, False
+    #: never (`--in-process`)
     gx_process: bool | None = None
     #: the running worker (`nkru.layers.gx_worker.Worker`), set by `validate_package` while it runs
     gx_worker: Any = dataclasses.field(default=None, repr=False, compare=False)
@@ -129,8 +130,9 @@ def validate_package(
 
 def _start_gx_worker(package: Package, names: list[str], options: Options):
     """A great-expectations worker (`nkru.layers.gx_worker`) when `options.gx_process` asks for one or
-    leaves it to us and it pays: the import still to do, and tables small enough that the worker's copy
-    of a batch does not matter (beyond, the import is a small part of the run); else None."""
+    leaves it to us and it pays: the import still to do, a second core to do it on, and tables small
+    enough that the worker's copy of a batch does not matter (beyond, the import is a small part of
+    the run); else None."""
     import os
     import sys
 
@@ -141,6 +143,8 @@ def _start_gx_worker(package: Package, names: list[str], options: Options):
     if options.gx_process is None:
         if "great_expectations" in sys.modules or os.environ.get(gx_worker.IN_PROCESS_ENV) == "1":
             return None
+        if gx_worker.usable_cpus() < 2:
+            return None  # nothing to overlap on one core: the worker would only add a second interpreter
         total = 0
         for spec in package.resources.values():
             with contextlib.suppress(Exception):  # an unusable path: the structure layer says why

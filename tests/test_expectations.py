@@ -160,6 +160,24 @@ def test_committed_suites_equal_generated():
     assert generate.stale(REPO) == [], "run `python -m nkru.suites.generate` and commit validate/suites/"
 
 
+def test_the_generate_command(package_copy, tmp_path, capsys):
+    from nkru.suites import generate
+
+    import shutil
+
+    assert generate.main(["--check", str(REPO)]) == 0
+    shutil.copytree(REPO / "validate" / "suites", package_copy / "validate" / "suites")
+    assert generate.main(["--check", str(package_copy)]) == 0
+    schema = package_copy / "schemas" / "denials.json"
+    schema.write_text(schema.read_text(encoding="utf-8").replace('"required": true', '"required": false', 1),
+                      encoding="utf-8")
+    capsys.readouterr()
+    assert generate.main(["--check", str(package_copy)]) == 1
+    assert capsys.readouterr().out.splitlines() == [f"stale: {package_copy / 'validate' / 'suites' / 'denials.json'}"]
+    assert generate.main([str(tmp_path / "nowhere")]) == 2  # a clear error, no traceback
+    assert "no such directory" in capsys.readouterr().err
+
+
 def test_suites_have_no_random_ids_and_load_in_gx():
     import great_expectations as gx
 

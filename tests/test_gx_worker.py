@@ -267,6 +267,7 @@ def test_when_a_worker_is_started(monkeypatch):
     names = api.select_layers()
     monkeypatch.delenv(gx_worker.IN_PROCESS_ENV, raising=False)
     monkeypatch.delitem(sys.modules, "great_expectations", raising=False)  # (restored after the test)
+    monkeypatch.setattr(gx_worker, "usable_cpus", lambda: 2)
     started = []
     monkeypatch.setattr(gx_worker.Worker, "start", classmethod(lambda cls: started.append(1) or "worker"))
     assert api._start_gx_worker(package, names, api.Options()) == "worker"  # small, import not paid: yes
@@ -281,9 +282,13 @@ def test_when_a_worker_is_started(monkeypatch):
     monkeypatch.delenv(gx_worker.IN_PROCESS_ENV)
     monkeypatch.setitem(sys.modules, "great_expectations", object())  # already imported: no gain
     assert api._start_gx_worker(package, names, api.Options()) is None
+    monkeypatch.delitem(sys.modules, "great_expectations")
+    monkeypatch.setattr(gx_worker, "usable_cpus", lambda: 1)  # one core: nothing to overlap
+    assert api._start_gx_worker(package, names, api.Options()) is None
     assert len(started) == 2
 
 
+@pytest.mark.skipif(gx_worker.usable_cpus() < 2, reason="with one core the default is one process")
 def test_by_default_a_fresh_process_never_imports_great_expectations_itself():
     env = {k: v for k, v in os.environ.items() if k != gx_worker.IN_PROCESS_ENV}
     script = ("import sys\nfrom nkru.api import validate_package\n"

@@ -51,6 +51,14 @@ _BOOT = ("import sys; sys.path.append(sys.argv[1]); "
          "from nkru.layers.gx_worker import main; main(sys.argv[2:])")
 
 
+def usable_cpus() -> int:
+    """The CPUs this process may run on (its affinity where the system says, else all of them)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
+
+
 class WorkerFailed(RuntimeError):
     """The worker died or failed; `kind` is the error's kind (an exception name in the worker)."""
 

@@ -238,17 +238,27 @@ def write(root: str | Path = ".", directory: Path | None = None) -> list[Path]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = list(sys.argv[1:] if argv is None else argv)
-    check_only = "--check" in args
-    args = [a for a in args if a != "--check"]
-    root = Path(args[0]) if args else Path(".")
-    if check_only:
-        names = stale(root)
-        for name in names:
-            print(f"stale: {suite_path(name, suites_dir(root))}")
-        return 1 if names else 0
-    for path in write(root):
-        print(f"wrote {path}")
+    """`python -m nkru.suites.generate [--check] [ROOT]`: rewrite the suites, or (--check) list the stale ones."""
+    import argparse
+
+    from nkru.package import PackageError
+
+    parser = argparse.ArgumentParser(prog="python -m nkru.suites.generate",
+                                     description="Generate the expectation suites in validate/suites/ from the Table Schemas.")
+    parser.add_argument("root", nargs="?", type=Path, default=Path("."), help="the package (default: .)")
+    parser.add_argument("--check", action="store_true", help="only list stale suites; exit 1 if any")
+    args = parser.parse_args(argv)
+    try:
+        if args.check:
+            names = stale(args.root)
+            for name in names:
+                print(f"stale: {suite_path(name, suites_dir(args.root))}")
+            return 1 if names else 0
+        for path in write(args.root):
+            print(f"wrote {path}")
+    except (PackageError, ValueError, OSError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     return 0
 
 
