@@ -192,16 +192,25 @@ def test_workflow_runs_on_push_and_pull_request():
 
 
 def test_workflow_keeps_the_sentence_cache_before_validating():
-    """CI keeps nkru's sentence cache (its default folder) between runs, keyed on the archived texts."""
+    """CI keeps nkru's sentence cache (its default folder) between runs, keyed on the archived texts:
+    the composite action the workflow validates with does it, before validating."""
+    import yaml
+
     from nkru import coverage
 
     [job] = _workflow()["jobs"].values()
-    steps = job["steps"]
+    [gate] = [step for step in job["steps"] if step.get("name") == "Validate"]
+    assert gate["uses"] == "./" and gate.get("with", {}).get("sentence-cache", "true") == "true"
+    action = yaml.safe_load((REPO / "action.yml").read_text(encoding="utf-8"))
+    assert action["inputs"]["sentence-cache"]["default"] == "true"
+    steps = action["runs"]["steps"]
     index = {step.get("name"): i for i, step in enumerate(steps)}
     cache = steps[index["Sentence cache"]]
     assert cache["uses"].startswith("actions/cache@") and index["Sentence cache"] < index["Validate"]
+    assert cache["if"] == "${{ inputs.sentence-cache == 'true' }}"
     assert cache["with"]["path"] == "~/.cache/nkru"
-    assert "hashFiles('data/sources/*.txt')" in cache["with"]["key"]
+    assert "hashFiles(format('{0}/**/*.txt', inputs.path))" in cache["with"]["key"]
+    assert cache["with"]["restore-keys"] and cache["with"]["key"].startswith(cache["with"]["restore-keys"])
     # ... which is where nkru keeps it when nothing says otherwise
     import os
     from pathlib import Path
