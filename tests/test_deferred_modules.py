@@ -114,3 +114,25 @@ def test_great_expectations_still_imports_them(name: str):
         print({name!r} in sys.modules)
     """)
     assert out == ["True"]
+
+
+def test_threads_asking_at_once_get_one_real_module():
+    out = _run("""
+        import sys, threading
+        from nkru.layers.expectations import _gx
+        _gx()
+        stand_in = sys.modules["scipy.stats"]
+        found, start = [], threading.Barrier(8)
+
+        def ask():
+            start.wait()
+            found.append(stand_in.norm)
+
+        threads = [threading.Thread(target=ask) for _ in range(8)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        print(len(found), len({id(f) for f in found}), found[0] is sys.modules["scipy.stats"].norm)
+    """)
+    assert out == ["8", "1", "True"]

@@ -29,6 +29,7 @@ import importlib
 import importlib.util
 import math
 import sys
+import threading
 import types
 import weakref
 from dataclasses import dataclass, field
@@ -109,6 +110,9 @@ def _code(expectation_type: str, row_level: bool) -> str:
 DEFERRED_MODULES = ("scipy.stats", "altair")
 
 
+_DEFERRED_LOCK = threading.RLock()
+
+
 class _Deferred(types.ModuleType):
     """Stands in `sys.modules` for a module not yet imported; the first attribute asked of it (other
     than the import system's own `__spec__`, `__name__`, `__file__`, `__loader__`) imports the
@@ -126,15 +130,18 @@ class _Deferred(types.ModuleType):
     def _real(self) -> types.ModuleType:
         real = self.__dict__.get("_deferred_real")
         if real is None:
-            name = self.__name__
-            if sys.modules.get(name) is self:
-                del sys.modules[name]
-            try:
-                real = importlib.import_module(name)
-            except BaseException:
-                sys.modules.setdefault(name, self)
-                raise
-            self.__dict__["_deferred_real"] = real
+            with _DEFERRED_LOCK:  # two threads asking at once import it once
+                real = self.__dict__.get("_deferred_real")
+                if real is None:
+                    name = self.__name__
+                    if sys.modules.get(name) is self:
+                        del sys.modules[name]
+                    try:
+                        real = importlib.import_module(name)
+                    except BaseException:
+                        sys.modules.setdefault(name, self)
+                        raise
+                    self.__dict__["_deferred_real"] = real
         return real
 
 
