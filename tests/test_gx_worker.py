@@ -20,6 +20,8 @@ import time
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from nkru import api
 from nkru.layers import gx_worker
@@ -371,3 +373,26 @@ def test_the_command_waits_for_its_worker_and_leaves_no_process_behind():
     out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env, timeout=300)
     assert out.stderr.split()[-2:] == ["0", "none"], out.stderr[-2000:]
     assert "valid" in out.stdout
+
+
+_JSON = st.recursive(st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(),
+                     lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(), inner, max_size=4),
+                     max_leaves=20)
+
+
+@given(headers=st.lists(st.dictionaries(st.text(), _JSON, max_size=5), min_size=1, max_size=4),
+       payloads=st.lists(st.binary(max_size=200), min_size=4, max_size=4), cut=st.integers(min_value=0))
+def test_any_messages_round_trip_and_any_cut_ends_cleanly(headers, payloads, cut):
+    stream = io.BytesIO()
+    for header, payload in zip(headers, payloads):
+        gx_worker._send(stream, header, payload)
+    whole = stream.getvalue()
+    stream.seek(0)
+    assert [gx_worker._receive(stream) for _ in headers] == list(zip(headers, payloads[:len(headers)]))
+    assert gx_worker._receive(stream) is None
+    cut %= len(whole)
+    partial = io.BytesIO(whole[:cut])
+    received = []
+    while (message := gx_worker._receive(partial)) is not None:
+        received.append(message)
+    assert received == list(zip(headers, payloads))[:len(received)]  # whole messages only, in order
