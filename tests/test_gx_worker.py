@@ -396,3 +396,24 @@ def test_any_messages_round_trip_and_any_cut_ends_cleanly(headers, payloads, cut
     while (message := gx_worker._receive(partial)) is not None:
         received.append(message)
     assert received == list(zip(headers, payloads))[:len(received)]  # whole messages only, in order
+
+
+def test_output_printed_while_the_worker_starts_is_skipped(tmp_path: Path, monkeypatch):
+    """A sitecustomize that prints (before the worker can set its standard output aside) changes nothing."""
+    (tmp_path / "sitecustomize.py").write_text("print('hello from sitecustomize', flush=True)\n", encoding="utf-8")
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(filter(None, [str(tmp_path), os.environ.get("PYTHONPATH")])))
+    report = api.validate_package(REPO, options=api.Options(gx_process=True))
+    assert report.valid and _expectations(_outcome(report))[1] > 90
+
+
+def test_a_worker_that_never_starts_is_a_layer_error(monkeypatch):
+    monkeypatch.setattr(gx_worker.Worker, "start", classmethod(_failing_worker(
+        "import sys; sys.stdout.write('x' * 100); sys.stdout.flush()")))  # output, but never the marker
+    report = api.validate_package(REPO, options=api.Options(gx_process=True))
+    assert "exit status 0" in _layer_error(report)["message"]
+
+
+def test_a_garbled_stream_is_the_end_not_a_hang():
+    stream = io.BytesIO(gx_worker._HEADER.pack(1 << 62, 0) + b"{}")
+    with pytest.raises(ValueError, match="not the worker's"):
+        gx_worker._receive(stream)

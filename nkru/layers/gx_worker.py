@@ -11,7 +11,8 @@ same frame in either process, and the same `_findings` maps its outcome (tests/t
 runs both paths and compares the reports).
 
 Messages are length-prefixed: 16 bytes (the JSON header's length and the payload's, little
-endian), the JSON header, then the payload (the frame) if any. Nothing from the package reaches
+endian), the JSON header, then the payload (the frame) if any. The worker's answers follow a
+MARKER, so that whatever the interpreter printed while starting is skipped. Nothing from the package reaches
 the worker except through these frames and suites, which the layer builds as before.
 
 The worker exits when its input closes, so it never outlives this process: on Linux it also asks
@@ -87,12 +88,37 @@ def _read_exactly(stream: IO[bytes], size: int) -> bytes | None:
     return b"".join(chunks)
 
 
+#: What the worker writes first on its replies stream. Anything before it (a `sitecustomize` that
+#: prints while the interpreter starts, before the worker can redirect its standard output) is
+#: skipped, up to MARKER_SEARCH bytes.
+MARKER = b"\x00nkru-gx-worker-1\x00"
+MARKER_SEARCH = 1 << 20
+#: No message is larger (a batch of a package under AUTO_LIMIT is far smaller): a larger size means
+#: the stream is not what the other side wrote.
+MAX_MESSAGE = 8 << 30
+
+
+def _skip_to_marker(stream: IO[bytes]) -> bool:
+    """Read up to and including MARKER; False when the stream ends (or runs too long) first."""
+    window = b""
+    for _ in range(MARKER_SEARCH + len(MARKER)):
+        byte = stream.read(1)
+        if not byte:
+            return False
+        window = (window + byte)[-len(MARKER):]
+        if window == MARKER:
+            return True
+    return False
+
+
 def _receive(stream: IO[bytes]) -> tuple[dict[str, Any], bytes] | None:
     """The next message, or None when the stream ended."""
     sizes = _read_exactly(stream, _HEADER.size)
     if sizes is None:
         return None
     header_size, payload_size = _HEADER.unpack(sizes)
+    if header_size > MAX_MESSAGE or payload_size > MAX_MESSAGE:
+        raise ValueError(f"a message of {header_size} + {payload_size} bytes: the stream is not the worker's")
     header = _read_exactly(stream, header_size)
     payload = _read_exactly(stream, payload_size) if payload_size else b""
     if header is None or payload is None:
@@ -161,14 +187,19 @@ class Worker:
             self.process.stdin.close()  # the worker's input ends: it exits
 
     def _read(self) -> None:
-        while True:
+        try:
+            started = _skip_to_marker(self.process.stdout)
+        except Exception:  # noqa: BLE001
+            started = False
+        while started:
             try:
                 reply = _receive(self.process.stdout)
-            except (OSError, ValueError):
+            except Exception:  # noqa: BLE001 -- a broken or garbled stream ends the worker's answers, never this thread silently
                 reply = None
             self._answers.put(reply[0] if reply is not None else None)
             if reply is None:
                 return
+        self._answers.put(None)  # no marker: the worker never started
 
     def submit(self, call: str, **arguments: Any) -> int:
         payload = b""
@@ -291,6 +322,8 @@ def main(argv: list[str]) -> int:
     replies = os.fdopen(os.dup(1), "wb")
     os.dup2(2, 1)
     sys.stdout = sys.stderr
+    replies.write(MARKER)
+    replies.flush()
     import gc
 
     # No cyclic garbage collection for the worker's life (as in `nkru.api` while the layers run):
