@@ -17,14 +17,13 @@ import signal
 import sqlite3
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 
 from nkru.fsutil import KILL_ENV
 from tests.conftest import copy_package
-from tests.helpers import set_cell
+from tests.helpers import run_cli, set_cell
 
 OLD, NEW = "KILL9-OLD-STATE", "KILL9-NEW-STATE"
 RANDOM_KILLS = max(1, int(os.environ.get("NKRU_FUZZ_EXAMPLES", "3")) // 5)
@@ -38,10 +37,19 @@ def nkru(*args: str, kill_at: str | None = None, cwd: Path | None = None) -> sub
                           timeout=600)
 
 
+def nkru_here(*args: str) -> int:
+    """Run `nkru ARGS` in this process (no kill planned: the uninterrupted runs before and after the kills
+    need no process of their own); returns the exit code."""
+    assert KILL_ENV not in os.environ
+    return run_cli(*args).exit_code
+
+
 def nkru_killed_after(delay: float, *args: str) -> int:
     process = subprocess.Popen([sys.executable, "-m", "nkru", *args], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    time.sleep(delay)
-    process.send_signal(signal.SIGKILL)
+    try:
+        process.wait(timeout=delay)  # done before the delay: there is nothing left to kill
+    except subprocess.TimeoutExpired:
+        process.send_signal(signal.SIGKILL)
     return process.wait()
 
 
@@ -81,13 +89,13 @@ REPORT_POINTS = ["dir-written", "dir-swapped", "dir-old-removed"]
 def test_report_killed_at_every_step_leaves_the_old_report_or_the_new(packages, tmp_path):
     old, new = packages
     out = tmp_path / "report"
-    assert nkru("report", str(old), "--out", str(out), "--no-validation").returncode == 0
+    assert nkru_here("report", str(old), "--out", str(out), "--no-validation") == 0
     assert report_state(out) == "old"
     seen = set()
     points = [(point, None) for point in REPORT_POINTS] + [(None, random.uniform(0.5, 6.0)) for _ in range(RANDOM_KILLS)]
     for point, delay in points:
         if report_state(out) == "new":  # start each kill from the old report
-            assert nkru("report", str(old), "--out", str(out), "--no-validation").returncode == 0
+            assert nkru_here("report", str(old), "--out", str(out), "--no-validation") == 0
         if point:
             result = nkru("report", str(new), "--out", str(out), "--no-validation", kill_at=point)
             assert result.returncode == -signal.SIGKILL, (point, result.stderr)
@@ -95,7 +103,7 @@ def test_report_killed_at_every_step_leaves_the_old_report_or_the_new(packages, 
             nkru_killed_after(delay, "report", str(new), "--out", str(out), "--no-validation")
         seen.add(report_state(out))
     assert seen <= {"old", "new"} and "new" in seen  # killed after the swap, the new report is whole
-    assert nkru("report", str(new), "--out", str(out), "--no-validation").returncode == 0  # a rerun recovers
+    assert nkru_here("report", str(new), "--out", str(out), "--no-validation") == 0  # a rerun recovers
     assert report_state(out) == "new"
     assert leftovers(tmp_path) == []
 
@@ -159,13 +167,13 @@ def test_export_killed_at_every_step_leaves_the_old_export_or_the_new(packages, 
     old, new = packages
     folder = tmp_path / "exports"
     args = lambda package: ("export", "--to", fmt, "--no-check", "--out", str(folder) + "/", str(package))  # noqa: E731
-    assert nkru(*args(old)).returncode == 0
+    assert nkru_here(*args(old)) == 0
     assert export_state(folder, fmt) == "old"
     seen = set()
     points = [(point, None) for point in EXPORTS[fmt][2]] + [(None, random.uniform(0.5, 5.0)) for _ in range(RANDOM_KILLS)]
     for point, delay in points:
         if export_state(folder, fmt) == "new":
-            assert nkru(*args(old)).returncode == 0
+            assert nkru_here(*args(old)) == 0
         if point:
             result = nkru(*args(new), kill_at=point)
             assert result.returncode == -signal.SIGKILL, (point, result.stderr)
@@ -173,6 +181,6 @@ def test_export_killed_at_every_step_leaves_the_old_export_or_the_new(packages, 
             nkru_killed_after(delay, *args(new))
         seen.add(export_state(folder, fmt))
     assert "new" in seen and "old" in seen
-    assert nkru(*args(new)).returncode == 0  # a rerun recovers
+    assert nkru_here(*args(new)) == 0  # a rerun recovers
     assert export_state(folder, fmt) == "new"
     assert leftovers(tmp_path) == []
