@@ -12,6 +12,7 @@ from pathlib import Path
 
 from tests.conftest import copy_package
 from tests.helpers import git, init_repo, run_cli
+from nkru import release
 from nkru.api import validate_package
 from nkru.transaction import STATE_DIR, SUFFIX
 
@@ -49,10 +50,21 @@ def run(root: Path, crash_at: int | None) -> int:
     return subprocess.run([sys.executable, "-c", RELEASE, str(root)], env=env, capture_output=True).returncode
 
 
-def test_a_release_killed_at_any_step_leaves_the_old_state_or_is_completed_by_the_rerun(tmp_path):
+def run_here(root: Path) -> int:
+    """The release of RELEASE, uninterrupted, in this process (only a run that is killed needs its own)."""
+    assert "NKRU_CRASH_AT" not in os.environ and "SOURCE_DATE_EPOCH" not in os.environ
+    plan = release.plan_release(root, "2.0.0", date="2026-12-01", validate=False)
+    assert plan.ok, plan.refusals
+    release.write_release(plan)
+    return 0
+
+
+def test_a_release_killed_at_any_step_leaves_the_old_state_or_is_completed_by_the_rerun(tmp_path, monkeypatch):
+    monkeypatch.delenv("NKRU_CRASH_AT", raising=False)
+    monkeypatch.delenv("SOURCE_DATE_EPOCH", raising=False)
     reference = fresh(tmp_path, "reference")
     before = state(reference)
-    assert run(reference, None) == 0
+    assert run(reference, None) == 0  # the reference in a fresh process, as the killed runs
     after = state(reference)
     assert after != before and leftovers(reference) == []
     assert after["dist/nkru-0.9.0.zip"] == before["dist/nkru-0.9.0.zip"]
@@ -78,7 +90,7 @@ def test_a_release_killed_at_any_step_leaves_the_old_state_or_is_completed_by_th
         else:
             assert now == before
         # The rerun recovers first, then ends exactly where an uninterrupted release does.
-        assert run(root, None) == 0
+        assert run_here(root) == 0
         assert state(root) == after, crash_at
         assert leftovers(root) == [], (crash_at, leftovers(root))
         assert git(root, "status", "--porcelain", "--", ".") == git(reference, "status", "--porcelain", "--", ".")
