@@ -145,11 +145,7 @@ def _start_gx_worker(package: Package, names: list[str], options: Options):
             return None
         if gx_worker.usable_cpus() < 2:
             return None  # nothing to overlap on one core: the worker would only add a second interpreter
-        total = 0
-        for spec in package.resources.values():
-            with contextlib.suppress(Exception):  # an unusable path: the structure layer says why
-                total += package.resolve(spec.path).stat().st_size if spec.path else 0
-        if total > gx_worker.AUTO_LIMIT:
+        if sum(package.file_sizes().values()) > gx_worker.AUTO_LIMIT:
             return None
     return gx_worker.Worker.start()
 

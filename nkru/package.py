@@ -441,6 +441,19 @@ class Package:
         self._tables[resource] = table
         return table
 
+    def file_sizes(self) -> dict[str, int]:
+        """Bytes of each resource's local file, by resource name; a resource whose path cannot be used
+        (remote, unsafe, missing) is left out: reading it reports why."""
+        sizes: dict[str, int] = {}
+        for name, spec in self.resources.items():
+            if spec.path is None or is_remote(spec.path):
+                continue
+            try:
+                sizes[name] = self.resolve(spec.path).stat().st_size
+            except (OSError, ValueError, RuntimeError):  # RuntimeError: a symlink loop (Python < 3.13)
+                continue
+        return sizes
+
     def release_columns(self, keep: dict[str, set[str]]) -> None:
         """Release from memory the cells of every column of the tables read so far whose header label
         is not in `keep[resource]` (the primary key always stays; a resource not in `keep` keeps only its key)."""

@@ -310,6 +310,8 @@ class GreatExpectations:
     def __init__(self) -> None:
         self.context = _context()
         self.site: Path | None = None
+        self._answers: dict[int, dict[str, Any]] = {}  # ticket -> answer not yet taken (`submit`, `result`)
+        self._submitted = 0
         # One asset and batch definition for every frame: each one added makes the context
         # re-serialise its whole configuration.
         self.data = self.context.data_sources.add_pandas("nkru").add_dataframe_asset("frame") \
@@ -347,8 +349,8 @@ class GreatExpectations:
         """Run `call` (open_site, validate, build_docs) now; `result` gives its answer. The worker
         (`nkru.layers.gx_worker.Worker`) has the same two methods and runs the calls in order."""
         answer = getattr(self, call)(**arguments)
-        self._answers = getattr(self, "_answers", {})
-        ticket = len(self._answers)
+        ticket = self._submitted
+        self._submitted += 1
         self._answers[ticket] = answer if isinstance(answer, dict) else {}
         return ticket
 
