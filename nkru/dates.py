@@ -19,6 +19,11 @@ not the unit it claims (a "month" that runs over two months).
 `edtf()` writes a range as an Extended Date/Time Format (ISO 8601-2) string: the
 unit itself for a day, month or year (``2024-11-22``, ``2024-11``, ``2023``), an
 interval otherwise (``2022-12-01/2023-08-31``).
+
+**Open bounds.** Where the text bounds only one side, the other side is empty (None / null): an open
+start (no earliest day in the text) or an open end. EDTF writes them as open intervals,
+``../2023-11-23`` and ``2022-02-24/..``. A range with an open side is never exactly one unit, so its
+precision is ``range``; a range with both sides open says nothing and is not a date.
 """
 
 from __future__ import annotations
@@ -100,8 +105,13 @@ def agrees(start: date, end: date, precision: str) -> bool:
     return precision in PRECISIONS and span_precision(start, end) == precision
 
 
-def edtf(start: date, end: date) -> str:
-    """The range as an EDTF / ISO 8601-2 string: ``2024-11-22``, ``2024-11``, ``2023`` or ``start/end``."""
+def edtf(start: date | None, end: date | None) -> str | None:
+    """The range as an EDTF / ISO 8601-2 string: ``2024-11-22``, ``2024-11``, ``2023`` or ``start/end``;
+    an open side as ``..`` (``../2023-11-23``, ``2022-02-24/..``); None when both sides are open."""
+    if start is None or end is None:
+        if start is None and end is None:
+            return None
+        return f"{start.isoformat() if start else '..'}/{end.isoformat() if end else '..'}"
     precision = span_precision(start, end)
     if precision == DAY:
         return start.isoformat()
@@ -167,6 +177,14 @@ def precision_agrees_expr(start, end, precision):
     return ~bad.fill_null(False)
 
 
+def open_precision_agrees_expr(start_open, end_open, precision):
+    """True per row unless exactly one side is open (two Boolean expressions or names) and `precision`
+    is a known unit other than ``range``: an open range is never exactly one day, month or year."""
+    one_open = _col(start_open) ^ _col(end_open)
+    bad = one_open & _col(precision).is_in(list(UNITS))
+    return ~bad.fill_null(False)
+
+
 def order_agrees_expr(start, end):
     """True per row unless both dates are set and `start` is after `end` (two Date expressions or names)."""
     return ~(_col(start) > _col(end)).fill_null(False)
@@ -197,7 +215,8 @@ def order_agrees(start, end):
 
 
 def edtf_expr(start: str = "date_start", end: str = "date_end"):
-    """`edtf()` as a polars expression over two Date columns (null where a date is missing or the range reversed)."""
+    """`edtf()` as a polars expression over two Date columns: an open (null) side as ``..``; null where
+    both sides are open or the range is reversed."""
     import polars as pl
 
     first, last = pl.col(start), pl.col(end)
@@ -208,7 +227,10 @@ def edtf_expr(start: str = "date_start", end: str = "date_end"):
     is_year = (same_year & (first.dt.month() == 1) & (first.dt.day() == 1)
                & (last.dt.month() == 12) & (last.dt.day() == 31))
     day = first.dt.strftime("%Y-%m-%d")
-    return (pl.when(first.is_null() | last.is_null() | (first > last)).then(None)
+    return (pl.when(first.is_null() & last.is_null()).then(None)
+            .when(first.is_null()).then(pl.lit("../") + last.dt.strftime("%Y-%m-%d"))
+            .when(last.is_null()).then(first.dt.strftime("%Y-%m-%d") + pl.lit("/.."))
+            .when(first > last).then(None)
             .when(is_day).then(day)
             .when(is_month).then(first.dt.strftime("%Y-%m"))
             .when(is_year).then(first.dt.strftime("%Y"))

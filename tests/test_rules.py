@@ -586,3 +586,100 @@ def test_the_rules_layer_converts_no_table_to_pandas(monkeypatch):
     result = rules.check(package)
     assert result.checks > 0
     assert [f.message for f in result.findings] == []
+
+
+# -- open bounds and the source's publication day ------------------------------------------------------
+
+
+def _required(resource, field):
+    spec = next(f for f in REAL.resources[resource].schema["fields"] if f["name"] == field)
+    return bool(spec.get("constraints", {}).get("required"))
+
+
+#: (resource, side) for every side a schema lets be open (not required).
+OPENABLE = [(name, side) for name in DATED for side in ("date_start", "date_end") if not _required(name, side)]
+
+
+def test_some_dated_sides_may_be_open_and_sources_may_not():
+    assert ("events", "date_start") in OPENABLE and ("claims", "date_start") in OPENABLE
+    assert ("events", "date_end") in OPENABLE
+    assert not [side for name, side in OPENABLE if name == "sources"]
+    # a claim or denial is printed by its source, so its end is always bounded
+    assert ("claims", "date_end") not in OPENABLE and ("denials", "date_end") not in OPENABLE
+
+
+def _open_row(package, resource, side, precision="range"):
+    header, rows = read_table(package, resource)
+    index = len(rows) - 1
+    rows[index].update({side: "", "date_precision": precision})
+    write_table(package, resource, header, rows)
+    return index
+
+
+@pytest.mark.parametrize(("resource", "side"), OPENABLE)
+def test_an_open_side_with_precision_range_passes(package_copy, resource, side):
+    _open_row(package_copy, resource, side)
+    report = api.validate_package(package_copy, only=["structure", "rules"])
+    assert [f.message for f in report.findings if f.severity == "error"] == []
+
+
+@pytest.mark.parametrize(("resource", "side"), OPENABLE)
+@pytest.mark.parametrize("unit", ["day", "month", "year"])
+def test_an_open_side_with_a_unit_precision_fails(package_copy, resource, side, unit):
+    index = _open_row(package_copy, resource, side, precision=unit)
+    found = [f for f in rule_findings(package_copy) if f.code == "date-precision"]
+    assert len(found) == 1, [f.message for f in found]
+    assert found[0].row_id == row_id(package_copy, resource, index) and found[0].value == unit
+    assert found[0].line == line_of(package_copy, resource, index)
+    assert f"{side} is open" in found[0].message and "'range'" in found[0].message
+
+
+@pytest.mark.parametrize("resource", sorted({name for name, _ in OPENABLE if (name, "date_end") in OPENABLE
+                                             and (name, "date_start") in OPENABLE}))
+def test_a_row_open_on_both_sides_fails_once(package_copy, resource):
+    header, rows = read_table(package_copy, resource)
+    rows[0].update(date_start="", date_end="", date_precision="range")
+    write_table(package_copy, resource, header, rows)
+    report = api.validate_package(package_copy, only=["structure", "rules"])
+    errors = [f for f in report.findings if f.severity == "error"]
+    assert [(f.code, f.row_id) for f in errors] == [("date-unbounded", row_id(package_copy, resource, 0))]
+    assert errors[0].line == line_of(package_copy, resource, 0)
+
+
+@pytest.mark.parametrize(("resource", "field"), SOURCE_DATED)
+def test_ending_after_its_source_fails_once(package_copy, resource, field):
+    _, sources = read_table(package_copy, "sources")
+    header, rows = read_table(package_copy, resource)
+    index = len(rows) - 1
+    published = {s["source_id"]: s["date_end"] for s in sources}[rows[index][field]]
+    after = (dates.parse_date(published) + timedelta(days=1)).isoformat()
+    start = rows[index]["date_start"] or published
+    rows[index].update(date_start=start, date_end=after, date_precision="range" if start != after else "day")
+    write_table(package_copy, resource, header, rows)
+    findings = [f for f in rule_findings(package_copy) if f.severity == "error"]
+    assert [(f.code, f.field, f.value) for f in findings] == [("ends-after-source", "date_end", after)]
+    assert findings[0].row_id == row_id(package_copy, resource, index)
+    assert published in findings[0].message
+
+
+@pytest.mark.parametrize(("resource", "field"), SOURCE_DATED)
+def test_ending_on_the_day_of_publication_passes(package_copy, resource, field):
+    _, sources = read_table(package_copy, "sources")
+    header, rows = read_table(package_copy, resource)
+    published = {s["source_id"]: s["date_end"] for s in sources}[rows[0][field]]
+    rows[0].update(date_start="", date_end=published, date_precision="range")
+    write_table(package_copy, resource, header, rows)
+    assert [f.message for f in rule_findings(package_copy) if f.severity == "error"] == []
+
+
+@pytest.mark.parametrize(("start", "end", "text"), [
+    (None, date(2023, 11, 23), "../2023-11-23"),
+    (date(2022, 2, 24), None, "2022-02-24/.."),
+    (None, None, None),
+])
+def test_edtf_writes_open_bounds_as_open_intervals(start, end, text):
+    import polars as pl
+
+    assert dates.edtf(start, end) == text
+    frame = pl.DataFrame({"date_start": [start], "date_end": [end]}, schema={"date_start": pl.Date, "date_end": pl.Date})
+    assert frame.select(dates.edtf_expr()).item() == text

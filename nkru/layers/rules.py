@@ -67,6 +67,14 @@ define("date-precision", NAME, "{resource} line {line}: {row_id} date_precision 
 define("dated-after-source", NAME,
        "{resource} line {line}: {row_id} date_start {value} is after its source {source_id} was published (source date_end {source_end})",
        description="A claim or denial is dated after the publication of the source it is taken from.")
+define("date-unbounded", NAME, "{resource} line {line}: {row_id} has neither date_start nor date_end: "
+       "a dated row needs at least one bound the text supports",
+       description="A dated row leaves both date_start and date_end empty (open): at least one side must be bounded.")
+define("ends-after-source", NAME,
+       "{resource} line {line}: {row_id} date_end {value} is after its source {source_id} was published "
+       "(source date_end {source_end}): a statement is made at or before its source's latest publication day",
+       description="A claim or denial may end after the latest publication day of its source, so its range "
+                   "includes impossible days.")
 define("claim-event-mismatch", NAME,
        "{resource} line {line}: {row_id} {field}={value!r} is a claim about {event_field}={expected!r}, but this row has {event_field}={actual!r}",
        description="A denial rebuts a claim about another event than the denial's own event_id.")
@@ -130,11 +138,22 @@ class _Model(pa.DataFrameModel):
 class DatedRows(_Model):
     """A dated row: the range is in order and its precision is the most specific true description of it
     (day, month, year when it is exactly that unit, range otherwise). Dates are typed: null = missing
-    or malformed, and skipped."""
+    or malformed, and skipped. `start_open` / `end_open` are true where the cell is empty (an open
+    bound): at least one side is bounded, and a range with one open side has precision ``range``."""
 
     date_start: pl.Date = pa.Field(nullable=True)
     date_end: pl.Date = pa.Field(nullable=True)
     date_precision: str
+    start_open: bool
+    end_open: bool
+
+    @pa.dataframe_check(name="date-unbounded")
+    def bounded(cls, data: pa.PolarsData) -> pl.LazyFrame:
+        return data.lazyframe.select(~(pl.col("start_open") & pl.col("end_open")))
+
+    @pa.dataframe_check(name="date-open-precision")
+    def open_precision(cls, data: pa.PolarsData) -> pl.LazyFrame:
+        return data.lazyframe.select(dates.open_precision_agrees_expr("start_open", "end_open", "date_precision"))
 
     @pa.dataframe_check(name="date-order")
     def order(cls, data: pa.PolarsData) -> pl.LazyFrame:
@@ -146,14 +165,23 @@ class DatedRows(_Model):
 
 
 class SourceDatedRows(_Model):
-    """A row taken from a source is not dated after the source's publication (`source_date_end`)."""
+    """A row taken from a source (a claim or denial: a statement printed in it) is not dated after the
+    source's publication (`source_date_end`): it neither starts after it nor may end after it. (An
+    empty date_end is the structure layer's: the schemas make it required.)"""
 
     date_start: pl.Date = pa.Field(nullable=True)
+    date_end: pl.Date = pa.Field(nullable=True)
     source_date_end: pl.Date = pa.Field(nullable=True)
 
     @pa.dataframe_check(name="dated-after-source")
     def not_after_source(cls, data: pa.PolarsData) -> pl.LazyFrame:
         return data.lazyframe.select(dates.order_agrees_expr("date_start", "source_date_end"))
+
+    @pa.dataframe_check(name="ends-after-source")
+    def ends_by_source(cls, data: pa.PolarsData) -> pl.LazyFrame:
+        # A row that already starts after its source is the dated-after-source finding alone.
+        starts_in_time = dates.order_agrees_expr("date_start", "source_date_end")
+        return data.lazyframe.select(dates.order_agrees_expr("date_end", "source_date_end") | ~starts_in_time)
 
 
 class ClaimEventRows(_Model):
@@ -319,6 +347,13 @@ def _typed_dates(package: Package, name: str, table: Table, columns: Iterable[st
     return pl.DataFrame(typed, schema={c: pl.Date for c in columns}) if typed else pl.DataFrame()
 
 
+def _open_flags(table: Table, columns: dict[str, str]) -> list[pl.Series]:
+    """Per date column (name -> flag name): True where the cell is empty, an open bound (a malformed
+    date is not open: it is the structure layer's to report)."""
+    text = _text(table, columns)
+    return [(text.get_column(c) == "").alias(flag) for c, flag in columns.items()]
+
+
 def _row(table: Table, index: int) -> dict[str, str]:
     """One row as header label -> text (only for rows a rule reports)."""
     values = table.text.row(index)
@@ -412,13 +447,22 @@ def _date_rules(package: Package, tables: dict[str, Table], result: LayerResult)
         if table is None:
             continue
         typed = _typed_dates(package, name, table, ["date_start", "date_end"])
-        frame = typed.with_columns(_text(table, ["date_precision"]).get_column("date_precision"))
+        frame = typed.with_columns(_text(table, ["date_precision"]).get_column("date_precision"),
+                                   *_open_flags(table, {"date_start": "start_open", "date_end": "end_open"}))
         for failure in run_model(DatedRows, frame, result, name):
             row = _row(table, failure.index)
             start, end, precision = (row.get(c, "") for c in ("date_start", "date_end", "date_precision"))
             where = _where(name, table, failure.index)
             if failure.check == "date-order":
                 result.findings.append(Finding.make("date-order", field="date_start", value=start, end=end, **where))
+            elif failure.check == "date-unbounded":
+                result.findings.append(Finding.make("date-unbounded", field="date_start", value="", **where))
+            elif failure.check == "date-open-precision":
+                side = "date_start" if not start else "date_end"
+                result.findings.append(Finding.make(
+                    "date-precision", field="date_precision", value=precision, start=start or "..", end=end or "..",
+                    detail=f"{side} is open (no bound in the text), so the range is not exactly one {precision} "
+                           "and its precision is 'range'", **where))
             else:
                 first, last = typed.row(failure.index)
                 detail = dates.precision_problem(first, last, precision)
@@ -441,13 +485,14 @@ def _source_date_rules(package: Package, tables: dict[str, Table], result: Layer
             if target != SOURCES:
                 continue
             joined = _lookup(table, fields, sources, ref_fields, source_end)
-            frame = _typed_dates(package, name, table, ["date_start"]) \
+            frame = _typed_dates(package, name, table, ["date_start", "date_end"]) \
                 .with_columns(joined.get_column("source_date_end"))
             for failure in run_model(SourceDatedRows, frame, result, name):
                 row = _row(table, failure.index)
                 source_key = ",".join(row.get(f, "") for f in fields)
+                field = "date_start" if failure.check == "dated-after-source" else "date_end"
                 result.findings.append(Finding.make(
-                    "dated-after-source", field="date_start", value=row.get("date_start", ""), source_id=source_key,
+                    failure.check, field=field, value=row.get(field, ""), source_id=source_key,
                     source_end=joined.get_column("source_end_text")[failure.index] or "",
                     **_where(name, table, failure.index)))
 
