@@ -19,6 +19,7 @@ COMMANDS: dict[str, str] = {
     "release": "nkru.cli.release_cmd",
     "diff": "nkru.cli.diff_cmd",
     "cite": "nkru.cli.cite_cmd",
+    "agreement": "nkru.cli.agreement_cmd",
     "offsets": "nkru.cli.offsets_cmd",
     "add-source": "nkru.cli.add_source_cmd",
     "hook": "nkru.cli.hook_cmd",
