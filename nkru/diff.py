@@ -47,7 +47,7 @@ def stronger(a: str | None, b: str | None) -> str | None:
 class SchemaChange:
     """One change to a resource's schema, with the bump it needs."""
 
-    kind: str  # resource-added, resource-removed, table-missing, table-unreadable, field-added, field-removed, field-retyped, field-edited, fields-reordered, primary-key-changed, schema-edited
+    kind: str  # resource-added, resource-removed, table-missing, table-unreadable, field-added, field-removed, field-retyped, field-edited, field-optional, fields-reordered, primary-key-changed, schema-edited
     bump: str
     field: str | None = None
     old: Any = None
@@ -64,6 +64,7 @@ class SchemaChange:
             "field-removed": f"field {f} removed (was {self.old})",
             "field-retyped": f"field {f} retyped {self.old} → {self.new}" + (" (narrowed)" if self.bump == "major" else " (widened)"),
             "field-edited": f"field {f}: {', '.join(self.new or [])} changed",
+            "field-optional": f"field {f} may now be empty (constraint required dropped)",
             "fields-reordered": f"fields reordered: {', '.join(self.old or [])} → {', '.join(self.new or [])}",
             "primary-key-changed": f"primary key changed {self.old} → {self.new}",
             "schema-edited": f"schema {', '.join(self.new or [])} changed",
@@ -268,6 +269,11 @@ def _diff_rows(rd: ResourceDiff, old_table: Table, new_table: Table) -> None:
                   for item in result["changed"]]
 
 
+def _required(field: dict) -> bool:
+    constraints = field.get("constraints")
+    return isinstance(constraints, dict) and constraints.get("required") is True
+
+
 def _schema_changes(old: Snapshot, new: Snapshot, name: str) -> list[SchemaChange]:
     changes: list[SchemaChange] = []
     before = {f["name"]: f for f in old.fields(name)}
@@ -285,6 +291,9 @@ def _schema_changes(old: Snapshot, new: Snapshot, name: str) -> list[SchemaChang
             bump = "minor" if widens(old_type, new_type) else "major"
             changes.append(SchemaChange("field-retyped", bump, fname, old=old_type, new=new_type))
         edited = sorted(k for k in set(was) | set(spec) if k not in ("name", "type") and was.get(k) != spec.get(k))
+        if _required(was) and not _required(spec):
+            # Readers that relied on a value in every row now meet empty cells: a widened domain, as a type widened.
+            changes.append(SchemaChange("field-optional", "minor", fname))
         if edited:
             changes.append(SchemaChange("field-edited", "patch", fname, new=edited))
     common_old = [f for f in before if f in after]

@@ -348,3 +348,23 @@ def test_a_table_missing_or_unreadable_on_one_side_is_shown_in_every_format_and_
     back = diffmod.diff(new, old)
     assert back.required_bump()[0] == "minor"
     assert f"{word} in {new}" in diffmod.render_text(back)
+
+
+def _require_title(name, schema):
+    if name == "events":
+        schema["fields"][1]["constraints"] = {"required": True}
+
+
+@pytest.mark.parametrize(("old_editor", "new_editor", "bump", "kinds"), [
+    (_require_title, None, "minor", ["field-optional", "field-edited"]),  # readers now meet empty cells
+    (None, _require_title, "patch", ["field-edited"]),                    # a constraint tightened: readers unharmed
+    (_require_title, _require_title, None, []),
+])
+def test_dropping_required_is_a_minor_change(tmp_path, old_editor, new_editor, bump, kinds):
+    old = make_package(tmp_path / "old", OLD, edit_schema=old_editor)
+    new = make_package(tmp_path / "new", OLD, edit_schema=new_editor)
+    result = diffmod.diff(old, new)
+    assert result.required_bump()[0] == bump
+    assert [c.kind for c in result.resource("events").schema] == kinds
+    if "field-optional" in kinds:
+        assert any("title may now be empty" in reason for reason in result.required_bump()[1])
