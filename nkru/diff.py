@@ -54,21 +54,29 @@ class SchemaChange:
     new: Any = None
 
     def describe(self) -> str:
+        # Only this change's template is filled: old/new hold whatever the schemas held (a hostile
+        # schema's type may be a list, a number, null), so every value is shown with str().
         f = self.field
-        return {
-            "resource-added": "table added",
-            "resource-removed": "table removed",
-            "table-missing": f"table file {self.field} missing in {self.new}",
-            "table-unreadable": f"table file {self.field} cannot be read in {self.new}",
-            "field-added": f"field {f} added ({self.new})",
-            "field-removed": f"field {f} removed (was {self.old})",
-            "field-retyped": f"field {f} retyped {self.old} → {self.new}" + (" (narrowed)" if self.bump == "major" else " (widened)"),
-            "field-edited": f"field {f}: {', '.join(self.new or [])} changed",
-            "field-optional": f"field {f} may now be empty (constraint required dropped)",
-            "fields-reordered": f"fields reordered: {', '.join(self.old or [])} → {', '.join(self.new or [])}",
-            "primary-key-changed": f"primary key changed {self.old} → {self.new}",
-            "schema-edited": f"schema {', '.join(self.new or [])} changed",
-        }[self.kind]
+
+        def names(values: Any) -> str:
+            return ", ".join(map(str, values)) if isinstance(values, (list, tuple)) else str(values)
+
+        templates = {
+            "resource-added": lambda: "table added",
+            "resource-removed": lambda: "table removed",
+            "table-missing": lambda: f"table file {f} missing in {self.new}",
+            "table-unreadable": lambda: f"table file {f} cannot be read in {self.new}",
+            "field-added": lambda: f"field {f} added ({self.new})",
+            "field-removed": lambda: f"field {f} removed (was {self.old})",
+            "field-retyped": lambda: f"field {f} retyped {self.old} → {self.new}"
+                                     + (" (narrowed)" if self.bump == "major" else " (widened)"),
+            "field-edited": lambda: f"field {f}: {names(self.new or [])} changed",
+            "field-optional": lambda: f"field {f} may now be empty (constraint required dropped)",
+            "fields-reordered": lambda: f"fields reordered: {names(self.old or [])} → {names(self.new or [])}",
+            "primary-key-changed": lambda: f"primary key changed {self.old} → {self.new}",
+            "schema-edited": lambda: f"schema {names(self.new or [])} changed",
+        }
+        return templates[self.kind]()
 
     def to_dict(self) -> dict[str, Any]:
         return {"kind": self.kind, "field": self.field, "old": self.old, "new": self.new, "bump": self.bump,

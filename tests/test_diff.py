@@ -368,3 +368,17 @@ def test_dropping_required_is_a_minor_change(tmp_path, old_editor, new_editor, b
     assert [c.kind for c in result.resource("events").schema] == kinds
     if "field-optional" in kinds:
         assert any("title may now be empty" in reason for reason in result.required_bump()[1])
+
+
+@pytest.mark.parametrize("hostile_type", [[None], [1, "x"], None, 3, {"a": 1}])
+def test_a_hostile_field_type_is_described_not_a_crash(tmp_path, hostile_type):
+    def editor(name, schema):
+        if name == "events":
+            schema["fields"][1]["type"] = hostile_type
+
+    old = make_package(tmp_path / "old", OLD)
+    new = make_package(tmp_path / "new", OLD, edit_schema=editor)
+    result = diffmod.diff(old, new)
+    text = json.loads(diffmod.FORMATS["json"](result))
+    assert text["required_bump"] == "major"
+    assert any("title retyped string → " in reason for reason in text["reasons"])

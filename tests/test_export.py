@@ -76,7 +76,7 @@ def _expected(package: Path, resource: str) -> list[dict]:
     out = [{k: (None if v == "" else int(v) if types[k] == "integer" else v) for k, v in row.items()} for row in rows]
     if EDTF in types:
         for row in out:
-            row[EDTF] = edtf(date.fromisoformat(row["date_start"]), date.fromisoformat(row["date_end"]))
+            row[EDTF] = edtf(*(date.fromisoformat(row[c]) if row[c] else None for c in ("date_start", "date_end")))
     return out
 
 

@@ -60,11 +60,25 @@ def test_the_suites_carry_the_floor_as_a_parameter():
         assert "max_value" not in rows["kwargs"]  # no cap
 
 
+def retracted_since(name: str) -> int:
+    """How many released rows of `name` the package's retractions account for: retracted IDs of the table's
+    ID pattern that are no longer in it (the retractions of the real package are all since its release)."""
+    import re
+
+    key = REAL.primary_key(name)[0]
+    pattern = next(f for f in REAL.resources[name].schema["fields"] if f["name"] == key)["constraints"]["pattern"]
+    _, rows = read_table(REPO, name)
+    present = {row[key] for row in rows}
+    _, retractions = read_table(REPO, "retractions")
+    return sum(1 for row in retractions if re.fullmatch(pattern, row["id"]) and row["id"] not in present)
+
+
 def test_the_real_package_gets_the_released_counts_and_passes():
     floors = row_floors(REAL)
     for name in FLOORED:
         released = RELEASE.resources[name]["rows"]
-        assert floors[name] == RowFloor(released, released, 0, RELEASE.version, f"releases/{RELEASE.version}.json")
+        gone = retracted_since(name)
+        assert floors[name] == RowFloor(released - gone, released, gone, RELEASE.version, f"releases/{RELEASE.version}.json")
         assert floors[name].minimum > 1  # the floor says more than "at least one row"
     result = expectations.check(REAL)
     assert result.checks > 0
@@ -75,45 +89,52 @@ def test_the_real_package_gets_the_released_counts_and_passes():
 def test_deleted_released_rows_are_a_finding(package_copy, resource):
     with_releases(package_copy)
     released = RELEASE.resources[resource]["rows"]
-    drop_last_rows(package_copy, resource, 2 if released > 2 else 1)
+    floor = row_floors(Package.open(package_copy))[resource].minimum
+    drop_last_rows(package_copy, resource, len(read_table(package_copy, resource)[1]) - floor + 1)
     now = len(read_table(package_copy, resource)[1])
+    assert now == floor - 1
     result = run_one(package_copy, resource)
     assert result.checks > 0
     [finding] = result.findings
     assert (finding.code, finding.layer, finding.severity, finding.resource) == (CODE, "expectations", "error", resource)
     assert finding.path == f"data/{resource}.csv" and finding.value == str(now)
     assert finding.message.startswith(f"{resource}: {now} rows, but {released} in release {RELEASE.version} "
-                                      f"(releases/{RELEASE.version}.json); released rows were deleted")
+                                      f"(releases/{RELEASE.version}.json)")
+    assert "released rows were deleted" in finding.message
     assert "retract" in finding.message and "docs/curation.md" in finding.message
 
 
 def test_a_retracted_row_lowers_the_floor(package_copy):
     with_releases(package_copy)
     released = RELEASE.resources["claims"]["rows"]
+    before = row_floors(Package.open(package_copy))["claims"]
     [gone] = drop_last_rows(package_copy, "claims", 1)
-    header, _ = read_table(package_copy, "retractions")
-    write_table(package_copy, "retractions", header,
-                [{"id": gone["claim_id"], "retracted_in": "1.1.0", "reason": "misread quote", "replaced_by": ""}])
-    assert row_floors(Package.open(package_copy))["claims"].minimum == released - 1
+    header, retractions = read_table(package_copy, "retractions")
+    write_table(package_copy, "retractions", header, retractions + [
+        {"id": gone["claim_id"], "retracted_in": "1.1.0", "reason": "misread quote", "replaced_by": ""}])
+    after = row_floors(Package.open(package_copy))["claims"]
+    assert (after.minimum, after.retracted) == (before.minimum - 1, before.retracted + 1)
     passed = run_one(package_copy, "claims")
     assert passed.checks > 0 and passed.findings == []
 
-    drop_last_rows(package_copy, "claims", 1)  # a second row deleted without a retraction
+    now = len(read_table(package_copy, "claims")[1])
+    drop_last_rows(package_copy, "claims", now - after.minimum + 1)  # rows deleted without a retraction
     [finding] = run_one(package_copy, "claims").findings
-    assert finding.code == CODE and finding.value == str(released - 2)
-    assert f"but {released} in release {RELEASE.version} (releases/{RELEASE.version}.json) less 1 retracted since, " \
-           f"so at least {released - 1}; released rows were deleted" in finding.message
+    assert finding.code == CODE and finding.value == str(after.minimum - 1)
+    assert f"but {released} in release {RELEASE.version} (releases/{RELEASE.version}.json) less {after.retracted} " \
+           f"retracted since, so at least {after.minimum}; released rows were deleted" in finding.message
 
 
 def test_a_removed_retraction_is_a_finding(package_copy):
     """Retractions are permanent: a release's retraction rows set its floor."""
     with_releases(package_copy)
+    now = len(read_table(package_copy, "retractions")[1])
     manifest = json.loads((package_copy / "releases" / f"{RELEASE.version}.json").read_text(encoding="utf-8"))
-    manifest["resources"]["retractions"]["rows"] = 1
+    manifest["resources"]["retractions"]["rows"] = now + 1
     (package_copy / "releases" / f"{RELEASE.version}.json").write_text(json.dumps(manifest), encoding="utf-8")
     [finding] = run_one(package_copy, "retractions").findings
-    assert finding.code == CODE and finding.value == "0"
-    assert "but 1 in release" in finding.message and "retractions are permanent" in finding.message
+    assert finding.code == CODE and finding.value == str(now)
+    assert f"but {now + 1} in release" in finding.message and "retractions are permanent" in finding.message
 
 
 def test_without_releases_the_floor_is_one_row(package_copy):
