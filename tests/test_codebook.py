@@ -143,7 +143,7 @@ def test_codebook_follows_the_schemas(package_copy, tmp_path):
     out = tmp_path / "codebook.md"
     result = run_cli("codebook", str(package_copy), "--out", str(out))
     assert result.exit_code == 0, result.stderr
-    assert "| `assessment` | an analyst's judgement or interpretation. |" in out.read_text(encoding="utf-8")
+    assert "| `assessment` | an analyst's judgement or interpretation." in out.read_text(encoding="utf-8")
 
 
 def test_cli_writes_the_default_file_and_checks_it(package_copy):
