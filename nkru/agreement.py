@@ -325,7 +325,9 @@ def compare(a: Coding, b: Coding, *, bootstrap: int = 1000, seed: int = 0) -> Ag
     rng = np.random.default_rng(seed)
     variables = [_variable(pairs, v, bootstrap, rng) for v in VARIABLES]
     sources = []
-    for source in sorted({u.source_id for u in a.units} | {u.source_id for u in b.units}):
+    from nkru.manifest import id_sort_key
+
+    for source in sorted({u.source_id for u in a.units} | {u.source_id for u in b.units}, key=id_sort_key):
         inside = [(x, y) for x, y in pairs if x.source_id == source]
         sources.append(SourceAgreement(
             source, sum(u.source_id == source for u in a.units), sum(u.source_id == source for u in b.units),

@@ -27,7 +27,7 @@ from nkru.package import SOURCES, Package, csv_dialect
 #: The values a curator must give (or be asked for); the rest of the row is derived or optional.
 REQUIRED = ("title", "publisher", "date", "date_basis", "language")
 
-_ID = re.compile(r"^S(\d{3,})$")
+_ID = re.compile(r"^S([0-9]{3}|[1-9][0-9]{3,})$")
 _PARTIAL = re.compile(r"^(\d{4})(?:-(\d{2}))?(?:-(\d{2}))?$")
 
 

@@ -56,7 +56,8 @@ class ManifestError(ValueError):
 # -- compact ID lists ------------------------------------------------------------------
 
 
-def _sort_key(ident: str) -> tuple:
+def id_sort_key(ident: str) -> tuple:
+    """Sort IDs by prefix, then number: C999 before C1000 (IDs grow past three digits without leading zeros)."""
     match = _NUMBERED.match(ident)
     if match is None:
         return (ident, -1, 0)
@@ -89,7 +90,7 @@ def compress_ids(ids: Iterable[str]) -> tuple[list[str], list[str]]:
     ).group_by("run", maintain_order=True).agg(
         pl.col("prefix").first(), pl.col("width").first(), pl.col("number").first().alias("first"),
         pl.col("number").last().alias("last"))
-    items: list[tuple[tuple, str]] = [(_sort_key(ident), ident) for ident in plain]
+    items: list[tuple[tuple, str]] = [(id_sort_key(ident), ident) for ident in plain]
     for prefix, width, first, last in runs.select("prefix", "width", "first", "last").iter_rows():
         start = f"{prefix}{first:0{width}d}"
         if last == first:
