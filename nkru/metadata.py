@@ -70,6 +70,18 @@ class Version(NamedTuple):
         return "patch"
 
 
+#: Between releases, datapackage.json carries a development version: the coming release's number with this
+#: semantic-versioning pre-release suffix (1.1.0-dev sorts before 1.1.0). See docs/releasing.md, "Between releases".
+DEV_SUFFIX = "-dev"
+
+
+def dev_version(text: Any) -> Version | None:
+    """The X.Y.Z of a development version `X.Y.Z-dev`; None for anything else (a release version included)."""
+    if not isinstance(text, str) or not text.strip().endswith(DEV_SUFFIX):
+        return None
+    return Version.parse(text.strip()[: -len(DEV_SUFFIX)])
+
+
 def is_date(text: Any) -> bool:
     """A real calendar date written YYYY-MM-DD (2024-02-31 is not one)."""
     return parse_date(text) is not None

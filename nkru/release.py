@@ -45,6 +45,8 @@ from nkru.metadata import (
     Changelog,
     MetadataError,
     Version,
+    DEV_SUFFIX,
+    dev_version,
     dump_json,
     is_date,
     load_cff,
@@ -324,6 +326,51 @@ def _check_validation(plan: ReleasePlan) -> None:
     errors = sort_findings(report.errors)
     plan.refusals.append(f"validation fails with {len(errors)} error{'s' if len(errors) != 1 else ''} "
                          f"(run `nkru validate` for the full report):{summarise(errors)}")
+
+
+# -- between releases --------------------------------------------------------------------
+
+
+def plan_development(root: str | Path, version: str) -> list[FileEdit]:
+    """The edits that start development towards `version` (X.Y.Z-dev) after a release: datapackage.json's version
+    and the codebook that names it (docs/releasing.md, "Between releases"). CITATION.cff, .zenodo.json and
+    CHANGELOG.md keep describing the newest release. Raises ValueError when `version` is not X.Y.Z-dev after the
+    newest release."""
+    target = dev_version(version)
+    if target is None:
+        raise ValueError(f"version {version!r} is not a development version X.Y.Z{DEV_SUFFIX}")
+    package = Package.open(root)
+    root = package.root
+    newest = manifest_names(root)
+    if newest and target <= newest[0][0]:
+        raise ValueError(f"{version} does not come after the latest release {newest[0][0]} ({RELEASES}/{newest[0][1]}): "
+                         f"use {next_version(newest[0][0], 'minor')}{DEV_SUFFIX} (or the next patch or major)")
+    edits: list[FileEdit] = []
+    descriptor_text = (root / DESCRIPTOR).read_text(encoding="utf-8")
+    descriptor = load_json(descriptor_text)
+    if descriptor.get("version") != version:
+        descriptor["version"] = version
+        edits.append(FileEdit(DESCRIPTOR, descriptor_text, dump_json(descriptor)))
+    codebook_path = root / CODEBOOK
+    if codebook_path.is_file():
+        from nkru import codebook
+
+        book = codebook.build(package)
+        book.version = version
+        new = codebook.to_markdown(book)
+        old = codebook_path.read_text(encoding="utf-8")
+        if new != old:
+            edits.append(FileEdit(CODEBOOK, old, new))
+    return edits
+
+
+def write_edits(root: str | Path, edits: list[FileEdit]) -> list[Path]:
+    """Write `edits` (paths relative to `root`) as one transaction."""
+    root = Path(root).resolve()
+    with Transaction(root) as transaction:
+        for edit in edits:
+            transaction.add(root / edit.path, edit.new.encode("utf-8"))
+    return transaction.targets
 
 
 # -- metadata edits -------------------------------------------------------------------

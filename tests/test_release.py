@@ -259,6 +259,8 @@ def test_patch_release_writes_changelog_bumps_metadata_and_rebuilds_identically(
     new = "1.0.1"
     header, rows = read_table(repo, "actors")
     actor = rows[0]["actor_id"]
+    # Between releases the working tree carries a development version (docs/releasing.md).
+    assert run_cli("release", f"{new}-dev", str(repo)).exit_code == 0
     set_cell(repo, "actors", 0, "notes", rows[0]["notes"] + " Corrected in a patch.")
     changelog = repo / "CHANGELOG.md"
     # Whatever the real CHANGELOG holds under Unreleased is replaced by this test's one note.

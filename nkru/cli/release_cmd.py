@@ -39,6 +39,8 @@ def command(
         _verify(version, path, ref=ref, dist=dist, notes=notes)
     if ref is not None or notes is not None or manifest is not None:
         raise usage_error("--ref, --notes and --manifest go with --verify")
+    if version.endswith("-dev"):
+        _development(version, path, dry_run)
     try:
         plan = release.plan_release(path, version, date=date, dist=dist)
     except (PackageError, ValueError) as exc:
@@ -122,6 +124,36 @@ def _verify(version: str, path: Path, *, ref: Optional[str], dist: Optional[Path
             out.print(f"  wrote {escape(str(notes))}", soft_wrap=True)
     except OSError as exc:
         raise usage_error(f"cannot write: {exc}") from None
+    raise typer.Exit(EXIT_VALID)
+
+
+def _development(version: str, path: Path, dry_run: bool) -> None:
+    """`nkru release X.Y.Z-dev`: after a release, mark the working tree as development towards X.Y.Z."""
+    from rich.markup import escape
+
+    from nkru import release
+    from nkru.package import PackageError
+
+    root = path.parent if path.name == "datapackage.json" else path
+    try:
+        edits = release.plan_development(root, version)
+    except (PackageError, ValueError) as exc:
+        raise usage_error(str(exc)) from None
+    out = stdout()
+    if not edits:
+        out.print(f"Already at development version {escape(version)}: no file changes", soft_wrap=True)
+        raise typer.Exit(EXIT_VALID)
+    if dry_run:
+        out.print(f"Dry run: would set the development version {escape(version)} in {', '.join(e.path for e in edits)}", soft_wrap=True)
+        for edit in edits:
+            out.file.write(edit.unified_diff())
+        out.print("Nothing was written.")
+        raise typer.Exit(EXIT_VALID)
+    try:
+        release.write_edits(root, edits)
+    except OSError as exc:
+        raise usage_error(f"cannot write: {exc}") from None
+    out.print(f"Development version {escape(version)}: updated {', '.join(e.path for e in edits)} (commit them)", soft_wrap=True)
     raise typer.Exit(EXIT_VALID)
 
 
