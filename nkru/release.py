@@ -46,7 +46,10 @@ from nkru.metadata import (
     MetadataError,
     Version,
     DEV_SUFFIX,
+    cff_repository,
     dev_version,
+    with_zenodo_repository,
+    zenodo_repository,
     dump_json,
     is_date,
     load_cff,
@@ -396,11 +399,16 @@ def _plan_edits(plan: ReleasePlan, package: Package, date: str | None) -> None:
         new_changelog = "\n".join(lines)
     _edit(plan, CHANGELOG, changelog_text, new_changelog)
 
-    # datapackage.json: the version (keys and layout kept).
+    # The repository URL is set once, in CITATION.cff (repository-code); the release writes it into the others.
+    repository = cff_repository(load_cff((root / CITATION).read_text(encoding="utf-8")))
+
+    # datapackage.json: the version and the homepage (keys and layout kept).
     descriptor_text = (root / DESCRIPTOR).read_text(encoding="utf-8")
     descriptor = load_json(descriptor_text)
-    if descriptor.get("version") != version:
+    if descriptor.get("version") != version or (repository and descriptor.get("homepage") != repository):
         descriptor["version"] = version
+        if repository:
+            descriptor["homepage"] = repository
         _edit(plan, DESCRIPTOR, descriptor_text, dump_json(descriptor))
 
     # docs/codebook.md names the package version: regenerated from the schemas with the new one.
@@ -427,9 +435,14 @@ def _plan_edits(plan: ReleasePlan, package: Package, date: str | None) -> None:
     if zenodo_path.is_file():
         zenodo_text = zenodo_path.read_text(encoding="utf-8")
         zenodo = load_json(zenodo_text)
+        changed = False
+        if repository and zenodo_repository(zenodo) != [repository]:
+            zenodo, changed = with_zenodo_repository(zenodo, repository), True
         if zenodo.get("version") != version or zenodo.get("publication_date") != plan.date:
             zenodo["version"] = version
             zenodo["publication_date"] = plan.date
+            changed = True
+        if changed:
             _edit(plan, ZENODO, zenodo_text, dump_json(zenodo))
 
 

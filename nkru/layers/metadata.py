@@ -33,7 +33,10 @@ from nkru.metadata import (
     Changelog,
     MetadataError,
     Version,
+    PLACEHOLDER,
+    REPOSITORY_KEY,
     cff_licenses,
+    cff_repository,
     cff_schema_errors,
     descriptor_license_name,
     dev_version,
@@ -41,6 +44,7 @@ from nkru.metadata import (
     key_line,
     load_cff,
     load_json,
+    zenodo_repository,
 )
 from nkru.manifest import RELEASES, Manifest, ManifestError, latest_manifest, manifest_names
 from nkru.package import DESCRIPTOR, Package, texts_excluded
@@ -78,6 +82,18 @@ define("version-claims-release", NAME,
        "(docs/releasing.md, 'Between releases')",
        description="The working tree claims to be a published release although its release files are no longer that "
                    "release's (`nkru release --verify` would not match them).")
+define("repository-url-unset", NAME,
+       "CITATION.cff sets no repository-code (the repository URL), so no citation can be followed to the data: set it "
+       "once the repository is public (docs/releasing.md, 'The repository URL')", severity="warning",
+       description="The one setting that says where the dataset lives is unset: `nkru cite` prints no address.")
+define("repository-url-mismatch", NAME,
+       "{path} {field} is {value!r}, but CITATION.cff repository-code is {expected!r}: it takes the address from there "
+       "(`nkru release` writes it)",
+       description="datapackage.json `homepage` or .zenodo.json `related_identifiers` (isSupplementTo) disagree with "
+                   "CITATION.cff `repository-code`, the one place the repository URL is set.")
+define("placeholder-url", NAME, "{value!r} is a placeholder, not an address: refer to the repository URL of "
+       "CITATION.cff (repository-code) or leave the address out",
+       description="A placeholder address (OWNER/nkru, example.com) in a file the release ships.")
 define("dev-version-behind", NAME,
        "datapackage.json says development version {value}, but {expected_from} is already released: use a version after "
        "it, such as {expected}",
@@ -215,6 +231,8 @@ def _check_metadata(package: Package, result: LayerResult) -> None:
                 code = "metadata-field-missing"
             result.findings.append(Finding.make(code, path=path, line=line, field=key, value=value, expected=expected, **extra))
 
+    _check_repository(package, descriptor, descriptor_text, cff, zenodo, zenodo_text, result)
+
     dates: list[tuple[str, str, str, Any]] = []  # (path, text, key, value)
     if cff is not None:
         result.checks += 1
@@ -292,6 +310,40 @@ def _check_metadata(package: Package, result: LayerResult) -> None:
                 line = key_line(text, key, yaml_style=path == CITATION) if key else _changelog_line(text)
                 result.findings.append(Finding.make("date-mismatch", path=path, line=line, field=key or "heading",
                                                     value=value, expected=ref_value, reference=reference))
+
+
+def _check_repository(package: Package, descriptor: dict[str, Any], descriptor_text: str, cff: dict[str, Any] | None,
+                      zenodo: dict[str, Any] | None, zenodo_text: str | None, result: LayerResult) -> None:
+    """One setting holds the repository URL: CITATION.cff repository-code. The others agree with it; no placeholder."""
+    for name in ("README.md", CITATION, ZENODO, DESCRIPTOR):
+        path = package.root / name
+        result.checks += 1
+        try:
+            text = path.read_text(encoding="utf-8") if path.is_file() else ""
+        except (OSError, UnicodeDecodeError):
+            continue
+        for number, line in enumerate(text.splitlines(), 1):
+            match = PLACEHOLDER.search(line)
+            if match:
+                result.findings.append(Finding.make("placeholder-url", path=name, line=number, value=match.group(0)))
+    if cff is None:
+        return
+    url = cff_repository(cff)
+    result.checks += 1
+    if url is None:
+        result.findings.append(Finding.make("repository-url-unset", path=CITATION, field=REPOSITORY_KEY,
+                                            value=cff.get(REPOSITORY_KEY)))
+    homepage = descriptor.get("homepage")
+    result.checks += 1
+    if homepage is not None and homepage != url:
+        result.findings.append(Finding.make("repository-url-mismatch", path=DESCRIPTOR, line=key_line(descriptor_text, "homepage"),
+                                            field="homepage", value=homepage, expected=url))
+    if zenodo is not None:
+        related = zenodo_repository(zenodo)
+        result.checks += 1
+        if related and related != [url]:
+            result.findings.append(Finding.make("repository-url-mismatch", path=ZENODO, line=key_line(zenodo_text, "related_identifiers"),
+                                                field="related_identifiers", value=", ".join(related), expected=url))
 
 
 def _check_release_claim(package: Package, version: str, manifests, result: LayerResult, line: int | None) -> None:
