@@ -176,7 +176,7 @@ def timeline_spec(model: Model, type_colours: dict[str, str], *, width: int = PL
     caps = [uncertain.transform_filter(~alt.datum[flag]).mark_tick(thickness=1.6, size=14, clip=True).encode(
                 x=alt.X(f"{field}:T"), color=alt.Color("event_type:N", scale=scale, legend=None))
             for flag, field in (("open_start", "start"), ("open_end", "end"))]
-    arrows = [uncertain.transform_filter(alt.datum[flag]).mark_point(shape=shape, size=60, filled=True, clip=True).encode(
+    arrows = [uncertain.transform_filter(alt.datum[flag]).mark_point(shape=shape, size=110, filled=True, clip=True).encode(
                   x=alt.X(f"{field}:T"), color=alt.Color("event_type:N", scale=scale, legend=None))
               for flag, field, shape in (("open_start", "start", "triangle-left"), ("open_end", "end", "triangle-right"))]
     y_labels = alt.Y("label:N", sort=labels, title=None, scale=alt.Scale(domain=labels),
