@@ -24,7 +24,10 @@ def command(
 ) -> None:
     """Release the package as X.Y.Z: validate, write the CHANGELOG section, bump the metadata, write releases/X.Y.Z.json, build dist/nkru-X.Y.Z.zip.
 
-    Exit 0 released (or dry run shown, or verified), 1 refused or not reproduced, 2 usage error. Creates no git tag and pushes nothing.
+    `nkru release X.Y.Z-dev` sets the development version after a release (datapackage.json and the codebook).
+    `--verify X.Y.Z` rebuilds a release from its commit; `--verify nkru-X.Y.Z.zip` checks a downloaded zip.
+    Exit 0 released (or dry run shown, or verified), 1 refused, not reproduced or not verifiable here, 2 usage error.
+    Creates no git tag and pushes nothing.
     """
     from rich.markup import escape
 
@@ -177,6 +180,8 @@ def _history_missing(result) -> None:
         err.print(f"  changed since the release: {escape(', '.join(f.path for f in changed))}", soft_wrap=True, highlight=False)
     if missing:
         err.print(f"  missing here: {escape(', '.join(f.path for f in missing))}", soft_wrap=True, highlight=False)
+    err.print(f"  A downloaded zip is checked without the history: nkru release --verify nkru-{escape(result.version)}.zip",
+              soft_wrap=True, highlight=False)
     raise typer.Exit(EXIT_INVALID)
 
 
