@@ -390,6 +390,23 @@ def test_a_release_version_is_resolved_through_releases_without_a_tag(tmp_path, 
     assert run_cli("diff", "1.0.0", str(repo), "--repo", str(repo)).exit_code == 0
     unknown = run_cli("diff", "0.9.0", str(repo), "--repo", str(repo))
     assert unknown.exit_code == 2 and "0.9.0" in unknown.stderr and "Traceback" not in unknown.output
+    # Two released versions, neither tagged: 1.0.1 carries the correction.
+    from nkru import release
+
+    monkeypatch.chdir(repo)
+    assert run_cli("release", "1.0.1-dev").exit_code == 0
+    git(repo, "commit", "-qam", "1.0.1-dev")
+    plan = release.plan_release(repo, "1.0.1", date="2026-12-24", validate=False)
+    assert plan.ok, plan.refusals
+    release.write_release(plan)
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "Release 1.0.1")
+    both = run_cli("diff", "1.0.0", "v1.0.1", "--format", "json")
+    assert both.exit_code == 0, both.stderr
+    data = json.loads(both.stdout)
+    assert (data["old"]["version"], data["new"]["version"], data["required_bump"]) == ("1.0.0", "1.0.1", "patch")
+    assert data["new"]["label"].startswith("releases/1.0.1.json at ")
+    monkeypatch.chdir(tmp_path)
     # The metadata layer's --baseline takes a version the same way.
     from nkru.api import Options, validate_package
 
