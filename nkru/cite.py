@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from nkru.metadata import CITATION, MetadataError, cff_doi, cff_licenses, load_cff
+from nkru.metadata import CITATION, REPOSITORY_KEY, MetadataError, cff_doi, cff_licenses, cff_repository, load_cff
 
 _MONTHS = ["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"]
 
@@ -61,6 +61,18 @@ class Citation:
     keywords: list[str] = field(default_factory=list)
     abstract: str | None = None
     cff_text: str = ""
+    repository: str | None = None  # CITATION.cff repository-code: the one setting for the repository URL
+
+    @property
+    def warnings(self) -> list[str]:
+        """What makes the citation hard to follow: no repository URL (and no DOI) set in CITATION.cff."""
+        if self.repository is None and self.doi is None:
+            return [f"{CITATION} sets no {REPOSITORY_KEY} (the repository URL) and no DOI, so this citation does not say "
+                    "where the data is: set repository-code once the repository is public (docs/releasing.md, "
+                    "'The repository URL')"]
+        if self.repository is None:
+            return [f"{CITATION} sets no {REPOSITORY_KEY} (the repository URL); the citation gives only the DOI"]
+        return []
 
     @classmethod
     def from_cff(cls, data: dict[str, Any], text: str = "") -> "Citation":
@@ -68,8 +80,9 @@ class Citation:
         from nkru.text import safe_url
 
         # Only an http(s) address is ever shown as the data set's address (never javascript:, file:, ...).
-        url = next((_str(data.get(k)) for k in ("url", "repository", "repository-artifact", "repository-code")
-                    if safe_url(data.get(k))), None)
+        repository = cff_repository(data)
+        url = repository or next((_str(data.get(k)) for k in ("url", "repository", "repository-artifact")
+                                  if safe_url(data.get(k))), None)
         publisher = None
         if isinstance(data.get("publisher"), dict):
             publisher = _str(data["publisher"].get("name"))
@@ -85,6 +98,7 @@ class Citation:
             keywords=[str(k) for k in data.get("keywords") or []],
             abstract=" ".join(str(data["abstract"]).split()) if data.get("abstract") else None,
             cff_text=text,
+            repository=repository,
         )
 
     @property

@@ -116,3 +116,22 @@ def shallow_commits(root: Path) -> set[str]:
         return set(path.read_text(encoding="ascii").split())
     except OSError:
         return set()
+
+
+def has_commit(root: Path, commit: str) -> bool:
+    """Whether the repository holding `root` has the commit object `commit` (False outside a repository)."""
+    if not is_repository(root) or commit.startswith("-"):
+        return False
+    return run(root, "cat-file", "-e", f"{commit}^{{commit}}", check=False).returncode == 0
+
+
+def child_adding(root: Path, parent: str, path: str) -> str | None:
+    """The commit (reachable from HEAD) whose parent is `parent` and which adds `path`, or None."""
+    process = run(root, "log", "--diff-filter=A", "--format=%H %P", "--", f"./{path}", check=False)
+    if process.returncode != 0:
+        return None
+    for line in process.stdout.decode().splitlines():
+        commit, *parents = line.split()
+        if parent in parents:
+            return commit
+    return None

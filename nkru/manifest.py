@@ -8,6 +8,7 @@ A manifest says what a release was, so that nothing needs a git tag or the netwo
   "name": "nkru",
   "version": "1.0.0",
   "date": "2026-11-30",
+  "commit": "…",
   "archives": {"nkru-1.0.0.zip": {"sha256": "…", "bytes": 123456}},
   "files": {"nkru-1.0.0/data/claims.csv": {"sha256": "…", "bytes": 4567}, …},
   "resources": {
@@ -27,6 +28,12 @@ rows (`keysSha256`), which stays small.
 
 The stable-ID check (metadata layer) compares the working tree with the newest manifest;
 `nkru release --verify X.Y.Z` rebuilds the release and compares it with `files` and `archives`.
+
+`commit` (since 1.1; absent from 1.0.0's manifest) is the commit `nkru release` ran on. The manifest
+cannot name the commit that holds it, so the release commit (tagged vX.Y.Z) is the one on top of
+`commit` that adds this manifest; `--verify` rebuilds from it. Member names in `files` are the
+paths inside the zip: under `nkru-X.Y.Z/` in 1.0.0, at the zip's root since (the Data Package zip
+convention: datapackage.json at the top).
 """
 
 from __future__ import annotations
@@ -138,13 +145,27 @@ class Manifest:
     files: dict[str, dict[str, Any]] = field(default_factory=dict)
     resources: dict[str, dict[str, Any]] = field(default_factory=dict)
     path: str | None = None  # where it was read from, relative to the package root
+    commit: str | None = None  # the commit `nkru release` ran on (the release commit is its child); None before 1.1
+
+    @property
+    def folder(self) -> str:
+        """The folder the members are in inside the zip: `nkru-X.Y.Z/` (1.0.0) or "" (datapackage.json at the root)."""
+        prefix = f"{self.name}-{self.version}/"
+        return prefix if self.files and all(name.startswith(prefix) for name in self.files) else ""
+
+    def package_path(self, member: str) -> str:
+        """A member's path relative to the package root."""
+        return member[len(self.folder):]
 
     @property
     def label(self) -> str:
         return self.path or f"{RELEASES}/{self.version}.json"
 
     def to_dict(self) -> dict[str, Any]:
-        return {"manifest": FORMAT, "name": self.name, "version": self.version, "date": self.date,
+        head = {"manifest": FORMAT, "name": self.name, "version": self.version, "date": self.date}
+        if self.commit:
+            head["commit"] = self.commit
+        return {**head,
                 "archives": {k: self.archives[k] for k in sorted(self.archives)},
                 "files": {k: self.files[k] for k in sorted(self.files)},
                 "resources": self.resources}
@@ -177,8 +198,15 @@ class Manifest:
             if not isinstance(entry, dict) or not isinstance(entry.get("ids", []), list) \
                     or not isinstance(entry.get("primaryKey", []), list):
                 raise ManifestError(f"{where}: resource {name!r} is malformed (ids and primaryKey must be lists)")
+        commit = data.get("commit")
+        if commit is not None and not (isinstance(commit, str) and re.fullmatch(r"[0-9a-f]{40}|[0-9a-f]{64}", commit)):
+            raise ManifestError(f"{where}: commit {commit!r} is not a full git commit id")
+        for name, entry in data["files"].items():
+            if not isinstance(entry, dict) or not isinstance(entry.get("sha256"), str) or not isinstance(entry.get("bytes"), int):
+                raise ManifestError(f"{where}: file {name!r} is malformed (sha256 and bytes are needed)")
         return cls(version=version, date=str(data.get("date")), name=str(data.get("name", "nkru")),
-                   archives=data["archives"], files=data["files"], resources=data["resources"], path=path)
+                   archives=data["archives"], files=data["files"], resources=data["resources"], path=path,
+                   commit=commit)
 
     @classmethod
     def loads(cls, text: str | bytes, path: str | None = None) -> "Manifest":

@@ -70,6 +70,18 @@ class Version(NamedTuple):
         return "patch"
 
 
+#: Between releases, datapackage.json carries a development version: the coming release's number with this
+#: semantic-versioning pre-release suffix (1.1.0-dev sorts before 1.1.0). See docs/releasing.md, "Between releases".
+DEV_SUFFIX = "-dev"
+
+
+def dev_version(text: Any) -> Version | None:
+    """The X.Y.Z of a development version `X.Y.Z-dev`; None for anything else (a release version included)."""
+    if not isinstance(text, str) or not text.strip().endswith(DEV_SUFFIX):
+        return None
+    return Version.parse(text.strip()[: -len(DEV_SUFFIX)])
+
+
 def is_date(text: Any) -> bool:
     """A real calendar date written YYYY-MM-DD (2024-02-31 is not one)."""
     return parse_date(text) is not None
@@ -147,6 +159,42 @@ def cff_doi(data: dict[str, Any]) -> str | None:
         if isinstance(item, dict) and item.get("type") == "doi" and isinstance(item.get("value"), str):
             return item["value"]
     return None
+
+
+#: The one setting that says where the dataset lives: CITATION.cff's `repository-code` (the repository URL) and,
+#: once Zenodo has minted one, `doi`. datapackage.json (`homepage`), .zenodo.json (`related_identifiers`) and every
+#: `nkru cite` format take it from there (`nkru release` writes it into the first two; `nkru validate` checks them).
+REPOSITORY_KEY = "repository-code"
+#: How .zenodo.json points at the repository.
+ZENODO_RELATION = "isSupplementTo"
+#: Placeholders that must never reach a user (an address nobody filled in).
+PLACEHOLDER = re.compile(r"github\.com/OWNER\b|\bOWNER/nkru\b|\bexample\.(?:com|org)\b|<repository[- ]url>", re.IGNORECASE)
+
+
+def cff_repository(data: dict[str, Any]) -> str | None:
+    """The repository URL CITATION.cff sets (`repository-code`, an http(s) address), or None while it is unset."""
+    from nkru.text import safe_url
+
+    value = data.get(REPOSITORY_KEY) if isinstance(data, dict) else None
+    return safe_url(value.strip()) if isinstance(value, str) else None
+
+
+def zenodo_repository(zenodo: dict[str, Any]) -> list[str]:
+    """The URLs .zenodo.json relates the record to as `isSupplementTo` (the repository)."""
+    found = []
+    for item in zenodo.get("related_identifiers") or [] if isinstance(zenodo, dict) else []:
+        if isinstance(item, dict) and item.get("relation") == ZENODO_RELATION and isinstance(item.get("identifier"), str):
+            found.append(item["identifier"])
+    return found
+
+
+def with_zenodo_repository(zenodo: dict[str, Any], url: str) -> dict[str, Any]:
+    """`zenodo` relating the record to `url` (and to no other repository URL)."""
+    others = [item for item in zenodo.get("related_identifiers") or []
+              if not (isinstance(item, dict) and item.get("relation") == ZENODO_RELATION)]
+    result = dict(zenodo)
+    result["related_identifiers"] = others + [{"identifier": url, "relation": ZENODO_RELATION, "scheme": "url"}]
+    return result
 
 
 def set_yaml_value(text: str, key: str, value: str, *, after: str | None = None) -> str:

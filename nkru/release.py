@@ -25,6 +25,7 @@ import difflib
 import hashlib
 import io
 import os
+import re
 import stat
 import zipfile
 from dataclasses import dataclass, field
@@ -44,6 +45,11 @@ from nkru.metadata import (
     Changelog,
     MetadataError,
     Version,
+    DEV_SUFFIX,
+    cff_repository,
+    dev_version,
+    with_zenodo_repository,
+    zenodo_repository,
     dump_json,
     is_date,
     load_cff,
@@ -272,9 +278,14 @@ def _check_versions(plan: ReleasePlan, package: Package, target: Version) -> Non
 
 
 def previous_commit(root: Path, version: str) -> str | None:
-    """The commit of release `version`: its tag vX.Y.Z, else the commit that added its manifest."""
-    tag = gitrepo.resolve_commit(root, f"v{version}")
-    return tag or gitrepo.commit_adding(root, f"{RELEASES}/{version}.json")
+    """The commit of release `version`: its tag vX.Y.Z, else the release commit its manifest leads to
+    (`previous_commit_from`); None when it is not in this clone."""
+    try:
+        manifest = read_manifest(root, version)
+    except ManifestError:
+        tag = gitrepo.resolve_commit(root, f"v{version}")
+        return tag or gitrepo.commit_adding(root, f"{RELEASES}/{version}.json")
+    return previous_commit_from(root, manifest)
 
 
 def _check_bump(plan: ReleasePlan, target: Version) -> None:
@@ -320,6 +331,51 @@ def _check_validation(plan: ReleasePlan) -> None:
                          f"(run `nkru validate` for the full report):{summarise(errors)}")
 
 
+# -- between releases --------------------------------------------------------------------
+
+
+def plan_development(root: str | Path, version: str) -> list[FileEdit]:
+    """The edits that start development towards `version` (X.Y.Z-dev) after a release: datapackage.json's version
+    and the codebook that names it (docs/releasing.md, "Between releases"). CITATION.cff, .zenodo.json and
+    CHANGELOG.md keep describing the newest release. Raises ValueError when `version` is not X.Y.Z-dev after the
+    newest release."""
+    target = dev_version(version)
+    if target is None:
+        raise ValueError(f"version {version!r} is not a development version X.Y.Z{DEV_SUFFIX}")
+    package = Package.open(root)
+    root = package.root
+    newest = manifest_names(root)
+    if newest and target <= newest[0][0]:
+        raise ValueError(f"{version} does not come after the latest release {newest[0][0]} ({RELEASES}/{newest[0][1]}): "
+                         f"use {next_version(newest[0][0], 'minor')}{DEV_SUFFIX} (or the next patch or major)")
+    edits: list[FileEdit] = []
+    descriptor_text = (root / DESCRIPTOR).read_text(encoding="utf-8")
+    descriptor = load_json(descriptor_text)
+    if descriptor.get("version") != version:
+        descriptor["version"] = version
+        edits.append(FileEdit(DESCRIPTOR, descriptor_text, dump_json(descriptor)))
+    codebook_path = root / CODEBOOK
+    if codebook_path.is_file():
+        from nkru import codebook
+
+        book = codebook.build(package)
+        book.version = version
+        new = codebook.to_markdown(book)
+        old = codebook_path.read_text(encoding="utf-8")
+        if new != old:
+            edits.append(FileEdit(CODEBOOK, old, new))
+    return edits
+
+
+def write_edits(root: str | Path, edits: list[FileEdit]) -> list[Path]:
+    """Write `edits` (paths relative to `root`) as one transaction."""
+    root = Path(root).resolve()
+    with Transaction(root) as transaction:
+        for edit in edits:
+            transaction.add(root / edit.path, edit.new.encode("utf-8"))
+    return transaction.targets
+
+
 # -- metadata edits -------------------------------------------------------------------
 
 
@@ -343,11 +399,16 @@ def _plan_edits(plan: ReleasePlan, package: Package, date: str | None) -> None:
         new_changelog = "\n".join(lines)
     _edit(plan, CHANGELOG, changelog_text, new_changelog)
 
-    # datapackage.json: the version (keys and layout kept).
+    # The repository URL is set once, in CITATION.cff (repository-code); the release writes it into the others.
+    repository = cff_repository(load_cff((root / CITATION).read_text(encoding="utf-8")))
+
+    # datapackage.json: the version and the homepage (keys and layout kept).
     descriptor_text = (root / DESCRIPTOR).read_text(encoding="utf-8")
     descriptor = load_json(descriptor_text)
-    if descriptor.get("version") != version:
+    if descriptor.get("version") != version or (repository and descriptor.get("homepage") != repository):
         descriptor["version"] = version
+        if repository:
+            descriptor["homepage"] = repository
         _edit(plan, DESCRIPTOR, descriptor_text, dump_json(descriptor))
 
     # docs/codebook.md names the package version: regenerated from the schemas with the new one.
@@ -374,9 +435,14 @@ def _plan_edits(plan: ReleasePlan, package: Package, date: str | None) -> None:
     if zenodo_path.is_file():
         zenodo_text = zenodo_path.read_text(encoding="utf-8")
         zenodo = load_json(zenodo_text)
+        changed = False
+        if repository and zenodo_repository(zenodo) != [repository]:
+            zenodo, changed = with_zenodo_repository(zenodo, repository), True
         if zenodo.get("version") != version or zenodo.get("publication_date") != plan.date:
             zenodo["version"] = version
             zenodo["publication_date"] = plan.date
+            changed = True
+        if changed:
             _edit(plan, ZENODO, zenodo_text, dump_json(zenodo))
 
 
@@ -465,9 +531,14 @@ def _stamp_parse(text: str) -> tuple[int, int, int, int, int, int]:
     return (moment.year, moment.month, moment.day, moment.hour, moment.minute, moment.second)
 
 
-def build_zip(version: str, contents: dict[str, bytes], stamp: tuple[int, int, int, int, int, int]) -> tuple[bytes, list[Member]]:
-    """The zip's bytes: folder `nkru-X.Y.Z/`, entries sorted, stored (no compression), one timestamp, mode 0644."""
-    folder = f"{NAME}-{version}/"
+def build_zip(version: str, contents: dict[str, bytes], stamp: tuple[int, int, int, int, int, int],
+              folder: str = "") -> tuple[bytes, list[Member]]:
+    """The zip's bytes: entries sorted, stored (no compression), one timestamp, mode 0644.
+
+    `folder` is "" for every release after 1.0.0: datapackage.json at the zip's root (the Data Package zip
+    convention, so stock frictionless reads the zip as a package); 1.0.0 put everything under `nkru-1.0.0/`
+    and is rebuilt that way (`Manifest.folder`).
+    """
     members = []
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w") as archive:
@@ -482,7 +553,7 @@ def build_zip(version: str, contents: dict[str, bytes], stamp: tuple[int, int, i
 
 
 def build_release(version: str, read: Callable[[str], bytes | None], listed: Callable[[tuple[str, ...]], list[str]],
-                  stamp: tuple[int, int, int, int, int, int]) -> Build:
+                  stamp: tuple[int, int, int, int, int, int], folder: str = "") -> Build:
     """Build the open release zip of `version` from a tree (`read(path)` -> bytes or None; `listed(folders)`)."""
     target = Version.parse(version)
     descriptor_bytes = read(DESCRIPTOR)
@@ -502,7 +573,7 @@ def build_release(version: str, read: Callable[[str], bytes | None], listed: Cal
     paths = release_paths(descriptor, listed, lambda p: read(p) is not None, target, texts)
     contents = {path: need(path) for path in paths}
     contents[DESCRIPTOR] = dump_json(release_descriptor(descriptor, need)).encode("utf-8")
-    zip_bytes, members = build_zip(version, contents, stamp)
+    zip_bytes, members = build_zip(version, contents, stamp, folder)
 
     entries: dict[str, dict[str, Any]] = {}
     for name, res in resources.items():
@@ -520,8 +591,8 @@ def build_release(version: str, read: Callable[[str], bytes | None], listed: Cal
     return Build(zip_name(version), zip_bytes, members, entries, _stamp_text(stamp))
 
 
-def make_manifest(version: str, date: str, build: Build) -> Manifest:
-    manifest = Manifest(version=version, date=date, name=NAME)
+def make_manifest(version: str, date: str, build: Build, commit: str | None = None) -> Manifest:
+    manifest = Manifest(version=version, date=date, name=NAME, commit=commit)
     manifest.archives = {build.zip_name: {"sha256": build.zip_sha256, "bytes": len(build.zip_bytes),
                                           "timestamp": build.timestamp}}
     manifest.files = {m.name: {"sha256": m.sha256, "bytes": m.size} for m in build.members}
@@ -562,10 +633,20 @@ def _build(plan: ReleasePlan) -> None:
 
     build = build_release(plan.version, read, listed, zip_timestamp(plan.date))
     plan.zip_bytes, plan.members = build.zip_bytes, build.members
-    plan.manifest = make_manifest(plan.version, plan.date, build)
-    manifest_text = plan.manifest.dumps()
+    # The commit the release is built on (its release commit will be the child that adds the manifest).
+    plan.manifest = make_manifest(plan.version, plan.date, build, gitrepo.resolve_commit(root, "HEAD"))
     path = root / plan.manifest_path
     old = path.read_text(encoding="utf-8") if path.is_file() else ""
+    if old:
+        # A rerun after the release commit: the same release keeps the commit it was built on.
+        try:
+            existing = Manifest.loads(old, plan.manifest_path)
+        except ManifestError:
+            existing = None
+        if existing is not None and existing.commit and (existing.archives, existing.files, existing.resources) == (
+                plan.manifest.archives, plan.manifest.files, plan.manifest.resources):
+            plan.manifest.commit = existing.commit
+    manifest_text = plan.manifest.dumps()
     _edit(plan, plan.manifest_path, old, manifest_text)
     plan.sums = sha256sums(plan.dist, {plan.zip_name: plan.zip_bytes})
 
@@ -587,49 +668,151 @@ def write_release(plan: ReleasePlan) -> list[Path]:
 
 
 @dataclass
+class FileMatch:
+    """One file of a release compared with a copy of the package (no rebuild): same, changed or missing."""
+
+    member: str  # the name inside the zip
+    path: str  # relative to the package root
+    status: str  # "same", "changed" or "missing"
+
+
+@dataclass
 class Verification:
     version: str
-    commit: str
+    commit: str | None  # the commit rebuilt from (None: a zip was checked, or the history is missing)
     manifest: str
     problems: list[str] = field(default_factory=list)
     build: Build | None = None
     checked: int = 0
+    notes: list[str] = field(default_factory=list)  # how the release commit was found (1.0.0 records none)
+    history_missing: str | None = None  # why the release could not be rebuilt from its commit
+    files: list[FileMatch] = field(default_factory=list)  # without the history: the working tree vs the manifest
+    archive: str | None = None  # the zip checked by verify_zip
 
     @property
     def ok(self) -> bool:
-        return not self.problems and self.build is not None
+        return not self.problems and (self.build is not None or self.archive is not None)
+
+    def matching(self, status: str) -> list[FileMatch]:
+        return [f for f in self.files if f.status == status]
 
 
-def release_commit(root: Path, version: str, ref: str | None = None) -> str:
-    """The commit to rebuild `version` from: `ref`; else the tag vX.Y.Z; else the commit that added
-    releases/X.Y.Z.json (the release commit); else HEAD. Raises ValueError."""
+def previous_commit_from(root: Path, manifest: Manifest) -> str | None:
+    """The release commit of `manifest`: tag vX.Y.Z, else the child of its recorded commit that adds it,
+    else (a manifest without a commit, 1.0.0) the commit that added it; None when not in this clone."""
+    tag = gitrepo.resolve_commit(root, f"v{manifest.version}")
+    if tag:
+        return tag
+    if manifest.commit:
+        if not gitrepo.has_commit(root, manifest.commit):
+            return None
+        return gitrepo.child_adding(root, manifest.commit, manifest.label)
+    return gitrepo.commit_adding(root, manifest.label)
+
+
+def release_commit(root: Path, manifest: Manifest, ref: str | None = None) -> tuple[str | None, list[str], str | None]:
+    """(commit, notes, why none): the commit to rebuild release `manifest` from.
+
+    `ref` when given (ValueError if it names nothing); else the tag vX.Y.Z; else the commit on top of the
+    commit the manifest records that adds the manifest; for a manifest that records no commit (1.0.0), the
+    commit that added it, and a note says so. Never HEAD in its stead: when the history is not in this
+    clone (shallow) or there is no git repository, the third item says exactly that.
+    """
+    version, label = manifest.version, manifest.label
     if ref:
         commit = gitrepo.resolve_commit(root, ref)
         if commit is None:
             raise ValueError(f"{ref!r} is not a commit, tag or branch of the git repository at {root}")
-        return commit
-    commit = previous_commit(root, version) or gitrepo.resolve_commit(root, "HEAD")
-    if commit is None:
-        raise ValueError(f"{root} is not in a git repository with a commit: a release is rebuilt from its git tree")
-    return commit
+        return commit, [], None
+    if not gitrepo.is_repository(root):
+        return None, [], (f"{root} is not in a git repository (a copy without .git, such as a downloaded source zip), "
+                          f"so release {version} cannot be rebuilt from its commit")
+    shallow = " (this clone is shallow)" if gitrepo.shallow_commits(root) else ""
+    fetch = "fetch the history (git fetch --unshallow --tags) and verify again"
+    notes: list[str] = []
+    tag = gitrepo.resolve_commit(root, f"v{version}")
+    if manifest.commit:
+        if tag:
+            return tag, notes, None
+        if not gitrepo.has_commit(root, manifest.commit):
+            return None, notes, (f"{label} was built on commit {manifest.commit[:12]}, which is not in this clone{shallow}: "
+                                 f"{fetch}")
+        child = gitrepo.child_adding(root, manifest.commit, label)
+        if child is None:
+            return None, notes, (f"the release commit (on top of {manifest.commit[:12]}, adding {label}) is not reachable "
+                                 f"from HEAD in this clone{shallow}: {fetch}, or pass --ref")
+        return child, notes, None
+    if tag:
+        notes.append(f"{label} records no commit (made before manifests did); rebuilt from tag v{version}")
+        return tag, notes, None
+    added = gitrepo.commit_adding(root, label)
+    if added:
+        notes.append(f"{label} records no commit (made before manifests did); rebuilt from the commit that added it, "
+                     f"{added[:12]}")
+        return added, notes, None
+    return None, notes, (f"{label} records no commit, and neither tag v{version} nor the commit that added {label} is in "
+                         f"this clone{shallow}: {fetch}")
+
+
+def compare_tree(root: Path, manifest: Manifest) -> list[FileMatch]:
+    """Every file of the release compared with the package at `root` as it is now (no git needed).
+
+    datapackage.json is compared as the release writes it (with each resource's bytes and hash).
+    """
+    root = Path(root)
+
+    def read(path: str) -> bytes | None:
+        full = root / path
+        try:
+            return full.read_bytes() if full.is_file() else None
+        except OSError:
+            return None
+
+    found = []
+    for member, recorded in sorted(manifest.files.items()):
+        path = manifest.package_path(member)
+        data = read(path)
+        if path == DESCRIPTOR and data is not None:
+            try:
+                data = dump_json(release_descriptor(load_json(data.decode("utf-8")), lambda p: read(p) or b"")).encode("utf-8")
+            except (MetadataError, UnicodeDecodeError, ValueError):
+                pass
+        if data is None:
+            status = "missing"
+        elif hashlib.sha256(data).hexdigest() == recorded.get("sha256") and len(data) == recorded.get("bytes"):
+            status = "same"
+        else:
+            status = "changed"
+        found.append(FileMatch(member, path, status))
+    return found
+
+
+def _manifest_of(root: Path, version: str) -> Manifest:
+    try:
+        return read_manifest(root, version)
+    except ManifestError as exc:
+        raise ValueError(str(exc)) from None
 
 
 def verify_release(root: str | Path, version: str, *, ref: str | None = None) -> Verification:
-    """Rebuild release `version` from the git tree (of `ref`, tag vX.Y.Z or HEAD) and compare it with
-    releases/X.Y.Z.json: every file's SHA-256 and size, and the zip's SHA-256. Raises ValueError for usage errors."""
+    """Rebuild release `version` from its commit (`ref`, tag vX.Y.Z, or the release commit the manifest leads to)
+    and compare it with releases/X.Y.Z.json: every file's SHA-256 and size, and the zip's SHA-256.
+
+    Without the history (a shallow clone, a copy without .git) nothing is rebuilt: `history_missing` says why
+    and `files` which files of the working tree still match the release. Raises ValueError for usage errors.
+    """
     if Version.parse(version) is None:
         raise ValueError(f"version {version!r} is not a semantic version X.Y.Z (for example 1.0.0)")
     package = Package.open(root)
     root = package.root
-    try:
-        manifest = read_manifest(root, version)
-    except ManifestError as exc:
-        raise ValueError(str(exc)) from None
-    commit = release_commit(root, version, ref)
-    result = Verification(version, commit, manifest.label)
-    # Without --ref, tag or the release commit in reach (a shallow clone, as CI checkouts are), HEAD
-    # stands in: files edited since the release then differ for a reason that is not corruption.
-    stand_in = ref is None and previous_commit(root, version) is None
+    manifest = _manifest_of(root, version)
+    commit, notes, missing = release_commit(root, manifest, ref)
+    result = Verification(version, commit, manifest.label, notes=notes)
+    if commit is None:
+        result.history_missing = missing
+        result.problems.append(missing)
+        result.files = compare_tree(root, manifest)
+        return result
 
     def read(path: str) -> bytes | None:
         return gitrepo.read_blob(root, commit, path)
@@ -649,7 +832,7 @@ def verify_release(root: str | Path, version: str, *, ref: str | None = None) ->
     [(name, archive)] = list(manifest.archives.items())[:1] or [(zip_name(version), {})]
     try:
         stamp = _stamp_parse(archive.get("timestamp") or f"{manifest.date}T00:00:00Z")
-        build = build_release(version, read, listed, stamp)
+        build = build_release(version, read, listed, stamp, manifest.folder)
     except (ValueError, OSError, MetadataError, UnsafePath, ReadError, gitrepo.GitError) as exc:
         result.problems.append(f"cannot rebuild {version} from {commit[:12]}: {exc}")
         return result
@@ -669,11 +852,89 @@ def verify_release(root: str | Path, version: str, *, ref: str | None = None) ->
     if build.zip_name != name or build.zip_sha256 != archive.get("sha256"):
         result.problems.append(f"{build.zip_name}: rebuilt SHA-256 {build.zip_sha256}, but {manifest.label} records "
                                f"{archive.get('sha256')} for {name}")
-    if stand_in and result.problems:
-        shallow = " (this clone is shallow)" if gitrepo.shallow_commits(root) else ""
-        result.problems.insert(0, f"rebuilt from HEAD ({commit[:12]}): neither tag v{version} nor the commit that added "
-                                  f"{manifest.label} is in this clone{shallow}, so files changed since the release differ "
-                                  f"below; fetch them (git fetch --tags --unshallow) or pass --ref v{version}, and verify again")
+    return result
+
+
+_ZIP_NAME = re.compile(rf"^{NAME}-((?:0|[1-9][0-9]*)\.(?:0|[1-9][0-9]*)\.(?:0|[1-9][0-9]*))\.zip$")
+#: Beside a downloaded zip, the manifest as the release workflow attaches it to the GitHub release.
+MANIFEST_ASSET = NAME + "-{version}.manifest.json"
+
+
+def is_zip_target(target: str | Path) -> bool:
+    """Whether `nkru release --verify TARGET` names a zip (a path ending .zip, or an existing file) rather than a version."""
+    return str(target).lower().endswith(".zip") or Path(target).is_file()
+
+
+def find_zip_manifest(zip_path: Path, root: Path | None = None, manifest: Path | None = None) -> Manifest:
+    """The manifest to check a downloaded zip against: `manifest` when given; else `nkru-X.Y.Z.manifest.json`
+    beside the zip (as the GitHub release carries it), or releases/X.Y.Z.json of the package at `root`.
+    X.Y.Z comes from the zip's name. Raises ValueError naming what is missing."""
+    if manifest is not None:
+        try:
+            return Manifest.loads(Path(manifest).read_bytes(), str(manifest))
+        except OSError as exc:
+            raise ValueError(f"{manifest}: cannot be read ({exc.strerror or exc})") from None
+        except ManifestError as exc:
+            raise ValueError(str(exc)) from None
+    match = _ZIP_NAME.match(Path(zip_path).name)
+    if match is None:
+        raise ValueError(f"{zip_path}: the name is not {NAME}-X.Y.Z.zip, so its manifest is not known: pass --manifest "
+                         f"releases/X.Y.Z.json")
+    version = match.group(1)
+    beside = Path(zip_path).parent / MANIFEST_ASSET.format(version=version)
+    candidates = [beside] + ([Path(root) / RELEASES / f"{version}.json"] if root is not None else [])
+    for candidate in candidates:
+        if candidate.is_file():
+            try:
+                found = Manifest.loads(candidate.read_bytes(), str(candidate))
+            except (OSError, ManifestError) as exc:
+                raise ValueError(f"{candidate}: {exc}") from None
+            if found.version != version:
+                raise ValueError(f"{candidate}: says version {found.version!r}, but the zip is named for {version}")
+            return found
+    raise ValueError(f"no manifest for {version}: looked for {', '.join(str(c) for c in candidates)}; pass --manifest "
+                     f"with releases/{version}.json from the repository or {beside.name} from the GitHub release")
+
+
+def verify_zip(zip_path: str | Path, manifest: Manifest) -> Verification:
+    """Check a downloaded release zip against its manifest, without git: the archive's SHA-256 and size, and
+    every member's. The zip is read as hostile input (nkru.snapshot's limits) and never unpacked."""
+    from nkru.snapshot import SnapshotError, check_zip, read_member
+
+    zip_path = Path(zip_path)
+    result = Verification(manifest.version, None, manifest.label, archive=str(zip_path))
+    [(name, archive)] = list(manifest.archives.items())[:1] or [(zip_name(manifest.version), {})]
+    result.checked += 1
+    try:
+        digest, size = _file_sha256(zip_path), zip_path.stat().st_size
+    except OSError as exc:
+        raise ValueError(f"{zip_path}: cannot be read ({exc.strerror or exc})") from None
+    if digest != archive.get("sha256") or size != archive.get("bytes"):
+        result.problems.append(f"{zip_path.name}: SHA-256 {digest} ({size} bytes), but {manifest.label} records "
+                               f"{archive.get('sha256')} ({archive.get('bytes')} bytes) for {name}")
+    try:
+        handle = zipfile.ZipFile(zip_path)
+    except (OSError, zipfile.BadZipFile, ValueError, NotImplementedError) as exc:
+        result.problems.append(f"{zip_path}: not a readable zip ({exc})")
+        return result
+    with handle:
+        try:
+            infos = {info.filename: info for info in check_zip(zip_path, handle) if not info.is_dir()}
+            for member, recorded in sorted(manifest.files.items()):
+                result.checked += 1
+                info = infos.get(member)
+                if info is None:
+                    result.problems.append(f"{member}: in {manifest.label} but not in {zip_path.name}")
+                    continue
+                data = read_member(zip_path, handle, info)
+                got = hashlib.sha256(data).hexdigest()
+                if got != recorded.get("sha256") or len(data) != recorded.get("bytes"):
+                    result.problems.append(f"{member}: SHA-256 {got} ({len(data)} bytes) in {zip_path.name}, but "
+                                           f"{manifest.label} records {recorded.get('sha256')} ({recorded.get('bytes')} bytes)")
+            for member in sorted(set(infos) - set(manifest.files)):
+                result.problems.append(f"{member}: in {zip_path.name} but not in {manifest.label}")
+        except SnapshotError as exc:
+            result.problems.append(str(exc))
     return result
 
 

@@ -8,6 +8,7 @@ snapshot only reads: the descriptor, the schemas and the tables (as text).
 from __future__ import annotations
 
 import json
+import re
 import stat
 import zipfile
 import zlib
@@ -319,11 +320,50 @@ def from_git(root: Path, ref: str, label: str | None = None) -> Snapshot:
     return snapshot
 
 
+_RELEASE = re.compile(r"^v?((?:0|[1-9][0-9]*)\.(?:0|[1-9][0-9]*)\.(?:0|[1-9][0-9]*))$")
+
+
+def release_version(spec: str | Path, root: Path) -> str | None:
+    """X.Y.Z when `spec` is `X.Y.Z` or `vX.Y.Z` and the package at `root` records that release (releases/X.Y.Z.json)."""
+    match = _RELEASE.match(str(spec))
+    if match is None or not (Path(root) / "releases" / f"{match.group(1)}.json").is_file():
+        return None
+    return match.group(1)
+
+
+def from_release(root: Path, version: str) -> Snapshot:
+    """Release `version` as recorded in releases/X.Y.Z.json (no tag needed): the tree of its release commit (tag
+    vX.Y.Z, or the commit the manifest leads to), else dist/nkru-X.Y.Z.zip when its SHA-256 is the manifest's."""
+    import hashlib
+
+    from nkru.manifest import ManifestError, read_manifest
+    from nkru.release import previous_commit_from, zip_name
+
+    root = Path(root).resolve()
+    try:
+        manifest = read_manifest(root, version)
+    except ManifestError as exc:
+        raise SnapshotError(str(exc)) from None
+    try:
+        commit = previous_commit_from(root, manifest) if gitrepo.is_repository(root) else None
+    except gitrepo.GitError:
+        commit = None
+    if commit is not None:
+        return from_git(root, commit, f"{manifest.label} at {commit[:12]}")
+    name = next(iter(manifest.archives), zip_name(version))
+    local = root / "dist" / name
+    if local.is_file() and hashlib.sha256(read_regular(local)).hexdigest() == (manifest.archives.get(name) or {}).get("sha256"):
+        return from_zip(local, f"dist/{name}")
+    raise SnapshotError(f"release {version} ({manifest.label}): its commit is not in this clone (a shallow clone or a copy "
+                        f"without .git) and there is no dist/{name} with the manifest's SHA-256: fetch the history "
+                        f"(git fetch --unshallow --tags), or pass the release zip itself")
+
+
 def check_spec(spec: str | Path, *, root: Path = Path(".")) -> None:
-    """Raise SnapshotError unless `spec` names an existing path or a commit of the repository holding `root`
-    (cheap: the contents are not read; a damaged release is reported when it is read)."""
+    """Raise SnapshotError unless `spec` names an existing path, a release recorded in releases/ or a commit of the
+    repository holding `root` (cheap: the contents are not read; a damaged release is reported when it is read)."""
     text = str(spec)
-    if Path(text).exists():
+    if Path(text).exists() or release_version(text, root) is not None:
         return
     try:
         if gitrepo.resolve_commit(root, text) is not None:
@@ -334,7 +374,8 @@ def check_spec(spec: str | Path, *, root: Path = Path(".")) -> None:
 
 
 def open_snapshot(spec: str | Path, *, root: Path = Path(".")) -> Snapshot:
-    """A directory, a release zip, or a git ref of the repository holding `root`, in that order."""
+    """A directory, a release zip, a release version recorded in `root`/releases/ (`1.0.0` or `v1.0.0`), or a git
+    ref of the repository holding `root`, in that order."""
     text = str(spec)
     path = Path(text)
     if path.is_dir():
@@ -345,6 +386,9 @@ def open_snapshot(spec: str | Path, *, root: Path = Path(".")) -> Snapshot:
         if zipfile.is_zipfile(path):
             return from_zip(path, text)
         raise SnapshotError(f"{text}: neither a package directory nor a release zip")
+    version = release_version(text, root)
+    if version is not None:
+        return from_release(root, version)
     try:
         if gitrepo.is_repository(root):
             return from_git(root, text)

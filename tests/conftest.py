@@ -28,6 +28,9 @@ PACKAGE_ITEMS = ["datapackage.json", "data", "schemas", "CITATION.cff", ".zenodo
 
 
 def copy_package(target: Path) -> Path:
+    """A copy of the real package. Without releases/ a copy stands for the newest release's own state: when the
+    real package is between releases (a development version X.Y.Z-dev, docs/releasing.md), the copy gets the
+    version of the newest CHANGELOG release, as datapackage.json and the codebook had it when it was released."""
     target.mkdir(parents=True, exist_ok=True)
     for item in PACKAGE_ITEMS:
         source = REPO / item
@@ -35,7 +38,26 @@ def copy_package(target: Path) -> Path:
             shutil.copytree(source, target / item)
         elif source.is_file():
             shutil.copy2(source, target / item)
+    _as_released(target)
     return target
+
+
+def _as_released(root: Path) -> None:
+    import json
+
+    from nkru.metadata import Changelog, dev_version
+
+    descriptor = root / "datapackage.json"
+    text = descriptor.read_text(encoding="utf-8")
+    version = json.loads(text).get("version")
+    latest = Changelog.parse((root / "CHANGELOG.md").read_text(encoding="utf-8")).latest
+    if dev_version(version) is None or latest is None:
+        return
+    descriptor.write_text(text.replace(f'"version": "{version}"', f'"version": "{latest.version}"', 1), encoding="utf-8")
+    codebook = root / "docs" / "codebook.md"
+    if codebook.is_file():
+        codebook.write_text(codebook.read_text(encoding="utf-8").replace(f"(package version {version})",
+                                                                          f"(package version {latest.version})"), encoding="utf-8")
 
 
 @pytest.fixture

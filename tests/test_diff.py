@@ -382,3 +382,94 @@ def test_a_hostile_field_type_is_described_not_a_crash(tmp_path, hostile_type):
     text = json.loads(diffmod.FORMATS["json"](result))
     assert text["required_bump"] == "major"
     assert any("title retyped string → " in reason for reason in text["reasons"])
+
+
+# -- versions resolved through releases/ (no git tag) -----------------------------------------------------
+
+
+def _released_repo(tmp_path: Path) -> Path:
+    from tests.conftest import copy_package
+    from tests.helpers import set_cell
+    from nkru import release
+
+    repo = init_repo(copy_package(tmp_path / "repo"), commit="the package")
+    plan = release.plan_release(repo, "1.0.0", date="2026-11-30", validate=False)
+    assert plan.ok, plan.refusals
+    release.write_release(plan)
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "Release 1.0.0")
+    set_cell(repo, "actors", 0, "notes", "corrected after 1.0.0")
+    git(repo, "commit", "-qam", "a correction")
+    assert git(repo, "tag", "--list") == ""
+    return repo
+
+
+def test_a_release_version_is_resolved_through_releases_without_a_tag(tmp_path, monkeypatch):
+    repo = _released_repo(tmp_path)
+    monkeypatch.chdir(repo)
+    for spec in ("1.0.0", "v1.0.0"):
+        result = run_cli("diff", spec, "--format", "json")
+        assert result.exit_code == 0, result.stderr
+        data = json.loads(result.stdout)
+        actors = next(r for r in data["resources"] if r["resource"] == "actors")
+        assert len(actors["changed"]) == 1 and list(actors["changed"][0]["changes"]) == ["notes"]
+        assert data["required_bump"] == "patch" and data["old"]["version"] == "1.0.0"
+        assert data["old"]["label"].startswith("releases/1.0.0.json at ")
+    # Two versions: the release against itself is empty; the version is named in the output.
+    same = run_cli("diff", "1.0.0", "1.0.0", "--format", "json")
+    assert same.exit_code == 0 and json.loads(same.stdout)["required_bump"] is None
+    assert "releases/1.0.0.json" in run_cli("diff", "1.0.0").stdout
+    # --repo says where releases/ is; a version with no manifest is still tried as a git ref, and fails clearly.
+    monkeypatch.chdir(tmp_path)
+    assert run_cli("diff", "1.0.0", str(repo), "--repo", str(repo)).exit_code == 0
+    unknown = run_cli("diff", "0.9.0", str(repo), "--repo", str(repo))
+    assert unknown.exit_code == 2 and "0.9.0" in unknown.stderr and "Traceback" not in unknown.output
+    # Two released versions, neither tagged: 1.0.1 carries the correction.
+    from nkru import release
+
+    monkeypatch.chdir(repo)
+    assert run_cli("release", "1.0.1-dev").exit_code == 0
+    git(repo, "commit", "-qam", "1.0.1-dev")
+    plan = release.plan_release(repo, "1.0.1", date="2026-12-24", validate=False)
+    assert plan.ok, plan.refusals
+    release.write_release(plan)
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "Release 1.0.1")
+    both = run_cli("diff", "1.0.0", "v1.0.1", "--format", "json")
+    assert both.exit_code == 0, both.stderr
+    data = json.loads(both.stdout)
+    assert (data["old"]["version"], data["new"]["version"], data["required_bump"]) == ("1.0.0", "1.0.1", "patch")
+    assert data["new"]["label"].startswith("releases/1.0.1.json at ")
+    monkeypatch.chdir(tmp_path)
+    # The metadata layer's --baseline takes a version the same way.
+    from nkru.api import Options, validate_package
+
+    report = validate_package(repo, only=["metadata"], options=Options(baseline="1.0.0"))
+    assert not [f for f in report.findings if f.code.startswith("baseline")]
+    cli = run_cli("validate", str(repo), "--only", "metadata", "--baseline", "v1.0.0")
+    assert "baseline-unreadable" not in cli.stdout
+
+
+def test_a_release_version_in_a_shallow_clone_uses_the_verified_zip_or_says_what_is_missing(tmp_path):
+    import subprocess
+
+    repo = _released_repo(tmp_path)
+    clone = tmp_path / "shallow"
+    subprocess.run(["git", "clone", "-q", "--depth", "1", f"file://{repo}", str(clone)], check=True)
+    import shutil
+
+    shutil.rmtree(clone / "dist", ignore_errors=True)  # the test repository has no .gitignore: dist/ was committed
+    missing = run_cli("diff", "1.0.0", str(clone), "--repo", str(clone))
+    assert missing.exit_code == 2
+    message = " ".join(missing.stderr.split())
+    assert "release 1.0.0 (releases/1.0.0.json): its commit is not in this clone" in message
+    assert "git fetch --unshallow --tags" in message and "Traceback" not in missing.output
+    # The release zip in dist/ stands in when its SHA-256 is the manifest's (and only then).
+    (clone / "dist").mkdir()
+    zip_bytes = (repo / "dist" / "nkru-1.0.0.zip").read_bytes()
+    (clone / "dist" / "nkru-1.0.0.zip").write_bytes(zip_bytes + b"x")
+    assert run_cli("diff", "1.0.0", str(clone), "--repo", str(clone)).exit_code == 2
+    (clone / "dist" / "nkru-1.0.0.zip").write_bytes(zip_bytes)
+    found = run_cli("diff", "1.0.0", str(clone), "--repo", str(clone), "--format", "json")
+    assert found.exit_code == 0, found.stderr
+    assert json.loads(found.stdout)["required_bump"] == "patch"

@@ -105,6 +105,8 @@ def test_fold_keeps_different_mistakes_apart_and_takes_the_worst_severity():
 
 def test_text_output_names_groups_and_counts_in_the_singular(package_copy):
     _duplicate_id(package_copy)
+    cff = package_copy / "CITATION.cff"  # a repository URL, so that the one warning is baseline-missing
+    cff.write_text(cff.read_text(encoding="utf-8") + 'repository-code: "https://github.com/nkru-curators/nkru"\n', encoding="utf-8")
     result = run_cli("validate", str(package_copy), "--only", "structure,metadata")
     assert result.exit_code == 1
     lines = result.stdout.splitlines()

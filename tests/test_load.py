@@ -218,11 +218,11 @@ def test_loaded_values_equal_the_csv(loaded, resource, engine):
 
 
 def test_data_has_item_and_attribute_access_and_describes_the_package(loaded):
-    _, frames, _ = loaded
+    package, frames, _ = loaded
     assert list(frames) == list(SCHEMAS)
     for name in SCHEMAS:
         assert frames[name] is getattr(frames, name)
-    assert frames.version == json.loads((REPO / "datapackage.json").read_text())["version"]
+    assert frames.version == json.loads((package / "datapackage.json").read_text())["version"]
     assert "claims" in dir(frames)
     with pytest.raises(KeyError, match="no resource 'nope'"):
         frames["nope"]

@@ -13,7 +13,7 @@ from tests.conftest import copy_package
 from tests.helpers import REPO, git, init_repo, line_of, read_table, run_cli, write_table
 from nkru.api import Options, validate_package
 from nkru.layers.metadata import id_resources
-from nkru.metadata import CITATION, RETRACTION_FIELDS, RETRACTIONS, Changelog, is_date, load_cff
+from nkru.metadata import CITATION, RETRACTION_FIELDS, RETRACTIONS, Changelog, Version, dev_version, is_date, load_cff
 from nkru.package import Package
 
 #: Every resource with a one-field primary key (the IDs that must stay stable), derived from the real package.
@@ -122,9 +122,12 @@ def test_real_citation_cff_is_a_dataset_without_invented_identifiers(real_packag
     # A release date only for a release that happened, i.e. that has a manifest in releases/.
     manifests = sorted((real_package / "releases").glob("*.json")) if (real_package / "releases").is_dir() else []
     if manifests:
-        newest = json.loads((real_package / "releases" / f"{descriptor['version']}.json").read_text(encoding="utf-8"))
+        newest = json.loads((real_package / "releases" / f"{data['version']}.json").read_text(encoding="utf-8"))
         assert data["date-released"] == zenodo["publication_date"] == newest["date"] == log.latest.date
-        assert log.latest.version == descriptor["version"]
+        assert log.latest.version == data["version"]
+        # datapackage.json: that release, or a development version after it (docs/releasing.md, "Between releases").
+        assert descriptor["version"] == data["version"] or (
+            dev_version(descriptor["version"]) is not None and dev_version(descriptor["version"]) > Version.parse(data["version"]))
     else:
         assert "date-released" not in data and "publication_date" not in zenodo and log.latest is None
     # 0.1.0 was never published: the CHANGELOG says so and dates no 0.1.0 release.
@@ -407,7 +410,8 @@ def _release(root: Path, version: str = "1.0.0") -> Path:
 
 def test_the_newest_manifest_is_the_default_baseline(unreleased_copy, tmp_path):
     repo = _release(unreleased_copy)
-    assert [f.code for f in metadata(repo).findings] == []  # no baseline-missing once a manifest exists
+    # No baseline-missing once a manifest exists (the repository URL is unset in the real package: only that warning).
+    assert [f.code for f in metadata(repo).findings] == ["repository-url-unset"]
     header, rows = read_table(repo, "events")
     removed = rows.pop(0)
     write_table(repo, "events", header, rows)
@@ -430,9 +434,9 @@ def test_an_unpacked_release_checks_ids_against_the_manifests_it_carries(unrelea
     _release(repo, "1.1.0")
     with zipfile.ZipFile(repo / "dist" / "nkru-1.1.0.zip") as archive:
         archive.extractall(tmp_path / "unpacked")
-    unpacked = tmp_path / "unpacked" / "nkru-1.1.0"
+    unpacked = tmp_path / "unpacked"
     assert (unpacked / "releases" / "1.0.0.json").is_file()
-    assert [f.code for f in metadata(unpacked).findings] == []
+    assert [f.code for f in metadata(unpacked).findings] == ["repository-url-unset"]
     header, rows = read_table(unpacked, "claims")
     removed = rows.pop()
     write_table(unpacked, "claims", header, rows)
@@ -596,3 +600,66 @@ def test_a_malformed_licences_entry_does_not_crash_the_layer(package_copy, licen
     layer = metadata(package_copy)
     assert "layer-error" not in codes(layer)
     assert [f.code for f in layer.findings if f.code == "license-mismatch"]  # no licence in the descriptor: both files disagree
+
+
+# -- between releases: a development version ----------------------------------------------------------------
+
+
+def test_after_a_release_changed_release_files_need_a_development_version(unreleased_copy):
+    """Main must not claim to be a release whose files it no longer has: 1.0.0 with an edited README fails
+    (naming the files and the version to use); `nkru release 1.1.0-dev` satisfies the check, without git."""
+    repo = _release(unreleased_copy)
+    assert codes(metadata(repo)) == []  # right after the release its files are the release's
+    edit(repo / "README.md", "# nkru", "# nkru (edited after the release)")
+    finding = one(metadata(repo), "version-claims-release")
+    assert finding.path == "datapackage.json" and finding.field == "version"
+    assert "releases/1.0.0.json" in finding.message and "(README.md)" in finding.message
+    assert "set it to 1.1.0-dev" in finding.message
+    cli = run_cli("validate", str(repo), "--only", "metadata")
+    assert cli.exit_code == 1 and "version-claims-release" in cli.stdout
+
+    # A version that does not come after the release is refused, and nothing is written.
+    before = (repo / "datapackage.json").read_bytes()
+    refused = run_cli("release", "1.0.0-dev", str(repo))
+    assert refused.exit_code == 2 and "does not come after the latest release 1.0.0" in refused.stderr
+    assert (repo / "datapackage.json").read_bytes() == before
+    dry = run_cli("release", "1.1.0-dev", str(repo), "--dry-run")
+    assert dry.exit_code == 0 and '+  "version": "1.1.0-dev",' in dry.stdout
+    assert (repo / "datapackage.json").read_bytes() == before
+
+    done = run_cli("release", "1.1.0-dev", str(repo))
+    assert done.exit_code == 0, done.stderr
+    assert json.loads((repo / "datapackage.json").read_text(encoding="utf-8"))["version"] == "1.1.0-dev"
+    assert "(package version 1.1.0-dev)" in (repo / "docs" / "codebook.md").read_text(encoding="utf-8")
+    # CITATION.cff, .zenodo.json and CHANGELOG.md still describe 1.0.0 (the release to cite): no mismatch.
+    assert load_cff((repo / CITATION).read_text(encoding="utf-8"))["version"] == "1.0.0"
+    assert codes(metadata(repo)) == []
+    assert validate_package(repo).valid
+    # The next release replaces the development version.
+    from nkru import release
+
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "1.1.0-dev")
+    plan = release.plan_release(repo, "1.1.0", validate=False)
+    assert plan.ok, plan.refusals
+    assert json.loads(next(e.new for e in plan.edits if e.path == "datapackage.json"))["version"] == "1.1.0"
+
+
+def test_a_development_version_must_come_after_the_newest_release(unreleased_copy):
+    repo = _release(unreleased_copy)
+    edit(repo / "datapackage.json", '"version": "1.0.0"', '"version": "0.9.0-dev"')
+    finding = one(metadata(repo), "dev-version-behind")
+    assert "0.9.0-dev" in finding.message and "1.0.0 is already released" in finding.message and "1.1.0-dev" in finding.message
+    edit(repo / "datapackage.json", '"version": "0.9.0-dev"', '"version": "1.1.0-beta"')
+    assert one(metadata(repo), "version-invalid").value == "1.1.0-beta"
+    # Without releases/ (an unpacked release, a copy) the newest CHANGELOG release is the reference.
+    edit(unreleased_copy / "datapackage.json", '"version": "1.1.0-beta"', '"version": "1.0.0-dev"')
+    import shutil
+
+    shutil.rmtree(unreleased_copy / "releases")
+    one(metadata(unreleased_copy), "dev-version-behind")
+
+
+def test_the_real_package_is_a_release_or_a_development_version_after_it(real_package):
+    report = validate_package(real_package, only=["metadata"])
+    assert not [f for f in report.findings if f.code in ("version-claims-release", "dev-version-behind", "version-invalid")]

@@ -98,3 +98,50 @@ for (i in seq_len(nrow(result))) cat("pair", result$claim_id[i], ifelse(is.na(re
     py_pairs = sorted(tuple(line.split()[1:]) for line in done.stdout.splitlines() if line.startswith("pair"))
     assert r_pairs and r_pairs == py_pairs
     assert any(denial != "-" for _, denial in r_pairs)
+
+
+def test_get_the_data_comes_first_and_its_commands_work_as_written(tmp_path):
+    """The README's first section says where a release is, how to rebuild it and how to check it; its
+    commands run as written on a release made in a temporary repository (a copy of the real package)."""
+    import shutil
+
+    from tests.conftest import copy_package
+    from tests.helpers import git, init_repo
+    from nkru import release
+
+    assert re.findall(r"^## (.*)$", README, flags=re.M)[0] == "Get the data"
+    section = README.split("## Get the data", 1)[1].split("\n## ", 1)[0]
+    assert "GitHub release of\n  the tag `vX.Y.Z`" in section and "repository-code" in section
+    assert "OWNER" not in README
+    rebuild, check = [b for b in re.findall(r"```sh\n(.*?)```", section, flags=re.S)]
+    rebuild_command = rebuild.strip()
+    check_commands = [line.split("#")[0].strip() for line in check.strip().splitlines()]
+    assert rebuild_command == "nkru release --verify 1.0.0 --dist dist"
+    assert check_commands == ["sha256sum -c SHA256SUMS", "nkru release --verify nkru-1.0.0.zip"]
+    assert (REPO / "releases" / "1.0.0.json").is_file()  # the version the README names was released
+
+    repo = init_repo(copy_package(tmp_path / "clone"), commit="the package")
+    plan = release.plan_release(repo, "1.0.0", date="2026-11-30", validate=False)
+    release.write_release(plan)
+    shutil.rmtree(repo / "dist")
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "Release 1.0.0")
+    nkru = [sys.executable, "-m", "nkru"]
+
+    def run(command: str, cwd) -> subprocess.CompletedProcess:
+        words = command.split()
+        argv = nkru + words[1:] if words[0] == "nkru" else words
+        return subprocess.run(argv, cwd=cwd, capture_output=True, text=True)
+
+    built = run(rebuild_command, repo)
+    assert built.returncode == 0, built.stderr
+    download = tmp_path / "download"
+    download.mkdir()
+    for name in ("nkru-1.0.0.zip", "SHA256SUMS"):
+        shutil.copy(repo / "dist" / name, download / name)
+    shutil.copy(repo / "releases" / "1.0.0.json", download / "nkru-1.0.0.manifest.json")  # as the GitHub release has it
+    if shutil.which("sha256sum"):
+        assert run(check_commands[0], download).returncode == 0
+    verified = run(check_commands[1], download)
+    assert verified.returncode == 0, verified.stderr
+    assert "is nkru 1.0.0" in verified.stdout

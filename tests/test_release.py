@@ -121,8 +121,8 @@ def test_first_release_is_reproducible_valid_open_and_citable(repo, tmp_path):
         infos = archive.infolist()
         names = [i.filename for i in infos]
         assert names == sorted(names)
-        folder = f"nkru-{version}/"
-        assert all(n.startswith(folder) for n in names)
+        # datapackage.json at the zip's root (the Data Package zip convention), no folder around it.
+        assert "datapackage.json" in names and not any(n.endswith("/") for n in names)
         for info in infos:
             assert info.date_time == (2026, 11, 30, 0, 0, 0)
             assert stat.S_IMODE(info.external_attr >> 16) == 0o644 and info.create_system == 3
@@ -131,7 +131,7 @@ def test_first_release_is_reproducible_valid_open_and_citable(repo, tmp_path):
                                                         "bytes": info.file_size}
         assert len(manifest["files"]) == len(infos)
         assert archive.comment == b""
-        inside = {n[len(folder):] for n in names}
+        inside = set(names)
         for required in ("datapackage.json", "README.md", "CHANGELOG.md", "CITATION.cff", "LICENSE", ".zenodo.json",
                          "data/sources/NOTICE.md", "data/retractions.csv", "schemas/retractions.json", "docs/codebook.md"):
             assert required in inside, required
@@ -144,7 +144,7 @@ def test_first_release_is_reproducible_valid_open_and_citable(repo, tmp_path):
         assert not [n for n in inside if n.endswith(".txt")]
         assert "pyproject.toml" not in inside and f"releases/{version}.json" not in inside
         archive.extractall(tmp_path / "unzipped")
-    unzipped = tmp_path / "unzipped" / f"nkru-{version}"
+    unzipped = tmp_path / "unzipped"
 
     shipped = json.loads((unzipped / "datapackage.json").read_text(encoding="utf-8"))
     assert shipped["nkru:texts"] == "excluded"
@@ -159,6 +159,19 @@ def test_first_release_is_reproducible_valid_open_and_citable(repo, tmp_path):
     result = json.loads(stock.stdout)
     assert stock.returncode == 0 and result["valid"] is True, stock.stdout[:2000]
     assert len(result["tasks"]) == len(shipped["resources"])
+    # ... and the zip itself, as it is: every resource is validated (not just the first file it finds).
+    stock_zip = subprocess.run([sys.executable, "-m", "frictionless", "validate", "--json", str(zip_path)],
+                               capture_output=True, text=True)
+    zipped = json.loads(stock_zip.stdout)
+    assert stock_zip.returncode == 0 and zipped["valid"] is True, stock_zip.stdout[:2000]
+    validated = sorted(task["name"] for task in zipped["tasks"])
+    assert validated == sorted(res["name"] for res in shipped["resources"])
+    assert all(task["valid"] and task["stats"]["rows"] > 0 for task in zipped["tasks"] if task["name"] != "retractions")
+    # nkru load and nkru validate accept the zip as it is.
+    from nkru import load
+
+    assert len(load(zip_path).claims) == len(read_table(repo, "claims")[1])
+    assert validate_package(zip_path, only=["structure", "metadata"]).valid
 
     # The unzipped release cites itself.
     assert validate_package(unzipped, only=["metadata"]).valid
@@ -209,7 +222,7 @@ def test_verify_names_every_file_that_differs(released):
     commit_all(released, "edit")
     result = release.verify_release(released, "1.0.0", ref="HEAD")
     assert not result.ok
-    assert any(p.startswith("nkru-1.0.0/data/actors.csv: rebuilt SHA-256") and "releases/1.0.0.json records" in p
+    assert any(p.startswith("data/actors.csv: rebuilt SHA-256") and "releases/1.0.0.json records" in p
                for p in result.problems), result.problems
     assert any(p.startswith("nkru-1.0.0.zip: rebuilt SHA-256") for p in result.problems)
     # Without --ref the release commit (the one that added the manifest; or the tag) is rebuilt, and still verifies.
@@ -251,6 +264,8 @@ def test_patch_release_writes_changelog_bumps_metadata_and_rebuilds_identically(
     new = "1.0.1"
     header, rows = read_table(repo, "actors")
     actor = rows[0]["actor_id"]
+    # Between releases the working tree carries a development version (docs/releasing.md).
+    assert run_cli("release", f"{new}-dev", str(repo)).exit_code == 0
     set_cell(repo, "actors", 0, "notes", rows[0]["notes"] + " Corrected in a patch.")
     changelog = repo / "CHANGELOG.md"
     # Whatever the real CHANGELOG holds under Unreleased is replaced by this test's one note.
@@ -283,8 +298,8 @@ def test_patch_release_writes_changelog_bumps_metadata_and_rebuilds_identically(
     assert validate_package(repo, only=["metadata"]).valid
     # The new zip carries the earlier manifest, so an unpacked release checks its IDs against it.
     with zipfile.ZipFile(repo / "dist" / f"nkru-{new}.zip") as archive:
-        assert f"nkru-{new}/releases/1.0.0.json" in archive.namelist()
-        assert f"nkru-{new}/releases/{new}.json" not in archive.namelist()
+        assert "releases/1.0.0.json" in archive.namelist()
+        assert f"releases/{new}.json" not in archive.namelist()
     # dist/SHA256SUMS lists both zips.
     assert [line.split()[1] for line in (repo / "dist" / "SHA256SUMS").read_text().splitlines()] == [
         "nkru-1.0.0.zip", f"nkru-{new}.zip"]
@@ -330,23 +345,144 @@ def test_the_previous_release_is_found_without_tags_or_full_history(released, tm
     assert release.plan_release(full, "1.0.1", validate=False).ok
 
 
-def test_verify_in_a_shallow_clone_says_why_files_changed_since_the_release_differ(released, tmp_path):
-    """--verify rebuilds from HEAD when neither the tag nor the release commit was fetched: a file edited
-    since the release then differs, and the first problem says why and what to fetch, not corruption."""
-    set_cell(released, "actors", 0, "notes", "a correction")
-    commit_all(released, "correction")
+def test_verify_in_a_shallow_clone_says_the_history_is_missing_and_which_files_still_match(released, tmp_path):
+    """A real depth-1 clone: --verify never rebuilds from HEAD in the release commit's stead. It says the history
+    is missing, and which files are still the release's (data identical) and which changed since (docs)."""
+    readme = released / "README.md"
+    readme.write_text(readme.read_text(encoding="utf-8") + "\nEdited after the release.\n", encoding="utf-8")
+    commit_all(released, "docs edited after the release")
     clone = tmp_path / "shallow"
     subprocess.run(["git", "clone", "-q", "--depth", "1", f"file://{released}", str(clone)], check=True)
+    assert git(clone, "rev-parse", "--is-shallow-repository").strip() == "true"
     result = release.verify_release(clone, "1.0.0")
-    assert not result.ok
-    assert "neither tag v1.0.0 nor the commit that added releases/1.0.0.json is in this clone (this clone is shallow)" \
-        in result.problems[0] and "git fetch --tags --unshallow" in result.problems[0]
-    assert any("data/actors.csv" in problem for problem in result.problems[1:])
-    # With the history fetched, the same clone verifies.
+    assert not result.ok and result.commit is None and result.build is None
+    built_on = json.loads((released / "releases" / "1.0.0.json").read_text(encoding="utf-8"))["commit"]
+    assert result.history_missing == result.problems[0]
+    assert f"built on commit {built_on[:12]}, which is not in this clone (this clone is shallow)" in result.history_missing
+    assert "git fetch --unshallow --tags" in result.history_missing
+    assert [f.path for f in result.matching("changed")] == ["README.md"]
+    assert {"data/claims.csv", "schemas/claims.json", "CHANGELOG.md"} <= {f.path for f in result.matching("same")}
+    cli = run_cli("release", "--verify", "1.0.0", str(clone))
+    err = " ".join(cli.stderr.split())
+    assert cli.exit_code == 1 and "not reproduced" not in err and "rebuilt SHA-256" not in err
+    assert "cannot rebuild: nkru 1.0.0" in err and "changed since the release: README.md" in err
+    assert "data and schema files" in err
+    # With the history fetched, the same clone verifies, from the release commit (not HEAD).
     subprocess.run(["git", "-C", str(clone), "fetch", "-q", "--unshallow"], check=True)
-    assert release.verify_release(clone, "1.0.0").ok
-    # A full clone finds the release commit without any tag, and nothing stands in for it.
-    assert release.verify_release(released, "1.0.0").ok
+    fetched = release.verify_release(clone, "1.0.0")
+    assert fetched.ok and fetched.commit == git(released, "rev-parse", "HEAD~1").strip()
+
+
+def test_verify_in_a_copy_without_git_compares_the_files(released, tmp_path):
+    import shutil
+
+    copy = tmp_path / "download"
+    shutil.copytree(released, copy, ignore=shutil.ignore_patterns(".git", "dist"))
+    set_cell(copy, "claims", 0, "notes", "changed in the copy")
+    result = release.verify_release(copy, "1.0.0")
+    assert not result.ok and "not in a git repository (a copy without .git" in result.history_missing
+    assert [f.path for f in result.matching("changed")] == ["data/claims.csv", "datapackage.json"]
+    assert run_cli("release", "--verify", "1.0.0", str(copy)).exit_code == 1
+
+
+def test_the_manifest_records_the_commit_the_release_was_built_on(repo):
+    base = git(repo, "rev-parse", "HEAD").strip()
+    plan = make_release(repo, "1.0.0", "2026-11-30")
+    manifest = json.loads((repo / "releases" / "1.0.0.json").read_text(encoding="utf-8"))
+    assert manifest["commit"] == base == plan.manifest.commit
+    # A rerun after the release commit keeps it (HEAD is now the release commit): nothing to change.
+    again = release.plan_release(repo, "1.0.0", validate=False)
+    assert again.ok and again.edits == [] and again.manifest.commit == base
+    # The tag wins when there is one; the manifest's commit is then not needed.
+    release_commit = git(repo, "rev-parse", "HEAD").strip()
+    set_cell(repo, "actors", 0, "notes", "later")
+    commit_all(repo, "later")
+    assert release.verify_release(repo, "1.0.0").commit == release_commit
+    git(repo, "tag", "v1.0.0", release_commit)
+    assert release.verify_release(repo, "1.0.0").ok
+
+
+def test_a_manifest_without_commit_and_with_a_folder_is_verified_as_1_0_0_was(repo):
+    """1.0.0 predates both the recorded commit and the root layout: it is rebuilt under nkru-1.0.0/ from the
+    commit that added its manifest, and --verify says how that commit was found."""
+    plan = release.plan_release(repo, "1.0.0", date="2026-11-30", validate=False)
+    release.write_release(plan)
+
+    def read(path: str) -> bytes | None:
+        full = repo / path
+        return full.read_bytes() if full.is_file() else None
+
+    from nkru import gitrepo
+
+    build = release.build_release("1.0.0", read, lambda folders: gitrepo.tracked_files(repo, *folders),
+                                  release.zip_timestamp("2026-11-30"), "nkru-1.0.0/")
+    legacy = release.make_manifest("1.0.0", "2026-11-30", build)
+    assert legacy.commit is None and legacy.folder == "nkru-1.0.0/"
+    (repo / "releases" / "1.0.0.json").write_text(legacy.dumps(), encoding="utf-8")
+    commit_all(repo, "Release 1.0.0 (old style)")
+    result = release.verify_release(repo, "1.0.0")
+    assert result.ok, result.problems
+    assert result.build.members[0].name.startswith("nkru-1.0.0/")
+    assert result.notes == [f"releases/1.0.0.json records no commit (made before manifests did); rebuilt from the commit "
+                            f"that added it, {git(repo, 'rev-parse', 'HEAD').strip()[:12]}"]
+    cli = run_cli("release", "--verify", "1.0.0", str(repo))
+    assert cli.exit_code == 0 and "records no commit" in cli.stdout
+
+
+def test_verify_a_downloaded_zip_without_git(released, tmp_path):
+    download = tmp_path / "downloads"
+    download.mkdir()
+    zip_path = download / "nkru-1.0.0.zip"
+    zip_path.write_bytes((released / "dist" / "nkru-1.0.0.zip").read_bytes())
+    manifest_text = (released / "releases" / "1.0.0.json").read_text(encoding="utf-8")
+    elsewhere = tmp_path / "empty"
+    elsewhere.mkdir()
+    # No manifest anywhere: a one-line usage error that says where it looked and what to pass.
+    missing = run_cli("release", "--verify", str(zip_path), str(elsewhere))
+    assert missing.exit_code == 2 and "no manifest for 1.0.0" in missing.stderr and "--manifest" in missing.stderr
+    # The manifest as the GitHub release carries it, beside the zip; no git repository anywhere.
+    (download / "nkru-1.0.0.manifest.json").write_text(manifest_text, encoding="utf-8")
+    ok = run_cli("release", "--verify", str(zip_path), str(elsewhere))
+    assert ok.exit_code == 0, ok.stderr
+    files = len(json.loads(manifest_text)["files"])
+    assert f"({files + 1} checksums: the archive and every member)" in " ".join(ok.stdout.split())
+    # Or the repository's releases/ (a clone, or a copy without .git), or --manifest.
+    (download / "nkru-1.0.0.manifest.json").unlink()
+    assert run_cli("release", "--verify", str(zip_path), str(released)).exit_code == 0
+    assert run_cli("release", "--verify", str(zip_path), "--manifest", str(released / "releases" / "1.0.0.json")).exit_code == 0
+
+    # One member changed (same size, so only its checksum tells): the archive and that member are named.
+    data = bytearray(zip_path.read_bytes())
+    claims = (released / "data" / "claims.csv").read_bytes()
+    at = bytes(data).index(claims)
+    data[at + len(claims) - 2] ^= 0x01
+    tampered = download / "tampered" / "nkru-1.0.0.zip"
+    tampered.parent.mkdir()
+    tampered.write_bytes(bytes(data))
+    result = release.verify_zip(tampered, release.find_zip_manifest(tampered, released))
+    assert not result.ok
+    assert result.problems[0].startswith("nkru-1.0.0.zip: SHA-256 ")
+    assert any("data/claims.csv" in p for p in result.problems[1:]), result.problems
+    bad = run_cli("release", "--verify", str(tampered), str(released))
+    assert bad.exit_code == 1 and "not the release" in bad.stderr and "Traceback" not in bad.output
+
+    # Hostile or broken input: a clear message, never a traceback.
+    junk = download / "junk" / "nkru-1.0.0.zip"
+    junk.parent.mkdir()
+    junk.write_bytes(b"not a zip at all")
+    broken = run_cli("release", "--verify", str(junk), str(released))
+    assert broken.exit_code == 1 and "not a readable zip" in broken.stderr and "Traceback" not in broken.output
+    slip = download / "slip" / "nkru-1.0.0.zip"
+    slip.parent.mkdir()
+    with zipfile.ZipFile(slip, "w") as archive:
+        archive.writestr("../evil.csv", b"x")
+    refused = run_cli("release", "--verify", str(slip), str(released))
+    assert refused.exit_code == 1 and "zip-slip" in refused.stderr
+    gone = run_cli("release", "--verify", str(download / "nkru-9.9.9.zip"), str(released))
+    assert gone.exit_code == 2 and "Traceback" not in gone.output
+    renamed = download / "data.zip"
+    renamed.write_bytes(zip_path.read_bytes())
+    assert "pass --manifest" in run_cli("release", "--verify", str(renamed), str(released)).stderr
 
 
 # -- refusals ---------------------------------------------------------------------------------
@@ -508,8 +644,9 @@ def test_the_open_zip_validates_without_texts_and_with_them(released, tmp_path):
     assert report["package"] == str(zip_path)
     notes = [f for f in report["findings"] if f["code"] == "texts-not-included"]
     assert len(notes) == 1 and notes[0]["severity"] == "warning"  # said once
-    # The first release carries no earlier manifest: nothing to compare IDs with, and nothing to warn about.
-    assert [f["code"] for f in report["findings"]] == ["texts-not-included"]
+    # The first release carries no earlier manifest: nothing to compare IDs with, and nothing to warn about
+    # (but that the repository URL is unset in the real package's CITATION.cff).
+    assert sorted(f["code"] for f in report["findings"]) == ["repository-url-unset", "texts-not-included"]
     assert "quotes found in their source" in notes[0]["message"] and "--texts DIR" in notes[0]["message"]
     counts = {layer["layer"]: layer["checks"] for layer in report["layers"]}
     assert counts["structure"] > 100 and counts["rules"] > 100  # every check that needs no text ran

@@ -60,6 +60,9 @@ def run_here(root: Path) -> int:
 
 
 def test_a_release_killed_at_any_step_leaves_the_old_state_or_is_completed_by_the_rerun(tmp_path, monkeypatch):
+    # Every fresh repository gets the same commit (the manifest records the commit a release was built on).
+    monkeypatch.setenv("GIT_AUTHOR_DATE", "2026-11-30T12:00:00Z")
+    monkeypatch.setenv("GIT_COMMITTER_DATE", "2026-11-30T12:00:00Z")
     monkeypatch.delenv("NKRU_CRASH_AT", raising=False)
     monkeypatch.delenv("SOURCE_DATE_EPOCH", raising=False)
     reference = fresh(tmp_path, "reference")

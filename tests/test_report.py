@@ -52,7 +52,7 @@ def fixture_package(tmp_path_factory) -> Path:
 @pytest.fixture(scope="module")
 def fixture_report(fixture_package, tmp_path_factory):
     out = tmp_path_factory.mktemp("out") / "report"
-    result = write_report(out, fixture_package, skip=SKIP)
+    result = write_report(out, fixture_package, skip=SKIP, texts=True)  # a private build, with the full texts
     return fixture_package, result
 
 
@@ -263,6 +263,12 @@ def test_charts_scale_with_the_window(built):
         assert svg is not None and svg.get("viewbox" if svg.get("viewbox") else "viewBox")
         assert svg["width"] == "100%" and not svg.get("height")
         assert "max-width" in svg["style"]
+        # ... but never below (most of) its own size: at 390 px the chart scrolls sideways (.chart overflow-x)
+        # and its text stays readable instead of shrinking to a few pixels.
+        view_width = float((svg.get("viewbox") or svg.get("viewBox")).split()[2])
+        min_width = float(svg["style"].split("min-width:")[1].split("px")[0])
+        assert min_width >= 0.9 * view_width
+        assert svg.find_parent(class_="chart") is not None
 
 
 def _bar_extent(mark) -> tuple[float, float]:
@@ -332,8 +338,9 @@ def test_the_page_names_no_local_paths(fixture_report):
     assert "/tmp/" not in html and "/home/" not in html
 
 
-def test_sources_show_coverage_and_highlighted_passages(built):
-    package, result = built
+def test_sources_show_coverage_and_highlighted_passages(fixture_report):
+    """With --texts (a private build) the page shows each whole text with its passages highlighted."""
+    package, result = fixture_report
     soup = soup_of(result)
     opened = Package.open(package)
     coverage = {c.source_id: c for c in package_coverage(opened)}
@@ -365,6 +372,48 @@ def test_sources_show_coverage_and_highlighted_passages(built):
             checked += 1
     assert checked > 0
     assert soup.select(".article .excluded")
+    assert "nkru report --texts" in soup.select_one("#sources .notice").get_text() and result.texts
+
+
+def test_the_default_report_shows_quotes_in_context_not_the_article_texts(real_report):
+    """What the open release leaves out, the default page leaves out too: no article text, only each claim's and
+    denial's quote in its sentences. A sentence that no quote touches never appears."""
+    package, result = real_report
+    assert not result.texts
+    soup = soup_of(result)
+    page = " ".join(soup.get_text().split())
+    assert not soup.select("#sources .article")
+    opened = Package.open(package)
+    coverage = {c.source_id: c for c in package_coverage(opened)}
+    from nkru.text import FoldedText
+
+    unquoted_sentences = 0
+    for source in rows(package, "sources"):
+        text = opened.source_text(source["source_id"])
+        assert " ".join(text.split()) not in page
+        section = soup.find(id=f"source-{source['source_id']}")
+        excerpts = section.select("li.excerpt")
+        quoted_rows = {f"quote-{r[key]}": r for name, key in (("claims", "claim_id"), ("denials", "denial_id"))
+                       for r in rows(package, name) if r["source_id"] == source["source_id"]}
+        assert sorted(x["id"] for x in excerpts) == sorted(quoted_rows)
+        for excerpt in excerpts:
+            row = quoted_rows[excerpt["id"]]
+            assert " ".join(row["quote"].split()) in " ".join(excerpt.select_one(".quoted").get_text().split())
+        # Sentences no quote overlaps (excluded or uncovered) are not on the page.
+        folded = FoldedText(text).text  # the coverage library's sentence offsets are into the folded text
+        cov = coverage[source["source_id"]]
+        for sentence, status in zip(cov.sentences, cov.statuses):
+            if status != "covered":
+                words = folded[sentence.start:sentence.end].strip()
+                if words in " ".join(source["title"].split()):
+                    continue  # the headline is the source's title (sources.csv, shown as the section's heading)
+                if len(words) > 30:
+                    unquoted_sentences += 1
+                    assert words not in page, words
+    assert unquoted_sentences > 0  # the check above checked something
+    # The CLI writes the same page by default, and says so when --texts puts the texts in.
+    marker = json.loads((result.out / MARKER).read_text(encoding="utf-8"))
+    assert marker["texts"] == "excluded"
 
 
 def test_codebook_section(built):
@@ -683,13 +732,13 @@ def test_browser_sees_a_leak(tmp_path):
 
 
 @needs_chromium
-@pytest.mark.parametrize("which, width", [("fixture", 1400), ("real", 1400), ("real", 800)])
+@pytest.mark.parametrize("which, width", [("fixture", 1400), ("real", 1280), ("real", 800), ("real", 390)])
 def test_report_in_chromium(which, width, request, tmp_path):
     package, result = request.getfixturevalue(f"{which}_report")
     # a screenshot to look at: kept as a test artifact only when NKRU_TEST_ARTIFACTS asks for it
     folder = Path(os.environ[ARTIFACTS_VARIABLE]) if os.environ.get(ARTIFACTS_VARIABLE) else tmp_path
     folder.mkdir(parents=True, exist_ok=True)
-    shot = folder / (f"report-{which}.png" if width == 1400 else f"report-{which}-{width}px.png")
+    shot = folder / (f"report-{which}.png" if width in (1280, 1400) else f"report-{which}-{width}px.png")
     shot.unlink(missing_ok=True)
     dom, requests = _browse(result.index, tmp_path, f"--screenshot={shot}", f"--window-size={width},3000")
     assert requests == [], f"the report asked the network for {requests}"
@@ -698,3 +747,92 @@ def test_report_in_chromium(which, width, request, tmp_path):
     assert len(dom.select("#contested .contested")) == len(expected_contested(package))
     assert dom.select("#network svg .network-node")
     assert shot.is_file() and shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+# -- dates drawn for what they mean ---------------------------------------------------------------------
+
+
+def test_uncertain_dates_are_not_drawn_as_durations(built):
+    """A solid bar only for an event that lasts (aspect state); any other range is a faded band with whiskers."""
+    package, result = built
+    soup = soup_of(result)
+    events = {row["event_id"]: row for row in rows(package, "events")}
+    marks = soup.select("#timeline .event-mark")
+    assert marks
+    kinds = set()
+    for mark in marks:
+        row = events[mark["data-event-id"]]
+        kind = mark["data-date-kind"]
+        kinds.add(kind)
+        if row["date_start"] == row["date_end"]:
+            assert kind == "day"
+        else:
+            assert kind == ("duration" if row["aspect"] == "state" else "uncertain")
+        opacity = float(mark["opacity"])
+        # Solid only for a duration with both bounds: an open side is drawn faded with an arrowhead.
+        bounded = bool(row["date_start"]) and bool(row["date_end"])
+        assert (opacity == 1.0) == (kind != "uncertain" and bounded), (mark["data-event-id"], opacity)
+    # The whiskers are drawn (caps at each bound of an uncertain range), and the list for narrow screens says it too.
+    assert "uncertain" in kinds
+    listed = {li["data-event-id"]: li for li in soup.select("#timeline .timeline-list li")}
+    assert set(listed) == set(events)
+    for event_id, li in listed.items():
+        assert li["data-date-kind"] == next(m["data-date-kind"] for m in marks if m["data-event-id"] == event_id)
+
+
+def test_the_real_e027_meeting_is_not_a_long_bar(real_report):
+    package, result = real_report
+    events = {row["event_id"]: row for row in rows(package, "events")}
+    long_occurrences = [e for e, row in events.items() if row["aspect"] != "state" and row["date_start"] != row["date_end"]]
+    assert long_occurrences
+    for mark in soup_of(result).select("#timeline .event-mark"):
+        if mark["data-event-id"] in long_occurrences:
+            assert mark["data-date-kind"] == "uncertain" and float(mark["opacity"]) < 0.5
+
+
+def test_an_empty_date_is_an_open_bound_drawn_open(package_copy, tmp_path):
+    """The schemas may leave date_start or date_end empty (the text gives no bound on that side): the report,
+    its timeline, diff and cite take it; the open side ends in an arrowhead and is said in words."""
+    header, events = read_table(package_copy, "events")
+    state = next(row for row in events if row["aspect"] == "state")
+    other = next(row for row in events if row["aspect"] != "state" and row is not state)
+    before = copy_package(tmp_path / "before")
+    state["date_start"] = ""
+    other["date_end"] = ""
+    write_table(package_copy, "events", header, events)
+    html, result = render(package_copy, validate=False)
+    assert "None" not in BeautifulSoup(html, "html.parser").select_one("#timeline").get_text()
+    soup = BeautifulSoup(html, "html.parser")
+    marks = {m["data-event-id"]: m for m in soup.select("#timeline .event-mark")}
+    assert marks[state["event_id"]]["data-open"] == "start" and marks[other["event_id"]]["data-open"] == "end"
+    # open bounds are never solid, even for a state
+    assert float(marks[state["event_id"]]["opacity"]) < 1 and float(marks[other["event_id"]]["opacity"]) < 1
+    # arrowheads: one per open side
+    arrows = soup.select('#timeline path[aria-roledescription="point"]')
+    assert len(arrows) >= 2
+    text = soup.select_one(f'#event-{state["event_id"]} .meta').get_text()
+    assert f"no earlier bound – {state['date_end']}" in text
+    assert f"{other['date_start']} – no later bound" in soup.select_one(f'#event-{other["event_id"]} .meta').get_text()
+    listed = soup.select_one(f'#timeline .timeline-list li[data-event-id="{state["event_id"]}"]').get_text()
+    assert "no earlier bound" in listed
+    # nkru diff shows the emptied cells; nkru cite is unaffected.
+    diff = run_cli("diff", str(before), str(package_copy), "--format", "json")
+    assert diff.exit_code == 0, diff.stderr
+    changed = {c["key"]: c["changes"] for r in json.loads(diff.stdout)["resources"] if r["resource"] == "events" for c in r["changed"]}
+    assert changed[state["event_id"]]["date_start"]["new"] == "" and changed[other["event_id"]]["date_end"]["new"] == ""
+    assert run_cli("cite", str(package_copy)).exit_code == 0
+    # The CLI writes it without a traceback.
+    out = run_cli("report", str(package_copy), "--out", str(tmp_path / "report"), "--no-validation")
+    assert out.exit_code == 0, out.output
+
+
+def test_cli_texts_option_puts_the_article_texts_in(fixture_package, tmp_path):
+    default = run_cli("report", str(fixture_package), "--out", str(tmp_path / "open"), "--no-validation")
+    assert default.exit_code == 0 and "keep it private" not in default.stdout
+    page = BeautifulSoup((tmp_path / "open" / "index.html").read_text(encoding="utf-8"), "html.parser")
+    assert not page.select(".article") and page.select("li.excerpt")
+    private = run_cli("report", str(fixture_package), "--out", str(tmp_path / "private"), "--no-validation", "--texts")
+    assert private.exit_code == 0 and "keep it private" in " ".join(private.stdout.split())
+    page = BeautifulSoup((tmp_path / "private" / "index.html").read_text(encoding="utf-8"), "html.parser")
+    assert len(page.select(".article")) == len(rows(fixture_package, "sources"))
+    assert json.loads((tmp_path / "private" / MARKER).read_text(encoding="utf-8"))["texts"] == "included"

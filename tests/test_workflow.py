@@ -86,8 +86,9 @@ def test_the_release_script_end_to_end_on_a_shallow_clone(tagged, tmp_path):
     notes = (out / "RELEASE_NOTES.md").read_text(encoding="utf-8")
     assert "### Added" in notes
     assert "nkru-1.0.0.zip: OK" in result.stdout
+    assert "out/nkru-1.0.0.zip is nkru 1.0.0 as out/nkru-1.0.0.manifest.json records it" in " ".join(result.stdout.split())
     assert "baseline-missing" not in result.stdout
-    assert "would run: gh release create v1.0.0 out/nkru-1.0.0.zip out/SHA256SUMS --title nkru 1.0.0 " \
+    assert "would run: gh release create v1.0.0 out/nkru-1.0.0.zip out/SHA256SUMS out/nkru-1.0.0.manifest.json --title nkru 1.0.0 " \
            "--notes-file out/RELEASE_NOTES.md --verify-tag" in result.stdout
 
 
@@ -105,4 +106,9 @@ def test_the_release_script_refuses_a_wrong_tag_or_a_changed_tree(tagged, tmp_pa
     git(clone, "commit", "-qam", "edit after the release")
     changed = _run(clone, "v1.0.0", "out")
     assert changed.returncode == 1
-    assert "not reproduced" in changed.stderr and "nkru-1.0.0/README.md" in changed.stderr
+    # nkru validate stops it first: the tree claims to be 1.0.0 although README.md is no longer 1.0.0's.
+    assert "version-claims-release" in changed.stdout and "README.md" in changed.stdout
+    # Given that commit explicitly, --verify names the file that no longer rebuilds as released.
+    rebuilt = subprocess.run([sys.executable, "-m", "nkru", "release", "--verify", "1.0.0", str(clone), "--ref", "HEAD"],
+                             capture_output=True, text=True)
+    assert rebuilt.returncode == 1 and "not reproduced" in rebuilt.stderr and "README.md: rebuilt SHA-256" in rebuilt.stderr

@@ -8,14 +8,19 @@ from typing import Annotated
 
 import typer
 
-from nkru.cli.common import EXIT_VALID, usage_error
+from nkru.cli.common import EXIT_VALID, stderr, usage_error
 
 
 def command(
     path: Annotated[Path, typer.Argument(help="Package directory (with CITATION.cff).")] = Path("."),
     format: Annotated[str, typer.Option("--format", "-f", help="Output: text (APA-like), bibtex, ris, cff.")] = "text",
 ) -> None:
-    """Print the recommended citation of the current version, from CITATION.cff."""
+    """Print the recommended citation of the newest release, from CITATION.cff, with the repository URL and DOI it sets.
+
+    Warns on stderr while CITATION.cff sets no repository URL (repository-code). Exit 0 printed, 2 usage error.
+    """
+    from rich.markup import escape
+
     from nkru import cite
 
     if format not in cite.FORMATS:
@@ -25,4 +30,6 @@ def command(
     except cite.CitationError as exc:
         raise usage_error(str(exc)) from None
     sys.stdout.write(cite.FORMATS[format](citation))
+    for warning in citation.warnings:  # on stderr: the citation on stdout stays clean to paste or pipe
+        stderr().print(f"[yellow]warning:[/yellow] {escape(warning)}", soft_wrap=True, highlight=False)
     raise typer.Exit(EXIT_VALID)

@@ -12,10 +12,10 @@ from nkru.cli.common import EXIT_VALID, usage_error
 
 
 def command(
-    old: Annotated[str, typer.Argument(help="The old version: a git ref (e.g. v0.1.0), a package directory or a release zip.")],
-    new: Annotated[str, typer.Argument(help="The new version (default: the working tree, '.').")] = ".",
+    old: Annotated[str, typer.Argument(help="The old version: a release recorded in releases/ (1.0.0 or v1.0.0; no git tag needed), a package directory, a release zip, or a git ref.")],
+    new: Annotated[str, typer.Argument(help="The new version, in the same forms (default: the working tree, '.').")] = ".",
     format: Annotated[str, typer.Option("--format", "-f", help="Output: text, markdown, json.")] = "text",
-    repo: Annotated[Path, typer.Option("--repo", help="Where to look up git refs (default: the current directory).")] = Path("."),
+    repo: Annotated[Path, typer.Option("--repo", help="The package whose releases/ and git history resolve versions and refs (default: the current directory).")] = Path("."),
 ) -> None:
     """Rows added, removed and changed (old → new per field) and schema changes, per resource, by primary key."""
     from nkru import diff

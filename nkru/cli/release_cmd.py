@@ -1,4 +1,5 @@
-"""`nkru release X.Y.Z [PATH] [--dry-run] [--date YYYY-MM-DD] [--dist DIR]` and `nkru release --verify X.Y.Z [PATH] [--ref REF]`."""
+"""`nkru release X.Y.Z [PATH] [--dry-run] [--date YYYY-MM-DD] [--dist DIR]`, `nkru release --verify X.Y.Z [PATH] [--ref REF]`
+and `nkru release --verify nkru-X.Y.Z.zip [PATH] [--manifest FILE]`."""
 
 from __future__ import annotations
 
@@ -11,18 +12,22 @@ from nkru.cli.common import EXIT_INVALID, EXIT_VALID, stderr, stdout, usage_erro
 
 
 def command(
-    version: Annotated[str, typer.Argument(help="The version to release, X.Y.Z (see docs/releasing.md for which part to bump).")],
+    version: Annotated[str, typer.Argument(help="The version to release, X.Y.Z (see docs/releasing.md for which part to bump); with --verify, a version or a downloaded nkru-X.Y.Z.zip.")],
     path: Annotated[Path, typer.Argument(help="Package directory (or its datapackage.json).")] = Path("."),
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Show what would change and write nothing.")] = False,
     date: Annotated[Optional[str], typer.Option("--date", help="Release date YYYY-MM-DD (default: today, UTC; or the date already in CHANGELOG.md for this version).")] = None,
     dist: Annotated[Optional[Path], typer.Option("--dist", help="Where to write the zip and SHA256SUMS (default: PATH/dist).")] = None,
-    verify: Annotated[bool, typer.Option("--verify", help="Rebuild release X.Y.Z from the git tree and compare it with releases/X.Y.Z.json; with --dist, write the verified zip and SHA256SUMS there.")] = False,
-    ref: Annotated[Optional[str], typer.Option("--ref", help="With --verify: the commit to rebuild from (default: tag vX.Y.Z, else the commit that added releases/X.Y.Z.json, else HEAD).")] = None,
+    verify: Annotated[bool, typer.Option("--verify", help="Rebuild release X.Y.Z from its commit and compare it with releases/X.Y.Z.json (without the history: say so and list which files still match); with --dist, write the verified zip and SHA256SUMS there. Given a zip: check it and every member against the manifest, without git.")] = False,
+    ref: Annotated[Optional[str], typer.Option("--ref", help="With --verify X.Y.Z: the commit to rebuild from (default: tag vX.Y.Z, else the release commit on top of the commit the manifest records; for 1.0.0, the commit that added releases/1.0.0.json). Never HEAD unless given.")] = None,
+    manifest: Annotated[Optional[Path], typer.Option("--manifest", help="With --verify ZIP: the manifest to check against (default: nkru-X.Y.Z.manifest.json beside the zip, else PATH/releases/X.Y.Z.json).")] = None,
     notes: Annotated[Optional[Path], typer.Option("--notes", help="With --verify: write the CHANGELOG section of X.Y.Z to this file (release notes).")] = None,
 ) -> None:
     """Release the package as X.Y.Z: validate, write the CHANGELOG section, bump the metadata, write releases/X.Y.Z.json, build dist/nkru-X.Y.Z.zip.
 
-    Exit 0 released (or dry run shown, or verified), 1 refused or not reproduced, 2 usage error. Creates no git tag and pushes nothing.
+    `nkru release X.Y.Z-dev` sets the development version after a release (datapackage.json and the codebook).
+    `--verify X.Y.Z` rebuilds a release from its commit; `--verify nkru-X.Y.Z.zip` checks a downloaded zip.
+    Exit 0 released (or dry run shown, or verified), 1 refused, not reproduced or not verifiable here, 2 usage error.
+    Creates no git tag and pushes nothing.
     """
     from rich.markup import escape
 
@@ -30,9 +35,15 @@ def command(
     from nkru.package import PackageError
 
     if verify:
+        if release.is_zip_target(version):
+            if ref is not None or dist is not None or notes is not None:
+                raise usage_error("--ref, --dist and --notes go with --verify X.Y.Z, not with a zip")
+            _verify_zip(Path(version), path, manifest)
         _verify(version, path, ref=ref, dist=dist, notes=notes)
-    if ref is not None or notes is not None:
-        raise usage_error("--ref and --notes go with --verify")
+    if ref is not None or notes is not None or manifest is not None:
+        raise usage_error("--ref, --notes and --manifest go with --verify")
+    if version.endswith("-dev"):
+        _development(version, path, dry_run)
     try:
         plan = release.plan_release(path, version, date=date, dist=dist)
     except (PackageError, ValueError) as exc:
@@ -93,6 +104,10 @@ def _verify(version: str, path: Path, *, ref: Optional[str], dist: Optional[Path
         text = release.release_notes(Path(path), version) if notes is not None else None
     except (PackageError, ValueError, OSError) as exc:
         raise usage_error(str(exc)) from None
+    for note in result.notes:
+        stdout().print(f"note: {escape(note)}", soft_wrap=True, highlight=False)
+    if result.history_missing is not None:
+        _history_missing(result)
     if not result.ok:
         err = stderr()
         err.print(f"[red]not reproduced:[/red] nkru {escape(version)} rebuilt from {result.commit[:12]} differs from "
@@ -112,4 +127,82 @@ def _verify(version: str, path: Path, *, ref: Optional[str], dist: Optional[Path
             out.print(f"  wrote {escape(str(notes))}", soft_wrap=True)
     except OSError as exc:
         raise usage_error(f"cannot write: {exc}") from None
+    raise typer.Exit(EXIT_VALID)
+
+
+def _development(version: str, path: Path, dry_run: bool) -> None:
+    """`nkru release X.Y.Z-dev`: after a release, mark the working tree as development towards X.Y.Z."""
+    from rich.markup import escape
+
+    from nkru import release
+    from nkru.package import PackageError
+
+    root = path.parent if path.name == "datapackage.json" else path
+    try:
+        edits = release.plan_development(root, version)
+    except (PackageError, ValueError) as exc:
+        raise usage_error(str(exc)) from None
+    out = stdout()
+    if not edits:
+        out.print(f"Already at development version {escape(version)}: no file changes", soft_wrap=True)
+        raise typer.Exit(EXIT_VALID)
+    if dry_run:
+        out.print(f"Dry run: would set the development version {escape(version)} in {', '.join(e.path for e in edits)}", soft_wrap=True)
+        for edit in edits:
+            out.file.write(edit.unified_diff())
+        out.print("Nothing was written.")
+        raise typer.Exit(EXIT_VALID)
+    try:
+        release.write_edits(root, edits)
+    except OSError as exc:
+        raise usage_error(f"cannot write: {exc}") from None
+    out.print(f"Development version {escape(version)}: updated {', '.join(e.path for e in edits)} (commit them)", soft_wrap=True)
+    raise typer.Exit(EXIT_VALID)
+
+
+def _history_missing(result) -> None:
+    """No rebuild: say why, and which files of the working tree still match the release and which changed since."""
+    from rich.markup import escape
+
+    err = stderr()
+    err.print(f"[yellow]cannot rebuild:[/yellow] nkru {escape(result.version)}: {escape(result.history_missing)}",
+              soft_wrap=True, highlight=False)
+    same, changed, missing = result.matching("same"), result.matching("changed"), result.matching("missing")
+    err.print(f"  Compared with the files here instead (not a verification of the release): {len(same)} of "
+              f"{len(result.files)} match {escape(result.manifest)}.", soft_wrap=True, highlight=False)
+    data = [f for f in same if f.path.startswith(("data/", "schemas/"))]
+    if data:
+        err.print(f"  identical to the release: {len(data)} data and schema files"
+                  + (f" and {len(same) - len(data)} more" if len(same) > len(data) else ""), soft_wrap=True, highlight=False)
+    elif same:
+        err.print(f"  identical to the release: {escape(', '.join(f.path for f in same))}", soft_wrap=True, highlight=False)
+    if changed:
+        err.print(f"  changed since the release: {escape(', '.join(f.path for f in changed))}", soft_wrap=True, highlight=False)
+    if missing:
+        err.print(f"  missing here: {escape(', '.join(f.path for f in missing))}", soft_wrap=True, highlight=False)
+    err.print(f"  A downloaded zip is checked without the history: nkru release --verify nkru-{escape(result.version)}.zip",
+              soft_wrap=True, highlight=False)
+    raise typer.Exit(EXIT_INVALID)
+
+
+def _verify_zip(zip_path: Path, path: Path, manifest: Optional[Path]) -> None:
+    from rich.markup import escape
+
+    from nkru import release
+
+    root = path.parent if path.name == "datapackage.json" else path
+    try:
+        found = release.find_zip_manifest(zip_path, root, manifest)
+        result = release.verify_zip(zip_path, found)
+    except ValueError as exc:
+        raise usage_error(str(exc)) from None
+    if not result.ok:
+        err = stderr()
+        err.print(f"[red]not the release:[/red] {escape(str(zip_path))} differs from {escape(result.manifest)} "
+                  f"(nkru {escape(result.version)}):", soft_wrap=True)
+        for problem in result.problems:
+            err.print(f"  - {escape(problem)}", soft_wrap=True, highlight=False)
+        raise typer.Exit(EXIT_INVALID)
+    stdout().print(f"Verified: {escape(str(zip_path))} is nkru {escape(result.version)} as {escape(result.manifest)} records it "
+                   f"({result.checked} checksums: the archive and every member)", soft_wrap=True, highlight=False)
     raise typer.Exit(EXIT_VALID)

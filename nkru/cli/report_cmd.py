@@ -16,8 +16,12 @@ def command(
     extra: Annotated[Optional[list[str]], typer.Argument(hidden=True)] = None,
     skip: Annotated[Optional[list[str]], typer.Option(help="Validation layers not to run for the summary, e.g. --skip expectations (repeat or comma-separate).")] = None,
     no_validation: Annotated[bool, typer.Option("--no-validation", help="Leave the validation summary out (fastest).")] = False,
+    texts: Annotated[bool, typer.Option("--texts", help="Put the full article texts in (a private build: they are their publishers' copyright). Default: each quote in its sentences only, so the page may be published.")] = False,
 ) -> None:
-    """Write a self-contained offline HTML report: timeline, contested facts, actor network, coverage, codebook, validation."""
+    """Write a self-contained offline HTML report: timeline, contested facts, actor network, coverage, codebook, validation.
+
+    Without --texts it shows quotes in their context, never the full article texts (as the open release zip).
+    """
     from nkru.package import PackageError
     from nkru.report import ReportError, write_report
 
@@ -26,7 +30,7 @@ def command(
         raise usage_error(f"nkru report takes one package PATH and the output folder as an option: "
                           f"nkru report PATH --out DIR (got {len(extra) + 1} arguments: {path} {' '.join(extra)})")
     try:
-        result = write_report(out, path, validate=not no_validation, skip=split_names(skip))
+        result = write_report(out, path, validate=not no_validation, skip=split_names(skip), texts=texts)
     except (PackageError, ReportError, ValueError) as exc:
         hint = ""
         if not (path / "datapackage.json").is_file() and not path.name.endswith(".json"):
@@ -38,6 +42,9 @@ def command(
     if result.validation is not None:
         status = "valid" if result.validation.valid else f"invalid ({len(result.validation.errors)} errors)"
         console.print(f"Package {status}; the report's Validation section lists the findings.", soft_wrap=True, highlight=False)
+    if result.texts:
+        console.print("The report holds the full article texts (--texts): keep it private, do not publish it.",
+                      soft_wrap=True, highlight=False)
     for note in result.notes:
         console.print(f"note: {note}", soft_wrap=True, highlight=False)
     console.print(f"Open {result.index.resolve().as_uri()}", soft_wrap=True, highlight=False)

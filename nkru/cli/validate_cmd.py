@@ -18,7 +18,7 @@ def command(
     fail_fast: Annotated[bool, typer.Option("--fail-fast", help="Stop after the first layer that finds errors.")] = False,
     timings: Annotated[bool, typer.Option("--timings", help="Show the time each layer took.")] = False,
     allow_remote: Annotated[bool, typer.Option("--allow-remote", help="Permit remote (http/https) resource paths.")] = False,
-    baseline: Annotated[Optional[Path], typer.Option("--baseline", help="The previous release to check stable IDs against: a release zip, a package directory or a git ref (default: the highest vX.Y.Z git tag).")] = None,
+    baseline: Annotated[Optional[Path], typer.Option("--baseline", help="The previous release to check stable IDs and row counts against: a release recorded in releases/ (1.0.0 or v1.0.0; no git tag needed), a release zip, a package directory or a git ref (default: the newest releases/X.Y.Z.json).")] = None,
     data_docs: Annotated[Optional[Path], typer.Option("--data-docs", metavar="DIR", help="Build the great-expectations Data Docs site into DIR (needs the expectations layer; DIR must be empty, new or an earlier site).")] = None,
     texts: Annotated[Optional[Path], typer.Option("--texts", metavar="DIR", help="For an open release zip (which leaves the article texts out): the folder holding the texts, matched by the SHA-256 in sources.csv, so that every check runs.")] = None,
     in_process: Annotated[bool, typer.Option("--in-process", help="Run great-expectations in this process. By default a small package's expectations run in a worker process started at once, so that great-expectations' 2-second import overlaps the other layers (also NKRU_IN_PROCESS=1).")] = False,

@@ -33,13 +33,18 @@ from nkru.metadata import (
     Changelog,
     MetadataError,
     Version,
+    PLACEHOLDER,
+    REPOSITORY_KEY,
     cff_licenses,
+    cff_repository,
     cff_schema_errors,
     descriptor_license_name,
+    dev_version,
     is_date,
     key_line,
     load_cff,
     load_json,
+    zenodo_repository,
 )
 from nkru.manifest import RELEASES, Manifest, ManifestError, latest_manifest, manifest_names
 from nkru.package import DESCRIPTOR, Package, texts_excluded
@@ -68,8 +73,31 @@ define("changelog-format", NAME, "CHANGELOG.md line {line}: {detail}",
        description="CHANGELOG.md is not in Keep a Changelog form: '## [Unreleased]' on top, then '## [X.Y.Z] - YYYY-MM-DD', newest first.")
 define("metadata-field-missing", NAME, "{path} has no {field} (datapackage.json says {expected!r})",
        description="CITATION.cff or .zenodo.json lacks the version, title or licence that datapackage.json gives.")
-define("version-invalid", NAME, "datapackage.json version {value!r} is not a semantic version X.Y.Z",
-       description="The descriptor's version is missing or not X.Y.Z.")
+define("version-invalid", NAME, "datapackage.json version {value!r} is not a semantic version X.Y.Z (a release) or X.Y.Z-dev "
+       "(between releases)",
+       description="The descriptor's version is missing, or neither X.Y.Z nor the development version X.Y.Z-dev.")
+define("version-claims-release", NAME,
+       "datapackage.json says version {value}, the release recorded in {manifest}, but {count} of that release's files "
+       "differ here ({files}): between releases the version is a development version; set it to {expected} "
+       "(docs/releasing.md, 'Between releases')",
+       description="The working tree claims to be a published release although its release files are no longer that "
+                   "release's (`nkru release --verify` would not match them).")
+define("repository-url-unset", NAME,
+       "CITATION.cff sets no repository-code (the repository URL), so no citation can be followed to the data: set it "
+       "once the repository is public (docs/releasing.md, 'The repository URL')", severity="warning",
+       description="The one setting that says where the dataset lives is unset: `nkru cite` prints no address.")
+define("repository-url-mismatch", NAME,
+       "{path} {field} is {value!r}, but CITATION.cff repository-code is {expected!r}: it takes the address from there "
+       "(`nkru release` writes it)",
+       description="datapackage.json `homepage` or .zenodo.json `related_identifiers` (isSupplementTo) disagree with "
+                   "CITATION.cff `repository-code`, the one place the repository URL is set.")
+define("placeholder-url", NAME, "{value!r} is a placeholder, not an address: refer to the repository URL of "
+       "CITATION.cff (repository-code) or leave the address out",
+       description="A placeholder address (OWNER/nkru, example.com) in a file the release ships.")
+define("dev-version-behind", NAME,
+       "datapackage.json says development version {value}, but {expected_from} is already released: use a version after "
+       "it, such as {expected}",
+       description="A development version X.Y.Z-dev must name a version after the newest release.")
 define("version-mismatch", NAME, "{path} says version {value!r}, but datapackage.json says {expected!r}",
        description="The metadata files disagree on the version.")
 define("title-mismatch", NAME, "{path} says title {value!r}, but datapackage.json says {expected!r}",
@@ -161,7 +189,8 @@ def _check_metadata(package: Package, result: LayerResult) -> None:
 
     version = descriptor.get("version")
     result.checks += 1
-    if Version.parse(version) is None:
+    development = dev_version(version)
+    if Version.parse(version) is None and development is None:
         result.findings.append(Finding.make("version-invalid", path=DESCRIPTOR, line=dline("version"), field="version", value=version))
     title = descriptor.get("title")
     licence = descriptor_license_name(descriptor)
@@ -175,6 +204,23 @@ def _check_metadata(package: Package, result: LayerResult) -> None:
     # Before the first release no file may claim a release date.
     manifests = manifest_names(package.root)
     released = bool(manifests) or (changelog_text is not None and Changelog.parse(changelog_text).latest is not None)
+    if development is not None:
+        # Between releases: CITATION.cff, .zenodo.json and CHANGELOG.md keep describing the newest release (the one
+        # to cite); the development version must come after it.
+        newest = manifests[0][0] if manifests else None
+        if newest is None and changelog_text is not None:
+            latest_heading = Changelog.parse(changelog_text).latest
+            newest = Version.parse(latest_heading.version) if latest_heading else None
+        result.checks += 1
+        if newest is not None and development <= newest:
+            from nkru.release import next_version
+
+            result.findings.append(Finding.make("dev-version-behind", path=DESCRIPTOR, line=dline("version"), field="version",
+                                                value=version, expected_from=str(newest),
+                                                expected=f"{next_version(newest, 'minor')}-dev"))
+        version = str(newest) if newest is not None else version
+    elif Version.parse(version) is not None:
+        _check_release_claim(package, version, manifests, result, dline("version"))
 
     def agree(code: str, path: str, text: str, key: str, value: Any, expected: Any, *, casefold: bool = False, **extra: Any) -> None:
         result.checks += 1
@@ -184,6 +230,8 @@ def _check_metadata(package: Package, result: LayerResult) -> None:
             if value is None and expected is not None:
                 code = "metadata-field-missing"
             result.findings.append(Finding.make(code, path=path, line=line, field=key, value=value, expected=expected, **extra))
+
+    _check_repository(package, descriptor, descriptor_text, cff, zenodo, zenodo_text, result)
 
     dates: list[tuple[str, str, str, Any]] = []  # (path, text, key, value)
     if cff is not None:
@@ -262,6 +310,61 @@ def _check_metadata(package: Package, result: LayerResult) -> None:
                 line = key_line(text, key, yaml_style=path == CITATION) if key else _changelog_line(text)
                 result.findings.append(Finding.make("date-mismatch", path=path, line=line, field=key or "heading",
                                                     value=value, expected=ref_value, reference=reference))
+
+
+def _check_repository(package: Package, descriptor: dict[str, Any], descriptor_text: str, cff: dict[str, Any] | None,
+                      zenodo: dict[str, Any] | None, zenodo_text: str | None, result: LayerResult) -> None:
+    """One setting holds the repository URL: CITATION.cff repository-code. The others agree with it; no placeholder."""
+    for name in ("README.md", CITATION, ZENODO, DESCRIPTOR):
+        path = package.root / name
+        result.checks += 1
+        try:
+            text = path.read_text(encoding="utf-8") if path.is_file() else ""
+        except (OSError, UnicodeDecodeError):
+            continue
+        for number, line in enumerate(text.splitlines(), 1):
+            match = PLACEHOLDER.search(line)
+            if match:
+                result.findings.append(Finding.make("placeholder-url", path=name, line=number, value=match.group(0)))
+    if cff is None:
+        return
+    url = cff_repository(cff)
+    result.checks += 1
+    if url is None:
+        result.findings.append(Finding.make("repository-url-unset", path=CITATION, field=REPOSITORY_KEY,
+                                            value=cff.get(REPOSITORY_KEY)))
+    homepage = descriptor.get("homepage")
+    result.checks += 1
+    if homepage is not None and homepage != url:
+        result.findings.append(Finding.make("repository-url-mismatch", path=DESCRIPTOR, line=key_line(descriptor_text, "homepage"),
+                                            field="homepage", value=homepage, expected=url))
+    if zenodo is not None:
+        related = zenodo_repository(zenodo)
+        result.checks += 1
+        if related and related != [url]:
+            result.findings.append(Finding.make("repository-url-mismatch", path=ZENODO, line=key_line(zenodo_text, "related_identifiers"),
+                                                field="related_identifiers", value=", ".join(related), expected=url))
+
+
+def _check_release_claim(package: Package, version: str, manifests, result: LayerResult, line: int | None) -> None:
+    """A released version in datapackage.json is a claim that the release files are that release's."""
+    name = f"{version}.json"
+    if not any(file_name == name for _, file_name in manifests):
+        return
+    from nkru.manifest import read_manifest
+    from nkru.release import compare_tree, next_version
+
+    result.checks += 1
+    try:
+        manifest = read_manifest(package.root, version)
+    except ManifestError:
+        return  # reported by the stable-ID check (manifest-unreadable)
+    differ = [f.path for f in compare_tree(package.root, manifest) if f.status != "same"]
+    if differ:
+        shown = ", ".join(differ[:6]) + (f" and {len(differ) - 6} more" if len(differ) > 6 else "")
+        result.findings.append(Finding.make(
+            "version-claims-release", path=DESCRIPTOR, line=line, field="version", value=version, manifest=manifest.label,
+            count=len(differ), files=shown, expected=f"{next_version(Version.parse(version), 'minor')}-dev"))
 
 
 def _changelog_line(text: str) -> int | None:

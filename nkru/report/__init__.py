@@ -44,6 +44,7 @@ class ReportResult:
     validation: Any = None
     notes: list[str] = field(default_factory=list)
     package_root: Path | None = None
+    texts: bool = False  # whether the page holds the full article texts
 
 
 def _code_spans(text: Any):
@@ -63,6 +64,9 @@ def _templates():
                       undefined=StrictUndefined, trim_blocks=False, lstrip_blocks=False)
     env.filters["code_spans"] = _code_spans
     env.filters["safe_url"] = safe_url  # only http(s) addresses ever become links
+    from nkru.report.model import date_range_text
+
+    env.filters["date_range"] = date_range_text  # an empty bound is said in words, never "None"
     return env
 
 
@@ -82,10 +86,13 @@ def codebook_html(book) -> str:
         book=book, anchor=codebook.field_anchor, words=codebook.words)
 
 
-def render(path: str | Path = ".", *, validate: bool = True, skip: list[str] | None = None) -> tuple[str, ReportResult]:
+def render(path: str | Path = ".", *, validate: bool = True, skip: list[str] | None = None,
+           texts: bool = False) -> tuple[str, ReportResult]:
     """The report page for the package at `path`, and a summary of what it shows.
 
-    `validate=False` leaves the validation summary out; `skip` names validation layers not to run.
+    `validate=False` leaves the validation summary out; `skip` names validation layers not to run. Without
+    `texts` the page shows each quote in its sentences, never a whole article text (they are their publishers'
+    copyright, and the open release leaves them out too); `texts=True` puts them in, for a private build.
     Raises PackageError when there is no package and ValueError for an unknown layer.
     """
     from nkru import __version__, codebook
@@ -147,6 +154,7 @@ def render(path: str | Path = ".", *, validate: bool = True, skip: list[str] | N
             skipped_layers=list(skip or []),
             findings=sort_findings(validation.findings) if validation else [],
             finding_limit=FINDING_LIMIT,
+            texts=texts,
         )
     except UndefinedError as exc:  # a table lacks a column the page shows (the structure layer says which)
         raise ReportError(f"the package lacks a column the report shows ({exc}); "
@@ -167,7 +175,7 @@ def render(path: str | Path = ".", *, validate: bool = True, skip: list[str] | N
         out=Path(), index=Path(), events=len(m.events), marks=timeline_svg.count('class="event-mark"'),
         contested=[c.event.id for c in contested],
         sources={s.id: s.coverage_percent for s in source_views},
-        validation=validation, notes=list(m.notes), package_root=package.root)
+        validation=validation, notes=list(m.notes), package_root=package.root, texts=texts)
     return html, result
 
 
@@ -218,17 +226,18 @@ def _check_target(out: Path) -> None:
 
 
 def write_report(out: str | Path = "report", path: str | Path = ".", *, validate: bool = True,
-                 skip: list[str] | None = None) -> ReportResult:
-    """Build the report of the package at `path` into the directory `out` (atomically)."""
+                 skip: list[str] | None = None, texts: bool = False) -> ReportResult:
+    """Build the report of the package at `path` into the directory `out` (atomically); `texts`: see `render`."""
     out = Path(out)
     _check_target(out)
-    html, result = render(path, validate=validate, skip=skip)
+    html, result = render(path, validate=validate, skip=skip, texts=texts)
     try:
         with atomic_directory(out) as staging:
             (staging / INDEX).write_bytes(html.encode("utf-8"))
             marker = {"generator": "nkru report", "package": str(result.package_root), "index": INDEX,
                       "sha256": {INDEX: _sha256(staging / INDEX)},
-                      "events": result.events, "contested": result.contested, "coverage": result.sources}
+                      "events": result.events, "contested": result.contested, "coverage": result.sources,
+                      "texts": "included" if result.texts else "excluded"}
             (staging / MARKER).write_text(json.dumps(marker, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
             _check_target(out)  # again: it may have changed while the report was built
     except OSError as exc:

@@ -13,7 +13,7 @@ import math
 import re
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 from nkru.report.model import Edge, Event, Model
@@ -52,8 +52,10 @@ def _shorten(text: str, limit: int) -> str:
 
 
 def event_tooltip(event: Event) -> str:
+    how = {"day": "one day", "duration": "lasts over this span",
+           "uncertain": "happened at some point in this span (the range is uncertainty, not duration)"}[event.date_kind]
     parts = [f"{event.id}: {event.row.get('title') or ''}",
-             f"{event.row.get('event_type') or ''}, {event.date_text} ({event.row.get('date_precision') or '?'})",
+             f"{event.row.get('event_type') or ''}, {event.date_text} ({event.row.get('date_precision') or '?'}; {how})",
              f"{len(event.claims)} claim(s), {len(event.denials)} denial(s)"]
     return "\n".join(parts)
 
@@ -63,10 +65,18 @@ def event_tooltip(event: Event) -> str:
 BREAK_MIN_DAYS = 365
 BREAK_MIN_SHARE = 0.15
 EARLY_SHARE = 0.25
-#: The chart's own size in CSS pixels (it scales down with the window; see `responsive`).
+#: The chart's own size in CSS pixels. It never shrinks below it (a narrow window scrolls the chart sideways,
+#: text keeps its size; see `responsive`).
 PLOT_WIDTH, EARLY_WIDTH, LABEL_LIMIT = 560, 110, 250
 #: How far a chart may grow beyond its own size in a wide window (text stays readable, not huge).
 GROW = 1.3
+#: Opacity of a range that is uncertainty about when something happened (a duration is drawn solid).
+UNCERTAIN_OPACITY = 0.28
+
+
+def _bounds(event: Event) -> tuple[date | None, date | None]:
+    """(first day, day after the last) of an event; None on an open side."""
+    return event.start, event.end_exclusive
 
 
 def timeline_break(events: list[Event]) -> tuple[date, date] | None:
@@ -74,8 +84,12 @@ def timeline_break(events: list[Event]) -> tuple[date, date] | None:
 
     The break goes into the latest long empty stretch (at least BREAK_MIN_DAYS, and BREAK_MIN_SHARE of the
     span after it) with at most EARLY_SHARE of the events before it. An event that
-    starts early and runs on (a range from 2006 to 2023) is drawn in both lanes, across the break.
+    starts early and runs on (a range from 2006 to 2023) is drawn in both lanes, across the break. Only
+    events with both bounds are considered (an open bound has no place to break at).
     """
+    events = [e for e in events if e.start is not None and e.end_exclusive is not None]
+    if not events:
+        return None
     starts = sorted(e.start for e in events)
     last = max(e.end_exclusive for e in events)
     best = None
@@ -105,10 +119,13 @@ def _time_axis(first: date, last: date, **extra: Any):
 
 
 def timeline_spec(model: Model, type_colours: dict[str, str], *, width: int = PLOT_WIDTH) -> dict[str, Any] | None:
-    """The Vega-Lite spec of the timeline: one bar per dated event, from date_start to date_end + 1 day.
+    """The Vega-Lite spec of the timeline: one mark per dated event, from date_start to date_end + 1 day.
 
-    When a long empty stretch separates a few early events from the rest, the early ones get a narrow
-    lane of their own left of an axis break, so the main years keep the width.
+    Dates are drawn for what they mean: an event that lasts (aspect `state`) is a solid bar over its span;
+    any other range is uncertainty about one moment, drawn as a faded band with whiskers at its bounds; a
+    known day is a solid mark. An open bound (an empty date_start or date_end: the text gives none) runs to
+    the edge of the chart and ends in an arrowhead instead of a whisker. When a long empty stretch separates a
+    few early events from the rest, the early ones get a narrow lane of their own left of an axis break.
     """
     events = model.dated_events
     if not events:
@@ -116,44 +133,65 @@ def timeline_spec(model: Model, type_colours: dict[str, str], *, width: int = PL
     import altair as alt
 
     cut = timeline_break(events)
-    rows = [{
-        "event_id": event.id,
-        "label": f"{event.id} · {_shorten(event.row.get('title') or '', 40)}",
-        "event_type": event.row.get("event_type") or "(none)",
-        "start": event.start.isoformat(),
-        "end": event.end_exclusive.isoformat(),
-        # the lanes a bar shows in (an early event that runs on is drawn in both, across the break)
-        "early": bool(cut) and event.start < cut[0],
-        "main": not cut or event.end_exclusive > cut[1],
-        "order": index,
-    } for index, event in enumerate(events)]
+    known = [d for e in events for d in _bounds(e) if d is not None]
+    main_first = (cut[1] if cut else min(known)).replace(day=1)
+    main_last = max(known)
+    if any(e.open_end for e in events) or main_last == main_first:
+        main_last = main_last + (main_last - main_first) / 20 + timedelta(days=1)  # room to show an open end
+    early_first = date(min(known).year, 1, 1)
+    rows = []
+    for index, event in enumerate(events):
+        first, last = _bounds(event)
+        start = first or (early_first if cut else main_first)
+        end = last or main_last
+        rows.append({
+            "event_id": event.id,
+            "label": f"{event.id} · {_shorten(event.row.get('title') or '', 40)}",
+            "event_type": event.row.get("event_type") or "(none)",
+            "kind": event.date_kind,
+            "start": start.isoformat(),
+            "end": end.isoformat(),
+            "open_start": event.open_start,
+            "open_end": event.open_end,
+            # the lanes a bar shows in (an early event that runs on is drawn in both, across the break)
+            "early": bool(cut) and start < cut[0],
+            "main": not cut or end > cut[1],
+            "order": index,
+        })
     present = [t for t in type_colours if any(r["event_type"] == t for r in rows)]
     present += sorted({r["event_type"] for r in rows} - set(present))
     scale = alt.Scale(domain=present, range=[type_colours.get(t, OTHER) for t in present])
     labels = [r["label"] for r in rows]
-    base = alt.Chart(alt.Data(values=rows)).mark_bar(strokeWidth=2.5, height=12, clip=True)
-    encoding = dict(
-        x2="end:T",
-        color=alt.Color("event_type:N", scale=scale, title="Event type",
-                        legend=alt.Legend(orient="bottom", columns=3, symbolType="square", labelFontSize=11)),
-        stroke=alt.Stroke("event_type:N", scale=scale, legend=None),
-        description=alt.Description("event_id:N"),
-    )
+    colour = alt.Color("event_type:N", scale=scale, title="Event type",
+                       legend=alt.Legend(orient="bottom", columns=3, symbolType="square", labelFontSize=11))
+    solid = (alt.datum.kind != "uncertain") & ~alt.datum.open_start & ~alt.datum.open_end
+    bars = alt.Chart().mark_bar(strokeWidth=2.5, height=12, clip=True).encode(
+        x2="end:T", color=colour, stroke=alt.Stroke("event_type:N", scale=scale, legend=None),
+        opacity=alt.condition(solid, alt.value(1.0), alt.value(UNCERTAIN_OPACITY)),
+        strokeOpacity=alt.condition(alt.datum.kind == "uncertain", alt.value(0.0), alt.value(1.0)),
+        description=alt.Description("event_id:N"))
+    # Whiskers: a line through an uncertain range, a cap at each bound the text gives, an arrowhead on an open side.
+    uncertain = alt.Chart().transform_filter((alt.datum.kind == "uncertain") | alt.datum.open_start | alt.datum.open_end)
+    line = uncertain.mark_rule(strokeWidth=1.2, clip=True).encode(x2="end:T", color=alt.Color("event_type:N", scale=scale, legend=None))
+    caps = [uncertain.transform_filter(~alt.datum[flag]).mark_tick(thickness=1.6, size=14, clip=True).encode(
+                x=alt.X(f"{field}:T"), color=alt.Color("event_type:N", scale=scale, legend=None))
+            for flag, field in (("open_start", "start"), ("open_end", "end"))]
+    arrows = [uncertain.transform_filter(alt.datum[flag]).mark_point(shape=shape, size=110, filled=True, clip=True).encode(
+                  x=alt.X(f"{field}:T"), color=alt.Color("event_type:N", scale=scale, legend=None))
+              for flag, field, shape in (("open_start", "start", "triangle-left"), ("open_end", "end", "triangle-right"))]
     y_labels = alt.Y("label:N", sort=labels, title=None, scale=alt.Scale(domain=labels),
                      axis=alt.Axis(labelLimit=LABEL_LIMIT, labelFontSize=11))
     y_plain = alt.Y("label:N", sort=labels, title=None, scale=alt.Scale(domain=labels), axis=None)
 
     def lane(name: str, first: date, last: date, lane_width: int, y, **axis: Any):
         domain = [first.isoformat(), last.isoformat()]
-        return (base.transform_filter(alt.datum[name])
-                .encode(x=alt.X("start:T", title=None, scale=alt.Scale(type="utc", domain=domain),
-                                axis=_time_axis(first, last, **axis)), y=y, **encoding)
-                .properties(width=lane_width, height=alt.Step(20)))
+        x = alt.X("start:T", title=None, scale=alt.Scale(type="utc", domain=domain), axis=_time_axis(first, last, **axis))
+        layers = [bars.encode(x=x, y=y), line.encode(x=x, y=y)]
+        layers += [layer.encode(y=y) for layer in caps + arrows]
+        return (alt.layer(*layers, data=alt.Data(values=rows)).transform_filter(alt.datum[name])
+                .resolve_scale(x="shared").properties(width=lane_width, height=alt.Step(20)))
 
-    main_first = (cut[1] if cut else min(e.start for e in events)).replace(day=1)
-    main_last = max(e.end_exclusive for e in events)
     if cut:
-        early_first = date(min(e.start for e in events).year, 1, 1)
         years = cut[0].year - early_first.year
         left = lane("early", early_first, cut[0], EARLY_WIDTH, y_labels, format="%Y",
                     tickCount=alt.TickCount(interval="year", step=max(1, -(-years // 4))), title="earlier")
@@ -173,7 +211,9 @@ def responsive(root: ET.Element) -> None:
     if width and height and not root.get("viewBox"):
         root.set("viewBox", f"0 0 {width} {height}")
     if width:
-        root.set("style", f"width: 100%; max-width: {float(width) * GROW:g}px; height: auto")
+        # never narrower than its own size: in a narrow window the chart scrolls sideways (.chart has
+        # overflow-x: auto) and its text keeps its size, instead of shrinking to a few pixels
+        root.set("style", f"width: 100%; min-width: {float(width):g}px; max-width: {float(width) * GROW:g}px; height: auto")
         root.set("width", "100%")
     root.attrib.pop("height", None)
     root.set("preserveAspectRatio", "xMinYMin meet")
@@ -219,6 +259,9 @@ def link_marks(svg_text: str, events: dict[str, Event]) -> str:
         path.set("class", "event-continued" if continued else "event-mark")
         path.set("data-event-id", event_id)
         path.set("data-event-type", event.row.get("event_type") or "")
+        path.set("data-date-kind", event.date_kind)
+        if event.open_start or event.open_end:
+            path.set("data-open", " ".join(side for side, is_open in (("start", event.open_start), ("end", event.open_end)) if is_open))
         path.set("aria-label", event_tooltip(event).replace("\n", "; "))
         title = ET.SubElement(path, f"{{{SVG}}}title")
         title.text = event_tooltip(event)

@@ -154,7 +154,33 @@ class Event:
 
     @property
     def dated(self) -> bool:
-        return self.start is not None and self.end is not None and self.end >= self.start
+        """At least one bound, and (when both are given) not ending before it starts. An empty date_start or
+        date_end means the text gives no bound on that side: an open bound, drawn as open."""
+        if self.start is None and self.end is None:
+            return False
+        return self.start is None or self.end is None or self.end >= self.start
+
+    @property
+    def open_start(self) -> bool:
+        return self.start is None and self.end is not None
+
+    @property
+    def open_end(self) -> bool:
+        return self.end is None and self.start is not None
+
+    @property
+    def lasts(self) -> bool:
+        """An event that lasts (events.aspect = state): its dates bound a duration, drawn as a solid bar. For any
+        other event the range is uncertainty about when it happened, drawn faded with whiskers."""
+        return self.row.get("aspect") == "state"
+
+    @property
+    def date_kind(self) -> str:
+        """How the timeline draws the dates: `day` (one known day), `duration` (a state over its range) or
+        `uncertain` (an occurrence or prospect somewhere in the range, or with an open bound)."""
+        if self.start is not None and self.start == self.end:
+            return "day"
+        return "duration" if self.lasts else "uncertain"
 
     @property
     def end_exclusive(self) -> date | None:
@@ -165,10 +191,7 @@ class Event:
 
     @property
     def date_text(self) -> str:
-        start, end = self.row.get("date_start"), self.row.get("date_end")
-        if not start and not end:
-            return "undated"
-        return start if start == end else f"{start or '?'} – {end or '?'}"
+        return date_range_text(self.row.get("date_start"), self.row.get("date_end"))
 
 
 @dataclass
@@ -222,12 +245,24 @@ class Model:
         return actor.name if actor else actor_id
 
 
+def date_range_text(start: Any, end: Any) -> str:
+    """A row's date range for people: one day, `start – end`, or an open side said in words (an empty bound)."""
+    if not start and not end:
+        return "undated"
+    if not start:
+        return f"no earlier bound – {end}"
+    if not end:
+        return f"{start} – no later bound"
+    return str(start) if start == end else f"{start} – {end}"
+
+
 def _date(value: Any) -> date | None:
     return parse_date(str(value)) if value else None
 
 
 def _sort_key(event: Event) -> tuple:
-    return (event.start or date.max, event.end or date.max, event.id or "")
+    # An open start sorts by its end (the only date known), before events that start on that day.
+    return (event.start or event.end or date.max, event.end or date.max, event.id or "")
 
 
 def build(package: Package) -> Model:

@@ -42,6 +42,23 @@ class Passage:
 
 
 @dataclass
+class Excerpt:
+    """A quote with its context (the rest of the sentences it is in): what the report shows of a text by default."""
+
+    row_id: str
+    label: str
+    before: str
+    quote: str
+    after: str
+    cut_before: bool  # the context starts inside the text (an ellipsis goes before it)
+    cut_after: bool
+
+
+#: Context around a quote when the text's sentences are not known: at most this many characters each side.
+CONTEXT = 160
+
+
+@dataclass
 class SourceView:
     row: dict[str, Any]
     segments: list[Segment]
@@ -50,6 +67,7 @@ class SourceView:
     quoted_percent: float = 0.0  # share of non-blank characters inside a claim or denial quote
     excluded_percent: float = 0.0  # ... inside an exclusion only
     missing_text: str | None = None
+    excerpts: list[Excerpt] = field(default_factory=list)  # each claim's and denial's quote in its sentences
 
     @property
     def id(self) -> str:
@@ -145,10 +163,15 @@ def view(model: Model, source: dict[str, Any], folded: FoldedText | None,
                 for index in range(start, end):
                     kinds[index] = UNCOVERED
     passages = []
+    excerpts = []
     placed = _offset_rows(model)
+    sentences = [(_original_range(folded, x.start, x.end)) for x in sentence_coverage.sentences] if sentence_coverage else []
     for row_id, kind, label, row in _passages(model, source_id):
         spans = quote_span(row, folded, id(row) in placed)
         passages.append(Passage(row_id, kind, label, bool(spans)))
+        if spans and kind == QUOTED:
+            first, last = _original_range(folded, spans[0].start, spans[-1].end)
+            excerpts.append(_excerpt(nfc, first, last, sentences, row_id, label))
         for number, span in enumerate(spans):
             start, end = _original_range(folded, span.start, span.end)
             if number == 0:
@@ -169,7 +192,29 @@ def view(model: Model, source: dict[str, Any], folded: FoldedText | None,
     quoted = sum(1 for i in visible if kinds[i] == QUOTED)
     excluded = sum(1 for i in visible if kinds[i] == EXCLUDED)
     return SourceView(source, segments, passages, sentence_coverage,
-                      round(100 * quoted / total, 1), round(100 * excluded / total, 1))
+                      round(100 * quoted / total, 1), round(100 * excluded / total, 1), excerpts=excerpts)
+
+
+def _excerpt(nfc: str, start: int, end: int, sentences: list[tuple[int, int]], row_id: str, label: str) -> Excerpt:
+    """The quote nfc[start:end] and its context: the rest of the sentences it overlaps, but never more than CONTEXT
+    characters each side (without sentences: up to CONTEXT characters, cut at a space)."""
+    touching = [(a, b) for a, b in sentences if a < end and b > start]
+    sentence_left = min(a for a, _ in touching) if touching else None
+    sentence_right = max(b for _, b in touching) if touching else None
+    left = max(sentence_left if sentence_left is not None else 0, start - CONTEXT)
+    right = min(sentence_right if sentence_right is not None else len(nfc), end + CONTEXT)
+    if left != sentence_left and left > 0:
+        space = nfc.find(" ", left, start)
+        left = space + 1 if space != -1 else start
+    if right != sentence_right and right < len(nfc):
+        space = nfc.rfind(" ", end, right)
+        right = space if space != -1 else end
+    before, after = nfc[left:start], nfc[end:right]
+    return Excerpt(row_id, label,
+                   " ".join(before.split()) + (" " if before[-1:].isspace() else ""),
+                   " ".join(nfc[start:end].split()),
+                   (" " if after[:1].isspace() else "") + " ".join(after.split()),
+                   cut_before=left > 0 and left != sentence_left, cut_after=right < len(nfc) and right != sentence_right)
 
 
 def views(model: Model) -> list[SourceView]:
