@@ -1,4 +1,4 @@
-"""`nkru release X.Y.Z [PATH] [--dry-run] [--date YYYY-MM-DD] [--dist DIR]` and `nkru release --verify X.Y.Z [PATH] [--ref REF]`."""
+"""`nkru release X.Y.Z [PATH] [--dry-run] [--date YYYY-MM-DD] [--out DIR]` and `nkru release --verify X.Y.Z [PATH] [--ref REF]`."""
 
 from __future__ import annotations
 
@@ -7,18 +7,21 @@ from typing import Annotated, Optional
 
 import typer
 
-from nkru.cli.common import EXIT_INVALID, EXIT_VALID, stderr, stdout, usage_error
+from nkru.cli.common import EXIT_INVALID, EXIT_VALID, package_argument, stderr, stdout, usage_error
+
+#: Old option names that still work until nkru.cli.common.DEPRECATED_UNTIL (with a line on stderr).
+DEPRECATED = {"--dist": "--out"}
 
 
 def command(
-    version: Annotated[str, typer.Argument(help="The version to release, X.Y.Z (see docs/releasing.md for which part to bump).")],
-    path: Annotated[Path, typer.Argument(help="Package directory (or its datapackage.json).")] = Path("."),
+    version: Annotated[str, typer.Argument(metavar="VERSION", help="The version to release, X.Y.Z (see docs/releasing.md for which part to bump).")],
+    path: Annotated[Path, package_argument()] = Path("."),
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Show what would change and write nothing.")] = False,
-    date: Annotated[Optional[str], typer.Option("--date", help="Release date YYYY-MM-DD (default: today, UTC; or the date already in CHANGELOG.md for this version).")] = None,
-    dist: Annotated[Optional[Path], typer.Option("--dist", help="Where to write the zip and SHA256SUMS (default: PATH/dist).")] = None,
-    verify: Annotated[bool, typer.Option("--verify", help="Rebuild release X.Y.Z from the git tree and compare it with releases/X.Y.Z.json; with --dist, write the verified zip and SHA256SUMS there.")] = False,
-    ref: Annotated[Optional[str], typer.Option("--ref", help="With --verify: the commit to rebuild from (default: tag vX.Y.Z, else the commit that added releases/X.Y.Z.json, else HEAD).")] = None,
-    notes: Annotated[Optional[Path], typer.Option("--notes", help="With --verify: write the CHANGELOG section of X.Y.Z to this file (release notes).")] = None,
+    date: Annotated[Optional[str], typer.Option("--date", metavar="DATE", help="Release date YYYY-MM-DD (default: today, UTC; or the date already in CHANGELOG.md for this version).")] = None,
+    out: Annotated[Optional[Path], typer.Option("--out", "-o", metavar="DIR", help="Where to write the zip and SHA256SUMS (default: PATH/dist).")] = None,
+    verify: Annotated[bool, typer.Option("--verify", help="Rebuild release X.Y.Z from the git tree and compare it with releases/X.Y.Z.json; with --out, write the verified zip and SHA256SUMS there.")] = False,
+    ref: Annotated[Optional[str], typer.Option("--ref", metavar="REF", help="With --verify: the commit to rebuild from (default: tag vX.Y.Z, else the commit that added releases/X.Y.Z.json, else HEAD).")] = None,
+    notes: Annotated[Optional[Path], typer.Option("--notes", metavar="FILE", help="With --verify: write the CHANGELOG section of X.Y.Z to this file (release notes).")] = None,
 ) -> None:
     """Release the package as X.Y.Z: validate, write the CHANGELOG section, bump the metadata, write releases/X.Y.Z.json, build dist/nkru-X.Y.Z.zip.
 
@@ -30,11 +33,11 @@ def command(
     from nkru.package import PackageError
 
     if verify:
-        _verify(version, path, ref=ref, dist=dist, notes=notes)
+        _verify(version, path, ref=ref, dist=out, notes=notes)
     if ref is not None or notes is not None:
         raise usage_error("--ref and --notes go with --verify")
     try:
-        plan = release.plan_release(path, version, date=date, dist=dist)
+        plan = release.plan_release(path, version, date=date, dist=out)
     except (PackageError, ValueError) as exc:
         raise usage_error(str(exc)) from None
     out = stdout()
