@@ -44,12 +44,12 @@ def test_packaged_commands_take_path_first_and_output_as_an_option():
 
 def test_report_in_the_old_argument_order_is_a_clear_usage_error(tmp_path, package_copy):
     out = tmp_path / "out"
-    result = run_cli("report", str(out), str(package_copy), "--no-validation")
+    result = run_cli("report", str(out), str(package_copy), "--no-validate")
     assert result.exit_code == 2
     assert "nkru report PATH --out DIR" in result.stderr
     assert not out.exists()
     # One positional that is not a package: the error says which order the command expects.
-    result = run_cli("report", str(out), "--no-validation")
+    result = run_cli("report", str(out), "--no-validate")
     assert result.exit_code == 2 and "--out DIR" in result.stderr
     assert not out.exists()
 

@@ -232,7 +232,7 @@ def test_workflow_runs_the_documented_commands():
     validate = next(step for step in steps if step.get("name") == "Validate")
     assert validate["uses"] == "./" and validate["with"]["format"] == "github"
     for command in ["pip install -e '.[test]'",
-                    "nkru validate --only expectations --data-docs data-docs",
+                    "nkru validate --only expectations --out data-docs",
                     "nkru validate --format junit > junit.xml", "pytest"]:
         assert command in runs, command
     uploads = {step["with"]["path"].rstrip("/") for step in steps if step.get("uses", "").startswith("actions/upload-artifact@")}
