@@ -15,6 +15,9 @@ EXTRAS: dict[str, tuple[str, ...]] = {
     "report": ("jinja2", "altair", "vl_convert"),
 }
 
+#: module -> the distribution that installs it, where the names differ.
+DISTRIBUTIONS: dict[str, str] = {"sqlite_utils": "sqlite-utils", "vl_convert": "vl-convert-python"}
+
 
 class MissingExtra(ImportError):
     """A feature's libraries are not installed; the message says which extra brings them."""
@@ -35,5 +38,5 @@ def require(extra: str, feature: str, modules: tuple[str, ...] | list[str] | Non
     """Raise MissingExtra when a module `feature` needs (default: all of `extra`'s) is not installed."""
     absent = missing(EXTRAS[extra] if modules is None else modules)
     if absent:
-        raise MissingExtra(f"{feature} needs {', '.join(name.replace('_', '-') for name in absent)}, which "
+        raise MissingExtra(f"{feature} needs {', '.join(DISTRIBUTIONS.get(name, name) for name in absent)}, which "
                            f"{'comes' if len(absent) == 1 else 'come'} with the {extra} extra: pip install 'nkru[{extra}]'")

@@ -35,13 +35,10 @@ def test_readme_has_the_two_setup_commands_and_ci_runs_the_test_command_exactly(
 
 
 def test_the_lock_the_test_command_picks_exists_for_this_python():
-    import shlex
-
     (shell,) = [b for b in blocks("sh") if "nkru validate" in b]
     test_command = [line for line in shell.splitlines() if "pytest" in line][0].removeprefix(VENV)
-    install = test_command.split(" && ")[0]
     # Run the command's own substitution in a shell (not the install): it must name a lock that exists.
-    lock = shlex.split(install)[3]
+    (lock,) = re.findall(r'pip install -c ("requirements/py\$\(.*\)\.txt") ', test_command)
     done = subprocess.run(["bash", "-c", f"printf %s {lock}"], cwd=REPO, capture_output=True, text=True,
                           env={**os.environ, "PATH": f"{os.path.dirname(sys.executable)}{os.pathsep}{os.environ['PATH']}"})
     assert done.returncode == 0 and done.stdout == f"requirements/py{sys.version_info[0]}.{sys.version_info[1]}.txt"
