@@ -31,14 +31,14 @@ def test_help_shows_boolean_flags_as_flags(name):
         assert not re.search(re.escape(flag) + r"\s+<", line), line
 
 
-def test_packaged_commands_take_path_first_and_output_as_an_option():
+def test_packaged_commands_take_path_last_and_output_as_an_option():
     from typer.main import get_command
 
     app = __import__("nkru.cli", fromlist=["app"]).app
     for name, command in get_command(app).commands.items():
         arguments = [p.name for p in command.params if p.param_type_name == "argument" and not getattr(p, "hidden", False)]
-        if "path" in arguments and name not in ("release", "diff", "add-source"):  # what they act on comes first
-            assert arguments[0] == "path", (name, arguments)
+        if "path" in arguments:  # what a command acts on (a version, a file) comes first, the package last
+            assert arguments[-1] == "path", (name, arguments)
         assert "out" not in arguments, name
 
 

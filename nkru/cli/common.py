@@ -168,6 +168,10 @@ class Command(TyperCommand):
             if param.param_type_name == "argument":
                 # typer would add the Python type (`PATH <path>`) to the argument's line in the help.
                 param.display_type_rich = lambda ctx=None: None
+                param.metavar = param.metavar or param.name.upper()
+            elif not getattr(param, "is_flag", False) and not getattr(param, "count", False) and param.metavar is None:
+                # typer would show the Python type (`<str>`, `<int>`, `<list[str]>`): name the value instead.
+                param.metavar = param.name.upper()
 
     def parse_args(self, ctx, args):
         return super().parse_args(ctx, rename_deprecated(list(args), self.renamed_options, ctx.command_path))
