@@ -264,3 +264,40 @@ def test_the_hook_in_github_format_annotates_from_the_repository_root(nested_rep
     result = run_cli("hook", "--format", "github", "--only", "structure", "data/pkg/data/actors.csv")
     assert result.exit_code == 1, result.output
     assert f"::error file=data/pkg/data/actors.csv,line={line}" in result.stdout
+
+
+@pytest.mark.skipif(os.environ.get("NKRU_TEST_INSTALL") != "1",
+                    reason="resolves the action's install against the package index (about 15 s): set NKRU_TEST_INSTALL=1 (.ci/run does)")
+def test_the_install_step_installs_the_base_install_at_the_locked_versions(nested_repo, tmp_path):
+    """The install step as the action runs it, in a fresh venv, with pip's --dry-run: what it would install is
+    nkru's base install, every package at the version in the lock."""
+    import json
+    import venv
+
+    from tests.test_lock import pins
+
+    env_dir = tmp_path / "venv"
+    venv.EnvBuilder(with_pip=True).create(env_dir)
+    prepared = _outputs(_run_step("prepare", {"path": "data/pkg"}, nested_repo))
+    script, env_spec = _step("install")
+    report = tmp_path / "report.json"
+    dry = script.replace("python -m pip install", f"python -m pip install --dry-run --report {report}")
+    assert dry != script
+    env = {**os.environ, "NKRU_ACTION_PATH": str(REPO), "NKRU_LOCK": prepared["lock"],
+           "PATH": f"{env_dir / 'bin'}{os.pathsep}{os.environ['PATH']}"}
+    assert set(env_spec) == {"NKRU_ACTION_PATH", "NKRU_LOCK"}
+    done = subprocess.run(["bash", "-e", "-o", "pipefail", "-c", dry], capture_output=True, text=True, env=env,
+                          cwd=nested_repo, timeout=900)
+    assert done.returncode == 0, done.stderr[-3000:]
+    installed = {canonical(item["metadata"]["name"]): item["metadata"]["version"]
+                 for item in json.loads(report.read_text(encoding="utf-8"))["install"]}
+    locked = pins(Path(prepared["lock"]).read_text(encoding="utf-8"))
+    assert "nkru" in installed and "great-expectations" in installed
+    assert not {"duckdb", "vl-convert-python", "datasette", "pytest"} & set(installed)  # the base install only
+    assert {name: version for name, version in installed.items() if name != "nkru" and locked.get(name) != version} == {}
+
+
+def canonical(name: str) -> str:
+    from packaging.utils import canonicalize_name
+
+    return canonicalize_name(name)
