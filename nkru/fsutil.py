@@ -294,11 +294,17 @@ def atomic_directory(target: str | Path) -> Iterator[Path]:
             _remove_created(created)
 
 
-def toplevel(path: str | Path) -> Path | None:
-    """The root of the git working tree holding `path` (the nearest folder at or above it with a `.git`
-    entry: a folder, or a file in a worktree or submodule), else None. Reads the file system only."""
+def toplevel(path: str | Path, within: str | Path | None = None) -> Path | None:
+    """The root of the git working tree holding `path`: the nearest folder at or above it with a `.git`
+    entry (a folder, or a file in a worktree or submodule), else None. With `within`, the outermost such
+    folder inside `within` (a submodule's package belongs to the repository that holds the submodule).
+    Reads the file system only."""
     here = Path(path).absolute()
-    for folder in [here, *here.parents]:
+    folders = [here, *here.parents]
+    if within is not None:
+        limit = Path(within).absolute()
+        folders = [f for f in folders if f == limit or limit in f.parents][::-1]
+    for folder in folders:
         if (folder / ".git").exists():
             return folder
     return None

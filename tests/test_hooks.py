@@ -301,3 +301,28 @@ def canonical(name: str) -> str:
     from packaging.utils import canonicalize_name
 
     return canonicalize_name(name)
+
+
+def test_annotations_of_a_package_in_a_submodule_name_the_outer_repository(nested_repo):
+    # A package in a submodule (a folder with its own .git entry) inside the checked-out repository:
+    # GitHub wants the path from the outer repository's root, the workspace.
+    package = nested_repo / "data" / "pkg"
+    (package / ".git").write_text("gitdir: ../../.git/modules/pkg\n", encoding="utf-8")
+    line = set_cell(package, "actors", 0, "actor_type", "alien")
+    done = _run_step("validate", {"path": "data/pkg", "layers": "structure", "format": "github"}, nested_repo,
+                     GITHUB_WORKSPACE=str(nested_repo))
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert f"::error file=data/pkg/data/actors.csv,line={line}" in done.stdout
+
+
+def test_toplevel_is_the_nearest_git_root_or_the_outermost_within_a_folder(tmp_path):
+    from nkru.fsutil import toplevel
+
+    outer, inner = tmp_path / "outer", tmp_path / "outer" / "sub" / "inner"
+    (inner / "deep").mkdir(parents=True)
+    (outer / ".git").mkdir()
+    (inner / ".git").write_text("gitdir: x\n", encoding="utf-8")
+    assert toplevel(inner / "deep") == inner
+    assert toplevel(inner / "deep", within=tmp_path) == outer
+    assert toplevel(inner / "deep", within=inner) == inner
+    assert toplevel(tmp_path) is None

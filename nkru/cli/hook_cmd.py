@@ -16,7 +16,7 @@ FORMATS = ("text", "github")
 
 def command(
     files: Annotated[Optional[list[Path]], typer.Argument(metavar="FILE", help="Changed files (pre-commit passes them); every package holding one is validated.")] = None,
-    format: Annotated[str, typer.Option("--format", "-f", metavar="FORMAT", help=f"Output: {', '.join(FORMATS)}. Files are named from the root of the git repository holding the package (else the current directory).")] = "text",
+    format: Annotated[str, typer.Option("--format", "-f", metavar="FORMAT", help=f"Output: {', '.join(FORMATS)}. Files are named from the current directory: the repository's root, where pre-commit runs.")] = "text",
     skip: Annotated[Optional[list[str]], typer.Option("--skip", metavar="LAYERS", help="Layers to skip (repeat or comma-separate). Default: expectations, the slowest, "
                                                         "which repeats the structure layer's checks; pass --skip '' to run every layer.")] = None,
     only: Annotated[Optional[list[str]], typer.Option("--only", metavar="LAYERS", help="Run only these layers (repeat or comma-separate).")] = None,
@@ -26,7 +26,6 @@ def command(
     Exit 0 when every such package is valid (or no file is in a package), 1 when one is not, 2 usage error.
     """
     from nkru import api, render
-    from nkru.fsutil import toplevel
     from nkru.package import PackageError
 
     if format not in FORMATS:
@@ -40,7 +39,8 @@ def command(
             report = api.validate_package(root, only=split_names(only), skip=skipped)
         except (PackageError, ValueError) as exc:
             raise usage_error(str(exc))
-        # pre-commit runs at the repository's root: name files from there, not from the package's folder.
-        render.load(format).render(report, console, base=toplevel(root) or Path.cwd())
+        # pre-commit runs at the repository's root (and passes files relative to it): name files from there,
+        # not from the package's folder.
+        render.load(format).render(report, console, base=Path.cwd())
         valid = valid and report.valid
     raise typer.Exit(EXIT_VALID if valid else EXIT_INVALID)

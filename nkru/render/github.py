@@ -42,12 +42,14 @@ def _workspace() -> Path:
 
 def file_of(finding: Finding, report: Report, workspace: Path | None = None) -> str | None:
     """The finding's file relative to the repository root (what GitHub needs, wherever the package is in
-    it): `workspace` when given, else the git working tree holding the package, else `$GITHUB_WORKSPACE`
-    (or the current directory); a file outside it as the package names it."""
+    it): `workspace` when given, else the outermost git working tree inside `$GITHUB_WORKSPACE` (or the
+    current directory) that holds the file — the checked-out repository, also when actions/checkout put it
+    in a subfolder or the package is in a submodule —, else the workspace; a file outside it as the package
+    names it."""
     if not finding.path:
         return None
     full = (Path(report.package) / finding.path).resolve()
-    base = workspace or toplevel(full) or _workspace()
+    base = workspace or toplevel(full, within=_workspace()) or _workspace()
     try:
         return full.relative_to(base.resolve()).as_posix()
     except ValueError:
