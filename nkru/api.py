@@ -69,7 +69,7 @@ class Options:
                              "for example data/sources of a clone of the repository)")
         if self.data_docs is not None:
             if "expectations" not in layers:
-                raise ValueError("--data-docs needs the expectations layer (it is skipped or not in --only)")
+                raise ValueError("the Data Docs site (--out) needs the expectations layer (it is skipped or not in --only)")
             from nkru.layers.expectations import prepare_data_docs
 
             prepare_data_docs(self.data_docs)

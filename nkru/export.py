@@ -45,6 +45,7 @@ from datetime import date, datetime, time
 from pathlib import Path
 from typing import Any, Callable
 
+from nkru import extras
 from nkru.fsutil import atomic_directory, atomic_path, atomic_write_text, checkpoint
 from nkru.loader import FieldSpec, LoadError, TypedPackage, TypedTable, read_package
 from nkru.package import Package
@@ -534,6 +535,11 @@ class Format:
 
 
 #: export format -> writer. Add a format here and nowhere else.
+#: The libraries each format's writer imports (pyarrow is in the base install; the others come with the
+#: `export` extra, nkru.extras).
+NEEDS: dict[str, tuple[str, ...]] = {"sqlite": ("sqlite_utils",), "duckdb": ("duckdb",), "parquet": ("pyarrow",),
+                                     "xlsx": ("openpyxl",)}
+
 FORMATS: dict[str, Format] = {
     "sqlite": Format("sqlite", ".sqlite", False, _write_sqlite, "SQLite database (+ Datasette metadata)"),
     "duckdb": Format("duckdb", ".duckdb", False, _write_duckdb, "DuckDB database"),
@@ -589,6 +595,10 @@ def export(path: str | Path = ".", to: str = "sqlite", out: str | Path | None = 
     fmt = FORMATS.get(to)
     if fmt is None:
         raise ExportUsageError(f"unknown export format {to!r} (choose from {', '.join(FORMATS)})")
+    try:
+        extras.require("export", f"nkru export --format {to}", NEEDS[to])
+    except extras.MissingExtra as exc:
+        raise ExportUsageError(str(exc)) from None
     Package.open(path)  # PackageError when there is none; usage problems come before the slow work
     target = resolve_out(fmt, out)
     package = read_package(path)

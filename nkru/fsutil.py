@@ -1,4 +1,4 @@
-"""Atomic file writes: every command that writes a file goes through here."""
+"""Files: atomic writes (every command that writes a file goes through here), special files, and where a path is in its git working tree."""
 
 from __future__ import annotations
 
@@ -292,3 +292,31 @@ def atomic_directory(target: str | Path) -> Iterator[Path]:
         checkpoint("dir-old-removed")
         if not done:
             _remove_created(created)
+
+
+def toplevel(path: str | Path, within: str | Path | None = None) -> Path | None:
+    """The root of the git working tree holding `path`: the nearest folder at or above it with a `.git`
+    entry (a folder, or a file in a worktree or submodule), else None. With `within`, the outermost such
+    folder inside `within` (a submodule's package belongs to the repository that holds the submodule).
+    Reads the file system only."""
+    here = Path(path).absolute()
+    folders = [here, *here.parents]
+    if within is not None:
+        limit = Path(within).absolute()
+        folders = [f for f in folders if f == limit or limit in f.parents][::-1]
+    for folder in folders:
+        if (folder / ".git").exists():
+            return folder
+    return None
+
+
+def relative_to_repository(path: str | Path, base: Path | None = None) -> str:
+    """`path` relative to `base`, else to the root of the git working tree holding it, else to the current
+    directory, with `/` separators: what editors, pre-commit and GitHub annotations expect. A path outside
+    that folder is returned as given."""
+    full = Path(path).absolute()
+    anchor = base if base is not None else (toplevel(full) or Path.cwd())
+    try:
+        return full.resolve().relative_to(Path(anchor).resolve()).as_posix()
+    except ValueError:
+        return Path(path).as_posix()

@@ -31,25 +31,25 @@ def test_help_shows_boolean_flags_as_flags(name):
         assert not re.search(re.escape(flag) + r"\s+<", line), line
 
 
-def test_packaged_commands_take_path_first_and_output_as_an_option():
+def test_packaged_commands_take_path_last_and_output_as_an_option():
     from typer.main import get_command
 
     app = __import__("nkru.cli", fromlist=["app"]).app
     for name, command in get_command(app).commands.items():
         arguments = [p.name for p in command.params if p.param_type_name == "argument" and not getattr(p, "hidden", False)]
-        if "path" in arguments and name not in ("release", "diff", "add-source"):  # what they act on comes first
-            assert arguments[0] == "path", (name, arguments)
+        if "path" in arguments:  # what a command acts on (a version, a file) comes first, the package last
+            assert arguments[-1] == "path", (name, arguments)
         assert "out" not in arguments, name
 
 
 def test_report_in_the_old_argument_order_is_a_clear_usage_error(tmp_path, package_copy):
     out = tmp_path / "out"
-    result = run_cli("report", str(out), str(package_copy), "--no-validation")
+    result = run_cli("report", str(out), str(package_copy), "--no-validate")
     assert result.exit_code == 2
     assert "nkru report PATH --out DIR" in result.stderr
     assert not out.exists()
     # One positional that is not a package: the error says which order the command expects.
-    result = run_cli("report", str(out), "--no-validation")
+    result = run_cli("report", str(out), "--no-validate")
     assert result.exit_code == 2 and "--out DIR" in result.stderr
     assert not out.exists()
 

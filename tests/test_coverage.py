@@ -331,8 +331,8 @@ def test_cli_invalid_threshold_in_pyproject_exits_2(package_copy):
 def test_validate_coverage_threshold_option(package_copy):
     uncover(package_copy)
     assert run_cli("validate", str(package_copy), "--only", "coverage").exit_code == 1
-    assert run_cli("validate", str(package_copy), "--only", "coverage", "--coverage-threshold", "0").exit_code == 0
-    assert run_cli("validate", str(package_copy), "--only", "coverage", "--coverage-threshold", "101").exit_code == 2
+    assert run_cli("validate", str(package_copy), "--only", "coverage", "--threshold", "0").exit_code == 0
+    assert run_cli("validate", str(package_copy), "--only", "coverage", "--threshold", "101").exit_code == 2
 
 
 # -- an unreadable or missing sources table (review A3) and unreadable texts (C4) ---------------------------
@@ -432,7 +432,7 @@ def test_one_sources_constant():
 def test_validate_package_refuses_impossible_settings(package_copy, options, message):
     with pytest.raises(ValueError, match=message):
         api.validate_package(package_copy, options=api.Options(**options))
-    flag = "--coverage-threshold" if "coverage_threshold" in options else "--baseline"
+    flag = "--threshold" if "coverage_threshold" in options else "--baseline"
     result = run_cli("validate", str(package_copy), flag, str(next(iter(options.values()))))
     assert result.exit_code == 2 and message in " ".join(result.stderr.split()) and "Traceback" not in result.output
 

@@ -23,7 +23,7 @@ from nkru.suites import PACKAGE_SUITE, SUITES_DIR, load_suites
 def real_run(tmp_path_factory):
     """The layer on the real package through the CLI, building Data Docs: (JSON report, exit code, docs dir)."""
     docs = tmp_path_factory.mktemp("docs") / "data-docs"
-    result = run_cli("validate", str(REPO), "--only", "expectations", "--data-docs", str(docs), "--format", "json")
+    result = run_cli("validate", str(REPO), "--only", "expectations", "--out", str(docs), "--format", "json")
     return json.loads(result.stdout), result.exit_code, docs
 
 
@@ -220,7 +220,7 @@ def test_no_quantile_expectation():
 
 
 def test_data_docs_needs_the_expectations_layer(tmp_path):
-    result = run_cli("validate", str(REPO), "--skip", "expectations", "--data-docs", str(tmp_path / "dd"))
+    result = run_cli("validate", str(REPO), "--skip", "expectations", "--out", str(tmp_path / "dd"))
     assert result.exit_code == 2
     assert "expectations layer" in result.stderr
 
@@ -229,7 +229,7 @@ def test_data_docs_refuses_a_directory_with_other_files(tmp_path):
     target = tmp_path / "notes"
     target.mkdir()
     (target / "keep.txt").write_text("mine", encoding="utf-8")
-    result = run_cli("validate", str(REPO), "--only", "expectations", "--data-docs", str(target))
+    result = run_cli("validate", str(REPO), "--only", "expectations", "--out", str(target))
     assert result.exit_code == 2
     assert "not a Data Docs site" in result.stderr
     assert (target / "keep.txt").read_text(encoding="utf-8") == "mine"
@@ -270,9 +270,9 @@ def test_data_docs_to_an_unwritable_path_is_a_usage_error(tmp_path, where):
         target = tmp_path / "afile" / "dd"
     else:
         target = "/proc/nkru-no-such/dd"
-    result = run_cli("validate", str(REPO), "--only", "expectations", "--data-docs", str(target))
+    result = run_cli("validate", str(REPO), "--only", "expectations", "--out", str(target))
     assert result.exit_code == 2, result.output
-    assert "--data-docs" in result.stderr and "cannot be written" in result.stderr
+    assert "Data Docs folder" in result.stderr and "cannot be written" in result.stderr
     assert "Traceback" not in result.output and result.stdout == ""
 
 

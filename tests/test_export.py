@@ -346,7 +346,7 @@ def test_xlsx_dates_are_dates_integers_numbers_and_a_readme_sheet(exports):
 
 @pytest.mark.parametrize("fmt", list(FORMATS))
 def test_cli_exports_into_a_temp_dir(package, tmp_path, fmt):
-    result = run_cli("export", "--to", fmt, "--out", str(tmp_path) + "/", str(package))
+    result = run_cli("export", "--format", fmt, "--out", str(tmp_path) + "/", str(package))
     assert result.exit_code == 0, result.stderr
     written = [p for p in tmp_path.iterdir() if not p.name.endswith(".metadata.json")]
     assert len(written) == 1 and written[0].name == f"nkru{FORMATS[fmt].suffix}"
@@ -356,7 +356,7 @@ def test_cli_exports_into_a_temp_dir(package, tmp_path, fmt):
 
 def test_default_out_is_under_exports_with_a_fixed_name(package, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    result = run_cli("export", "--to", "sqlite", str(package))
+    result = run_cli("export", "--format", "sqlite", str(package))
     assert result.exit_code == 0, result.stderr
     assert sorted(p.name for p in (tmp_path / "exports").iterdir()) == ["nkru.metadata.json", "nkru.sqlite"]
     assert "nkru" in json.loads((tmp_path / "exports" / "nkru.metadata.json").read_text())["databases"]
@@ -372,7 +372,7 @@ def test_a_descriptor_name_or_version_never_steers_the_export(package_copy, tmp_
     monkeypatch.chdir(work)
     before = {p for p in tmp_path.rglob("*") if "package" not in p.parts}
     for fmt in FORMATS:
-        result = run_cli("export", "--to", fmt, "--no-check", str(package_copy))
+        result = run_cli("export", "--format", fmt, "--no-validate", str(package_copy))
         assert result.exit_code == 0, result.stderr
     after = {p for p in tmp_path.rglob("*") if "package" not in p.parts}
     assert {p.relative_to(work).as_posix() for p in after - before} == {
@@ -387,7 +387,7 @@ def test_a_descriptor_name_or_version_never_steers_the_export(package_copy, tmp_
 
 def test_a_broken_package_exits_1_with_the_loaders_message(package_copy, tmp_path):
     line = set_cell(package_copy, "sources", 0, "date_start", "2024-02-30")
-    result = run_cli("export", "--to", "sqlite", "--out", str(tmp_path / "x.sqlite"), str(package_copy))
+    result = run_cli("export", "--format", "sqlite", "--out", str(tmp_path / "x.sqlite"), str(package_copy))
     assert result.exit_code == 1
     assert f"data/sources.csv line {line}" in result.stderr and "'date_start'" in result.stderr and "'2024-02-30'" in result.stderr
     assert "Traceback" not in result.stderr
@@ -398,7 +398,7 @@ def test_a_package_that_does_not_validate_is_refused(package_copy, tmp_path):
     if not read_table(package_copy, "claims")[1]:
         pytest.skip("claims has no rows yet")
     line = set_cell(package_copy, "claims", 0, "event_id", "E999")
-    result = run_cli("export", "--to", "duckdb", "--out", str(tmp_path / "x.duckdb"), str(package_copy))
+    result = run_cli("export", "--format", "duckdb", "--out", str(tmp_path / "x.duckdb"), str(package_copy))
     assert result.exit_code == 1
     assert f"data/claims.csv:{line}" in result.stderr and "foreign-key" in result.stderr
     with pytest.raises(ExportRefused):
@@ -413,7 +413,7 @@ def test_without_the_check_the_database_still_refuses_broken_keys_and_the_old_ex
     export(package_copy, to=fmt, out=target)
     before = target.read_bytes()
     set_cell(package_copy, "claims", 0, "event_id", "E999")
-    result = run_cli("export", "--to", fmt, "--no-check", "--out", str(target), str(package_copy))
+    result = run_cli("export", "--format", fmt, "--no-validate", "--out", str(target), str(package_copy))
     assert result.exit_code == 1
     assert "data/claims.csv" in result.stderr and "foreign key" in result.stderr.lower()
     assert target.read_bytes() == before
@@ -421,7 +421,7 @@ def test_without_the_check_the_database_still_refuses_broken_keys_and_the_old_ex
 
 
 def test_unknown_format_exits_2(package):
-    result = run_cli("export", "--to", "csv", str(package))
+    result = run_cli("export", "--format", "csv", str(package))
     assert result.exit_code == 2
     assert "unknown format 'csv'" in result.stderr
 
@@ -433,7 +433,7 @@ def test_missing_to_exits_2(package):
 def test_unwritable_path_exits_2(package, tmp_path):
     blocker = tmp_path / "file"
     blocker.write_text("not a folder")
-    result = run_cli("export", "--to", "sqlite", "--out", str(blocker / "x.sqlite"), str(package))
+    result = run_cli("export", "--format", "sqlite", "--out", str(blocker / "x.sqlite"), str(package))
     assert result.exit_code == 2
     assert "is not a folder" in result.stderr
     with pytest.raises(ExportUsageError):
@@ -442,7 +442,7 @@ def test_unwritable_path_exits_2(package, tmp_path):
 
 def test_parquet_never_replaces_a_folder_that_holds_other_files(package, tmp_path):
     (tmp_path / "keep.txt").write_text("mine")
-    result = run_cli("export", "--to", "parquet", "--out", str(tmp_path), str(package))
+    result = run_cli("export", "--format", "parquet", "--out", str(tmp_path), str(package))
     assert result.exit_code == 2
     assert (tmp_path / "keep.txt").read_text() == "mine"
 
@@ -457,7 +457,7 @@ def test_parquet_replaces_its_own_previous_export(package, tmp_path):
 
 
 def test_no_package_exits_2(tmp_path):
-    result = run_cli("export", "--to", "sqlite", str(tmp_path))
+    result = run_cli("export", "--format", "sqlite", str(tmp_path))
     assert result.exit_code == 2
     assert "datapackage.json" in result.stderr
 
@@ -497,7 +497,7 @@ def test_usage_error_messages_are_escaped_once(package, tmp_path):
     blocker = tmp_path / "blk[x]"
     blocker.write_text("not a folder")
     out = blocker / "a.sqlite"
-    result = run_cli("export", "--to", "sqlite", "--out", str(out), str(package))
+    result = run_cli("export", "--format", "sqlite", "--out", str(out), str(package))
     assert result.exit_code == 2
     message = " ".join(result.stderr.split())
     assert f"{out}: {blocker} is not a folder" in message and "\\[" not in message
@@ -524,7 +524,7 @@ def test_a_malformed_descriptor_or_schema_is_refused_without_a_traceback(package
     path, edit = MALFORMED[mutation]
     _edit_json(package_copy / path, edit)
     out = tmp_path / "out.sqlite"
-    result = run_cli("export", "--to", "sqlite", "--out", str(out), str(package_copy))
+    result = run_cli("export", "--format", "sqlite", "--out", str(out), str(package_copy))
     assert isinstance(result.exception, SystemExit), result.output
     assert result.exit_code == 1, result.output
     assert "error:" in result.stderr and not out.exists()
@@ -547,7 +547,7 @@ def test_an_xlsx_error_names_where_the_value_comes_from(package_copy, tmp_path):
     descriptor = json.loads((package_copy / "datapackage.json").read_text())
     descriptor["description"] = "x" * 40_000
     (package_copy / "datapackage.json").write_text(json.dumps(descriptor))
-    result = run_cli("export", "--to", "xlsx", "--no-check", "--out", str(tmp_path / "x.xlsx"), str(package_copy))
+    result = run_cli("export", "--format", "xlsx", "--no-validate", "--out", str(tmp_path / "x.xlsx"), str(package_copy))
     assert result.exit_code == 1
     assert "datapackage.json (description" in result.stderr and "40000 characters" in result.stderr
     assert "error: :" not in result.stderr

@@ -18,7 +18,7 @@ import pytest
 import yaml
 
 from tests.conftest import copy_package
-from tests.helpers import REPO, git, init_repo, line_of, set_cell
+from tests.helpers import REPO, git, init_repo, line_of, run_cli, set_cell
 
 HOOKS = yaml.safe_load((REPO / ".pre-commit-hooks.yaml").read_text(encoding="utf-8"))
 ACTION = yaml.safe_load((REPO / "action.yml").read_text(encoding="utf-8"))
@@ -106,9 +106,10 @@ def test_the_python_hook_installs_nkru_in_its_own_environment(hook_repo, data_re
     assert f"data/actors.csv:{line}" in failed.stdout
 
 
-def test_the_action_has_path_layers_and_format_inputs_and_the_workflow_uses_it():
+def test_the_action_has_its_inputs_and_the_workflow_uses_it():
     assert ACTION["runs"]["using"] == "composite"
-    assert {"path", "layers", "format"} <= set(ACTION["inputs"])
+    assert {"path", "layers", "skip", "format", "baseline", "texts", "threshold", "python-version",
+            "sentence-cache"} <= set(ACTION["inputs"])
     steps = [step for job in WORKFLOW["jobs"].values() for step in job["steps"]]
     assert any(step.get("uses") == "./" for step in steps)
     # Inputs reach the scripts through env, never by pasting ${{ }} into shell code.
@@ -116,27 +117,212 @@ def test_the_action_has_path_layers_and_format_inputs_and_the_workflow_uses_it()
         assert "${{" not in step.get("run", "")
 
 
-def _action_script() -> tuple[str, dict[str, str]]:
-    (step,) = [s for s in ACTION["runs"]["steps"] if s.get("id") == "validate"]
+def test_third_party_actions_are_pinned_by_commit_sha_with_the_tag_in_a_comment():
+    text = (REPO / "action.yml").read_text(encoding="utf-8")
+    uses = re.findall(r"^\s*(?:-\s*)?uses:\s*(\S+)(.*)$", text, flags=re.M)
+    assert len(uses) >= 3
+    for target, comment in uses:
+        name, _, ref = target.partition("@")
+        assert re.fullmatch(r"[0-9a-f]{40}", ref), f"{target}: not pinned by commit SHA"
+        assert re.fullmatch(r"\s*# v\d+\.\d+\.\d+", comment), f"{target}: no '# vX.Y.Z' comment"
+    # One SHA per action: the same tag everywhere.
+    pins = {}
+    for target, comment in uses:
+        name, _, ref = target.partition("@")
+        assert pins.setdefault(name, (ref, comment.strip())) == (ref, comment.strip())
+
+
+def test_the_action_installs_from_the_lock_with_a_pip_cache():
+    steps = {step.get("id") or step.get("name"): step for step in ACTION["runs"]["steps"]}
+    assert '-c "$NKRU_LOCK"' in steps["install"]["run"]
+    caches = [step for step in ACTION["runs"]["steps"] if step.get("uses", "").startswith("actions/cache@")]
+    pip = [step for step in caches if "pip-cache" in step["with"]["path"]]
+    assert pip and "lock-hash" in pip[0]["with"]["key"] and "python-version" in pip[0]["with"]["key"]
+    sentences = [step for step in caches if step["with"]["path"] == "~/.cache/nkru"]
+    assert sentences and "texts-hash" in sentences[0]["with"]["key"] and "hashFiles" not in sentences[0]["with"]["key"]
+
+
+def _step(step_id: str) -> tuple[str, dict[str, str]]:
+    (step,) = [s for s in ACTION["runs"]["steps"] if s.get("id") == step_id]
     return step["run"], step["env"]
 
 
-@pytest.mark.parametrize("broken", [False, True])
-def test_the_action_validate_step_runs_as_github_would(tmp_path, broken):
-    package = copy_package(tmp_path / "package")
-    if broken:
-        line = set_cell(package, "actors", 0, "actor_type", "alien")
-    script, env_spec = _action_script()
-    inputs = {"path": str(package), "layers": "structure,rules", "format": "github"}
+def _run_step(step_id: str, inputs: dict[str, str], cwd: Path, **extra_env: str) -> subprocess.CompletedProcess:
+    """Run one of the action's shell steps as GitHub would: inputs reach it through its env block."""
+    script, env_spec = _step(step_id)
+    values = {**inputs, "github.action_path": str(REPO)}
+
+    def expand(expression: str) -> str:
+        expression = re.sub(r"\$\{\{\s*inputs\.([\w-]+)\s*\}\}", lambda m: values.get(m.group(1), ""), str(expression))
+        return re.sub(r"\$\{\{\s*(github\.action_path)\s*\}\}", lambda m: values[m.group(1)], expression)
+
     env = dict(os.environ)
-    for name, expression in env_spec.items():
-        env[name] = re.sub(r"\$\{\{\s*inputs\.([\w-]+)\s*\}\}", lambda m: inputs[m.group(1)], str(expression))
+    env.pop("GITHUB_OUTPUT", None)
+    env.update({name: expand(expression) for name, expression in env_spec.items()})
+    env.update(extra_env)
     env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env['PATH']}"
-    done = subprocess.run(["bash", "-e", "-o", "pipefail", "-c", script], capture_output=True, text=True, env=env,
-                          cwd=tmp_path, timeout=600)
-    if broken:
-        assert done.returncode == 1, done.stdout + done.stderr
-        assert f"::error file=package/data/actors.csv,line={line}" in done.stdout  # relative to the workspace
-    else:
-        assert done.returncode == 0, done.stdout + done.stderr
-        assert "::error" not in done.stdout
+    return subprocess.run(["bash", "-e", "-o", "pipefail", "-c", script], capture_output=True, text=True, env=env,
+                          cwd=cwd, timeout=600)
+
+
+def _outputs(done: subprocess.CompletedProcess) -> dict[str, str]:
+    return dict(line.split("=", 1) for line in done.stdout.splitlines() if "=" in line and not line.startswith("::"))
+
+
+@pytest.fixture
+def nested_repo(tmp_path: Path) -> Path:
+    """A scratch repository whose package is in a subfolder (data/pkg), everything committed."""
+    repo = tmp_path / "scratch"
+    copy_package(repo / "data" / "pkg")
+    (repo / "README.md").write_text("a repository that keeps a package in data/pkg\n", encoding="utf-8")
+    return init_repo(repo, commit="package in a subfolder")
+
+
+def test_the_prepare_step_finds_the_lock_and_keys_the_sentence_cache_on_the_texts(nested_repo):
+    folder = _outputs(_run_step("prepare", {"path": "data/pkg"}, nested_repo))
+    descriptor = _outputs(_run_step("prepare", {"path": "data/pkg/datapackage.json"}, nested_repo))
+    version = f"{sys.version_info[0]}.{sys.version_info[1]}"
+    assert folder["lock"] == f"{REPO}/requirements/py{version}.txt" and Path(folder["lock"]).is_file()
+    assert re.fullmatch(r"[0-9a-f]{64}", folder["lock-hash"]) and folder["pip-cache"]
+    # The key follows the texts whether `path` names the folder or its datapackage.json ...
+    assert re.fullmatch(r"[0-9a-f]{64}", folder["texts-hash"])
+    assert descriptor["texts-hash"] == folder["texts-hash"]
+    # ... changes when a text changes, and not when only a table does.
+    set_cell(nested_repo / "data" / "pkg", "actors", 0, "name", "Someone else")
+    assert _outputs(_run_step("prepare", {"path": "data/pkg"}, nested_repo))["texts-hash"] == folder["texts-hash"]
+    text = next((nested_repo / "data" / "pkg" / "data" / "sources").glob("S*.txt"))
+    text.write_text(text.read_text(encoding="utf-8") + "\nOne more sentence.\n", encoding="utf-8")
+    changed = _outputs(_run_step("prepare", {"path": "data/pkg/datapackage.json"}, nested_repo))
+    assert changed["texts-hash"] != folder["texts-hash"]
+    # A texts folder given for a release zip counts too.
+    other = nested_repo / "texts"
+    other.mkdir()
+    (other / "a.txt").write_text("x\n", encoding="utf-8")
+    with_texts = _outputs(_run_step("prepare", {"path": "data/pkg", "texts": str(other)}, nested_repo))
+    assert with_texts["texts-hash"] != changed["texts-hash"]
+
+
+def test_the_prepare_step_warns_without_a_lock_for_this_python(nested_repo, tmp_path):
+    action = tmp_path / "action-without-locks"
+    action.mkdir()
+    done = _run_step("prepare", {"path": "data/pkg"}, nested_repo, NKRU_ACTION_PATH=str(action))
+    assert done.returncode == 0, done.stderr
+    assert "::warning title=nkru::no dependency lock for Python" in done.stdout
+    assert _outputs(done)["lock"] == "" and _outputs(done)["lock-hash"] == "unlocked"
+
+
+@pytest.mark.parametrize("path", ["data/pkg", "data/pkg/datapackage.json"])
+def test_the_validate_step_annotates_files_from_the_repository_root(nested_repo, path):
+    line = set_cell(nested_repo / "data" / "pkg", "actors", 0, "actor_type", "alien")
+    done = _run_step("validate", {"path": path, "layers": "structure,rules", "format": "github"}, nested_repo,
+                     GITHUB_WORKSPACE=str(nested_repo))
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert f"::error file=data/pkg/data/actors.csv,line={line}" in done.stdout
+
+
+def test_annotations_name_the_repository_root_even_when_it_is_checked_out_below_the_workspace(nested_repo):
+    # actions/checkout with `path: scratch`: the workspace is the repository's parent folder, and GitHub
+    # still wants paths from the repository's root.
+    line = set_cell(nested_repo / "data" / "pkg", "actors", 0, "actor_type", "alien")
+    workspace = nested_repo.parent
+    done = _run_step("validate", {"path": "scratch/data/pkg", "layers": "structure", "format": "github"}, workspace,
+                     GITHUB_WORKSPACE=str(workspace))
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert f"::error file=data/pkg/data/actors.csv,line={line}" in done.stdout
+
+
+def test_the_validate_step_passes_a_valid_package_and_its_inputs_reach_nkru(nested_repo, tmp_path):
+    inputs = {"path": "data/pkg", "layers": "structure,rules,coverage", "format": "json", "skip": "rules", "threshold": "50"}
+    done = _run_step("validate", inputs, nested_repo)
+    assert done.returncode == 0, done.stdout + done.stderr
+    import json
+
+    report = json.loads(done.stdout)
+    assert [layer["layer"] for layer in report["layers"]] == ["structure", "coverage"]
+    # The threshold input is the CLI's --threshold: an impossible one is a usage error.
+    refused = _run_step("validate", {**inputs, "threshold": "101"}, nested_repo)
+    assert refused.returncode == 2 and "threshold" in refused.stderr
+    # The baseline input is --baseline: one that cannot be read is reported as such.
+    baseline = _run_step("validate", {"path": "data/pkg", "layers": "metadata", "format": "text",
+                                      "baseline": str(tmp_path / "no-such-release.zip")}, nested_repo)
+    assert baseline.returncode == 2 and "no-such-release.zip" in baseline.stderr
+
+
+def test_the_hook_names_files_from_the_repository_root(hook_repo, nested_repo, tmp_path):
+    home = tmp_path / "pre-commit-home"
+    line = set_cell(nested_repo / "data" / "pkg", "actors", 0, "actor_type", "alien")
+    git(nested_repo, "add", "-A")
+    failed = _try_repo(hook_repo, nested_repo, "nkru-validate-system", home, "data/pkg/data/actors.csv")
+    assert failed.returncode == 1, failed.stdout + failed.stderr
+    assert f"data/pkg/data/actors.csv:{line}" in failed.stdout
+
+
+def test_the_hook_in_github_format_annotates_from_the_repository_root(nested_repo, monkeypatch):
+    line = set_cell(nested_repo / "data" / "pkg", "actors", 0, "actor_type", "alien")
+    monkeypatch.chdir(nested_repo)
+    monkeypatch.delenv("GITHUB_STEP_SUMMARY", raising=False)
+    result = run_cli("hook", "--format", "github", "--only", "structure", "data/pkg/data/actors.csv")
+    assert result.exit_code == 1, result.output
+    assert f"::error file=data/pkg/data/actors.csv,line={line}" in result.stdout
+
+
+@pytest.mark.skipif(os.environ.get("NKRU_TEST_INSTALL") != "1",
+                    reason="resolves the action's install against the package index (about 15 s): set NKRU_TEST_INSTALL=1 (.ci/run does)")
+def test_the_install_step_installs_the_base_install_at_the_locked_versions(nested_repo, tmp_path):
+    """The install step as the action runs it, in a fresh venv, with pip's --dry-run: what it would install is
+    nkru's base install, every package at the version in the lock."""
+    import json
+    import venv
+
+    from tests.test_lock import pins
+
+    env_dir = tmp_path / "venv"
+    venv.EnvBuilder(with_pip=True).create(env_dir)
+    prepared = _outputs(_run_step("prepare", {"path": "data/pkg"}, nested_repo))
+    script, env_spec = _step("install")
+    report = tmp_path / "report.json"
+    dry = script.replace("python -m pip install", f"python -m pip install --dry-run --report {report}")
+    assert dry != script
+    env = {**os.environ, "NKRU_ACTION_PATH": str(REPO), "NKRU_LOCK": prepared["lock"],
+           "PATH": f"{env_dir / 'bin'}{os.pathsep}{os.environ['PATH']}"}
+    assert set(env_spec) == {"NKRU_ACTION_PATH", "NKRU_LOCK"}
+    done = subprocess.run(["bash", "-e", "-o", "pipefail", "-c", dry], capture_output=True, text=True, env=env,
+                          cwd=nested_repo, timeout=900)
+    assert done.returncode == 0, done.stderr[-3000:]
+    installed = {canonical(item["metadata"]["name"]): item["metadata"]["version"]
+                 for item in json.loads(report.read_text(encoding="utf-8"))["install"]}
+    locked = pins(Path(prepared["lock"]).read_text(encoding="utf-8"))
+    assert "nkru" in installed and "great-expectations" in installed
+    assert not {"duckdb", "vl-convert-python", "datasette", "pytest"} & set(installed)  # the base install only
+    assert {name: version for name, version in installed.items() if name != "nkru" and locked.get(name) != version} == {}
+
+
+def canonical(name: str) -> str:
+    from packaging.utils import canonicalize_name
+
+    return canonicalize_name(name)
+
+
+def test_annotations_of_a_package_in_a_submodule_name_the_outer_repository(nested_repo):
+    # A package in a submodule (a folder with its own .git entry) inside the checked-out repository:
+    # GitHub wants the path from the outer repository's root, the workspace.
+    package = nested_repo / "data" / "pkg"
+    (package / ".git").write_text("gitdir: ../../.git/modules/pkg\n", encoding="utf-8")
+    line = set_cell(package, "actors", 0, "actor_type", "alien")
+    done = _run_step("validate", {"path": "data/pkg", "layers": "structure", "format": "github"}, nested_repo,
+                     GITHUB_WORKSPACE=str(nested_repo))
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert f"::error file=data/pkg/data/actors.csv,line={line}" in done.stdout
+
+
+def test_toplevel_is_the_nearest_git_root_or_the_outermost_within_a_folder(tmp_path):
+    from nkru.fsutil import toplevel
+
+    outer, inner = tmp_path / "outer", tmp_path / "outer" / "sub" / "inner"
+    (inner / "deep").mkdir(parents=True)
+    (outer / ".git").mkdir()
+    (inner / ".git").write_text("gitdir: x\n", encoding="utf-8")
+    assert toplevel(inner / "deep") == inner
+    assert toplevel(inner / "deep", within=tmp_path) == outer
+    assert toplevel(inner / "deep", within=inner) == inner
+    assert toplevel(tmp_path) is None

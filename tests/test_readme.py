@@ -18,12 +18,43 @@ def blocks(language: str) -> list[str]:
     return re.findall(rf"```{language}\n(.*?)```", README, flags=re.S)
 
 
-def test_readme_has_the_two_setup_commands():
+VENV = "python3 -m venv .venv && . .venv/bin/activate && "
+
+
+def test_readme_has_the_two_setup_commands_and_ci_runs_the_test_command_exactly():
     (shell,) = [b for b in blocks("sh") if "nkru validate" in b]
-    assert "pip install -e . && nkru validate" in shell
-    assert "pip install -e '.[test]' && pytest" in shell
+    commands = [line for line in shell.splitlines() if line and not line.startswith("#")]
+    assert commands[0] == VENV + "pip install -e . && nkru validate"
+    assert commands[1].startswith(VENV) and commands[1].endswith("-e '.[test]' && pytest")
+    test_command = commands[1].removeprefix(VENV)
+    assert "-c \"requirements/py$(python" in test_command  # the lock of the Python that runs it
     ci = (REPO / ".ci" / "run").read_text(encoding="utf-8")
-    assert "pip install -e '.[test]' && pytest" in ci
+    last = [line for line in ci.splitlines() if line.strip() and not line.lstrip().startswith("#")][-1]
+    assert last == test_command
+    assert "-m venv" in ci  # .ci/run makes the fresh venv itself
+
+
+def test_the_lock_the_test_command_picks_exists_for_this_python():
+    (shell,) = [b for b in blocks("sh") if "nkru validate" in b]
+    test_command = [line for line in shell.splitlines() if "pytest" in line][0].removeprefix(VENV)
+    # Run the command's own substitution in a shell (not the install): it must name a lock that exists.
+    (lock,) = re.findall(r'pip install -c ("requirements/py\$\(.*\)\.txt") ', test_command)
+    done = subprocess.run(["bash", "-c", f"printf %s {lock}"], cwd=REPO, capture_output=True, text=True,
+                          env={**os.environ, "PATH": f"{os.path.dirname(sys.executable)}{os.pathsep}{os.environ['PATH']}"})
+    assert done.returncode == 0 and done.stdout == f"requirements/py{sys.version_info[0]}.{sys.version_info[1]}.txt"
+    assert (REPO / done.stdout).is_file()
+
+
+def test_readme_install_sizes_are_measured_for_each_extra():
+    import tomllib
+
+    extras = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))["project"]["optional-dependencies"]
+    table = re.findall(r"^\| `pip install (nkru|'nkru\[(\w+)\]')` \| (\d+) \| (\d+) \|$", README, flags=re.M)
+    measured = {extra or "base": int(size) for _, extra, size, _ in table}
+    assert set(measured) == {"base", *extras}, measured
+    assert all(measured["base"] < size for name, size in measured.items() if name != "base")
+    script = (REPO / "benchmarks" / "install_sizes.sh").read_text(encoding="utf-8")
+    assert "du -sm" in script and "-m venv" in script and "requirements/py" in script
 
 
 @pytest.mark.parametrize("code", [b for b in blocks("python") if "from nkru import load" in b])
@@ -116,7 +147,7 @@ def test_get_the_data_comes_first_and_its_commands_work_as_written(tmp_path):
     rebuild, check = [b for b in re.findall(r"```sh\n(.*?)```", section, flags=re.S)]
     rebuild_command = rebuild.strip()
     check_commands = [line.split("#")[0].strip() for line in check.strip().splitlines()]
-    assert rebuild_command == "nkru release --verify 1.0.0 --dist dist"
+    assert rebuild_command == "nkru release --verify 1.0.0 --out dist"
     assert check_commands == ["sha256sum -c SHA256SUMS", "nkru release --verify nkru-1.0.0.zip"]
     assert (REPO / "releases" / "1.0.0.json").is_file()  # the version the README names was released
 

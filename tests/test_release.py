@@ -244,7 +244,7 @@ def test_verify_writes_the_zip_sums_and_notes_for_the_workflow(released, tmp_pat
     dist = tmp_path / "out"
     dist.mkdir()
     (dist / "nkru-0.9.0.zip").write_bytes(b"an older release")
-    result = run_cli("release", "--verify", "1.0.0", str(released), "--dist", str(dist), "--notes", str(tmp_path / "notes.md"))
+    result = run_cli("release", "--verify", "1.0.0", str(released), "--out", str(dist), "--notes", str(tmp_path / "notes.md"))
     assert result.exit_code == 0, result.stderr
     built = (dist / "nkru-1.0.0.zip").read_bytes()
     manifest = json.loads((released / "releases" / "1.0.0.json").read_text(encoding="utf-8"))

@@ -471,7 +471,7 @@ def test_same_data_same_pictures(fixture_package):
 
 def test_cli(fixture_package, tmp_path):
     out = tmp_path / "site"
-    result = run_cli("report", str(fixture_package), "--out", str(out), "--no-validation")
+    result = run_cli("report", str(fixture_package), "--out", str(out), "--no-validate")
     assert result.exit_code == 0, result.stderr
     assert "Wrote" in result.stdout and (out / "index.html").is_file()
     assert "Validation was not run" in (out / "index.html").read_text(encoding="utf-8")
@@ -479,9 +479,9 @@ def test_cli(fixture_package, tmp_path):
 
 def test_cli_replaces_an_earlier_report(fixture_package, tmp_path):
     out = tmp_path / "report"
-    assert run_cli("report", str(fixture_package), "--out", str(out), "--no-validation").exit_code == 0
+    assert run_cli("report", str(fixture_package), "--out", str(out), "--no-validate").exit_code == 0
     first = (out / "index.html").stat().st_mtime_ns
-    assert run_cli("report", str(fixture_package), "--out", str(out), "--no-validation").exit_code == 0
+    assert run_cli("report", str(fixture_package), "--out", str(out), "--no-validate").exit_code == 0
     assert (out / "index.html").stat().st_mtime_ns != first
     assert sorted(p.name for p in out.iterdir()) == ["index.html", "nkru-report.json"]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["report"]
@@ -490,7 +490,7 @@ def test_cli_replaces_an_earlier_report(fixture_package, tmp_path):
 @pytest.mark.parametrize("change", ["edited index", "extra file", "forged marker", "marker only plus a folder"])
 def test_cli_never_replaces_a_folder_holding_files_it_did_not_write(fixture_package, tmp_path, change):
     out = tmp_path / "report"
-    assert run_cli("report", str(fixture_package), "--out", str(out), "--no-validation").exit_code == 0
+    assert run_cli("report", str(fixture_package), "--out", str(out), "--no-validate").exit_code == 0
     if change == "edited index":
         (out / "index.html").write_text("my own notes", encoding="utf-8")
     elif change == "extra file":
@@ -502,7 +502,7 @@ def test_cli_never_replaces_a_folder_holding_files_it_did_not_write(fixture_pack
         (out / "index.html").unlink()
         (out / "drafts").mkdir()
     before = {p.relative_to(out): p.read_bytes() if p.is_file() else None for p in out.rglob("*")}
-    result = run_cli("report", str(fixture_package), "--out", str(out), "--no-validation")
+    result = run_cli("report", str(fixture_package), "--out", str(out), "--no-validate")
     assert result.exit_code == 2 and "never replaces files it did not write" in result.stderr
     assert {p.relative_to(out): p.read_bytes() if p.is_file() else None for p in out.rglob("*")} == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["report"]  # nothing left beside it either
@@ -512,12 +512,12 @@ def test_cli_refuses_a_directory_that_is_not_a_report(fixture_package, tmp_path)
     out = tmp_path / "mine"
     out.mkdir()
     (out / "thesis.tex").write_text("precious", encoding="utf-8")
-    result = run_cli("report", str(fixture_package), "--out", str(out), "--no-validation")
+    result = run_cli("report", str(fixture_package), "--out", str(out), "--no-validate")
     assert result.exit_code == 2
     assert "not empty" in result.stderr
     assert [p.name for p in out.iterdir()] == ["thesis.tex"]
     (tmp_path / "file").write_text("x", encoding="utf-8")
-    result = run_cli("report", str(fixture_package), "--out", str(tmp_path / "file"), "--no-validation")
+    result = run_cli("report", str(fixture_package), "--out", str(tmp_path / "file"), "--no-validate")
     assert result.exit_code == 2 and "not a directory" in result.stderr
 
 
@@ -613,7 +613,7 @@ def test_a_renamed_vocabulary_value_becomes_a_note(package_copy, tmp_path):
     notes = " ".join(result.notes)
     assert f"{ROLE[0]}.{ROLE[1]}: the report's supply links use {SUPPLY_TO[0]}," in notes
     assert f"{QUALIFIER[0]}.{QUALIFIER[1]}: the report's quantity qualifiers use approximately," in notes
-    cli = run_cli("report", str(package_copy), "--out", str(tmp_path / "report2"), "--no-validation")
+    cli = run_cli("report", str(package_copy), "--out", str(tmp_path / "report2"), "--no-validate")
     assert cli.exit_code == 0 and f"note: {ROLE[0]}.{ROLE[1]}" in cli.stdout
 
 
@@ -646,7 +646,7 @@ def test_every_quote_bearing_resource_is_shown(fixture_package, tmp_path):
 def test_report_into_a_path_under_a_file_is_a_usage_error(fixture_package, tmp_path):
     (tmp_path / "afile").write_text("x", encoding="utf-8")
     out = tmp_path / "afile" / "sub"
-    result = run_cli("report", str(fixture_package), "--out", str(out), "--no-validation")
+    result = run_cli("report", str(fixture_package), "--out", str(out), "--no-validate")
     assert result.exit_code == 2 and isinstance(result.exception, SystemExit)
     assert f"{out}: {tmp_path / 'afile'} is not a directory" in " ".join(result.stderr.split())
 
@@ -685,7 +685,7 @@ MALFORMED = {
 @pytest.mark.parametrize("mutation", list(MALFORMED))
 def test_a_malformed_descriptor_or_schema_is_a_clear_error_not_a_traceback(package_copy, tmp_path, mutation):
     MALFORMED[mutation](package_copy)
-    result = run_cli("report", str(package_copy), "--out", str(tmp_path / "report"), "--no-validation")
+    result = run_cli("report", str(package_copy), "--out", str(tmp_path / "report"), "--no-validate")
     assert result.exception is None or isinstance(result.exception, SystemExit), result.output  # no traceback
     if mutation == "licenses is an object":  # the report shows no licence; the metadata layer reports the shape
         assert result.exit_code == 0

@@ -1,6 +1,8 @@
 """The `nkru` command line. Commands only parse, call the library, render and set the exit code.
 
-One module per command in this package; register it in COMMANDS and nowhere else.
+One module per command in this package; register it in COMMANDS and nowhere else. A module defines
+`command` and, when options were renamed, `DEPRECATED` (old name -> new name): the old names keep
+working, with a line on stderr, until nkru.cli.common.DEPRECATED_UNTIL.
 """
 
 from __future__ import annotations
@@ -25,8 +27,11 @@ COMMANDS: dict[str, str] = {
     "hook": "nkru.cli.hook_cmd",
 }
 
+from nkru.cli.common import CONTEXT_SETTINGS, command_class
+
 app = typer.Typer(
     name="nkru",
+    context_settings=CONTEXT_SETTINGS,
     help="Validate, release and export the nkru Data Package (North Korea–Russia military cooperation).",
     no_args_is_help=True,
     add_completion=False,
@@ -54,8 +59,10 @@ def _root(
     install_safe_streams()  # no raw control or bidi character from the data reaches the output
 
 
-for _name, _module in COMMANDS.items():
-    app.command(_name)(importlib.import_module(_module).command)
+for _name, _path in COMMANDS.items():
+    _module = importlib.import_module(_path)
+    app.command(_name, cls=command_class(getattr(_module, "DEPRECATED", {})),
+                context_settings=CONTEXT_SETTINGS)(_module.command)
 
 
 #: jemalloc settings for polars' allocator: hand freed pages back at once (see `main`).

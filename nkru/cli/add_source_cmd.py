@@ -8,20 +8,20 @@ from typing import Annotated, Optional
 
 import typer
 
-from nkru.cli.common import EXIT_INVALID, EXIT_VALID, stdout, usage_error
+from nkru.cli.common import EXIT_INVALID, EXIT_VALID, package_argument, stdout, usage_error
 
 
 def command(
-    file: Annotated[Path, typer.Argument(help="The article's text (UTF-8), archived byte for byte.")],
-    path: Annotated[Path, typer.Argument(help="Package directory (or its datapackage.json).")] = Path("."),
-    title: Annotated[Optional[str], typer.Option("--title", help="The headline as printed.")] = None,
-    publisher: Annotated[Optional[str], typer.Option("--publisher", help="The outlet, as far as the text shows it ('unknown' where it does not).")] = None,
+    file: Annotated[Path, typer.Argument(metavar="FILE", help="The article's text (UTF-8), archived byte for byte.")],
+    path: Annotated[Path, package_argument()] = Path("."),
+    title: Annotated[Optional[str], typer.Option("--title", metavar="TEXT", help="The headline as printed.")] = None,
+    publisher: Annotated[Optional[str], typer.Option("--publisher", metavar="TEXT", help="The outlet, as far as the text shows it ('unknown' where it does not).")] = None,
     date: Annotated[Optional[str], typer.Option("--date", metavar="START[/END]", help="Publication date: YYYY-MM-DD, YYYY-MM, YYYY, or START/END (earliest and latest possible day).")] = None,
-    date_basis: Annotated[Optional[str], typer.Option("--date-basis", help="stated (printed in the text) or inferred (explain in --notes).")] = None,
-    language: Annotated[Optional[str], typer.Option("--language", help="BCP 47 tag of the text (default: the language of the archived sources, if they share one).")] = None,
-    attribution: Annotated[str, typer.Option("--attribution", help="Credits as printed, e.g. 'RND/AP'.")] = "",
-    url: Annotated[str, typer.Option("--url", help="Where the article was retrieved from (never invented).")] = "",
-    notes: Annotated[str, typer.Option("--notes", help="Curator's notes, e.g. how an inferred date was worked out.")] = "",
+    date_basis: Annotated[Optional[str], typer.Option("--date-basis", metavar="BASIS", help="stated (printed in the text) or inferred (explain in --notes).")] = None,
+    language: Annotated[Optional[str], typer.Option("--language", metavar="TAG", help="BCP 47 tag of the text (default: the language of the archived sources, if they share one).")] = None,
+    attribution: Annotated[str, typer.Option("--attribution", metavar="TEXT", help="Credits as printed, e.g. 'RND/AP'.")] = "",
+    url: Annotated[str, typer.Option("--url", metavar="URL", help="Where the article was retrieved from (never invented).")] = "",
+    notes: Annotated[str, typer.Option("--notes", metavar="TEXT", help="Curator's notes, e.g. how an inferred date was worked out.")] = "",
 ) -> None:
     """Archive an article's text as the next S### source, append its sources.csv row and list the sentences to curate.
 

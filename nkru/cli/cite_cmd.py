@@ -8,16 +8,20 @@ from typing import Annotated
 
 import typer
 
-from nkru.cli.common import EXIT_VALID, stderr, usage_error
+from nkru.cli.common import EXIT_VALID, package_argument, stderr, usage_error
+
+#: The formats `nkru.cite.FORMATS` writes (named here so that `nkru --help` imports no citation library).
+FORMATS = ("text", "bibtex", "ris", "cff")
 
 
 def command(
-    path: Annotated[Path, typer.Argument(help="Package directory (with CITATION.cff).")] = Path("."),
-    format: Annotated[str, typer.Option("--format", "-f", help="Output: text (APA-like), bibtex, ris, cff.")] = "text",
+    path: Annotated[Path, package_argument("Package directory (with CITATION.cff).")] = Path("."),
+    format: Annotated[str, typer.Option("--format", "-f", metavar="FORMAT", help=f"Output: {', '.join(FORMATS)} (text is APA-like).")] = "text",
 ) -> None:
     """Print the recommended citation of the newest release, from CITATION.cff, with the repository URL and DOI it sets.
 
-    Warns on stderr while CITATION.cff sets no repository URL (repository-code). Exit 0 printed, 2 usage error.
+    Warns on stderr while CITATION.cff sets no repository URL (repository-code).
+    Exit 0 printed, 2 usage error (no or unreadable CITATION.cff, unknown format).
     """
     from rich.markup import escape
 

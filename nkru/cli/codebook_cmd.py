@@ -8,15 +8,18 @@ from typing import Annotated, Optional
 
 import typer
 
-from nkru.cli.common import EXIT_INVALID, EXIT_VALID, stderr, stdout, usage_error
+from nkru.cli.common import EXIT_INVALID, EXIT_VALID, package_argument, stderr, stdout, usage_error
 
 
 def command(
-    path: Annotated[Path, typer.Argument(help="Package directory (or its datapackage.json).")] = Path("."),
-    out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Markdown file to write ('-' for stdout). Default: PATH/docs/codebook.md.")] = None,
-    check: Annotated[bool, typer.Option("--check", help="Write nothing; exit 1 if the file differs from what the schemas give now.")] = False,
+    path: Annotated[Path, package_argument()] = Path("."),
+    out: Annotated[Optional[Path], typer.Option("--out", "-o", metavar="FILE", help="Markdown file to write ('-' for stdout) (default: PATH/docs/codebook.md).")] = None,
+    check: Annotated[bool, typer.Option("--check", help="Write nothing; exit 1 if the file is stale (differs from what the schemas give now).")] = False,
 ) -> None:
-    """Write the codebook (every resource, field, constraint and controlled value) from the Table Schemas."""
+    """Write the codebook (every resource, field, constraint and controlled value) from the Table Schemas.
+
+    Exit 0 written (or up to date), 1 stale or missing with --check, 2 usage error.
+    """
     from nkru import codebook
     from nkru.package import Package, PackageError
 

@@ -7,6 +7,8 @@ import re
 import sys
 
 import typer
+from typer.core import TyperCommand
+from typer.models import ArgumentInfo
 from rich.console import Console
 from rich.markup import escape
 
@@ -97,3 +99,97 @@ def split_names(values: list[str] | None) -> list[str] | None:
     if not values:
         return None
     return [v.strip() for value in values for v in value.split(",") if v.strip()]
+
+
+# --- One name per concept -----------------------------------------------------------------------------
+# Every command spells a shared concept the same way (tests/test_cli_help.py walks every registered
+# command and fails on a synonym, a Python type shown as a placeholder or a missing exit code):
+#   the package        the last positional argument, PATH, default "." (the current directory)
+#   the output         -o/--out FILE|DIR|PATH
+#   the output format  -f/--format FORMAT
+#   a threshold        --threshold PERCENT
+#   "fail if a generated file is stale"   --check
+#   "validate the package first"          --validate/--no-validate
+
+#: `-h` works wherever `--help` does.
+CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"]}
+
+#: The minor version in which the deprecated option names (each module's DEPRECATED) stop working.
+DEPRECATED_UNTIL = "1.2"
+
+PACKAGE_HELP = "Package directory (or its datapackage.json)."
+
+
+def package_argument(help: str = PACKAGE_HELP) -> ArgumentInfo:
+    """The package a command acts on: always its last positional argument, PATH, default '.'."""
+    return typer.Argument(metavar="PATH", help=help, show_default=True)
+
+
+def rename_deprecated(args: list[str], aliases: dict[str, str], command: str) -> list[str]:
+    """`args` with each deprecated option name (`aliases`: old -> new) replaced by its new name, and one
+    line on stderr for each old name used. `--old=value` and, for a short option, `-tvalue` work too;
+    nothing after `--` is touched."""
+    renamed: list[str] = []
+    warned: set[str] = set()
+    for index, arg in enumerate(args):
+        if arg == "--":
+            renamed.extend(args[index:])
+            break
+        old = new = None
+        if arg.startswith("--"):
+            name, equals, value = arg.partition("=")
+            if name in aliases:
+                old, new = name, aliases[name] + equals + value
+        elif arg.startswith("-") and len(arg) >= 2 and arg[:2] in aliases:
+            old = arg[:2]
+            new = aliases[old] + ("=" + arg[2:] if len(arg) > 2 else "")
+        if old is None:
+            renamed.append(arg)
+            continue
+        if old not in warned:
+            warned.add(old)
+            replacement = aliases[old]
+            typer.echo(f"{command}: {old} is deprecated and stops working in nkru {DEPRECATED_UNTIL}; use {replacement}.",
+                       err=True)
+        renamed.append(new)
+    return renamed
+
+
+class Command(TyperCommand):
+    """A command whose renamed options (`renamed_options`: old -> new) still work, with a line on stderr, and
+    whose help shows plain placeholders: `PATH`, `[PATH]`, `FILE...` (never a Python type such as `<path>` or
+    `{version}`), and no hidden argument."""
+
+    renamed_options: dict[str, str] = {}
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        for param in self.params:
+            if param.param_type_name == "argument":
+                # typer would add the Python type (`PATH <path>`) to the argument's line in the help.
+                param.display_type_rich = lambda ctx=None: None
+                param.metavar = param.metavar or param.name.upper()
+            elif not getattr(param, "is_flag", False) and not getattr(param, "count", False) and param.metavar is None:
+                # typer would show the Python type (`<str>`, `<int>`, `<list[str]>`): name the value instead.
+                param.metavar = param.name.upper()
+
+    def parse_args(self, ctx, args):
+        return super().parse_args(ctx, rename_deprecated(list(args), self.renamed_options, ctx.command_path))
+
+    def collect_usage_pieces(self, ctx):
+        pieces = [self.options_metavar] if self.options_metavar else []
+        for param in self.get_params(ctx):
+            if getattr(param, "hidden", False):
+                continue
+            if param.param_type_name == "argument":
+                name = param.metavar or param.name.upper()
+                piece = name if param.required else f"[{name}]"
+                pieces.append(piece + ("..." if param.nargs != 1 else ""))
+            else:
+                pieces.extend(param.get_usage_pieces(ctx))
+        return pieces
+
+
+def command_class(deprecated: dict[str, str]) -> type[Command]:
+    """A Command subclass for one command's deprecated option names."""
+    return type("Command", (Command,), {"renamed_options": dict(deprecated)})

@@ -7,17 +7,20 @@ from typing import Annotated, Optional
 
 import typer
 
-from nkru.cli.common import EXIT_INVALID, EXIT_VALID, stdout, usage_error
+from nkru.cli.common import EXIT_INVALID, EXIT_VALID, package_argument, stdout, usage_error
+from nkru.render.coverage import FORMATS
 
 
 def command(
-    path: Annotated[Path, typer.Argument(help="Package directory (or its datapackage.json).")] = Path("."),
-    format: Annotated[str, typer.Option("--format", "-f", help="Output: text, json.")] = "text",
-    threshold: Annotated[Optional[float], typer.Option("--threshold", help="Required percentage per source (0-100); "
-                                                       "default: [tool.nkru] coverage-threshold in pyproject.toml, else 100.")] = None,
+    path: Annotated[Path, package_argument()] = Path("."),
+    format: Annotated[str, typer.Option("--format", "-f", metavar="FORMAT", help=f"Output: {', '.join(FORMATS)}.")] = "text",
+    threshold: Annotated[Optional[float], typer.Option("--threshold", metavar="PERCENT", help="Sentence coverage each source must reach, 0-100 "
+                                                       "(default: [tool.nkru] coverage-threshold in pyproject.toml, else 100).")] = None,
 ) -> None:
-    """Sentence coverage per source: sentences covered by a quote, excluded, uncovered. Exit 1 below the threshold
-    or when the sources table cannot be read."""
+    """Sentence coverage per source: sentences covered by a quote, excluded, uncovered.
+
+    Exit 0 every source reaches the threshold, 1 one is below it or the sources table cannot be read, 2 usage error.
+    """
     from nkru import api
     from nkru.coverage import ThresholdError
     from nkru.package import PackageError

@@ -1,4 +1,4 @@
-"""`nkru diff OLD [NEW] [--format text|markdown|json]`."""
+"""`nkru diff OLD [PATH] [--format text|markdown|json]`."""
 
 from __future__ import annotations
 
@@ -8,23 +8,29 @@ from typing import Annotated
 
 import typer
 
-from nkru.cli.common import EXIT_VALID, usage_error
+from nkru.cli.common import EXIT_VALID, package_argument, usage_error
+
+#: The formats `nkru.diff.FORMATS` writes (named here so that `nkru --help` imports no diff library).
+FORMATS = ("text", "markdown", "json")
 
 
 def command(
-    old: Annotated[str, typer.Argument(help="The old version: a release recorded in releases/ (1.0.0 or v1.0.0; no git tag needed), a package directory, a release zip, or a git ref.")],
-    new: Annotated[str, typer.Argument(help="The new version, in the same forms (default: the working tree, '.').")] = ".",
-    format: Annotated[str, typer.Option("--format", "-f", help="Output: text, markdown, json.")] = "text",
-    repo: Annotated[Path, typer.Option("--repo", help="The package whose releases/ and git history resolve versions and refs (default: the current directory).")] = Path("."),
+    old: Annotated[str, typer.Argument(metavar="OLD", help="The old version: a release recorded in releases/ (1.0.0 or v1.0.0; no git tag needed), a package directory, a release zip, or a git ref.")],
+    path: Annotated[str, package_argument("The new version, in the same forms (default: the working tree, '.').")] = ".",
+    format: Annotated[str, typer.Option("--format", "-f", metavar="FORMAT", help=f"Output: {', '.join(FORMATS)}.")] = "text",
+    repo: Annotated[Path, typer.Option("--repo", metavar="DIR", help="The package whose releases/ and git history resolve versions and refs (default: the current directory).")] = Path("."),
 ) -> None:
-    """Rows added, removed and changed (old → new per field) and schema changes, per resource, by primary key."""
+    """Rows added, removed and changed (old → new per field) and schema changes, per resource, by primary key.
+
+    Exit 0 compared (whatever the differences), 2 usage error (a version that cannot be opened, unknown format).
+    """
     from nkru import diff
     from nkru.snapshot import SnapshotError
 
     if format not in diff.FORMATS:
         raise usage_error(f"unknown format {format!r} (choose from {', '.join(diff.FORMATS)})")
     try:
-        result = diff.diff(old, new, root=repo)
+        result = diff.diff(old, path, root=repo)
     except SnapshotError as exc:
         raise usage_error(str(exc)) from None
     sys.stdout.write(diff.FORMATS[format](result))

@@ -1,4 +1,4 @@
-"""`nkru export --to FORMAT [--out PATH] [PATH]`."""
+"""`nkru export [PATH] --format FORMAT [--out PATH]`."""
 
 from __future__ import annotations
 
@@ -7,18 +7,25 @@ from typing import Annotated, Optional
 
 import typer
 
-from nkru.cli.common import EXIT_INVALID, EXIT_VALID, stderr, stdout, usage_error
+from nkru.cli.common import EXIT_INVALID, EXIT_VALID, package_argument, stderr, stdout, usage_error
+
+#: The formats `nkru.export.FORMATS` writes (named here so that `nkru --help` imports no exporter).
+FORMATS = ("sqlite", "duckdb", "parquet", "xlsx")
+
+#: Old option names that still work until nkru.cli.common.DEPRECATED_UNTIL (with a line on stderr).
+DEPRECATED = {"--to": "--format", "-t": "--format", "--check": "--validate", "--no-check": "--no-validate"}
 
 
 def command(
-    path: Annotated[Path, typer.Argument(help="Package directory (or its datapackage.json).")] = Path("."),
-    to: Annotated[str, typer.Option("--to", "-t", help="Format: sqlite, duckdb, parquet, xlsx.")] = ...,  # type: ignore[assignment]
-    out: Annotated[Optional[str], typer.Option("--out", "-o", help="Output file, or a folder to put it in (ending in /); for parquet the folder itself. Default: exports/nkru.<format> (exports/nkru-parquet/ for parquet).")] = None,
-    check: Annotated[bool, typer.Option("--check/--no-check", help="Refuse a package whose structure does not validate (default: check).")] = True,
+    path: Annotated[Path, package_argument()] = Path("."),
+    format: Annotated[str, typer.Option("--format", "-f", metavar="FORMAT", help=f"Output: {', '.join(FORMATS)}.")] = ...,  # type: ignore[assignment]
+    out: Annotated[Optional[str], typer.Option("--out", "-o", metavar="PATH", help="Output file, or a folder to put it in (ending in /); for parquet the folder itself (default: exports/nkru.FORMAT, exports/nkru-parquet/ for parquet).")] = None,
+    validate: Annotated[bool, typer.Option("--validate/--no-validate", help="Validate the package's structure first and refuse it if it does not validate.")] = True,
 ) -> None:
     """Export the package typed from its Table Schemas: sqlite (with Datasette metadata), duckdb, parquet or xlsx.
 
-    Exit 0 written, 1 the package cannot be loaded or does not validate, 2 usage error.
+    Exit 0 written, 1 the package cannot be loaded or does not validate, 2 usage error (including an install
+    without the export extra: pip install 'nkru[export]').
     """
     from rich.markup import escape
 
@@ -26,10 +33,10 @@ def command(
     from nkru.loader import LoadError
     from nkru.package import PackageError
 
-    if to not in exporter.FORMATS:
-        raise usage_error(f"unknown format {to!r} (choose from {', '.join(exporter.FORMATS)})")
+    if format not in exporter.FORMATS:
+        raise usage_error(f"unknown format {format!r} (choose from {', '.join(exporter.FORMATS)})")
     try:
-        result = exporter.export(path, to=to, out=out, check=check)
+        result = exporter.export(path, to=format, out=out, check=validate)
     except (exporter.ExportUsageError, PackageError) as exc:
         raise usage_error(str(exc))  # usage_error escapes the markup itself
     except LoadError as exc:

@@ -8,20 +8,22 @@ from typing import Annotated
 
 import typer
 
-from nkru.cli.common import EXIT_INVALID, EXIT_VALID, stdout, usage_error
+from nkru.cli.common import EXIT_INVALID, EXIT_VALID, package_argument, stdout, usage_error
 
 FORMATS = ("text", "json")
 
 
 def command(
-    path: Annotated[Path, typer.Argument(help="Package directory (or its datapackage.json).")] = Path("."),
+    path: Annotated[Path, package_argument()] = Path("."),
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Write nothing; only report what would be filled.")] = False,
-    format: Annotated[str, typer.Option("--format", "-f", help="Output: text, json.")] = "text",
+    format: Annotated[str, typer.Option("--format", "-f", metavar="FORMAT", help=f"Output: {', '.join(FORMATS)}.")] = "text",
 ) -> None:
     """Fill quote_start/quote_end (Unicode code points into the archived text, end exclusive) for every row that
     lacks them. A quote found more than once is listed with its candidates and left for you to set by hand; a
-    quote not found is listed with the closest passage. Only the offset cells of the CSV files change. Exit 1 when
-    a row is left without offsets."""
+    quote not found is listed with the closest passage. Only the offset cells of the CSV files change.
+
+    Exit 0 every row has offsets, 1 a row is left without offsets, 2 usage error.
+    """
     from nkru import offsets
     from nkru.package import PackageError
 

@@ -1,4 +1,4 @@
-"""`nkru release X.Y.Z [PATH] [--dry-run] [--date YYYY-MM-DD] [--dist DIR]`, `nkru release --verify X.Y.Z [PATH] [--ref REF]`
+"""`nkru release X.Y.Z [PATH] [--dry-run] [--date YYYY-MM-DD] [--out DIR]`, `nkru release --verify X.Y.Z [PATH] [--ref REF]`
 and `nkru release --verify nkru-X.Y.Z.zip [PATH] [--manifest FILE]`."""
 
 from __future__ import annotations
@@ -8,19 +8,22 @@ from typing import Annotated, Optional
 
 import typer
 
-from nkru.cli.common import EXIT_INVALID, EXIT_VALID, stderr, stdout, usage_error
+from nkru.cli.common import EXIT_INVALID, EXIT_VALID, package_argument, stderr, stdout, usage_error
+
+#: Old option names that still work until nkru.cli.common.DEPRECATED_UNTIL (with a line on stderr).
+DEPRECATED = {"--dist": "--out"}
 
 
 def command(
-    version: Annotated[str, typer.Argument(help="The version to release, X.Y.Z (see docs/releasing.md for which part to bump); with --verify, a version or a downloaded nkru-X.Y.Z.zip.")],
-    path: Annotated[Path, typer.Argument(help="Package directory (or its datapackage.json).")] = Path("."),
+    version: Annotated[str, typer.Argument(metavar="VERSION", help="The version to release, X.Y.Z (see docs/releasing.md for which part to bump); X.Y.Z-dev sets the development version; with --verify, a version or a downloaded nkru-X.Y.Z.zip.")],
+    path: Annotated[Path, package_argument()] = Path("."),
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Show what would change and write nothing.")] = False,
-    date: Annotated[Optional[str], typer.Option("--date", help="Release date YYYY-MM-DD (default: today, UTC; or the date already in CHANGELOG.md for this version).")] = None,
-    dist: Annotated[Optional[Path], typer.Option("--dist", help="Where to write the zip and SHA256SUMS (default: PATH/dist).")] = None,
-    verify: Annotated[bool, typer.Option("--verify", help="Rebuild release X.Y.Z from its commit and compare it with releases/X.Y.Z.json (without the history: say so and list which files still match); with --dist, write the verified zip and SHA256SUMS there. Given a zip: check it and every member against the manifest, without git.")] = False,
-    ref: Annotated[Optional[str], typer.Option("--ref", help="With --verify X.Y.Z: the commit to rebuild from (default: tag vX.Y.Z, else the release commit on top of the commit the manifest records; for 1.0.0, the commit that added releases/1.0.0.json). Never HEAD unless given.")] = None,
-    manifest: Annotated[Optional[Path], typer.Option("--manifest", help="With --verify ZIP: the manifest to check against (default: nkru-X.Y.Z.manifest.json beside the zip, else PATH/releases/X.Y.Z.json).")] = None,
-    notes: Annotated[Optional[Path], typer.Option("--notes", help="With --verify: write the CHANGELOG section of X.Y.Z to this file (release notes).")] = None,
+    date: Annotated[Optional[str], typer.Option("--date", metavar="DATE", help="Release date YYYY-MM-DD (default: today, UTC; or the date already in CHANGELOG.md for this version).")] = None,
+    out: Annotated[Optional[Path], typer.Option("--out", "-o", metavar="DIR", help="Where to write the zip and SHA256SUMS (default: PATH/dist).")] = None,
+    verify: Annotated[bool, typer.Option("--verify", help="Rebuild release X.Y.Z from its commit and compare it with releases/X.Y.Z.json (without the history: say so and list which files still match); with --out, write the verified zip and SHA256SUMS there. Given a zip: check it and every member against the manifest, without git.")] = False,
+    ref: Annotated[Optional[str], typer.Option("--ref", metavar="REF", help="With --verify X.Y.Z: the commit to rebuild from (default: tag vX.Y.Z, else the release commit on top of the commit the manifest records; for 1.0.0, the commit that added releases/1.0.0.json). Never HEAD unless given.")] = None,
+    manifest: Annotated[Optional[Path], typer.Option("--manifest", metavar="FILE", help="With --verify ZIP: the manifest to check against (default: nkru-X.Y.Z.manifest.json beside the zip, else PATH/releases/X.Y.Z.json).")] = None,
+    notes: Annotated[Optional[Path], typer.Option("--notes", metavar="FILE", help="With --verify: write the CHANGELOG section of X.Y.Z to this file (release notes).")] = None,
 ) -> None:
     """Release the package as X.Y.Z: validate, write the CHANGELOG section, bump the metadata, write releases/X.Y.Z.json, build dist/nkru-X.Y.Z.zip.
 
@@ -36,16 +39,16 @@ def command(
 
     if verify:
         if release.is_zip_target(version):
-            if ref is not None or dist is not None or notes is not None:
-                raise usage_error("--ref, --dist and --notes go with --verify X.Y.Z, not with a zip")
+            if ref is not None or out is not None or notes is not None:
+                raise usage_error("--ref, --out and --notes go with --verify X.Y.Z, not with a zip")
             _verify_zip(Path(version), path, manifest)
-        _verify(version, path, ref=ref, dist=dist, notes=notes)
+        _verify(version, path, ref=ref, dist=out, notes=notes)
     if ref is not None or notes is not None or manifest is not None:
         raise usage_error("--ref, --notes and --manifest go with --verify")
     if version.endswith("-dev"):
         _development(version, path, dry_run)
     try:
-        plan = release.plan_release(path, version, date=date, dist=dist)
+        plan = release.plan_release(path, version, date=date, dist=out)
     except (PackageError, ValueError) as exc:
         raise usage_error(str(exc)) from None
     out = stdout()

@@ -7,21 +7,38 @@ from typing import Annotated, Optional
 
 import typer
 
-from nkru.cli.common import EXIT_VALID, split_names, stdout, usage_error
+from nkru.cli.common import EXIT_VALID, package_argument, split_names, stdout, usage_error
+
+#: The one format the report is written in.
+FORMATS = ("html",)
+
+#: Old option names that still work until nkru.cli.common.DEPRECATED_UNTIL (with a line on stderr).
+DEPRECATED = {"--no-validation": "--no-validate"}
 
 
 def command(
-    path: Annotated[Path, typer.Argument(help="Package directory (or its datapackage.json).")] = Path("."),
+    path: Annotated[Path, package_argument()] = Path("."),
     out: Annotated[Path, typer.Option("--out", "-o", metavar="DIR", help="Directory to write the report into (index.html). Replaced only if empty or an earlier report.")] = Path("report"),
     extra: Annotated[Optional[list[str]], typer.Argument(hidden=True)] = None,
-    skip: Annotated[Optional[list[str]], typer.Option(help="Validation layers not to run for the summary, e.g. --skip expectations (repeat or comma-separate).")] = None,
-    no_validation: Annotated[bool, typer.Option("--no-validation", help="Leave the validation summary out (fastest).")] = False,
+    format: Annotated[str, typer.Option("--format", "-f", metavar="FORMAT", help=f"Output: {', '.join(FORMATS)} (one self-contained page).")] = "html",
+    skip: Annotated[Optional[list[str]], typer.Option("--skip", metavar="LAYERS", help="Validation layers not to run for the summary, e.g. --skip expectations (repeat or comma-separate).")] = None,
+    validate: Annotated[bool, typer.Option("--validate/--no-validate", help="Validate the package for the report's Validation section; --no-validate leaves it out (fastest).")] = True,
     texts: Annotated[bool, typer.Option("--texts", help="Put the full article texts in (a private build: they are their publishers' copyright). Default: each quote in its sentences only, so the page may be published.")] = False,
 ) -> None:
     """Write a self-contained offline HTML report: timeline, contested facts, actor network, coverage, codebook, validation.
 
     Without --texts it shows quotes in their context, never the full article texts (as the open release zip).
+    Exit 0 written (whether or not the package is valid: the report shows its findings), 2 usage error (including
+    an install without the report extra: pip install 'nkru[report]').
     """
+    if format not in FORMATS:
+        raise usage_error(f"unknown format {format!r} (choose from {', '.join(FORMATS)})")
+    from nkru import extras
+
+    try:
+        extras.require("report", "nkru report")
+    except extras.MissingExtra as exc:
+        raise usage_error(str(exc)) from None
     from nkru.package import PackageError
     from nkru.report import ReportError, write_report
 
@@ -30,7 +47,7 @@ def command(
         raise usage_error(f"nkru report takes one package PATH and the output folder as an option: "
                           f"nkru report PATH --out DIR (got {len(extra) + 1} arguments: {path} {' '.join(extra)})")
     try:
-        result = write_report(out, path, validate=not no_validation, skip=split_names(skip), texts=texts)
+        result = write_report(out, path, validate=validate, skip=split_names(skip), texts=texts)
     except (PackageError, ReportError, ValueError) as exc:
         hint = ""
         if not (path / "datapackage.json").is_file() and not path.name.endswith(".json"):

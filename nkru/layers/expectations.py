@@ -747,13 +747,13 @@ def prepare_data_docs(target: Path) -> Path:
     target = Path(target).absolute()
     try:
         if target.exists() and not target.is_dir():
-            raise ValueError(f"--data-docs {target}: exists and is not a directory")
+            raise ValueError(f"Data Docs folder {target}: exists and is not a directory")
         if target.is_dir() and any(target.iterdir()) and not ((target / "index.html").is_file() and (target / "static").is_dir()):
-            raise ValueError(f"--data-docs {target}: directory is not empty and is not a Data Docs site; choose another")
+            raise ValueError(f"Data Docs folder {target}: directory is not empty and is not a Data Docs site; choose another")
         target.parent.mkdir(parents=True, exist_ok=True)
         probe = target.parent / f".{target.name}.nkru-probe"
         probe.mkdir()
         probe.rmdir()
     except OSError as exc:
-        raise ValueError(f"--data-docs {target}: cannot be written ({exc.strerror or exc})") from None
+        raise ValueError(f"Data Docs folder {target}: cannot be written ({exc.strerror or exc})") from None
     return target

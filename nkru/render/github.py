@@ -19,6 +19,7 @@ from pathlib import Path
 
 from nkru.render.text import counted
 from nkru.findings import Finding, Report, sort_findings
+from nkru.fsutil import toplevel
 from nkru.text import escape_controls, markdown_cell
 
 MAX_PER_CODE = 10
@@ -40,12 +41,17 @@ def _workspace() -> Path:
 
 
 def file_of(finding: Finding, report: Report, workspace: Path | None = None) -> str | None:
-    """The finding's file relative to the workspace (what GitHub needs), else as the package names it."""
+    """The finding's file relative to the repository root (what GitHub needs, wherever the package is in
+    it): `workspace` when given, else the outermost git working tree inside `$GITHUB_WORKSPACE` (or the
+    current directory) that holds the file — the checked-out repository, also when actions/checkout put it
+    in a subfolder or the package is in a submodule —, else the workspace; a file outside it as the package
+    names it."""
     if not finding.path:
         return None
     full = (Path(report.package) / finding.path).resolve()
+    base = workspace or toplevel(full, within=_workspace()) or _workspace()
     try:
-        return full.relative_to(workspace or _workspace()).as_posix()
+        return full.relative_to(base.resolve()).as_posix()
     except ValueError:
         return finding.path
 
@@ -126,8 +132,8 @@ def write_summary(report: Report, target: str | Path, workspace: Path | None = N
         handle.write(summary(report, workspace))
 
 
-def render(report: Report, console, *, timings: bool = False, **_: object) -> None:
-    workspace = _workspace()
+def render(report: Report, console, *, timings: bool = False, base: Path | None = None, **_: object) -> None:
+    workspace = base  # None: each file relative to its repository's root (file_of)
     # Plain write: rich would wrap long lines and break the commands.
     console.file.write("\n".join(lines(report, timings=timings, workspace=workspace)) + "\n")
     target = os.environ.get("GITHUB_STEP_SUMMARY")

@@ -7,7 +7,10 @@ from itertools import groupby
 from rich.markup import escape
 from rich.table import Table
 
+from pathlib import Path
+
 from nkru.findings import Report, sort_findings
+from nkru.fsutil import relative_to_repository
 from nkru.text import visible
 
 
@@ -33,7 +36,16 @@ def _tally(findings) -> str:
     return ", ".join(parts)
 
 
-def render(report: Report, console, *, timings: bool = False, **_: object) -> None:
+def location(finding, report: Report, base: Path | None = None) -> str:
+    """`file:line` as the package names the file, or, with `base`, relative to that folder (a pre-commit hook
+    shows paths from the repository root, where it runs)."""
+    if base is None or not finding.path:
+        return finding.location
+    shown = relative_to_repository(Path(report.package) / finding.path, base)
+    return f"{shown}:{finding.line}" if finding.line else shown
+
+
+def render(report: Report, console, *, timings: bool = False, base: Path | None = None, **_: object) -> None:
     def resource(f) -> str:
         # Tables first (by name), findings about the package as a whole last.
         return f"1 {f.resource}" if f.resource else f"2 {PACKAGE_WIDE}"
@@ -46,7 +58,7 @@ def render(report: Report, console, *, timings: bool = False, **_: object) -> No
         console.print(f"[bold]{_shown(shown)}[/bold]: {_tally(items)}", soft_wrap=True, highlight=False)
         for f in items:
             colour = "red" if f.severity == "error" else "yellow"
-            where = _shown(f.location)
+            where = _shown(location(f, report, base))
             detail = []
             if f.row_id:
                 detail.append(f"row {_shown(f.row_id)}")

@@ -52,8 +52,8 @@ def args_for(command: str, package: Path, out: Path, base: Path, *, fmt: str = "
     return {
         "validate": ["validate", str(package), "--format", fmt],
         "coverage": ["coverage", str(package), "--format", "json" if fmt == "json" else "text"],
-        "export": ["export", "--to", export_to, "--out", str(out / f"export-{export_to}") + "/", str(package)],
-        "report": ["report", str(package), "--out", str(out / "report"), "--no-validation"],
+        "export": ["export", "--format", export_to, "--out", str(out / f"export-{export_to}") + "/", str(package)],
+        "report": ["report", str(package), "--out", str(out / "report"), "--no-validate"],
         "codebook": ["codebook", str(package), "--out", str(out / "codebook.md")],
         "diff": ["diff", str(base), str(package), "--format", "json" if fmt == "json" else "markdown"],
     }[command]

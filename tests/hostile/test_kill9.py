@@ -89,21 +89,21 @@ REPORT_POINTS = ["dir-written", "dir-swapped", "dir-old-removed"]
 def test_report_killed_at_every_step_leaves_the_old_report_or_the_new(packages, tmp_path):
     old, new = packages
     out = tmp_path / "report"
-    assert nkru_here("report", str(old), "--out", str(out), "--no-validation") == 0
+    assert nkru_here("report", str(old), "--out", str(out), "--no-validate") == 0
     assert report_state(out) == "old"
     seen = set()
     points = [(point, None) for point in REPORT_POINTS] + [(None, random.uniform(0.5, 6.0)) for _ in range(RANDOM_KILLS)]
     for point, delay in points:
         if report_state(out) == "new":  # start each kill from the old report
-            assert nkru_here("report", str(old), "--out", str(out), "--no-validation") == 0
+            assert nkru_here("report", str(old), "--out", str(out), "--no-validate") == 0
         if point:
-            result = nkru("report", str(new), "--out", str(out), "--no-validation", kill_at=point)
+            result = nkru("report", str(new), "--out", str(out), "--no-validate", kill_at=point)
             assert result.returncode == -signal.SIGKILL, (point, result.stderr)
         else:
-            nkru_killed_after(delay, "report", str(new), "--out", str(out), "--no-validation")
+            nkru_killed_after(delay, "report", str(new), "--out", str(out), "--no-validate")
         seen.add(report_state(out))
     assert seen <= {"old", "new"} and "new" in seen  # killed after the swap, the new report is whole
-    assert nkru_here("report", str(new), "--out", str(out), "--no-validation") == 0  # a rerun recovers
+    assert nkru_here("report", str(new), "--out", str(out), "--no-validate") == 0  # a rerun recovers
     assert report_state(out) == "new"
     assert leftovers(tmp_path) == []
 
@@ -166,7 +166,7 @@ def export_state(folder: Path, fmt: str) -> str:
 def test_export_killed_at_every_step_leaves_the_old_export_or_the_new(packages, tmp_path, fmt):
     old, new = packages
     folder = tmp_path / "exports"
-    args = lambda package: ("export", "--to", fmt, "--no-check", "--out", str(folder) + "/", str(package))  # noqa: E731
+    args = lambda package: ("export", "--format", fmt, "--no-validate", "--out", str(folder) + "/", str(package))  # noqa: E731
     assert nkru_here(*args(old)) == 0
     assert export_state(folder, fmt) == "old"
     seen = set()

@@ -41,7 +41,7 @@ def test_a_report_of_a_table_missing_a_column_is_refused_not_a_traceback(package
     buffer = io.StringIO()
     csv.writer(buffer, lineterminator="\n").writerows([row[:drop] + row[drop + 1:] for row in rows])
     path.write_text(buffer.getvalue(), encoding="utf-8")
-    result = run_cli("report", str(package_copy), "--out", str(tmp_path / "report"), "--no-validation")
+    result = run_cli("report", str(package_copy), "--out", str(tmp_path / "report"), "--no-validate")
     assert result.exception is None or isinstance(result.exception, SystemExit)
     assert result.exit_code == 2 and "date_end" in result.stderr and "nkru validate" in result.stderr
     assert not (tmp_path / "report").exists()
