@@ -252,3 +252,8 @@ def test_a_missing_coding_folder_is_a_usage_error(tmp_path):
         (shutil.copytree if (REPO / item).is_dir() else shutil.copy2)(REPO / item, package / item)
     result = run_cli("agreement", str(package), "--coding", str(tmp_path / "nowhere"))
     assert result.exit_code == 2 and "units.csv: not found" in result.stderr
+
+
+def test_a_negative_bootstrap_is_a_usage_error():
+    result = run_cli("agreement", str(REPO), "--bootstrap", "-1")
+    assert result.exit_code == 2 and "bootstrap=-1 must be 0 or more" in result.stderr

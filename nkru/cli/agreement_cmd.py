@@ -16,13 +16,16 @@ def command(
     coding: Annotated[Optional[Path], typer.Option("--coding", metavar="DIR", help="Folder of the second coding (units.csv, "
                                                    "actors.csv, actor_map.csv) [default: PATH/reliability/coder2].")] = None,
     format: Annotated[str, typer.Option("--format", "-f", help="Output: text, markdown (the tables of docs/reliability.md) or json (the library's result).")] = "text",
-    bootstrap: Annotated[int, typer.Option("--bootstrap", help="Bootstrap resamples for the 95% intervals (0: none).")] = 1000,
-    seed: Annotated[int, typer.Option("--seed", help="Seed of the bootstrap, so the figures recompute exactly.")] = 0,
+    bootstrap: Annotated[int, typer.Option("--bootstrap", metavar="N", help="Bootstrap resamples for the 95% intervals (0: none).")] = 1000,
+    seed: Annotated[int, typer.Option("--seed", metavar="N", help="Seed of the bootstrap, so the figures recompute exactly.")] = 0,
     details: Annotated[bool, typer.Option("--details", help="Text output: list every disagreement and unaligned unit.")] = False,
 ) -> None:
     """Inter-coder agreement of the package's claims and denials with a second coding: unit recall both ways
-    and Krippendorff's alpha per variable with bootstrap intervals. Exit 0 with the figures; 2 when a coding
-    cannot be read (the message names file, line, field and value)."""
+    and Krippendorff's alpha per variable with bootstrap intervals (docs/reliability.md).
+
+    Exit 0 computed, 2 usage error (a coding or package that cannot be read: the message names file, line,
+    field and value; an unknown format).
+    """
     from nkru import agreement
     from nkru.loader import LoadError
 
