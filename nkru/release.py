@@ -76,10 +76,11 @@ from nkru.transaction import Transaction, recover
 #: Files from the package root that go into every release (besides the folders below).
 TOP_LEVEL = (DESCRIPTOR, "README.md", CHANGELOG, CITATION, "LICENSE", ZENODO)
 REQUIRED = ("README.md", "LICENSE", CHANGELOG, CITATION)
-#: Folders whose tracked files go into the release (the article texts excepted).
-FOLDERS = ("data", "schemas", RELEASES)
-#: The documentation that travels with the data.
-DOCS = ("docs/codebook.md", "docs/curation.md", "docs/releasing.md")
+#: Folders whose tracked files go into the release (the article texts excepted); `reliability` holds the
+#: second coding that the agreement figures come from.
+FOLDERS = ("data", "schemas", RELEASES, "reliability")
+#: The documentation that travels with the data (a release made before a file existed simply lacks it).
+DOCS = ("docs/codebook.md", "docs/curation.md", "docs/releasing.md", "docs/reliability.md")
 NAME = "nkru"
 SUMS = "SHA256SUMS"
 CODEBOOK = "docs/codebook.md"

@@ -23,7 +23,7 @@ from tests.helpers import REPO
 
 # What a package is, for copying: the descriptor, data, schemas and the metadata files beside them.
 # The release manifests (releases/) are left out: tests make their own releases.
-PACKAGE_ITEMS = ["datapackage.json", "data", "schemas", "CITATION.cff", ".zenodo.json", "CHANGELOG.md",
+PACKAGE_ITEMS = ["datapackage.json", "data", "schemas", "reliability", "CITATION.cff", ".zenodo.json", "CHANGELOG.md",
                  "README.md", "LICENSE", "pyproject.toml", "docs"]
 
 

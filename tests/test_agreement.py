@@ -147,7 +147,7 @@ def second_coding(package_copy):
     """A small valid second coding of S001 in the package copy: two claims with the text's own quotes."""
     text = (package_copy / "data/sources/S001.txt").read_text(encoding="utf-8")
     folder = package_copy / "reliability/coder2"
-    folder.mkdir(parents=True)
+    folder.mkdir(parents=True, exist_ok=True)  # replaces the copied coding's files
     write(folder / "actors.csv", ["actor_key", "name", "name_de", "actor_type", "country"],
           [["B001", "White House", "Weißes Haus", "government_body", "USA"]])
     write(folder / "actor_map.csv", ["actor_key", "actor_id"], [["B001", "A001"]])

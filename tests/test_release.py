@@ -133,8 +133,9 @@ def test_first_release_is_reproducible_valid_open_and_citable(repo, tmp_path):
         assert archive.comment == b""
         inside = set(names)
         for required in ("datapackage.json", "README.md", "CHANGELOG.md", "CITATION.cff", "LICENSE", ".zenodo.json",
-                         "data/sources/NOTICE.md", "data/retractions.csv", "schemas/retractions.json", "docs/codebook.md"):
-            assert required in inside, required
+                         "data/sources/NOTICE.md", "data/retractions.csv", "schemas/retractions.json", "docs/codebook.md",
+                         "docs/reliability.md", "reliability/coder2/units.csv", "reliability/coder2/actor_map.csv"):
+            assert required in inside, required  # the agreement figures travel with the data they measure
         working = json.loads((repo / "datapackage.json").read_text(encoding="utf-8"))
         for res in working["resources"]:
             assert res["path"] in inside and res["schema"] in inside
