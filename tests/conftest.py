@@ -28,9 +28,12 @@ PACKAGE_ITEMS = ["datapackage.json", "data", "schemas", "reliability", "CITATION
 
 
 def copy_package(target: Path) -> Path:
-    """A copy of the real package. Without releases/ a copy stands for the newest release's own state: when the
-    real package is between releases (a development version X.Y.Z-dev, docs/releasing.md), the copy gets the
-    version of the newest CHANGELOG release, as datapackage.json and the codebook had it when it was released."""
+    """A copy of the real package, standing for the package just before its first release.
+
+    Tests make their own releases in a copy (it has no releases/), starting from the first version in
+    CHANGELOG.md. So the copy's metadata is rewound to that release (`_as_first_release`): datapackage.json,
+    CITATION.cff, .zenodo.json and the codebook carry its version and date, and the notes of every later
+    release go back under [Unreleased]. The data, schemas and docs are today's."""
     target.mkdir(parents=True, exist_ok=True)
     for item in PACKAGE_ITEMS:
         source = REPO / item
@@ -38,26 +41,45 @@ def copy_package(target: Path) -> Path:
             shutil.copytree(source, target / item)
         elif source.is_file():
             shutil.copy2(source, target / item)
-    _as_released(target)
+    _as_first_release(target)
     return target
 
 
-def _as_released(root: Path) -> None:
+def _as_first_release(root: Path) -> None:
     import json
+    import re
 
-    from nkru.metadata import Changelog, dev_version
+    from nkru.metadata import Changelog
 
-    descriptor = root / "datapackage.json"
-    text = descriptor.read_text(encoding="utf-8")
-    version = json.loads(text).get("version")
-    latest = Changelog.parse((root / "CHANGELOG.md").read_text(encoding="utf-8")).latest
-    if dev_version(version) is None or latest is None:
+    changelog_path = root / "CHANGELOG.md"
+    changelog_text = changelog_path.read_text(encoding="utf-8")
+    released = [s for s in Changelog.parse(changelog_text).sections if s.version]
+    if not released:
         return
-    descriptor.write_text(text.replace(f'"version": "{version}"', f'"version": "{latest.version}"', 1), encoding="utf-8")
+    first = released[-1]  # the oldest release: sections run newest first
+    lines = changelog_text.split("\n")
+    later = {s.line - 1 for s in released[:-1]}  # the headings of every later release (0-based lines)
+    changelog_path.write_text("\n".join(line for i, line in enumerate(lines) if i not in later), encoding="utf-8")
+
+    descriptor_path = root / "datapackage.json"
+    descriptor = descriptor_path.read_text(encoding="utf-8")
+    version = json.loads(descriptor).get("version")
+    descriptor_path.write_text(descriptor.replace(f'"version": "{version}"', f'"version": "{first.version}"', 1),
+                               encoding="utf-8")
     codebook = root / "docs" / "codebook.md"
     if codebook.is_file():
-        codebook.write_text(codebook.read_text(encoding="utf-8").replace(f"(package version {version})",
-                                                                          f"(package version {latest.version})"), encoding="utf-8")
+        codebook.write_text(re.sub(r"\(package version [^)]*\)", f"(package version {first.version})",
+                                   codebook.read_text(encoding="utf-8"), count=1), encoding="utf-8")
+    cff = root / "CITATION.cff"
+    if cff.is_file():
+        text = re.sub(r'(?m)^version: .*$', f'version: "{first.version}"', cff.read_text(encoding="utf-8"), count=1)
+        text = re.sub(r'(?m)^date-released: .*$', f'date-released: "{first.date}"', text, count=1)
+        cff.write_text(text, encoding="utf-8")
+    zenodo = root / ".zenodo.json"
+    if zenodo.is_file():
+        text = re.sub(r'"version": "[^"]*"', f'"version": "{first.version}"', zenodo.read_text(encoding="utf-8"), count=1)
+        text = re.sub(r'"publication_date": "[^"]*"', f'"publication_date": "{first.date}"', text, count=1)
+        zenodo.write_text(text, encoding="utf-8")
 
 
 @pytest.fixture
