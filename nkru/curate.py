@@ -22,7 +22,7 @@ from pathlib import Path
 from nkru.coverage import Sentence, split_sentences
 from nkru.dates import parse_date, span_precision
 from nkru.fsutil import atomic_write_bytes, confine, package_lock, write_error
-from nkru.package import SOURCES, Package, csv_dialect
+from nkru.package import SOURCES, Package, UnsafePath, csv_dialect
 
 #: The values a curator must give (or be asked for); the rest of the row is derived or optional.
 REQUIRED = ("title", "publisher", "date", "date_basis", "language")
@@ -197,7 +197,10 @@ def _add_source(path: Path, text_file: str | Path, info: NewSource) -> AddedSour
 
     source_id = _next_id(package, [row.get("source_id", "") for row in table.rows])
     text_path = f"data/sources/{source_id}.txt"
-    target = package.resolve(text_path)
+    try:
+        target = package.resolve(text_path)
+    except UnsafePath as exc:  # data/sources (or a parent) is a link out of the package
+        raise AddSourceError(f"{package.root / text_path}: {exc}; nothing written") from None
     if target.exists():
         raise AddSourceError(f"{text_path} already exists")
     values = {

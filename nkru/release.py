@@ -71,7 +71,7 @@ from nkru.package import (
     schema_primary_key,
 )
 from nkru.snapshot import SnapshotError, from_directory, from_git
-from nkru.fsutil import LOCK_NAME, package_lock
+from nkru.fsutil import LOCK_NAME, confine, package_lock
 from nkru.transaction import Transaction, pending, recover
 
 #: Files from the package root that go into every release (besides the folders below).
@@ -212,6 +212,9 @@ def plan_release(root: str | Path, version: str, *, date: str | None = None, dis
     # Not resolved: the links on the way are checked when written (nkru.fsutil.confine; --out may be a link).
     plan.dist = Path(os.path.abspath(dist)) if dist is not None else root / "dist"
     plan.dist_named = Path(dist) if dist is not None else None
+    # Before any work: the zip and SHA256SUMS go inside the package (or the folder named with --out), through
+    # no link the user did not name (a `dist` link planted by a pull request: OutsideWrite, an OSError).
+    confine(plan.zip_path, root, named=plan.dist_named)
     plan.zip_name = zip_name(str(target))
 
     _check_previous(plan, target)
@@ -265,7 +268,9 @@ def _check_git(plan: ReleasePlan) -> None:
                                  "(git init, commit the package, then release)")
             return
         excluded = [LOCK_NAME]  # the write lock nkru itself holds while releasing
-        if plan.dist is not None and root.resolve() in plan.dist.resolve().parents:
+        if plan.dist is not None and root.absolute() in plan.dist.parents:
+            excluded.append(plan.dist.relative_to(root.absolute()).as_posix())
+        elif plan.dist is not None and root.resolve() in plan.dist.resolve().parents:
             excluded.append(plan.dist.resolve().relative_to(root.resolve()).as_posix())
         dirty = gitrepo.dirty_paths(root, exclude=excluded)
         # Rerunning a release that was written but not yet committed: only its own outputs differ.
