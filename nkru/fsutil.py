@@ -387,6 +387,11 @@ def confine(target: str | Path, root: str | Path, *, named: str | Path | None = 
     inside `root` is a link, or when the resolved path leaves `root` / `named`."""
     root_abs = Path(os.path.abspath(root))
     target_abs = Path(os.path.abspath(target))
+    for given in (target, named):  # `link/..` is resolved by the system, not as written: refuse when they differ
+        if given is not None and ".." in Path(given).parts:
+            parent = os.path.dirname(os.path.join(os.getcwd(), os.fspath(given)))
+            if os.path.realpath(parent) != os.path.realpath(os.path.abspath(parent)):
+                raise OutsideWrite(f"{given}: goes up ('..') out of a link; name the output without '..'", given)
     if named is not None:
         base = Path(os.path.abspath(named))
         for parent in reversed(base.parents):  # a parent of the named output inside the package: planted?
@@ -407,9 +412,9 @@ def confine(target: str | Path, root: str | Path, *, named: str | Path | None = 
         if os.path.islink(probe):
             raise _link_refusal(probe)
     existing = target_abs.parent
-    while not os.path.lexists(existing) and existing != existing.parent:
+    while not os.path.lexists(existing) and existing != base and existing != existing.parent:
         existing = existing.parent
-    if not _within(Path(os.path.realpath(existing)), base_real):
+    if os.path.lexists(existing) and _within(existing, base) and not _within(Path(os.path.realpath(existing)), base_real):
         where = "the package" if named is None else "the output given on the command line"
         raise OutsideWrite(f"{target_abs}: resolves outside {where} ({base_real})", target_abs)
     return target_abs

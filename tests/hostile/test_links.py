@@ -146,3 +146,17 @@ def test_confine_rules(tmp_path):
     with pytest.raises(OutsideWrite):
         confine(tmp_path / "x.txt", root, named=outside)
     assert os.path.isdir(outside / "inner")
+
+
+def test_dot_dot_after_a_link_is_refused(tmp_path):
+    root = tmp_path / "pkg"
+    (root / "data").mkdir(parents=True)
+    outside = tmp_path / "outside" / "deep"
+    outside.mkdir(parents=True)
+    (root / "planted").symlink_to(outside)
+    # written as `pkg/planted/../x.txt` it looks inside the package; the system writes to outside/x.txt
+    with pytest.raises(OutsideWrite):
+        confine(str(root / "planted" / ".." / "x.txt"), root)
+    with pytest.raises(OutsideWrite):
+        confine(str(root / "planted" / ".." / "x.txt"), root, named=str(root / "planted" / ".." / "x.txt"))
+    assert confine(str(root / "data" / ".." / "x.txt"), root) == root / "x.txt"  # `..` without a link is fine
