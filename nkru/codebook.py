@@ -367,7 +367,7 @@ def write(package: Package | str | Path, target: str | Path | None = None) -> tu
     """Write the codebook Markdown (atomically) to `target` (default: PACKAGE/docs/codebook.md).
 
     Raises CodebookError when the target cannot be written."""
-    from nkru.fsutil import atomic_write_text, confine, package_lock, write_error
+    from nkru.fsutil import atomic_write_text, confine, lock_for, write_error
 
     if not isinstance(package, Package):
         package = Package.open(package)
@@ -377,7 +377,7 @@ def write(package: Package | str | Path, target: str | Path | None = None) -> tu
     if target.is_dir():
         raise CodebookError(f"{target} is a directory; give a file name with --out")
     try:
-        with package_lock(package.root):
+        with lock_for(package.root, target):
             confine(target, package.root, named=named)  # docs/ (or a parent of --out) planted as a link
             atomic_write_text(target, to_markdown(book))
     except OSError as exc:

@@ -46,7 +46,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from nkru import extras
-from nkru.fsutil import atomic_directory, atomic_path, confine, package_lock, scratch_path, write_error
+from nkru.fsutil import atomic_directory, atomic_path, confine, lock_for, scratch_path, write_error
 from nkru.loader import FieldSpec, LoadError, TypedPackage, TypedTable, read_package
 from nkru.package import Package
 from nkru.text import safe_url
@@ -622,7 +622,7 @@ def export(path: str | Path = ".", to: str = "sqlite", out: str | Path | None = 
     from nkru.transaction import recover
 
     try:
-        with package_lock(root):
+        with lock_for(root, target):
             confine(target, Path.cwd(), named=out)  # again: the folder may have changed while the data was read
             recover(target.parent)  # an export killed between its renames: completed or undone first
             files = fmt.write(package, target)

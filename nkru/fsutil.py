@@ -488,6 +488,18 @@ def package_lock(root: str | Path, *, wait: float | None = None) -> Iterator[Non
         lock.release()
 
 
+def lock_for(root: str | Path, *targets: str | Path):
+    """The package's write lock when one of `targets` is inside the package at `root` (`package_lock`); else
+    nothing to hold: a command whose output lies outside the package leaves the package untouched (it may be
+    read-only, and the atomic writes already keep two writers of the same output apart)."""
+    real = Path(os.path.realpath(root))
+    for target in targets:
+        where = Path(os.path.realpath(os.path.abspath(target)))
+        if _within(where, real) or _within(Path(os.path.abspath(target)), Path(os.path.abspath(root))):
+            return package_lock(root)
+    return contextlib.nullcontext()
+
+
 def lock_is_free(root: str | Path) -> bool:
     """Whether no live process holds the package's lock (checked without creating anything)."""
     if holds_lock(root):

@@ -232,7 +232,7 @@ DEFAULT_OUT = Path("report")
 def write_report(out: str | Path | None = None, path: str | Path = ".", *, validate: bool = True,
                  skip: list[str] | None = None, texts: bool = False) -> ReportResult:
     """Build the report of the package at `path` into the directory `out` (atomically); `texts`: see `render`."""
-    from nkru.fsutil import confine, package_lock, write_error
+    from nkru.fsutil import confine, lock_for, write_error
 
     named = None if out is None else out
     out = Path(out) if out is not None else DEFAULT_OUT
@@ -243,7 +243,7 @@ def write_report(out: str | Path | None = None, path: str | Path = ".", *, valid
     _check_target(out)
     html, result = render(path, validate=validate, skip=skip, texts=texts)
     try:
-        with package_lock(result.package_root), atomic_directory(confine(out, Path.cwd(), named=named)) as staging:
+        with lock_for(result.package_root, out), atomic_directory(confine(out, Path.cwd(), named=named)) as staging:
             (staging / INDEX).write_bytes(html.encode("utf-8"))
             marker = {"generator": "nkru report", "package": str(result.package_root), "index": INDEX,
                       "sha256": {INDEX: _sha256(staging / INDEX)},
