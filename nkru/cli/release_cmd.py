@@ -153,6 +153,9 @@ def _verify(version: str, path: Path, *, ref: Optional[str], dist: Optional[Path
             for written in release.write_verified(result, dist):
                 out.print(f"  wrote {escape(str(written))}", soft_wrap=True)
         if notes is not None:
+            from nkru.fsutil import confine
+
+            confine(notes, Path.cwd(), named=notes)  # a parent of --notes inside the checkout that is a link
             atomic_write_text(notes, text)
             out.print(f"  wrote {escape(str(notes))}", soft_wrap=True)
     except OSError as exc:
