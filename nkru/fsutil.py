@@ -404,6 +404,8 @@ def confine(target: str | Path, root: str | Path, *, named: str | Path | None = 
         base_real = Path(os.path.realpath(base))
     else:
         base, base_real = root_abs, Path(os.path.realpath(root_abs))
+        if not _within(target_abs, base) and _within(target_abs, base_real):
+            base = base_real  # a target already resolved (the package's own path has a link, e.g. /tmp)
         if not _within(target_abs, base):
             raise OutsideWrite(f"{target_abs}: is outside the package {base}", target_abs)
     probe = base

@@ -160,3 +160,15 @@ def test_dot_dot_after_a_link_is_refused(tmp_path):
     with pytest.raises(OutsideWrite):
         confine(str(root / "planted" / ".." / "x.txt"), root, named=str(root / "planted" / ".." / "x.txt"))
     assert confine(str(root / "data" / ".." / "x.txt"), root) == root / "x.txt"  # `..` without a link is fine
+
+
+def test_a_package_reached_through_a_link_is_the_package(tmp_path):
+    """The package path the user gives may be (or pass through) a link: its targets, resolved or not, are inside."""
+    real = tmp_path / "real-package"
+    (real / "docs").mkdir(parents=True)
+    alias = tmp_path / "alias"
+    alias.symlink_to(real)
+    assert confine(alias / "docs" / "codebook.md", alias) == alias / "docs" / "codebook.md"
+    assert confine(real / "docs" / "codebook.md", alias) == real / "docs" / "codebook.md"
+    with pytest.raises(OutsideWrite):
+        confine(tmp_path / "elsewhere" / "x", alias)
