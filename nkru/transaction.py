@@ -85,6 +85,28 @@ def _read_state(folder: Path) -> tuple[list[Path], bool]:
     return targets, committed
 
 
+def _recoverable(root: Path, target: Path, staged: Path) -> bool:
+    """Whether an interrupted transaction's file may be put in place: its staged copy is a regular file (not a
+    link) and, for a target inside the package, no link lies on the way (`confine`). A journal is data a pull
+    request could plant; a target outside the package (a release's --out) needs a staged file beside it there."""
+    import stat
+
+    from nkru.fsutil import OutsideWrite
+
+    try:
+        if not stat.S_ISREG(os.lstat(staged).st_mode):
+            return False
+    except OSError:
+        return True  # no staged file: nothing to do for this target
+    inside = [Path(os.path.abspath(root)), Path(os.path.realpath(root))]
+    if any(target == base or base in target.parents for base in inside):
+        try:
+            confine(target, root)
+        except OutsideWrite:
+            return False
+    return True
+
+
 def pending(root: str | Path) -> str | None:
     """What `recover(root)` would do, without doing it (None when there is nothing to recover)."""
     folder = Path(root) / STATE_DIR
@@ -115,6 +137,8 @@ def recover(root: str | Path) -> str | None:
     targets, committed = _read_state(folder)
     for target in targets:
         staged = staged_path(target)
+        if not _recoverable(Path(root), target, staged):
+            continue  # a journal planted in the package naming a path through a link: not followed
         if committed and staged.exists():
             os.replace(staged, target)
         elif staged.exists():

@@ -172,3 +172,23 @@ def test_a_package_reached_through_a_link_is_the_package(tmp_path):
     assert confine(real / "docs" / "codebook.md", alias) == real / "docs" / "codebook.md"
     with pytest.raises(OutsideWrite):
         confine(tmp_path / "elsewhere" / "x", alias)
+
+
+def test_a_planted_journal_is_not_followed_through_a_link(tmp_path):
+    """A pull request can commit a release journal: recovering it renames nothing through a link."""
+    import json
+
+    from nkru.transaction import STATE, STATE_DIR, recover, staged_path
+
+    root = tmp_path / "pkg"
+    root.mkdir()
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "victim.txt").write_text("kept\n", encoding="utf-8")
+    (root / "planted").symlink_to(outside)
+    target = root / "planted" / "victim.txt"
+    staged_path(target).write_text("attacker's\n", encoding="utf-8")  # lands outside, through the link
+    (root / STATE_DIR).mkdir()
+    (root / STATE_DIR / STATE).write_text(json.dumps({"committed": True, "targets": [str(target)]}), encoding="utf-8")
+    recover(root)
+    assert (outside / "victim.txt").read_text(encoding="utf-8") == "kept\n"
