@@ -1,4 +1,6 @@
-"""Files: atomic writes (every command that writes a file goes through here), special files, and where a path is in its git working tree."""
+"""Files: atomic writes (every command that writes a file goes through here), where a write may go (`confine`:
+resolved paths and links), one writer per package (`package_lock`), special files, and where a path is in its git
+working tree."""
 
 from __future__ import annotations
 
