@@ -247,6 +247,10 @@ def start_suites(package: Package, suites: dict[str, dict[str, Any]], *, data_do
 
     # Data Docs are built in a staging folder that replaces the target only when complete.
     stack = contextlib.ExitStack()
+    if target:  # a site inside the package: one writer at a time (nkru.fsutil.lock_for)
+        from nkru.fsutil import lock_for
+
+        stack.enter_context(lock_for(package.root, target))
     site = stack.enter_context(atomic_directory(target)) if target else None
     with contextlib.ExitStack() as on_error:
         on_error.push(stack)  # an error while starting: the staging folder goes, the target stays
