@@ -367,16 +367,19 @@ def write(package: Package | str | Path, target: str | Path | None = None) -> tu
     """Write the codebook Markdown (atomically) to `target` (default: PACKAGE/docs/codebook.md).
 
     Raises CodebookError when the target cannot be written."""
-    from nkru.fsutil import atomic_write_text
+    from nkru.fsutil import atomic_write_text, confine, lock_for, write_error
 
     if not isinstance(package, Package):
         package = Package.open(package)
     book = build(package)
+    named = target
     target = Path(target) if target is not None else default_output(package.root)
     if target.is_dir():
         raise CodebookError(f"{target} is a directory; give a file name with --out")
     try:
-        atomic_write_text(target, to_markdown(book))
+        with lock_for(package.root, target):
+            confine(target, package.root, named=named)  # docs/ (or a parent of --out) planted as a link
+            atomic_write_text(target, to_markdown(book))
     except OSError as exc:
-        raise CodebookError(f"{target}: cannot be written: {exc.strerror or exc}") from None
+        raise CodebookError(write_error(exc, target)) from None
     return target, book

@@ -131,17 +131,75 @@ def _cache_file(text: str, language: str) -> Path | None:
     return root / "sentences" / f"{digest}-{_key_suffix(language)}.json"
 
 
+#: A cache entry larger than this is not read (a real entry is a few bytes per sentence).
+CACHE_ENTRY_LIMIT = 4_000_000
+
+
+def _entry_bytes(path: Path, limit: int) -> bytes | None:
+    """The bytes of a cache entry, read like any other input: a regular file only (a link, FIFO, device or
+    folder is ignored: opened without following links and without blocking), at most `limit` bytes."""
+    import os
+    import stat
+
+    try:
+        info = os.lstat(path)
+    except (OSError, ValueError):
+        return None
+    if not stat.S_ISREG(info.st_mode) or info.st_size > limit:
+        return None
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0))
+    except OSError:  # a link swapped in (ELOOP), gone, unreadable
+        return None
+    try:
+        opened = os.fstat(fd)
+        if not stat.S_ISREG(opened.st_mode) or opened.st_size > limit:
+            return None
+        with os.fdopen(fd, "rb", closefd=False) as handle:
+            data = handle.read(limit + 1)
+        return data if len(data) <= limit else None
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
+
+
+def _valid_spans(spans: Any, text: str) -> bool:
+    """Whether a cached split can be this text's: [start, end, line] triples of ints, in order, inside the text,
+    and no letter or digit outside every sentence (an entry that drops a sentence is not taken)."""
+    if not isinstance(spans, list):
+        return False
+    cursor = 0
+    for span in spans:
+        if not (isinstance(span, list) and len(span) == 3 and all(type(v) is int for v in span)):
+            return False
+        start, end, line = span
+        if not (cursor <= start < end <= len(text)) or line < 1:
+            return False
+        if any(c.isalnum() for c in text[cursor:start]):
+            return False
+        cursor = end
+    return not any(c.isalnum() for c in text[cursor:])
+
+
 def _cached(folded: FoldedText, path: Path | None) -> list[Sentence] | None:
+    """A cached split of `folded`, or None (then it is recomputed): no entry, or an entry that is not a regular
+    file, too large (`CACHE_ENTRY_LIMIT`, and a few dozen bytes per character of the text), nested deeper than
+    a split is, not well formed, or one that cannot be this text's split (`_valid_spans`). Never fatal."""
     import json
 
     if path is None:
         return None
+    data = _entry_bytes(path, min(CACHE_ENTRY_LIMIT, 64 + 64 * (len(folded.text) + 1)))
+    if data is None or b"[[[" in data.replace(b" ", b""):  # a split is two levels deep, never three
+        return None
     try:
-        with open(path, "rb") as handle:
-            spans = json.loads(handle.read())
-        return [Sentence(folded.text[start:end], start, end, line) for start, end, line in spans]
-    except (OSError, ValueError, TypeError):
-        return None  # none yet (or a folder), or a damaged entry: recomputed (and rewritten)
+        spans = json.loads(data)
+    except (ValueError, RecursionError):
+        return None  # a damaged entry: recomputed (and rewritten)
+    if not _valid_spans(spans, folded.text):
+        return None
+    return [Sentence(folded.text[start:end], start, end, line) for start, end, line in spans]
 
 
 def _store(path: Path | None, sentences: list[Sentence]) -> None:

@@ -21,8 +21,8 @@ from pathlib import Path
 
 from nkru.coverage import Sentence, split_sentences
 from nkru.dates import parse_date, span_precision
-from nkru.fsutil import atomic_write_bytes
-from nkru.package import SOURCES, Package, csv_dialect
+from nkru.fsutil import atomic_write_bytes, confine, package_lock, write_error
+from nkru.package import SOURCES, Package, UnsafePath, csv_dialect
 
 #: The values a curator must give (or be asked for); the rest of the row is derived or optional.
 REQUIRED = ("title", "publisher", "date", "date_basis", "language")
@@ -153,7 +153,17 @@ def archived_as(package: Package, data: bytes) -> tuple[str, str] | None:
 
 
 def add_source(path: str | Path, text_file: str | Path, info: NewSource) -> AddedSource:
-    """Archive `text_file` as the next source and append its row; AddSourceError (nothing written) if it cannot."""
+    """Archive `text_file` as the next source and append its row; AddSourceError (nothing written) if it cannot.
+    Holds the package's write lock throughout (two runs never take the same ID)."""
+    package = Package.open(path)
+    try:
+        with package_lock(package.root):
+            return _add_source(package.root, text_file, info)
+    except OSError as exc:  # a planted link, another writer, a full disk or a read-only tree
+        raise AddSourceError(write_error(exc)) from None
+
+
+def _add_source(path: Path, text_file: str | Path, info: NewSource) -> AddedSource:
     package = Package.open(path)
     spec = package.resources.get(SOURCES)
     if spec is None or spec.path is None:
@@ -187,7 +197,10 @@ def add_source(path: str | Path, text_file: str | Path, info: NewSource) -> Adde
 
     source_id = _next_id(package, [row.get("source_id", "") for row in table.rows])
     text_path = f"data/sources/{source_id}.txt"
-    target = package.resolve(text_path)
+    try:
+        target = package.resolve(text_path)
+    except UnsafePath as exc:  # data/sources (or a parent) is a link out of the package
+        raise AddSourceError(f"{package.root / text_path}: {exc}; nothing written") from None
     if target.exists():
         raise AddSourceError(f"{text_path} already exists")
     values = {
@@ -207,6 +220,8 @@ def add_source(path: str | Path, text_file: str | Path, info: NewSource) -> Adde
     prefix = original if not original or original.endswith((b"\n", b"\r")) else original + newline.encode(encoding)
     appended = prefix + _row_bytes(header, row, csv_dialect(spec.descriptor), newline, encoding)
 
+    confine(target, package.root)
+    confine(csv_path, package.root)
     atomic_write_bytes(target, data)
     try:
         atomic_write_bytes(csv_path, appended)

@@ -46,7 +46,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from nkru import extras
-from nkru.fsutil import atomic_directory, atomic_path, atomic_write_text, checkpoint
+from nkru.fsutil import atomic_directory, atomic_path, confine, lock_for, scratch_path, write_error
 from nkru.loader import FieldSpec, LoadError, TypedPackage, TypedTable, read_package
 from nkru.package import Package
 from nkru.text import safe_url
@@ -242,7 +242,9 @@ def datasette_metadata(package: TypedPackage, database: str) -> dict[str, Any]:
 def _write_sqlite(package: TypedPackage, target: Path) -> list[Path]:
     import sqlite_utils
 
-    with atomic_path(target) as temp:
+    from nkru.transaction import Transaction
+
+    with scratch_path(target) as temp:
         db = sqlite_utils.Database(str(temp))
         try:
             db.execute("PRAGMA foreign_keys = OFF")  # inserted in file order, checked as a whole below
@@ -289,9 +291,14 @@ def _write_sqlite(package: TypedPackage, target: Path) -> list[Path]:
                                   f"({len(broken)} rows break foreign keys)")
         finally:
             db.close()
-    checkpoint("between-files")
-    meta = target.with_suffix(".metadata.json")
-    atomic_write_text(meta, json.dumps(datasette_metadata(package, target.stem), ensure_ascii=False, indent=2) + "\n")
+        # The database and its metadata change together or not at all, even when killed between the two
+        # renames (the transaction's journal is `.nkru-release/` in the output folder; the next export
+        # completes or undoes an interrupted one before it writes).
+        meta = target.with_suffix(".metadata.json")
+        metadata = json.dumps(datasette_metadata(package, target.stem), ensure_ascii=False, indent=2) + "\n"
+        with Transaction(target.parent) as transaction:
+            transaction.add_file(target, temp)
+            transaction.add(meta, metadata.encode("utf-8"))
     return [target, meta]
 
 
@@ -599,8 +606,12 @@ def export(path: str | Path = ".", to: str = "sqlite", out: str | Path | None = 
         extras.require("export", f"nkru export --format {to}", NEEDS[to])
     except extras.MissingExtra as exc:
         raise ExportUsageError(str(exc)) from None
-    Package.open(path)  # PackageError when there is none; usage problems come before the slow work
+    root = Package.open(path).root  # PackageError when there is none; usage problems come before the slow work
     target = resolve_out(fmt, out)
+    try:  # a planted `exports` link (or one above --out inside the package) is refused before any work
+        confine(target, Path.cwd(), named=out)
+    except OSError as exc:
+        raise ExportUsageError(write_error(exc)) from None
     package = read_package(path)
     if check:
         from nkru.api import validate_package
@@ -608,12 +619,17 @@ def export(path: str | Path = ".", to: str = "sqlite", out: str | Path | None = 
         report = validate_package(path, only=["structure"])
         if not report.valid:
             raise ExportRefused(report)
+    from nkru.transaction import recover
+
     try:
-        files = fmt.write(package, target)
+        with lock_for(root, target):
+            confine(target, Path.cwd(), named=out)  # again: the folder may have changed while the data was read
+            recover(target.parent)  # an export killed between its renames: completed or undone first
+            files = fmt.write(package, target)
     except (ExportError, LoadError):
         raise
     except OSError as exc:
-        raise ExportUsageError(f"{target}: cannot be written: {exc.strerror or exc}") from exc
+        raise ExportUsageError(write_error(exc, target)) from exc
     except Exception as exc:  # a database or Arrow library refusing what the schemas declare
         if type(exc).__module__.split(".")[0] not in ("sqlite3", "duckdb", "_duckdb", "pyarrow", "openpyxl", "sqlite_utils"):
             raise

@@ -24,6 +24,8 @@ a `source_id` and both offset fields.
 
 from __future__ import annotations
 
+import contextlib
+
 import csv
 import io
 import re
@@ -328,8 +330,9 @@ def _fill_resource(package: Package, name: str, texts: dict[str, FoldedText], re
         new_full = dict(zip(header_cells, new))
         if any(old_full.get(c, "") != new_full.get(c, "") for c in header_cells if position[c] not in offsets_at):
             raise OffsetsError(f"{path}: rewriting would change other cells; nothing written")
-    from nkru.fsutil import atomic_write_bytes
+    from nkru.fsutil import atomic_write_bytes, confine
 
+    confine(full, package.root)  # a data file that is a link (or behind one) is not written through
     encoded = new_text.encode(spec.descriptor.get("encoding") or "utf-8" if isinstance(spec.descriptor, dict) else "utf-8")
     atomic_write_bytes(full, (b"\xef\xbb\xbf" if bom else b"") + encoded)
     result.written.append(path)
@@ -357,9 +360,12 @@ def fill(path: str | Path = ".", *, write: bool = True, resources: list[str] | N
     result = FillResult(dry_run=not write)
     texts = read_texts(package)
     names = offset_resources(package)
-    for name in resources or names:
-        if name not in names:
-            raise OffsetsError(f"resource {name!r} has no {QUOTE}, {SOURCE_ID}, {START} and {END} fields "
-                               f"(resources with offsets: {', '.join(names) or 'none'})")
-        _fill_resource(package, name, texts, result, write)
+    from nkru.fsutil import package_lock
+
+    with package_lock(package.root) if write else contextlib.nullcontext():
+        for name in resources or names:
+            if name not in names:
+                raise OffsetsError(f"resource {name!r} has no {QUOTE}, {SOURCE_ID}, {START} and {END} fields "
+                                   f"(resources with offsets: {', '.join(names) or 'none'})")
+            _fill_resource(package, name, texts, result, write)
     return result

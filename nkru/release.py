@@ -71,7 +71,8 @@ from nkru.package import (
     schema_primary_key,
 )
 from nkru.snapshot import SnapshotError, from_directory, from_git
-from nkru.transaction import Transaction, recover
+from nkru.fsutil import LOCK_NAME, confine, package_lock
+from nkru.transaction import Transaction, pending, recover
 
 #: Files from the package root that go into every release (besides the folders below).
 TOP_LEVEL = (DESCRIPTOR, "README.md", CHANGELOG, CITATION, "LICENSE", ZENODO)
@@ -137,6 +138,8 @@ class ReleasePlan:
     manifest: Manifest | None = None
     sums: str = ""
     recovered: str | None = None  # what an interrupted earlier release left, and what was done about it
+    recovery_pending: str | None = None  # --dry-run: what an interrupted earlier release left (not touched)
+    dist_named: Path | None = None  # --out as given (a link there is the user's; see nkru.fsutil.confine)
     validation: Any = None  # the validation Report
 
     @property
@@ -185,7 +188,7 @@ def today() -> str:
 
 
 def plan_release(root: str | Path, version: str, *, date: str | None = None, dist: str | Path | None = None,
-                 validate: bool = True) -> ReleasePlan:
+                 validate: bool = True, dry_run: bool = False) -> ReleasePlan:
     """Everything `nkru release` would do, computed in memory. Check `plan.refusals` before writing.
 
     An interrupted earlier `nkru release` (killed while writing) is first completed or rolled back
@@ -200,10 +203,18 @@ def plan_release(root: str | Path, version: str, *, date: str | None = None, dis
     package = Package.open(root)
     root = package.root
     plan = ReleasePlan(root=root, version=str(target))
-    plan.recovered = recover(root)
+    if dry_run:  # writes nothing, ever: an interrupted release is reported, not completed
+        plan.recovery_pending = pending(root)
+    else:
+        plan.recovered = recover(root)
     if plan.recovered is not None:
         package = Package.open(root)
-    plan.dist = Path(dist).resolve() if dist is not None else root / "dist"
+    # Not resolved: the links on the way are checked when written (nkru.fsutil.confine; --out may be a link).
+    plan.dist = Path(os.path.abspath(dist)) if dist is not None else root / "dist"
+    plan.dist_named = Path(dist) if dist is not None else None
+    # Before any work: the zip and SHA256SUMS go inside the package (or the folder named with --out), through
+    # no link the user did not name (a `dist` link planted by a pull request: OutsideWrite, an OSError).
+    confine(plan.zip_path, root, named=plan.dist_named)
     plan.zip_name = zip_name(str(target))
 
     _check_previous(plan, target)
@@ -256,9 +267,11 @@ def _check_git(plan: ReleasePlan) -> None:
             plan.refusals.append(f"{root} is not in a git repository: a release is built from a commit "
                                  "(git init, commit the package, then release)")
             return
-        excluded = []
-        if plan.dist is not None and root in plan.dist.parents:
-            excluded = [plan.dist.relative_to(root).as_posix()]
+        excluded = [LOCK_NAME]  # the write lock nkru itself holds while releasing
+        if plan.dist is not None and root.absolute() in plan.dist.parents:
+            excluded.append(plan.dist.relative_to(root.absolute()).as_posix())
+        elif plan.dist is not None and root.resolve() in plan.dist.resolve().parents:
+            excluded.append(plan.dist.resolve().relative_to(root.resolve()).as_posix())
         dirty = gitrepo.dirty_paths(root, exclude=excluded)
         # Rerunning a release that was written but not yet committed: only its own outputs differ.
         if dirty and (root / plan.manifest_path).is_file() and set(dirty) <= _own_outputs(plan):
@@ -371,7 +384,7 @@ def plan_development(root: str | Path, version: str) -> list[FileEdit]:
 def write_edits(root: str | Path, edits: list[FileEdit]) -> list[Path]:
     """Write `edits` (paths relative to `root`) as one transaction."""
     root = Path(root).resolve()
-    with Transaction(root) as transaction:
+    with package_lock(root), Transaction(root) as transaction:
         for edit in edits:
             transaction.add(root / edit.path, edit.new.encode("utf-8"))
     return transaction.targets
@@ -657,11 +670,11 @@ def write_release(plan: ReleasePlan) -> list[Path]:
     kill -9) either nothing changed or, once the rerun or `nkru.transaction.recover` has run, everything did."""
     if plan.refusals:
         raise ValueError("a refused release cannot be written")
-    with Transaction(plan.root) as transaction:
-        for edit in plan.edits:
+    with package_lock(plan.root), Transaction(plan.root) as transaction:
+        for edit in plan.edits:  # the metadata files and releases/X.Y.Z.json: inside the package, no link
             transaction.add(plan.root / edit.path, edit.new.encode("utf-8"))
-        transaction.add(plan.zip_path, plan.zip_bytes)
-        transaction.add(plan.sums_path, plan.sums.encode("utf-8"))
+        transaction.add(plan.zip_path, plan.zip_bytes, named=plan.dist_named)  # dist/ planted as a link: refused
+        transaction.add(plan.sums_path, plan.sums.encode("utf-8"), named=plan.dist_named)
     return transaction.targets
 
 

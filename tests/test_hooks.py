@@ -108,8 +108,8 @@ def test_the_python_hook_installs_nkru_in_its_own_environment(hook_repo, data_re
 
 def test_the_action_has_its_inputs_and_the_workflow_uses_it():
     assert ACTION["runs"]["using"] == "composite"
-    assert {"path", "layers", "skip", "format", "baseline", "texts", "threshold", "python-version",
-            "sentence-cache"} <= set(ACTION["inputs"])
+    assert {"path", "layers", "skip", "format", "baseline", "texts", "threshold", "python-version"} <= set(ACTION["inputs"])
+    assert "sentence-cache" not in ACTION["inputs"]  # removed: a shared cache entry cannot be checked
     steps = [step for job in WORKFLOW["jobs"].values() for step in job["steps"]]
     assert any(step.get("uses") == "./" for step in steps)
     # Inputs reach the scripts through env, never by pasting ${{ }} into shell code.
@@ -120,7 +120,7 @@ def test_the_action_has_its_inputs_and_the_workflow_uses_it():
 def test_third_party_actions_are_pinned_by_commit_sha_with_the_tag_in_a_comment():
     text = (REPO / "action.yml").read_text(encoding="utf-8")
     uses = re.findall(r"^\s*(?:-\s*)?uses:\s*(\S+)(.*)$", text, flags=re.M)
-    assert len(uses) >= 3
+    assert len(uses) >= 2
     for target, comment in uses:
         name, _, ref = target.partition("@")
         assert re.fullmatch(r"[0-9a-f]{40}", ref), f"{target}: not pinned by commit SHA"
@@ -138,8 +138,7 @@ def test_the_action_installs_from_the_lock_with_a_pip_cache():
     caches = [step for step in ACTION["runs"]["steps"] if step.get("uses", "").startswith("actions/cache@")]
     pip = [step for step in caches if "pip-cache" in step["with"]["path"]]
     assert pip and "lock-hash" in pip[0]["with"]["key"] and "python-version" in pip[0]["with"]["key"]
-    sentences = [step for step in caches if step["with"]["path"] == "~/.cache/nkru"]
-    assert sentences and "texts-hash" in sentences[0]["with"]["key"] and "hashFiles" not in sentences[0]["with"]["key"]
+    assert [step["with"]["path"] for step in caches] == ["${{ steps.prepare.outputs.pip-cache }}"]  # no sentence cache
 
 
 def _step(step_id: str) -> tuple[str, dict[str, str]]:
@@ -178,28 +177,12 @@ def nested_repo(tmp_path: Path) -> Path:
     return init_repo(repo, commit="package in a subfolder")
 
 
-def test_the_prepare_step_finds_the_lock_and_keys_the_sentence_cache_on_the_texts(nested_repo):
+def test_the_prepare_step_finds_the_lock(nested_repo):
     folder = _outputs(_run_step("prepare", {"path": "data/pkg"}, nested_repo))
-    descriptor = _outputs(_run_step("prepare", {"path": "data/pkg/datapackage.json"}, nested_repo))
     version = f"{sys.version_info[0]}.{sys.version_info[1]}"
     assert folder["lock"] == f"{REPO}/requirements/py{version}.txt" and Path(folder["lock"]).is_file()
     assert re.fullmatch(r"[0-9a-f]{64}", folder["lock-hash"]) and folder["pip-cache"]
-    # The key follows the texts whether `path` names the folder or its datapackage.json ...
-    assert re.fullmatch(r"[0-9a-f]{64}", folder["texts-hash"])
-    assert descriptor["texts-hash"] == folder["texts-hash"]
-    # ... changes when a text changes, and not when only a table does.
-    set_cell(nested_repo / "data" / "pkg", "actors", 0, "name", "Someone else")
-    assert _outputs(_run_step("prepare", {"path": "data/pkg"}, nested_repo))["texts-hash"] == folder["texts-hash"]
-    text = next((nested_repo / "data" / "pkg" / "data" / "sources").glob("S*.txt"))
-    text.write_text(text.read_text(encoding="utf-8") + "\nOne more sentence.\n", encoding="utf-8")
-    changed = _outputs(_run_step("prepare", {"path": "data/pkg/datapackage.json"}, nested_repo))
-    assert changed["texts-hash"] != folder["texts-hash"]
-    # A texts folder given for a release zip counts too.
-    other = nested_repo / "texts"
-    other.mkdir()
-    (other / "a.txt").write_text("x\n", encoding="utf-8")
-    with_texts = _outputs(_run_step("prepare", {"path": "data/pkg", "texts": str(other)}, nested_repo))
-    assert with_texts["texts-hash"] != changed["texts-hash"]
+    assert "texts-hash" not in folder  # no sentence cache to key any more
 
 
 def test_the_prepare_step_warns_without_a_lock_for_this_python(nested_repo, tmp_path):

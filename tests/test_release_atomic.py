@@ -104,6 +104,14 @@ def test_a_release_killed_at_any_step_leaves_the_old_state_or_is_completed_by_th
 def test_the_cli_says_it_recovered(tmp_path):
     root = fresh(tmp_path, "cli")
     assert run(root, 12) == -signal.SIGKILL
+    left = leftovers(root)
+    before = {p: p.read_bytes() for p in root.rglob("*") if p.is_file() and ".git" not in p.parts}
+    # A dry run writes nothing, ever: it says a recovery is pending and leaves the journal as it is.
     result = run_cli("release", "2.0.0", str(root), "--date", "2026-12-01", "--dry-run")
+    assert "Recovery pending" in result.stdout and "completes it" in result.stdout, result.stdout
+    assert "Recovered" not in result.stdout
+    assert leftovers(root) == left != []
+    assert {p: p.read_bytes() for p in root.rglob("*") if p.is_file() and ".git" not in p.parts} == before
+    result = run_cli("release", "2.0.0", str(root), "--date", "2026-12-01")
     assert "Recovered: completed an interrupted release" in result.stdout
     assert leftovers(root) == []

@@ -41,7 +41,7 @@ def command(
                 raise typer.Exit(EXIT_INVALID)
             stdout().print(f"{target} is up to date.", soft_wrap=True, markup=False)
             raise typer.Exit(EXIT_VALID)
-        target, book = codebook.write(package, target)
+        target, book = codebook.write(package, out)
     except codebook.CodebookError as exc:
         raise usage_error(str(exc))
     except ValueError as exc:  # a malformed "Controlled vocabulary:" list in a schema description

@@ -33,6 +33,10 @@ def command(
         result = offsets.fill(path, write=not dry_run)
     except (PackageError, offsets.OffsetsError) as exc:
         raise usage_error(str(exc))
+    except OSError as exc:  # a planted link, another writer, a full disk or a read-only tree: nothing claimed
+        from nkru.fsutil import write_error
+
+        raise usage_error(write_error(exc))
     console = stdout()
     if format == "json":
         console.file.write(json.dumps(result.to_dict(), ensure_ascii=False, indent=2) + "\n")

@@ -3,6 +3,7 @@ and `nkru release --verify nkru-X.Y.Z.zip [PATH] [--manifest FILE]`."""
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -47,52 +48,78 @@ def command(
         raise usage_error("--ref, --notes and --manifest go with --verify")
     if version.endswith("-dev"):
         _development(version, path, dry_run)
+    from nkru.fsutil import package_lock, write_error
+
+    from nkru.package import Package
+
     try:
-        plan = release.plan_release(path, version, date=date, dist=out)
+        root = Package.open(path).root
+    except PackageError as exc:
+        raise usage_error(str(exc)) from None
+    try:
+        # One writer at a time: the lock is held from the plan (which completes an interrupted release) to the
+        # last write. A dry run takes no lock and writes nothing, not even a recovery.
+        with (contextlib.nullcontext() if dry_run else package_lock(root)):
+            plan = release.plan_release(path, version, date=date, dist=out, dry_run=dry_run)
+            lines = _release_lines(plan, dry_run)
+            if plan.ok and not dry_run:
+                release.write_release(plan)  # durable (fsynced, renamed, journal removed) when it returns
     except (PackageError, ValueError) as exc:
         raise usage_error(str(exc)) from None
+    except OSError as exc:  # a planted link, another writer, a full disk, a read-only tree: nothing claimed
+        raise usage_error(f"cannot write the release: {write_error(exc)}") from None
     out = stdout()
     if plan.recovered:
         out.print(f"Recovered: {escape(plan.recovered)}", soft_wrap=True)
+    if plan.recovery_pending:
+        out.print(f"Recovery pending (not applied by a dry run): {escape(plan.recovery_pending)}", soft_wrap=True)
     if not plan.ok:
         err = stderr()
         err.print(f"[red]refused:[/red] nkru release {escape(plan.version)} ({escape(str(plan.root))})", soft_wrap=True)
         for reason in plan.refusals:
             err.print(f"  - {escape(reason)}", soft_wrap=True, highlight=False)
         raise typer.Exit(EXIT_INVALID)
-
-    previous = f"{plan.previous[0]} ({plan.previous[1]})" if plan.previous else "none (first release)"
-    head = "Dry run: would release" if dry_run else "Released"
-    out.print(f"{head} nkru {plan.version} ({plan.date}) from {escape(str(plan.root))}; previous release: {previous}", soft_wrap=True)
-    if plan.previous:
-        bump = plan.required_bump or "none (no changes)"
-        out.print(f"  changes since {plan.previous[0]} need: {bump}" + (f" ({escape('; '.join(plan.bump_reasons))})" if plan.bump_reasons else ""),
-                  soft_wrap=True)
-    if plan.edits:
-        verb = "would update" if dry_run else "updated"
-        out.print(f"  {verb}: {', '.join(e.path for e in plan.edits)}", soft_wrap=True)
-        if dry_run:
-            for edit in plan.edits:
-                out.file.write(edit.unified_diff())
-    else:
-        out.print("  metadata already at this version and date: no file changes", soft_wrap=True)
-    verb = "would build" if dry_run else "built"
-    out.print(f"  {verb} {escape(str(plan.zip_path))} ({len(plan.zip_bytes)} bytes, {len(plan.members)} files)", soft_wrap=True)
-    if dry_run:
-        for member in plan.members:
-            out.print(f"      {member.size:>9}  {escape(member.name)}", soft_wrap=True, highlight=False)
-    out.print(f"  sha256 {plan.zip_sha256}  {plan.zip_name}" + ("" if dry_run else f" (in {escape(str(plan.sums_path))})"), soft_wrap=True)
+    for line in lines:
+        if isinstance(line, tuple):
+            out.file.write(line[0])
+        else:
+            out.print(line, soft_wrap=True, highlight=False)
     if dry_run:
         out.print("Nothing was written.")
         raise typer.Exit(EXIT_VALID)
-    try:
-        release.write_release(plan)
-    except OSError as exc:
-        raise usage_error(f"cannot write the release: {exc}") from None
     out.print("Next, commit, tag and publish (not done for you):", soft_wrap=True)
     for line in plan.git_commands():
         out.print(f"  {escape(line)}", soft_wrap=True, highlight=False)
     raise typer.Exit(EXIT_VALID)
+
+
+def _release_lines(plan, dry_run: bool) -> list:
+    """What `nkru release` prints about a plan (rich markup; a tuple holds raw text, a diff): shown only once
+    the release is written (or, for a dry run, at once)."""
+    from rich.markup import escape
+
+    lines: list = []
+    if not plan.ok:
+        return lines
+    previous = f"{plan.previous[0]} ({plan.previous[1]})" if plan.previous else "none (first release)"
+    head = "Dry run: would release" if dry_run else "Released"
+    lines.append(f"{head} nkru {plan.version} ({plan.date}) from {escape(str(plan.root))}; previous release: {previous}")
+    if plan.previous:
+        bump = plan.required_bump or "none (no changes)"
+        lines.append(f"  changes since {plan.previous[0]} need: {bump}" + (f" ({escape('; '.join(plan.bump_reasons))})" if plan.bump_reasons else ""))
+    if plan.edits:
+        verb = "would update" if dry_run else "updated"
+        lines.append(f"  {verb}: {', '.join(e.path for e in plan.edits)}")
+        if dry_run:
+            lines.extend((edit.unified_diff(),) for edit in plan.edits)
+    else:
+        lines.append("  metadata already at this version and date: no file changes")
+    verb = "would build" if dry_run else "built"
+    lines.append(f"  {verb} {escape(str(plan.zip_path))} ({len(plan.zip_bytes)} bytes, {len(plan.members)} files)")
+    if dry_run:
+        lines.extend(f"      {member.size:>9}  {escape(member.name)}" for member in plan.members)
+    lines.append(f"  sha256 {plan.zip_sha256}  {plan.zip_name}" + ("" if dry_run else f" (in {escape(str(plan.sums_path))})"))
+    return lines
 
 
 def _verify(version: str, path: Path, *, ref: Optional[str], dist: Optional[Path], notes: Optional[Path]) -> None:
@@ -126,10 +153,15 @@ def _verify(version: str, path: Path, *, ref: Optional[str], dist: Optional[Path
             for written in release.write_verified(result, dist):
                 out.print(f"  wrote {escape(str(written))}", soft_wrap=True)
         if notes is not None:
+            from nkru.fsutil import confine
+
+            confine(notes, Path.cwd(), named=notes)  # a parent of --notes inside the checkout that is a link
             atomic_write_text(notes, text)
             out.print(f"  wrote {escape(str(notes))}", soft_wrap=True)
     except OSError as exc:
-        raise usage_error(f"cannot write: {exc}") from None
+        from nkru.fsutil import write_error
+
+        raise usage_error(f"cannot write: {write_error(exc)}") from None
     raise typer.Exit(EXIT_VALID)
 
 
@@ -158,7 +190,9 @@ def _development(version: str, path: Path, dry_run: bool) -> None:
     try:
         release.write_edits(root, edits)
     except OSError as exc:
-        raise usage_error(f"cannot write: {exc}") from None
+        from nkru.fsutil import write_error
+
+        raise usage_error(f"cannot write: {write_error(exc)}") from None
     out.print(f"Development version {escape(version)}: updated {', '.join(e.path for e in edits)} (commit them)", soft_wrap=True)
     raise typer.Exit(EXIT_VALID)
 

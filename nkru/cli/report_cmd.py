@@ -18,7 +18,7 @@ DEPRECATED = {"--no-validation": "--no-validate"}
 
 def command(
     path: Annotated[Path, package_argument()] = Path("."),
-    out: Annotated[Path, typer.Option("--out", "-o", metavar="DIR", help="Directory to write the report into (index.html). Replaced only if empty or an earlier report.")] = Path("report"),
+    out: Annotated[Optional[Path], typer.Option("--out", "-o", metavar="DIR", help="Directory to write the report into (index.html) (default: report). Replaced only if empty or an earlier report.")] = None,
     extra: Annotated[Optional[list[str]], typer.Argument(hidden=True)] = None,
     format: Annotated[str, typer.Option("--format", "-f", metavar="FORMAT", help=f"Output: {', '.join(FORMATS)} (one self-contained page).")] = "html",
     skip: Annotated[Optional[list[str]], typer.Option("--skip", metavar="LAYERS", help="Validation layers not to run for the summary, e.g. --skip expectations (repeat or comma-separate).")] = None,

@@ -247,6 +247,10 @@ def start_suites(package: Package, suites: dict[str, dict[str, Any]], *, data_do
 
     # Data Docs are built in a staging folder that replaces the target only when complete.
     stack = contextlib.ExitStack()
+    if target:  # a site inside the package: one writer at a time (nkru.fsutil.lock_for)
+        from nkru.fsutil import lock_for
+
+        stack.enter_context(lock_for(package.root, target))
     site = stack.enter_context(atomic_directory(target)) if target else None
     with contextlib.ExitStack() as on_error:
         on_error.push(stack)  # an error while starting: the staging folder goes, the target stays
@@ -744,8 +748,13 @@ def prepare_data_docs(target: Path) -> Path:
     An existing directory is replaced only when it is empty or already a Data Docs site
     (index.html and static/), so a mistyped path never wipes unrelated files.
     """
+    from nkru.fsutil import OutsideWrite, confine, fault
+
+    named = target
     target = Path(target).absolute()
     try:
+        confine(target, Path.cwd(), named=named)  # a parent of --out inside the package that is a link
+        fault(target)
         if target.exists() and not target.is_dir():
             raise ValueError(f"Data Docs folder {target}: exists and is not a directory")
         if target.is_dir() and any(target.iterdir()) and not ((target / "index.html").is_file() and (target / "static").is_dir()):
@@ -754,6 +763,8 @@ def prepare_data_docs(target: Path) -> Path:
         probe = target.parent / f".{target.name}.nkru-probe"
         probe.mkdir()
         probe.rmdir()
+    except OutsideWrite as exc:
+        raise ValueError(f"Data Docs folder {exc}") from None
     except OSError as exc:
         raise ValueError(f"Data Docs folder {target}: cannot be written ({exc.strerror or exc})") from None
     return target

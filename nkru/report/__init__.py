@@ -225,14 +225,25 @@ def _check_target(out: Path) -> None:
                           "choose a new or empty directory")
 
 
-def write_report(out: str | Path = "report", path: str | Path = ".", *, validate: bool = True,
+#: Where the report goes when no --out is given (relative to the current directory).
+DEFAULT_OUT = Path("report")
+
+
+def write_report(out: str | Path | None = None, path: str | Path = ".", *, validate: bool = True,
                  skip: list[str] | None = None, texts: bool = False) -> ReportResult:
     """Build the report of the package at `path` into the directory `out` (atomically); `texts`: see `render`."""
-    out = Path(out)
+    from nkru.fsutil import confine, lock_for, write_error
+
+    named = None if out is None else out
+    out = Path(out) if out is not None else DEFAULT_OUT
+    try:
+        confine(out, Path.cwd(), named=named)  # a planted `report` link, or one above --out inside the package
+    except OSError as exc:
+        raise ReportError(write_error(exc)) from None
     _check_target(out)
     html, result = render(path, validate=validate, skip=skip, texts=texts)
     try:
-        with atomic_directory(out) as staging:
+        with lock_for(result.package_root, out), atomic_directory(confine(out, Path.cwd(), named=named)) as staging:
             (staging / INDEX).write_bytes(html.encode("utf-8"))
             marker = {"generator": "nkru report", "package": str(result.package_root), "index": INDEX,
                       "sha256": {INDEX: _sha256(staging / INDEX)},
@@ -241,7 +252,7 @@ def write_report(out: str | Path = "report", path: str | Path = ".", *, validate
             (staging / MARKER).write_text(json.dumps(marker, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
             _check_target(out)  # again: it may have changed while the report was built
     except OSError as exc:
-        raise ReportError(f"{out}: cannot be written: {exc.strerror or exc}") from exc
+        raise ReportError(write_error(exc, out)) from exc
     result.out = out
     result.index = out / INDEX
     return result
