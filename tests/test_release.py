@@ -47,8 +47,11 @@ def released_date(root: Path) -> str | None:
 
 
 def snapshot_files(root: Path) -> dict[str, bytes]:
+    """Every file of the package but git's and the write lock nkru holds while it writes (git-ignored)."""
+    from nkru.fsutil import LOCK_NAME
+
     return {p.relative_to(root).as_posix(): p.read_bytes() for p in sorted(root.rglob("*"))
-            if p.is_file() and ".git" not in p.relative_to(root).parts}
+            if p.is_file() and ".git" not in p.relative_to(root).parts and p.name != LOCK_NAME}
 
 
 def make_release(repo: Path, version: str, date: str) -> release.ReleasePlan:
