@@ -31,7 +31,7 @@ CHANGELOG = "CHANGELOG.md"
 METADATA_FILES = (CITATION, ZENODO, CHANGELOG)
 
 
-_SEMVER = re.compile(r"^(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)$")
+_SEMVER = re.compile(r"^(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)\Z")
 
 
 class MetadataError(ValueError):

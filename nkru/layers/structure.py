@@ -90,7 +90,7 @@ define("duplicate-resource-name", NAME, "datapackage.json: resource name {value!
 define("schema-unreadable", NAME, "resource {resource!r}: {detail}",
        description="A resource's Table Schema file cannot be read (not a file, not UTF-8, not JSON, or over the JSON limits).")
 #: A package name or version that can safely appear in a file name.
-SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]*$")
+SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]*\Z")  # \Z: "$" would let a final newline through
 
 
 def check(package: Package, options: Any = None) -> LayerResult:
