@@ -7,9 +7,11 @@ the list of codes can be documented in one place (`nkru codes`).
 
 from __future__ import annotations
 
+import contextlib
 import string
+from contextvars import ContextVar
 from dataclasses import asdict, dataclass, field, replace
-from typing import Any, Iterable
+from typing import Any, Iterable, Iterator
 
 SEVERITIES = ("error", "warning")
 
@@ -98,6 +100,12 @@ class Finding:
         spec = CODES.get(code)
         if spec is None:
             raise KeyError(f"finding code {code!r} is not defined")
+        budget = _BUDGET.get()
+        if budget is not None and budget.spent(code, resource, path, severity or spec.severity):
+            # Over the budget of this check in this file: a placeholder, dropped when the layer is done
+            # (no message is built: that is most of a finding's cost).
+            return _Dropped(layer=spec.layer, code=code, message="", severity=severity or spec.severity,
+                            resource=resource, path=path, line=line, row_id=row_id, field=field)
         shown = None if value is None else str(value)
         values = _Blank(
             resource=resource or "",
@@ -135,6 +143,66 @@ class Finding:
         if self.path and self.line:
             return f"{self.path}:{self.line}"
         return self.path or self.resource or "datapackage.json"
+
+
+class _Dropped(Finding):
+    """A finding over its check's budget (`finding_budget`): counted, never reported."""
+
+
+define("findings-capped", "package", "{where}: {count:,} more {check} findings are not listed (the first {limit:,} are); "
+       "fix those and run again",
+       description="One check failed more often than a report lists (limits.MAX_FINDINGS_PER_CHECK per check and "
+                   "file): the first are listed, the rest counted here, so that a file of garbage rows is "
+                   "reported in bounded time and memory.")
+
+
+class FindingBudget:
+    """How many findings of each check in each file have been made, and how many went over `limit`."""
+
+    def __init__(self, limit: int):
+        self.limit = limit
+        self.made: dict[tuple[str, str | None, str | None], int] = {}
+        #: (code, resource, path) -> (findings over the limit, severity)
+        self.over: dict[tuple[str, str | None, str | None], tuple[int, str]] = {}
+
+    def spent(self, code: str, resource: str | None, path: str | None, severity: str) -> bool:
+        key = (code, resource, path)
+        made = self.made.get(key, 0)
+        if made < self.limit:
+            self.made[key] = made + 1
+            return False
+        count, _ = self.over.get(key, (0, severity))
+        self.over[key] = (count + 1, severity)
+        return True
+
+    def settle(self, result: "LayerResult") -> "LayerResult":
+        """`result` without the findings that went over the budget, and one `findings-capped` finding for
+        each check and file that did (in the layer whose check it is)."""
+        if any(isinstance(f, _Dropped) for f in result.findings):
+            result.findings = [f for f in result.findings if not isinstance(f, _Dropped)]
+        for (code, resource, path), (count, severity) in list(self.over.items()):
+            if CODES[code].layer != result.layer:
+                continue
+            del self.over[(code, resource, path)]
+            capped = Finding.make("findings-capped", resource=resource, path=path, severity=severity,
+                                  where=path or resource or "package", count=count, check=code, limit=self.limit)
+            result.findings.append(replace(capped, layer=result.layer))
+        return result
+
+
+_BUDGET: ContextVar[FindingBudget | None] = ContextVar("nkru_finding_budget", default=None)
+
+
+@contextlib.contextmanager
+def finding_budget(limit: int) -> Iterator[FindingBudget]:
+    """While active, at most `limit` findings of one check in one file (code, resource, path) are made;
+    the rest are counted (`FindingBudget.settle` turns the count into one finding)."""
+    budget = FindingBudget(limit)
+    token = _BUDGET.set(budget)
+    try:
+        yield budget
+    finally:
+        _BUDGET.reset(token)
 
 
 @dataclass

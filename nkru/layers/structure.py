@@ -425,9 +425,11 @@ def _constraint_findings(rows: _Rows) -> list[Finding]:
     unparsed: dict[str, Any] = {}
     if bad_cells:
         lines = pl.Series(rows.table.lines)
+        by_field: dict[str, list[int]] = {}
+        for line, field in bad_cells:  # one pass (per field it was fields x cells: seconds on garbage rows)
+            by_field.setdefault(field, []).append(line)
         for spec in rows.fields:
-            broken = [line for line, field in bad_cells if field == spec.name]
-            unparsed[spec.name] = lines.is_in(broken)
+            unparsed[spec.name] = lines.is_in(by_field.get(spec.name, []))
     primary = set(rows.package.primary_key(rows.name))
     for spec in rows.fields:
         descriptor = next(f for f in rows.package.fields(rows.name) if f["name"] == spec.name)
