@@ -193,6 +193,25 @@ class FindingBudget:
 _BUDGET: ContextVar[FindingBudget | None] = ContextVar("nkru_finding_budget", default=None)
 
 
+def budget_room(code: str, resource: str | None, path: str | None) -> int | None:
+    """How many more findings of `code` in this file will be listed (None: no budget is active). A
+    caller with many failures at hand makes that many and hands the rest to `budget_drop` in one go."""
+    budget = _BUDGET.get()
+    if budget is None:
+        return None
+    return max(0, budget.limit - budget.made.get((code, resource, path), 0))
+
+
+def budget_drop(code: str, resource: str | None, path: str | None, count: int, severity: str | None = None) -> None:
+    """Count `count` findings of `code` in this file as over the budget, without making them."""
+    budget = _BUDGET.get()
+    if budget is None or count <= 0:
+        return
+    key = (code, resource, path)
+    done, _ = budget.over.get(key, (0, severity or CODES[code].severity))
+    budget.over[key] = (done + count, severity or CODES[code].severity)
+
+
 @contextlib.contextmanager
 def finding_budget(limit: int) -> Iterator[FindingBudget]:
     """While active, at most `limit` findings of one check in one file (code, resource, path) are made;

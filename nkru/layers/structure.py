@@ -20,7 +20,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from nkru.findings import Finding, LayerResult, define
+from nkru.findings import Finding, LayerResult, budget_drop, budget_room, define
 from nkru.resources import DATAPACKAGE_PROFILE, profile_path
 from nkru.package import DESCRIPTOR, Package, UnsafePath, check_relative_path, is_remote
 
@@ -270,6 +270,8 @@ class _Rows:
         return self._ids[index]
 
     def finding(self, code: str, index: int, **kw: Any) -> Finding:
+        if budget_room(code, self.name, self.path) == 0:  # over the budget: counted, no row id looked up
+            return Finding.make(code, resource=self.name, path=self.path, **kw)
         return Finding.make(code, resource=self.name, path=self.path, line=self.table.lines[index],
                             row_id=self.row_id(index), **kw)
 
@@ -411,7 +413,12 @@ def _cell_findings(rows: _Rows) -> list[Finding]:
 def _mask_findings(rows: _Rows, mask: Any, code: str, field: str | None, values: Any, note: str) -> list[Finding]:
     if not mask.any():
         return []
-    indices = mask.arg_true().to_list()
+    indices = mask.arg_true()
+    room = budget_room(code, rows.name, rows.path)
+    if room is not None and len(indices) > room:  # the rest are counted, not made (garbage rows: millions)
+        budget_drop(code, rows.name, rows.path, len(indices) - room)
+        indices = indices.head(room)
+    indices = indices.to_list()
     shown = values.gather(indices).to_list() if values is not None else [None] * len(indices)
     return [rows.finding(code, i, field=field, value=v, note=note) for i, v in zip(indices, shown)]
 
