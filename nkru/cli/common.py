@@ -48,12 +48,16 @@ class SafeStream(io.TextIOBase):
         except (BrokenPipeError, ValueError, OSError) as exc:
             if isinstance(exc, ValueError) and "closed" not in str(exc):
                 raise
-            self._discard()
+            self._discard(exc)
         return len(text)
 
-    def _discard(self) -> None:
+    def _discard(self, exc: BaseException | None = None) -> None:
         """The reader went away or the stream is closed: send this and everything after it nowhere
-        (the descriptor too, so that the interpreter's last flush cannot fail either)."""
+        (the descriptor too, so that the interpreter's last flush cannot fail either). Any other
+        failure (a full disk behind `> file`) is said in one line on stderr: the output is incomplete."""
+        if isinstance(exc, OSError) and not isinstance(exc, BrokenPipeError) and self is sys.stdout \
+                and isinstance(sys.stderr, SafeStream):
+            sys.stderr.write(f"error: standard output could not be written ({exc.strerror or exc}); the output is incomplete\n")
         try:
             fd = self._stream.fileno()
             null = os.open(os.devnull, os.O_WRONLY)
@@ -66,8 +70,8 @@ class SafeStream(io.TextIOBase):
     def flush(self) -> None:
         try:
             self._stream.flush()
-        except (BrokenPipeError, ValueError, OSError):
-            self._discard()
+        except (BrokenPipeError, ValueError, OSError) as exc:
+            self._discard(exc)
 
     def isatty(self) -> bool:
         return self._stream.isatty()

@@ -114,3 +114,13 @@ def test_home_unset(package_copy, tmp_path):
         result = _run(args, env)
         _no_traceback(result)
         assert result.returncode == 0, result.stderr[-2000:]
+
+
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="no /dev/full")
+def test_a_full_stdout_is_one_clear_line(package_copy):
+    with open("/dev/full", "w") as full:
+        result = subprocess.run(NKRU + ["validate", str(package_copy), "--only", "structure"], env=_env(),
+                                stdout=full, stderr=subprocess.PIPE, timeout=300)
+    _no_traceback(result)
+    lines = result.stderr.decode("utf-8").splitlines()
+    assert lines == ["error: standard output could not be written (No space left on device); the output is incomplete"]
