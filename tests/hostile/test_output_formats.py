@@ -195,3 +195,22 @@ def test_garbage_rows_give_capped_findings(package_copy):
     for f in findings:
         counts[f["code"]] = counts.get(f["code"], 0) + 1
     assert max(n for code, n in counts.items() if code != "findings-capped") <= MAX_FINDINGS_PER_CHECK
+
+
+@pytest.mark.parametrize("old, new", [('"name": "retractions"', '"name": "retractions\\n"'),
+                                      ('"path": "data/claims.csv"', '"path": "data/claims\\u0000.csv"')],
+                         ids=["newline-name", "nul-path"])
+def test_the_report_never_aborts_on_bad_names_and_paths(old, new, package_copy, tmp_path):
+    """In a real process: an abort (exit 134, a library's panic) cannot be caught in-process."""
+    import os
+    import subprocess
+    import sys
+
+    _replace(package_copy / "datapackage.json", old, new)
+    for args in (["report", str(package_copy), "--out", str(tmp_path / "report")],
+                 ["export", "--no-validate", "--format", "duckdb", "--out", str(tmp_path / "duckdb") + "/", str(package_copy)]):
+        result = subprocess.run([sys.executable, "-m", "nkru", *args], capture_output=True, timeout=300,
+                                env={**os.environ, "NKRU_IN_PROCESS": "1"})
+        err = result.stderr.decode("utf-8", "replace")
+        assert result.returncode in (0, 1, 2), (result.returncode, err[-2000:])
+        assert "Traceback" not in err and "internal error" not in err, err[-2000:]
