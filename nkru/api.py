@@ -123,6 +123,8 @@ def validate_package(
             _run_layers(package, names, dataclasses.replace(options, gx_worker=worker) if worker else options, report,
                         fail_fast)
             report.layers[:] = [budget.settle(result) for result in report.layers]
+            if budget.over and report.layers:  # a check reported by another layer than its own: still counted
+                budget.settle(report.layers[-1], any_layer=True)
     finally:
         if worker is not None:
             worker.close(wait=False)  # it has answered every call; a thread waits for its exit

@@ -175,13 +175,13 @@ class FindingBudget:
         self.over[key] = (count + 1, severity)
         return True
 
-    def settle(self, result: "LayerResult") -> "LayerResult":
+    def settle(self, result: "LayerResult", *, any_layer: bool = False) -> "LayerResult":
         """`result` without the findings that went over the budget, and one `findings-capped` finding for
-        each check and file that did (in the layer whose check it is)."""
+        each check and file that did (in the layer whose check it is; with `any_layer`, every one left)."""
         if any(isinstance(f, _Dropped) for f in result.findings):
             result.findings = [f for f in result.findings if not isinstance(f, _Dropped)]
         for (code, resource, path), (count, severity) in list(self.over.items()):
-            if CODES[code].layer != result.layer:
+            if CODES[code].layer != result.layer and not any_layer:
                 continue
             del self.over[(code, resource, path)]
             capped = Finding.make("findings-capped", resource=resource, path=path, severity=severity,

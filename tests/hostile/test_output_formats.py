@@ -214,3 +214,19 @@ def test_the_report_never_aborts_on_bad_names_and_paths(old, new, package_copy, 
         err = result.stderr.decode("utf-8", "replace")
         assert result.returncode in (0, 1, 2), (result.returncode, err[-2000:])
         assert "Traceback" not in err and "internal error" not in err, err[-2000:]
+
+
+def test_the_finding_budget_counts_what_it_drops_and_lists_it_once():
+    import nkru.layers.rules  # noqa: F401 - defines text-whitespace
+    from nkru.findings import Finding, LayerResult, finding_budget
+
+    with finding_budget(3) as budget:
+        made = [Finding.make("text-whitespace", resource="claims", path="data/claims.csv", line=i, value=" x")
+                for i in range(10)]
+        other = [Finding.make("text-whitespace", resource="events", path="data/events.csv", line=2, value=" x")]
+        result = budget.settle(LayerResult("structure", made + other), any_layer=False)
+        result = budget.settle(result, any_layer=True)  # text-whitespace is the rules layer's: settled here
+    assert [f.line for f in result.findings if f.code == "text-whitespace"] == [0, 1, 2, 2]
+    capped = [f for f in result.findings if f.code == "findings-capped"]
+    assert len(capped) == 1 and "7 more text-whitespace" in capped[0].message and capped[0].path == "data/claims.csv"
+    assert Finding.make("text-whitespace", value=" x").message  # no budget outside: every finding is made
