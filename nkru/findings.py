@@ -202,6 +202,13 @@ def budget_room(code: str, resource: str | None, path: str | None) -> int | None
     return max(0, budget.limit - budget.made.get((code, resource, path), 0))
 
 
+def dropped(code: str, resource: str | None, path: str | None) -> Finding:
+    """Count one finding of `code` in this file as over the budget and return a placeholder for it (dropped
+    when the layer is settled): for callers that checked `budget_room` and found none."""
+    budget_drop(code, resource, path, 1)
+    return _Dropped(layer=CODES[code].layer, code=code, message="", resource=resource, path=path)
+
+
 def budget_drop(code: str, resource: str | None, path: str | None, count: int, severity: str | None = None) -> None:
     """Count `count` findings of `code` in this file as over the budget, without making them."""
     budget = _BUDGET.get()

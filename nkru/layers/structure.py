@@ -20,7 +20,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from nkru.findings import Finding, LayerResult, budget_drop, budget_room, define
+from nkru.findings import Finding, LayerResult, budget_drop, budget_room, define, dropped
 from nkru.resources import DATAPACKAGE_PROFILE, profile_path
 from nkru.package import DESCRIPTOR, Package, UnsafePath, check_relative_path, is_remote
 
@@ -270,8 +270,8 @@ class _Rows:
         return self._ids[index]
 
     def finding(self, code: str, index: int, **kw: Any) -> Finding:
-        if budget_room(code, self.name, self.path) == 0:  # over the budget: counted, no row id looked up
-            return Finding.make(code, resource=self.name, path=self.path, **kw)
+        if budget_room(code, self.name, self.path) == 0:  # over the budget: counted, nothing looked up or built
+            return dropped(code, self.name, self.path)
         return Finding.make(code, resource=self.name, path=self.path, line=self.table.lines[index],
                             row_id=self.row_id(index), **kw)
 
