@@ -176,7 +176,9 @@ def load_cff(text: str) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise MetadataError("must be a YAML mapping of keys to values", 1)
     yaml_expanded_size(data)
-    return data
+    from nkru.safejson import without_surrogates
+
+    return without_surrogates(data)  # a lone surrogate ("\ud800" in YAML) as text, as in JSON (nkru.safejson)
 
 
 def cff_schema_errors(data: dict[str, Any]) -> list[tuple[str, str, Any]]:

@@ -230,3 +230,17 @@ def test_the_finding_budget_counts_what_it_drops_and_lists_it_once():
     capped = [f for f in result.findings if f.code == "findings-capped"]
     assert len(capped) == 1 and "7 more text-whitespace" in capped[0].message and capped[0].path == "data/claims.csv"
     assert Finding.make("text-whitespace", value=" x").message  # no budget outside: every finding is made
+
+
+@pytest.mark.parametrize("fmt", ["text", "bibtex", "ris", "cff"])
+def test_cite_prints_a_lone_surrogate_in_citation_cff_as_an_escape(fmt, package_copy):
+    import re
+
+    cff = package_copy / "CITATION.cff"
+    text = cff.read_text(encoding="utf-8")
+    cff.write_text(re.sub(r"^title: .*$", 'title: "\\\\ud800 x \\\\u202e"', text, count=1, flags=re.MULTILINE), encoding="utf-8")
+    result = run_cli("cite", str(package_copy), "--format", fmt)
+    assert result.exit_code == 0, result.stderr
+    assert "internal error" not in result.stderr and "\u202e" not in result.stdout
+    if fmt != "cff":  # the cff format prints the file as it is
+        assert "ud800 x" in result.stdout
