@@ -10,7 +10,8 @@ from pathlib import Path
 from typing import Any
 
 from nkru import layers as layer_registry
-from nkru.findings import Finding, LayerResult, Report, define, fold
+from nkru.findings import Finding, LayerResult, Report, define, finding_budget, fold
+from nkru.limits import MAX_FINDINGS_PER_CHECK
 from nkru.package import Package, PackageError
 
 define("layer-error", "api", "the {layer} layer stopped with {kind}: {detail}; the package is likely malformed where an "
@@ -118,9 +119,12 @@ def validate_package(
         attach_texts(package, Path(options.texts))
     worker = _start_gx_worker(package, names, options)
     try:
-        with _collector_paused():
+        with _collector_paused(), finding_budget(MAX_FINDINGS_PER_CHECK) as budget:
             _run_layers(package, names, dataclasses.replace(options, gx_worker=worker) if worker else options, report,
                         fail_fast)
+            report.layers[:] = [budget.settle(result) for result in report.layers]
+            if budget.over and report.layers:  # a check reported by another layer than its own: still counted
+                budget.settle(report.layers[-1], any_layer=True)
     finally:
         if worker is not None:
             worker.close(wait=False)  # it has answered every call; a thread waits for its exit

@@ -19,7 +19,7 @@ from typing import Any, Callable
 from nkru.metadata import RETRACTIONS
 from nkru.package import Table
 from nkru.snapshot import Snapshot, open_snapshot
-from nkru.text import markdown_cell
+from nkru.text import escape_controls, markdown_cell
 
 #: Version bumps, weakest first.
 BUMPS = ("patch", "minor", "major")
@@ -365,21 +365,26 @@ def _md(value: Any) -> str:
 
 
 def _code(value: str) -> str:
-    # A code span outside tables: backslashes would show, so nothing is escaped; only newlines are folded.
-    text = " ".join(value.split("\n"))
-    return f"`` {text} ``" if "`" in text else f"`{text}`"
+    # A code span outside tables: backslashes would show, so nothing is escaped; line breaks are folded and
+    # control and bidi characters shown as \uXXXX. A value holding a backtick (it could end the span and
+    # start markup) is written as <code> with HTML entities instead.
+    import html
+
+    text = escape_controls(" ".join(str(value).split("\n")), keep="")
+    return f"<code>{html.escape(text, quote=False)}</code>" if "`" in text else f"`{text}`"
 
 
 def render_markdown(d: PackageDiff) -> str:
     bump, reasons = d.required_bump()
-    out = [f"## Changes from {_md(d.old)} ({d.old_version or 'no version'}) to {_md(d.new)} ({d.new_version or 'no version'})", ""]
+    out = [f"## Changes from {_md(d.old)} ({_md(d.old_version or 'no version')}) to {_md(d.new)} "
+           f"({_md(d.new_version or 'no version')})", ""]
     out.append(f"Required version bump: **{bump or 'none'}**" + (f" ({_md('; '.join(reasons))})" if reasons else ""))
     for rd in d.resources:
         if rd.unchanged:
             continue
-        out += ["", f"### {rd.name}", "",
+        out += ["", f"### {_md(rd.name)}", "",
                 f"{len(rd.added)} added, {len(rd.removed)} removed, {len(rd.changed)} changed"
-                + (f" (key: `{', '.join(rd.key)}`)" if rd.key else "")]
+                + (f" (key: {_code(', '.join(rd.key))})" if rd.key else "")]
         if rd.note:
             out += ["", f"Note: {_md(rd.note)}"]
         if rd.schema:
@@ -399,7 +404,7 @@ def render_markdown(d: PackageDiff) -> str:
                     out.append(f"| {_md(change.key)} | {_md(fname)} | {_md(old)} | {_md(new)} |")
     unchanged = [rd.name for rd in d.resources if rd.unchanged]
     if unchanged:
-        out += ["", f"Unchanged: {', '.join(unchanged)}"]
+        out += ["", f"Unchanged: {', '.join(_md(name) for name in unchanged)}"]
     return "\n".join(out) + "\n"
 
 

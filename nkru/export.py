@@ -593,6 +593,20 @@ def resolve_out(fmt: Format, out: str | Path | None) -> Path:
     return target
 
 
+def _refuse_unsafe_names(package: TypedPackage) -> None:
+    """Every table is named by its resource: a name outside the Data Package name pattern (a final
+    newline, a quote, a slash) never becomes a table, sheet or file name, even with `--no-validate`."""
+    import json
+
+    from nkru.findings import Finding
+    from nkru.layers.structure import SAFE_NAME
+
+    for index, name in enumerate(package.tables, 1):
+        if not (isinstance(name, str) and SAFE_NAME.match(name) and ".." not in name and "+" not in name):
+            finding = Finding.make("resource-name", path="datapackage.json", value=json.dumps(name), index=index)
+            raise ExportError(finding.message)
+
+
 def export(path: str | Path = ".", to: str = "sqlite", out: str | Path | None = None, *, check: bool = True) -> ExportResult:
     """Export the package at `path` to format `to`; returns what was written.
 
@@ -613,6 +627,7 @@ def export(path: str | Path = ".", to: str = "sqlite", out: str | Path | None = 
     except OSError as exc:
         raise ExportUsageError(write_error(exc)) from None
     package = read_package(path)
+    _refuse_unsafe_names(package)
     if check:
         from nkru.api import validate_package
 

@@ -7,9 +7,11 @@ the list of codes can be documented in one place (`nkru codes`).
 
 from __future__ import annotations
 
+import contextlib
 import string
+from contextvars import ContextVar
 from dataclasses import asdict, dataclass, field, replace
-from typing import Any, Iterable
+from typing import Any, Iterable, Iterator
 
 SEVERITIES = ("error", "warning")
 
@@ -98,6 +100,12 @@ class Finding:
         spec = CODES.get(code)
         if spec is None:
             raise KeyError(f"finding code {code!r} is not defined")
+        budget = _BUDGET.get()
+        if budget is not None and budget.spent(code, resource, path, severity or spec.severity):
+            # Over the budget of this check in this file: a placeholder, dropped when the layer is done
+            # (no message is built: that is most of a finding's cost).
+            return _Dropped(layer=spec.layer, code=code, message="", severity=severity or spec.severity,
+                            resource=resource, path=path, line=line, row_id=row_id, field=field)
         shown = None if value is None else str(value)
         values = _Blank(
             resource=resource or "",
@@ -135,6 +143,92 @@ class Finding:
         if self.path and self.line:
             return f"{self.path}:{self.line}"
         return self.path or self.resource or "datapackage.json"
+
+
+class _Dropped(Finding):
+    """A finding over its check's budget (`finding_budget`): counted, never reported."""
+
+
+define("findings-capped", "package", "{where}: {count:,} more {check} findings are not listed (the first {limit:,} are); "
+       "fix those and run again",
+       description="One check failed more often than a report lists (limits.MAX_FINDINGS_PER_CHECK per check and "
+                   "file): the first are listed, the rest counted here, so that a file of garbage rows is "
+                   "reported in bounded time and memory.")
+
+
+class FindingBudget:
+    """How many findings of each check in each file have been made, and how many went over `limit`."""
+
+    def __init__(self, limit: int):
+        self.limit = limit
+        self.made: dict[tuple[str, str | None, str | None], int] = {}
+        #: (code, resource, path) -> (findings over the limit, severity)
+        self.over: dict[tuple[str, str | None, str | None], tuple[int, str]] = {}
+
+    def spent(self, code: str, resource: str | None, path: str | None, severity: str) -> bool:
+        key = (code, resource, path)
+        made = self.made.get(key, 0)
+        if made < self.limit:
+            self.made[key] = made + 1
+            return False
+        count, _ = self.over.get(key, (0, severity))
+        self.over[key] = (count + 1, severity)
+        return True
+
+    def settle(self, result: "LayerResult", *, any_layer: bool = False) -> "LayerResult":
+        """`result` without the findings that went over the budget, and one `findings-capped` finding for
+        each check and file that did (in the layer whose check it is; with `any_layer`, every one left)."""
+        if any(isinstance(f, _Dropped) for f in result.findings):
+            result.findings = [f for f in result.findings if not isinstance(f, _Dropped)]
+        for (code, resource, path), (count, severity) in list(self.over.items()):
+            if CODES[code].layer != result.layer and not any_layer:
+                continue
+            del self.over[(code, resource, path)]
+            capped = Finding.make("findings-capped", resource=resource, path=path, severity=severity,
+                                  where=path or resource or "package", count=count, check=code, limit=self.limit)
+            result.findings.append(replace(capped, layer=result.layer))
+        return result
+
+
+_BUDGET: ContextVar[FindingBudget | None] = ContextVar("nkru_finding_budget", default=None)
+
+
+def budget_room(code: str, resource: str | None, path: str | None) -> int | None:
+    """How many more findings of `code` in this file will be listed (None: no budget is active). A
+    caller with many failures at hand makes that many and hands the rest to `budget_drop` in one go."""
+    budget = _BUDGET.get()
+    if budget is None:
+        return None
+    return max(0, budget.limit - budget.made.get((code, resource, path), 0))
+
+
+def dropped(code: str, resource: str | None, path: str | None) -> Finding:
+    """Count one finding of `code` in this file as over the budget and return a placeholder for it (dropped
+    when the layer is settled): for callers that checked `budget_room` and found none."""
+    budget_drop(code, resource, path, 1)
+    return _Dropped(layer=CODES[code].layer, code=code, message="", resource=resource, path=path)
+
+
+def budget_drop(code: str, resource: str | None, path: str | None, count: int, severity: str | None = None) -> None:
+    """Count `count` findings of `code` in this file as over the budget, without making them."""
+    budget = _BUDGET.get()
+    if budget is None or count <= 0:
+        return
+    key = (code, resource, path)
+    done, _ = budget.over.get(key, (0, severity or CODES[code].severity))
+    budget.over[key] = (done + count, severity or CODES[code].severity)
+
+
+@contextlib.contextmanager
+def finding_budget(limit: int) -> Iterator[FindingBudget]:
+    """While active, at most `limit` findings of one check in one file (code, resource, path) are made;
+    the rest are counted (`FindingBudget.settle` turns the count into one finding)."""
+    budget = FindingBudget(limit)
+    token = _BUDGET.set(budget)
+    try:
+        yield budget
+    finally:
+        _BUDGET.reset(token)
 
 
 @dataclass

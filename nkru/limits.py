@@ -23,10 +23,17 @@ MAX_COLUMNS = 1_000
 #: Rows the reader takes from the CSV tokenizer at a time (memory, not a limit on the data).
 CHUNK_ROWS = 50_000
 
+#: Findings of one check in one file listed in a report (`nkru.findings.finding_budget`); beyond it they
+#: are counted in one `findings-capped` finding. A file of garbage rows fails most checks on every
+#: row: a million findings took minutes to build and render (200 MB of such rows in claims.csv ran
+#: past 8 minutes) and nobody reads past the first thousand of one kind; a real package has none.
+MAX_FINDINGS_PER_CHECK = 1_000
+
 #: Blank lines next to each other are reported as one finding (`blank-row`, first line and count),
 #: so a million blank lines give one finding, not a million.
 LIMITS = {
     "MAX_FILE_BYTES": MAX_FILE_BYTES,
     "MAX_CELL_CHARS": MAX_CELL_CHARS,
     "MAX_COLUMNS": MAX_COLUMNS,
+    "MAX_FINDINGS_PER_CHECK": MAX_FINDINGS_PER_CHECK,
 }

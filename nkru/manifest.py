@@ -53,7 +53,7 @@ FORMAT = 1
 
 _NUMBERED = re.compile(r"^(.*?)([0-9]+)$")
 _RANGE = re.compile(r"^(.*?)([0-9]+)\.\.(.*?)([0-9]+)$")
-_NAME = re.compile(r"^(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)\.json$")
+_NAME = re.compile(r"^(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)\.json\Z")
 
 
 class ManifestError(ValueError):
@@ -210,10 +210,16 @@ class Manifest:
 
     @classmethod
     def loads(cls, text: str | bytes, path: str | None = None) -> "Manifest":
+        from nkru import safejson
+
         try:
-            data = json.loads(text)
+            if isinstance(text, bytes):
+                text = text.decode("utf-8")
+            data = safejson.loads(text, name=path or "manifest")
         except (UnicodeDecodeError, json.JSONDecodeError) as exc:
             raise ManifestError(f"{path or 'manifest'}: not valid JSON ({exc})") from exc
+        except ValueError as exc:  # safejson.JSONLimitError: too large or nested too deeply
+            raise ManifestError(str(exc)) from exc
         return cls.from_dict(data, path)
 
 

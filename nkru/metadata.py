@@ -31,7 +31,7 @@ CHANGELOG = "CHANGELOG.md"
 METADATA_FILES = (CITATION, ZENODO, CHANGELOG)
 
 
-_SEMVER = re.compile(r"^(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)$")
+_SEMVER = re.compile(r"^(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)\Z")
 
 
 class MetadataError(ValueError):
@@ -114,10 +114,59 @@ _CffLoader.yaml_implicit_resolvers = {
 }
 
 
+#: Most values a CITATION.cff may stand for once its YAML aliases are expanded (the real file has under 100).
+#: Aliases make a small file stand for a huge one (`b: [*a, *a, ...]`, nine levels deep: 2 KB for
+#: 400 million values); everything that walks the document (the CFF schema check, a finding's value)
+#: would expand them, so a document beyond this is refused before anything walks it.
+MAX_YAML_VALUES = 100_000
+#: Deepest nesting of YAML sequences and mappings read (as for JSON, `nkru.safejson.MAX_DEPTH`).
+MAX_YAML_DEPTH = 64
+
+
+def yaml_expanded_size(data: Any, limit: int = MAX_YAML_VALUES, max_depth: int = MAX_YAML_DEPTH) -> int:
+    """How many values `data` (parsed YAML) holds with every alias expanded, counting each shared node
+    once per use but visiting it once (linear in the file's size). Raises MetadataError beyond `limit`
+    values, beyond `max_depth` levels, or for an alias that contains itself (a recursive document)."""
+    sizes: dict[int, int] = {}
+    # An explicit stack (no recursion): (node, depth, children done?)
+    stack: list[tuple[Any, int, bool]] = [(data, 1, False)]
+    open_nodes: set[int] = set()
+    while stack:
+        node, level, done = stack.pop()
+        if not isinstance(node, (list, dict)):
+            continue
+        key = id(node)
+        if done:
+            children = node.values() if isinstance(node, dict) else node
+            total = 1 + sum(sizes.get(id(child), 1) for child in children)
+            if isinstance(node, dict):
+                total += len(node)  # the keys
+            if total > limit:
+                raise MetadataError(f"its YAML aliases expand to more than {limit:,} values; "
+                                    "write the values out or use fewer aliases")
+            sizes[key] = total
+            open_nodes.discard(key)
+            continue
+        if key in sizes:
+            continue
+        if key in open_nodes:
+            raise MetadataError("a YAML alias contains itself (a recursive document)")
+        if level > max_depth:
+            raise MetadataError(f"its YAML nests lists and mappings more than {max_depth} levels deep")
+        open_nodes.add(key)
+        stack.append((node, level, True))
+        children = node.values() if isinstance(node, dict) else node
+        stack.extend((child, level + 1, False) for child in children)
+    return sizes.get(id(data), 1)
+
+
 def load_cff(text: str) -> dict[str, Any]:
-    """Parse CITATION.cff text; raises MetadataError with the line of a YAML error."""
+    """Parse CITATION.cff text; raises MetadataError with the line of a YAML error, and for a document
+    whose aliases expand beyond MAX_YAML_VALUES values (see `yaml_expanded_size`)."""
     try:
         data = yaml.load(text, Loader=_CffLoader)  # noqa: S506 - a SafeLoader subclass
+    except RecursionError:
+        raise MetadataError("its YAML nests too deeply to be read") from None
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark is not None else None
@@ -126,7 +175,10 @@ def load_cff(text: str) -> dict[str, Any]:
         raise MetadataError(f"not valid YAML: {exc}") from exc
     if not isinstance(data, dict):
         raise MetadataError("must be a YAML mapping of keys to values", 1)
-    return data
+    yaml_expanded_size(data)
+    from nkru.safejson import without_surrogates
+
+    return without_surrogates(data)  # a lone surrogate ("\ud800" in YAML) as text, as in JSON (nkru.safejson)
 
 
 def cff_schema_errors(data: dict[str, Any]) -> list[tuple[str, str, Any]]:
@@ -219,10 +271,15 @@ def set_yaml_value(text: str, key: str, value: str, *, after: str | None = None)
 
 
 def load_json(text: str) -> dict[str, Any]:
+    """A JSON object read within the limits of `nkru.safejson` (size, depth); raises MetadataError."""
+    from nkru import safejson
+
     try:
-        data = json.loads(text)
+        data = safejson.loads(text)
     except json.JSONDecodeError as exc:
         raise MetadataError(f"not valid JSON (column {exc.colno}: {exc.msg})", exc.lineno) from exc
+    except ValueError as exc:  # safejson.JSONLimitError: too large or too deep
+        raise MetadataError(str(exc)) from exc
     if not isinstance(data, dict):
         raise MetadataError("must be a JSON object", 1)
     return data

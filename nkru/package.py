@@ -42,6 +42,17 @@ class UnsafePath(ValueError):
     """A path in the descriptor points outside the package, is hidden, absolute or remote."""
 
 
+def _unsafe_in_path() -> frozenset[str]:
+    from nkru.text import UNSAFE_CHARACTERS
+
+    return frozenset(UNSAFE_CHARACTERS) | frozenset(chr(c) for c in range(0xD800, 0xE000))
+
+
+#: Characters no path in a descriptor may hold: controls (NUL included), bidi controls, line separators
+#: and lone surrogates.
+_UNSAFE_IN_PATH = _unsafe_in_path()
+
+
 def is_remote(path: str) -> bool:
     return path.lower().startswith(("http://", "https://", "ftp://", "ftps://"))
 
@@ -56,6 +67,9 @@ def check_relative_path(path: str) -> PurePosixPath:
         raise UnsafePath("URL scheme")
     if "\\" in path:
         raise UnsafePath("backslash in path (use POSIX separators)")
+    unsafe = next((char for char in path if char in _UNSAFE_IN_PATH), None)
+    if unsafe is not None:  # a NUL would end the path in the operating system; a bidi control hides its order
+        raise UnsafePath(f"control or bidi character U+{ord(unsafe):04X} in path")
     if path.startswith(("/", "~")) or (len(path) > 1 and path[1] == ":"):
         raise UnsafePath("absolute path")
     if "$" in path:

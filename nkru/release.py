@@ -869,7 +869,7 @@ def verify_release(root: str | Path, version: str, *, ref: str | None = None) ->
     return result
 
 
-_ZIP_NAME = re.compile(rf"^{NAME}-((?:0|[1-9][0-9]*)\.(?:0|[1-9][0-9]*)\.(?:0|[1-9][0-9]*))\.zip$")
+_ZIP_NAME = re.compile(rf"^{NAME}-((?:0|[1-9][0-9]*)\.(?:0|[1-9][0-9]*)\.(?:0|[1-9][0-9]*))\.zip\Z")
 #: Beside a downloaded zip, the manifest as the release workflow attaches it to the GitHub release.
 MANIFEST_ASSET = NAME + "-{version}.manifest.json"
 

@@ -5,6 +5,11 @@ A package may come from a stranger, so its JSON is checked before it is parsed: 
 would otherwise end in a RecursionError somewhere in the parser or in a JSON Schema
 validator; here it is a `JSONLimitError` (a ValueError, like a syntax error) with a clear
 message, which the callers turn into a finding or a usage error.
+
+JSON may escape a lone UTF-16 surrogate (`"\\ud800"`), a code point no UTF-8 file, terminal,
+database or spreadsheet can store. `loads` reads each such escape as the six characters it is
+written with (`\\ud800`), so every output shows it as the package wrote it and every export can
+store it; a surrogate pair (`"\\ud83d\\ude00"`) is one character, read as usual.
 """
 
 from __future__ import annotations
@@ -19,6 +24,8 @@ MAX_BYTES = 5 * 1024 * 1024
 #: Deepest nesting of arrays and objects (the real descriptor and schemas nest 5 levels).
 MAX_DEPTH = 64
 
+_LONE = re.compile("[\ud800-\udfff]")
+_MAYBE_LONE = re.compile(r"\\u[dD][89a-fA-F]")
 _STRING = re.compile(r'"(?:[^"\\]|\\.)*"', re.DOTALL)
 _NOT_BRACKET = re.compile(r"[^\[\]{}]+")
 _STEP = str.maketrans({"[": "+", "{": "+", "]": "-", "}": "-"})
@@ -52,6 +59,25 @@ def loads(text: str | bytes, *, name: str = "JSON") -> Any:
     """`json.loads` within the limits. Raises JSONLimitError or json.JSONDecodeError (both ValueErrors)."""
     check(text, name=name)
     try:
-        return json.loads(text)
+        data = json.loads(text)
     except RecursionError:  # cannot happen within MAX_DEPTH; kept so no traceback is ever possible
         raise JSONLimitError(f"{name} nests too deeply to be read") from None
+    if _MAYBE_LONE.search(text if isinstance(text, str) else text.decode("utf-8", "replace")):
+        data = without_surrogates(data)
+    return data
+
+
+def storable(text: str) -> str:
+    """`text` with each lone surrogate as the six characters of its JSON escape (`\\ud800`)."""
+    return _LONE.sub(lambda m: f"\\u{ord(m.group()):04x}", text) if _LONE.search(text) else text
+
+
+def without_surrogates(data: Any) -> Any:
+    """`data` (parsed JSON) with every string, keys included, made `storable`."""
+    if isinstance(data, str):
+        return storable(data)
+    if isinstance(data, list):
+        return [without_surrogates(item) for item in data]
+    if isinstance(data, dict):
+        return {storable(key): without_surrogates(value) for key, value in data.items()}
+    return data

@@ -275,11 +275,13 @@ def verbatim_bounds(places: Sequence[tuple[FoldedText, int, int]]) -> list[tuple
 
 
 def markdown_cell(value: object) -> str:
-    """Text safe inside a Markdown table cell: HTML escaped, pipes and backslashes escaped, line breaks as <br>."""
+    """Text safe inside a Markdown table cell: HTML escaped, pipes, backslashes and brackets escaped (no
+    link such as `[x](javascript:...)`), line breaks as <br>."""
     import html
 
     text = "" if value is None else str(value)
     text = html.escape(text, quote=False).replace("\\", "\\\\").replace("|", "\\|")
+    text = text.replace("[", "\\[").replace("]", "\\]")
     text = text.replace("\r\n", "<br>").replace("\n", "<br>").replace("\r", "<br>")
     return escape_controls(text, keep="")
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import codecs
 import io
+import os
 import re
 import sys
 
@@ -23,10 +25,16 @@ _SGR = re.compile(r"(\x1b\[[0-9;]*m)")
 class SafeStream(io.TextIOBase):
     """stdout/stderr that never carry a raw control or bidi character: each is written as a visible
     `\\uXXXX` escape (valid inside JSON strings), line feeds excepted. On a terminal, the colour
-    codes rich writes are let through; data reaches rich already escaped (SafeConsole)."""
+    codes rich writes are let through; data reaches rich already escaped (SafeConsole).
+
+    Whatever the data and the locale, what is written can be encoded: a lone surrogate, and any
+    character the stream's encoding (the locale's: ASCII under a plain `C` locale without UTF-8
+    mode, Latin-1, ...) cannot hold, is written as the same `\\uXXXX` escape (`escape_unencodable`).
+    A closed stream (`>&-`) or a reader that went away (`| head -1`) is not an error: what cannot
+    be written is discarded and the command still ends with its own exit code."""
 
     def __init__(self, stream):
-        self._stream = stream
+        self._stream = stream if stream is not None else _devnull()
 
     def write(self, text: str) -> int:
         if self._stream.isatty() if hasattr(self._stream, "isatty") else False:
@@ -34,11 +42,36 @@ class SafeStream(io.TextIOBase):
             safe = "".join(part if index % 2 else escape_controls(part) for index, part in enumerate(parts))
         else:
             safe = escape_controls(text)
-        self._stream.write(safe)
+        safe = escape_unencodable(safe, getattr(self._stream, "encoding", None) or "utf-8")
+        try:
+            self._stream.write(safe)
+        except (BrokenPipeError, ValueError, OSError) as exc:
+            if isinstance(exc, ValueError) and "closed" not in str(exc):
+                raise
+            self._discard(exc)
         return len(text)
 
+    def _discard(self, exc: BaseException | None = None) -> None:
+        """The reader went away or the stream is closed: send this and everything after it nowhere
+        (the descriptor too, so that the interpreter's last flush cannot fail either). Any other
+        failure (a full disk behind `> file`) is said in one line on stderr: the output is incomplete."""
+        if isinstance(exc, OSError) and not isinstance(exc, BrokenPipeError) and self is sys.stdout \
+                and isinstance(sys.stderr, SafeStream):
+            sys.stderr.write(f"error: standard output could not be written ({exc.strerror or exc}); the output is incomplete\n")
+        try:
+            fd = self._stream.fileno()
+            null = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(null, fd)
+            os.close(null)
+        except (OSError, ValueError, AttributeError, io.UnsupportedOperation):
+            pass
+        self._stream = _devnull()
+
     def flush(self) -> None:
-        self._stream.flush()
+        try:
+            self._stream.flush()
+        except (BrokenPipeError, ValueError, OSError) as exc:
+            self._discard(exc)
 
     def isatty(self) -> bool:
         return self._stream.isatty()
@@ -59,6 +92,45 @@ class SafeStream(io.TextIOBase):
 
     def __getattr__(self, name):
         return getattr(self._stream, name)
+
+
+def _devnull():
+    return open(os.devnull, "w", encoding="utf-8")  # noqa: SIM115 - lives as long as the process
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def escape_unencodable(text: str, encoding: str) -> str:
+    """`text` with every lone surrogate, and every character `encoding` cannot hold, as a `\\uXXXX` escape
+    (a character beyond U+FFFF as its two UTF-16 escapes, as JSON writes it): valid in a JSON string and
+    readable as text. Text that encodes as it is comes back unchanged (the usual case, one check)."""
+    if _SURROGATE.search(text):
+        text = _SURROGATE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
+    try:
+        text.encode(encoding)
+    except UnicodeEncodeError:
+        return text.encode(encoding, "nkru-escape").decode(encoding)
+    except LookupError:
+        pass
+    return text
+
+
+def _escape_error(exc: UnicodeError):
+    if not isinstance(exc, UnicodeEncodeError):
+        raise exc
+    out = []
+    for char in exc.object[exc.start:exc.end]:
+        point = ord(char)
+        if point > 0xFFFF:
+            point -= 0x10000
+            out.append(f"\\u{0xD800 + (point >> 10):04x}\\u{0xDC00 + (point & 0x3FF):04x}")
+        else:
+            out.append(f"\\u{point:04x}")
+    return "".join(out), exc.end
+
+
+codecs.register_error("nkru-escape", _escape_error)
 
 
 def install_safe_streams() -> None:

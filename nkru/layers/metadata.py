@@ -176,7 +176,7 @@ def _parse(name: str, text: str | None, loader, result: LayerResult) -> dict[str
     try:
         return loader(text)
     except MetadataError as exc:
-        result.findings.append(Finding.make("metadata-file-unreadable", path=name, line=exc.line, detail=str(exc)))
+        result.findings.append(Finding.make("metadata-file-unreadable", path=name, line=exc.line or 1, detail=str(exc)))
         return None
 
 

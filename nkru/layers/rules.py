@@ -98,12 +98,21 @@ define("text-whitespace", NAME, "{resource} line {line}: {row_id} {field} has le
 define("text-control-character", NAME, "{resource} line {line}: {row_id} {field} contains the control character {char}: {value!r}",
        description="A cell contains a control character (Unicode category Cc: line breaks, tabs, NUL, ...).")
 define("text-formula", NAME, "{resource} line {line}: {row_id} {field} starts with {char}, which a spreadsheet would run as a formula: {value!r}",
-       description="A non-numeric cell starts with =, +, -, @, tab or CR.")
+       description="A non-numeric cell starts with =, +, -, @, tab or CR, also after leading whitespace and line breaks.")
 define("rule-error", NAME, "{resource}: rule {check} could not run: {value}",
        description="A rule raised an error instead of judging the data (a bug in the rule; please report it).")
 
 
 # -- pure predicates (shared by the models and the messages) ----------------------------------------
+
+
+def formula_prefix(value: str) -> str | None:
+    """The character that makes a spreadsheet run `value` as a formula: its first character, or the first
+    after leading whitespace and line breaks (`"\\n=1+1"` gives `=`); None when there is none."""
+    if value.startswith(FORMULA_PREFIXES):
+        return value[:1]
+    rest = value.lstrip()
+    return rest[:1] if rest.startswith(FORMULA_PREFIXES) else None
 
 
 def _control_char(value: str) -> str | None:
@@ -637,9 +646,11 @@ def _hygiene_failures(cells: pl.Series, numeric: bool) -> dict[str, pl.Series]:
         "text-control-character": cells.str.contains(CONTROL_CHARACTERS),
     }
     if not numeric:
+        # A spreadsheet skips leading blanks and line breaks ("\n=1+1" runs as a formula too).
+        stripped = cells.str.strip_chars_start(_WHITESPACE)
         starts = pl.repeat(False, len(cells), eager=True)
         for prefix in FORMULA_PREFIXES:
-            starts = starts | cells.str.starts_with(prefix)
+            starts = starts | cells.str.starts_with(prefix) | stripped.str.starts_with(prefix)
         tests["text-formula"] = starts
     return tests
 
@@ -674,5 +685,5 @@ def _hygiene_rules(package: Package, tables: dict[str, Table], result: LayerResu
             if check == "text-control-character":
                 extra["char"] = _control_char(value)
             elif check == "text-formula":
-                extra["char"] = repr(value[:1])
+                extra["char"] = repr(formula_prefix(value))
             result.findings.append(Finding.make(check, field=column, value=value, **extra, **_where(name, table, index)))

@@ -20,7 +20,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from nkru.findings import Finding, LayerResult, define
+from nkru.findings import Finding, LayerResult, budget_drop, budget_room, define, dropped
 from nkru.resources import DATAPACKAGE_PROFILE, profile_path
 from nkru.package import DESCRIPTOR, Package, UnsafePath, check_relative_path, is_remote
 
@@ -90,7 +90,7 @@ define("duplicate-resource-name", NAME, "datapackage.json: resource name {value!
 define("schema-unreadable", NAME, "resource {resource!r}: {detail}",
        description="A resource's Table Schema file cannot be read (not a file, not UTF-8, not JSON, or over the JSON limits).")
 #: A package name or version that can safely appear in a file name.
-SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]*$")
+SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]*\Z")  # \Z: "$" would let a final newline through
 
 
 def check(package: Package, options: Any = None) -> LayerResult:
@@ -270,6 +270,8 @@ class _Rows:
         return self._ids[index]
 
     def finding(self, code: str, index: int, **kw: Any) -> Finding:
+        if budget_room(code, self.name, self.path) == 0:  # over the budget: counted, nothing looked up or built
+            return dropped(code, self.name, self.path)
         return Finding.make(code, resource=self.name, path=self.path, line=self.table.lines[index],
                             row_id=self.row_id(index), **kw)
 
@@ -411,7 +413,12 @@ def _cell_findings(rows: _Rows) -> list[Finding]:
 def _mask_findings(rows: _Rows, mask: Any, code: str, field: str | None, values: Any, note: str) -> list[Finding]:
     if not mask.any():
         return []
-    indices = mask.arg_true().to_list()
+    indices = mask.arg_true()
+    room = budget_room(code, rows.name, rows.path)
+    if room is not None and len(indices) > room:  # the rest are counted, not made (garbage rows: millions)
+        budget_drop(code, rows.name, rows.path, len(indices) - room)
+        indices = indices.head(room)
+    indices = indices.to_list()
     shown = values.gather(indices).to_list() if values is not None else [None] * len(indices)
     return [rows.finding(code, i, field=field, value=v, note=note) for i, v in zip(indices, shown)]
 
@@ -425,9 +432,11 @@ def _constraint_findings(rows: _Rows) -> list[Finding]:
     unparsed: dict[str, Any] = {}
     if bad_cells:
         lines = pl.Series(rows.table.lines)
+        by_field: dict[str, list[int]] = {}
+        for line, field in bad_cells:  # one pass (per field it was fields x cells: seconds on garbage rows)
+            by_field.setdefault(field, []).append(line)
         for spec in rows.fields:
-            broken = [line for line, field in bad_cells if field == spec.name]
-            unparsed[spec.name] = lines.is_in(broken)
+            unparsed[spec.name] = lines.is_in(by_field.get(spec.name, []))
     primary = set(rows.package.primary_key(rows.name))
     for spec in rows.fields:
         descriptor = next(f for f in rows.package.fields(rows.name) if f["name"] == spec.name)

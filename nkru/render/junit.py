@@ -10,7 +10,6 @@ descriptor, so a valid run still has a case per layer and resource.
 
 from __future__ import annotations
 
-import json
 import re
 from collections import defaultdict
 from pathlib import Path
@@ -30,7 +29,10 @@ def _resources(report: Report) -> list[str]:
     """The package's resource names (best effort, from its descriptor) plus any named in findings."""
     names: list[str] = []
     try:
-        descriptor = json.loads((Path(report.package) / "datapackage.json").read_text(encoding="utf-8"))
+        from nkru import safejson
+        from nkru.fsutil import read_regular
+
+        descriptor = safejson.loads(read_regular(Path(report.package) / "datapackage.json").decode("utf-8"))
         names = [r["name"] for r in descriptor.get("resources", []) if isinstance(r, dict) and isinstance(r.get("name"), str)]
     except (OSError, ValueError, TypeError, AttributeError):
         pass

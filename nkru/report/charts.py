@@ -286,7 +286,7 @@ BASE_WIDTH = {"supplies": 2.5, "claims": 1.0, "denies": 1.5}
 #: Actor types drawn as one node each in the network: a dozen one-off unnamed sources would otherwise crowd
 #: the rings and pull lines across the picture. The node lists its members (hover) and links to the first one.
 FOLD_TYPES = ("unnamed_source",)
-_SAFE_TOKEN = re.compile(r"^[A-Za-z0-9_-]+$")
+_SAFE_TOKEN = re.compile(r"^[A-Za-z0-9_-]+\Z")
 
 
 @dataclass

@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import shutil
 import signal
 import stat
@@ -110,6 +111,16 @@ def check_promise(outcome: Outcome, before: dict[str, tuple], root: Path) -> Non
     if "--format" in outcome.args and outcome.args[outcome.args.index("--format") + 1] == "json" and outcome.exit_code != 2:
         json.loads(outcome.stdout)  # JSON output stays valid JSON
     assert tree(root, outcome.out) == before, f"wrote outside its output folder\n{outcome}"
+    for written in outcome.out.rglob("*"):  # what it wrote is valid for its format (issue 21)
+        if written.suffix in (".md", ".html", ".json") and written.is_file() and not written.is_symlink():
+            text = written.read_bytes().decode("utf-8")  # valid UTF-8: no lone surrogate got through
+            raw = sorted({f"U+{ord(c):04X}" for c in text if c in _RAW and c not in "\t\r"})
+            assert not raw, f"raw control/bidi characters {raw} in {written.name}\n{outcome}"
+            if written.suffix == ".json":
+                json.loads(text)
+            if written.suffix == ".md":
+                live = re.search(r"<script|<img|(?<!\\)\]\(\s*javascript:", text, re.IGNORECASE)
+                assert live is None, f"live markup {live.group()!r} in {written.name}"
     leftovers = [p.name for p in outcome.out.rglob("*") if ".nkru-tmp" in p.name or ".nkru-old" in p.name]
     assert not leftovers, f"temporary files left behind: {leftovers}"
 

@@ -80,6 +80,13 @@ def test_case(path: Path, command: str, tmp_path: Path, base: Path):
             html = (out / "report" / "index.html").read_text(encoding="utf-8")
             for text in expect.get("html_absent", []):
                 assert text not in html
+        if command == "diff" and fmt == "markdown" and outcome.exit_code != 2:
+            for text in expect.get("markdown_absent", []):
+                assert text not in outcome.stdout, f"{text!r} in the diff\n{outcome}"
+        if command == "codebook" and outcome.exit_code == 0:
+            markdown = (out / "codebook.md").read_text(encoding="utf-8")
+            for text in expect.get("codebook_absent", []):
+                assert text not in markdown, f"{text!r} in the codebook"
         if command == "export" and outcome.exit_code != 0:
             assert not any(out.rglob("*.sqlite")), "a refused export left a file behind"
     shutil.rmtree(out, ignore_errors=True)

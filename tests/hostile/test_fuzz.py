@@ -35,7 +35,8 @@ ANY_FILES = [*JSON_FILES, *CSV_FILES, "data/sources/S001.txt", "CITATION.cff", "
 HOSTILE_TEXT = st.sampled_from([
     "", " ", "../../escaped", "/etc/passwd", "javascript:alert(1)", "\u202eevil", "\x1b[2J", "\x00", "a\r\nb",
     "=HYPERLINK(\"http://x\")", "\n=1+1", "9999-12-31", "0000-00-00", "2024-02-30", "NaN", "-1", "1e309",
-    "<script>alert(1)</script>", "'; DROP TABLE claims; --", "x" * 40000, "\ud800".encode("utf-8", "surrogatepass").decode("utf-8", "replace"),
+    "<script>alert(1)</script>", "'; DROP TABLE claims; --", "x" * 40000, "\ud800", "a\udfffb", "claims\n",
+    "<img src=x onerror=alert(1)>", "[x](javascript:alert(1))", "\u2066\u202e", " \n@SUM(A1)", "\ud800".encode("utf-8", "surrogatepass").decode("utf-8", "replace"),
 ])
 JSON_VALUES = st.recursive(
     st.none() | st.booleans() | st.integers(-2**70, 2**70) | st.floats(allow_nan=False) | HOSTILE_TEXT | st.text(max_size=20),
@@ -116,8 +117,8 @@ def _apply(package: Path, mutation: tuple) -> None:
         else:
             parent[pointer[-1]] = "@@value@@"
         text = json.dumps(document, ensure_ascii=False)
-        if action == "set":
-            text = text.replace('"@@value@@"', json.dumps(value, ensure_ascii=False), 1)
+        if action == "set":  # a lone surrogate is written as JSON writes it: an escape
+            text = text.replace('"@@value@@"', json.dumps(value, ensure_ascii=not _encodable(value)), 1)
         elif action == "nest":
             text = text.replace('"@@value@@"', "[" * value + "]" * value, 1)
         path.write_text(text, encoding="utf-8")
@@ -149,6 +150,14 @@ def _apply(package: Path, mutation: tuple) -> None:
         elif action == "unterminated":
             out += '"' + text
         path.write_text(out, encoding="utf-8", errors="surrogatepass")
+
+
+def _encodable(value) -> bool:
+    try:
+        json.dumps(value, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 MUTATIONS = st.one_of(byte_mutation(), json_mutation(), csv_mutation())
