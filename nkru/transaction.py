@@ -73,12 +73,16 @@ def _write_state(folder: Path, targets: list[Path], committed: bool) -> None:
 
 
 def _read_state(folder: Path) -> tuple[list[Path], bool]:
+    from nkru import safejson
     from nkru.fsutil import read_regular
 
     try:
         data = read_regular(folder / STATE) if (folder / STATE).stat().st_size <= 1_000_000 else b""
-        state = json.loads(data.decode("utf-8"))
-        targets = [Path(t) for t in state.get("targets", [])]
+        state = safejson.loads(data, name=str(folder / STATE))  # bounded like every JSON nkru reads
+        listed = state.get("targets", [])
+        if not isinstance(listed, list) or not all(isinstance(t, str) for t in listed):
+            raise TypeError("targets is not a list of paths")
+        targets = [Path(t) for t in listed]
         committed = state.get("committed") is True
     except (OSError, ValueError, AttributeError, TypeError, RecursionError):
         targets, committed = [], False  # killed before the state was written: nothing was staged

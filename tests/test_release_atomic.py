@@ -115,3 +115,17 @@ def test_the_cli_says_it_recovered(tmp_path):
     result = run_cli("release", "2.0.0", str(root), "--date", "2026-12-01")
     assert "Recovered: completed an interrupted release" in result.stdout
     assert leftovers(root) == []
+
+
+import pytest  # noqa: E402
+
+
+@pytest.mark.parametrize("state", [b"[" * 100_000 + b"]" * 100_000, b'{"committed": true, "targets": ' + b"[" * 5000 + b"]" * 5000 + b"}",
+                                   b"\xff\xfe not utf-8", b'{"committed": true, "targets": "x"}'])
+def test_a_hostile_journal_state_is_read_as_nothing_staged(tmp_path, state):
+    from nkru.transaction import STATE, _read_state
+
+    folder = tmp_path / STATE_DIR
+    folder.mkdir()
+    (folder / STATE).write_bytes(state)
+    assert _read_state(folder) == ([], False)  # never a traceback, never a target made up from a string
