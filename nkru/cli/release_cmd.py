@@ -139,12 +139,8 @@ def _verify(version: str, path: Path, *, ref: Optional[str], dist: Optional[Path
     if result.history_missing is not None:
         _history_missing(result)
     if not result.ok:
-        err = stderr()
-        err.print(f"[red]not reproduced:[/red] nkru {escape(version)} rebuilt from {result.commit[:12]} differs from "
-                  f"{escape(result.manifest)}:", soft_wrap=True)
-        for problem in result.problems:
-            err.print(f"  - {escape(problem)}", soft_wrap=True, highlight=False)
-        raise typer.Exit(EXIT_INVALID)
+        _refuse(f"[red]not reproduced:[/red] nkru {escape(version)} rebuilt from {result.commit[:12]} differs from "
+                f"{escape(result.manifest)}:", result.problems)
     out = stdout()
     out.print(f"Verified: nkru {escape(version)} rebuilt from {result.commit[:12]} matches {escape(result.manifest)} "
               f"({result.checked} checksums; sha256 {result.build.zip_sha256}  {result.build.zip_name})", soft_wrap=True)
@@ -234,12 +230,19 @@ def _verify_zip(zip_path: Path, path: Path, manifest: Optional[Path]) -> None:
     except ValueError as exc:
         raise usage_error(str(exc)) from None
     if not result.ok:
-        err = stderr()
-        err.print(f"[red]not the release:[/red] {escape(str(zip_path))} differs from {escape(result.manifest)} "
-                  f"(nkru {escape(result.version)}):", soft_wrap=True)
-        for problem in result.problems:
-            err.print(f"  - {escape(problem)}", soft_wrap=True, highlight=False)
-        raise typer.Exit(EXIT_INVALID)
+        _refuse(f"[red]not the release:[/red] {escape(str(zip_path))} differs from {escape(result.manifest)} "
+                f"(nkru {escape(result.version)}):", result.problems)
     stdout().print(f"Verified: {escape(str(zip_path))} is nkru {escape(result.version)} as {escape(result.manifest)} records it "
                    f"({result.checked} checksums: the archive and every member)", soft_wrap=True, highlight=False)
     raise typer.Exit(EXIT_VALID)
+
+
+def _refuse(headline: str, problems: list[str]) -> None:
+    """A verification that failed: the headline (rich markup, already escaped), each problem, exit 1."""
+    from rich.markup import escape
+
+    err = stderr()
+    err.print(headline, soft_wrap=True)
+    for problem in problems:
+        err.print(f"  - {escape(problem)}", soft_wrap=True, highlight=False)
+    raise typer.Exit(EXIT_INVALID)
