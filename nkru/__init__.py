@@ -12,7 +12,7 @@ _LAZY = {
     "PackageError": "nkru.package",
     "Finding": "nkru.findings",
     "Report": "nkru.findings",
-    "load": "nkru.loader",
+    "load": "nkru.api",
 }
 
 

@@ -286,3 +286,26 @@ def coverage(path: str | Path = ".", *, threshold: float | None = None):
     from nkru.coverage import coverage_report
 
     return coverage_report(open_package(path), threshold=threshold)
+
+
+def load(path: str | Path = ".", engine: str = "pandas", *, resources: list[str] | None = None,
+         validate: bool | list[str] = False):
+    """Load the package at `path` as DataFrames typed from its Table Schemas (`nkru.loader`).
+
+    engine: "pandas" (default) or "polars".
+    resources: load only these resources (default: every table).
+    validate: False (default, fast) only parses types; True runs all `nkru validate` layers
+        first, a list runs those layers (e.g. ["structure"]); an invalid package raises PackageInvalid.
+
+    Raises LoadError (a ValueError) naming file, line, field and value for a cell that does
+    not parse, PackageError when there is no datapackage.json at `path`.
+    """
+    from nkru import loader
+
+    if engine not in loader.CONVERTERS:
+        raise ValueError(f"unknown engine {engine!r} (choose from {', '.join(loader.CONVERTERS)})")
+    if validate:
+        report = validate_package(path, only=None if validate is True else list(validate))
+        if not report.valid:
+            raise loader.PackageInvalid(report)
+    return loader.load(path, engine, resources=resources)

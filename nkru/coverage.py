@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any, Iterable, Sequence
 
 from nkru.package import SOURCES, Package
+from nkru.offsets import read_texts
 from nkru.text import FoldedText, Span, fold, verbatim_bounds
 
 #: The resource whose quotes are passages deliberately not curated (by name; its fields come from its schema).
@@ -755,16 +756,6 @@ def source_coverage(source_id: str, text: FoldedText, quotes: Iterable[Span], ex
     if sentences is None:
         sentences = split_sentences(text, language or DEFAULT_LANGUAGE)
     return SourceCoverage(source_id, text_path, sentences, classify(sentences, quotes, exclusions), line=line)
-
-
-def read_texts(package: Package) -> dict[str, FoldedText]:
-    """Every readable source text, folded, by source_id."""
-    texts = {}
-    for source_id in package.source_paths():
-        text = package.source_text(source_id)
-        if text is not None:
-            texts[source_id] = FoldedText(text)
-    return texts
 
 
 def sources_problem(package: Package) -> str | None:

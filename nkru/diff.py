@@ -197,7 +197,8 @@ def _row_hash(row: dict[str, str]) -> str:
 
 def diff_snapshots(old: Snapshot, new: Snapshot) -> PackageDiff:
     result = PackageDiff(old.label, new.label, old.version, new.version)
-    names = list(old.resources) + [n for n in new.resources if n not in old.resources]
+    named = [n for side in (old, new) for n, spec in side.resources.items() if not spec.name_problem]
+    names = list(dict.fromkeys(named))
     for name in names:
         result.resources.append(_diff_resource(old, new, name))
     return result
@@ -232,9 +233,10 @@ def _diff_resource(old: Snapshot, new: Snapshot, name: str) -> ResourceDiff:
         # counted toward the bump (its rows are gone from NEW: major; they appear only in NEW: minor).
         for side, table, bump in ((old, old_table, "minor"), (new, new_table, "major")):
             if table is None:
-                path = side.resources[name].get("path")
+                path = side.resources[name].descriptor.get("path")
                 shown = path if isinstance(path, str) else f"of {name}"
-                kind = "table-missing" if not isinstance(path, str) or side.read_bytes(path) is None else "table-unreadable"
+                failure = side.read_failures.get(name)
+                kind = "table-unreadable" if failure is not None and failure.kind != "missing" else "table-missing"
                 if old_table is None and new_table is None:
                     rd.note = f"table file {shown} cannot be read in either version: rows not compared"
                 else:

@@ -47,7 +47,7 @@ from typing import Any, Callable
 
 from nkru import extras
 from nkru.fsutil import atomic_directory, atomic_path, confine, lock_for, scratch_path, write_error
-from nkru.loader import FieldSpec, LoadError, TypedPackage, TypedTable, read_package
+from nkru.loader import FieldSpec, LoadError, Table, TypedPackage, read_package
 from nkru.package import Package
 from nkru.text import safe_url
 
@@ -110,7 +110,7 @@ SOURCE_TEXTS_NOTE = ("The archived article texts (data/sources/*.txt in the pack
                      "they remain the copyright of their publishers and are not covered by the data licence.")
 
 
-def generations(table: TypedTable) -> list[list[int]]:
+def generations(table: Table) -> list[list[int]]:
     """Row indexes in batches: rows that reference their own table come in a later batch than the rows
     they reference (DuckDB checks foreign keys against the table as it was before each statement).
     Without a self-reference: one batch in file order."""
@@ -119,7 +119,7 @@ def generations(table: TypedTable) -> list[list[int]]:
         return [list(range(len(table)))]
 
     def values(columns: tuple[str, ...], i: int) -> tuple:
-        return tuple(table.columns[c][i] for c in columns)
+        return tuple(table.values[c][i] for c in columns)
 
     keys = {fk.reference_fields: {values(fk.reference_fields, i) for i in range(len(table))} for fk in own}
     placed: dict[tuple[str, ...], set[tuple]] = {fk.reference_fields: set() for fk in own}
@@ -164,14 +164,14 @@ def arrow_type(spec: FieldSpec):
     }.get(spec.kind, pa.string())
 
 
-def arrow_table(package: TypedPackage, table: TypedTable, order: list[int] | None = None):
+def arrow_table(package: TypedPackage, table: Table, order: list[int] | None = None):
     """The table as a pyarrow Table typed from its schema, with titles and descriptions as metadata."""
     import pyarrow as pa
 
     order = list(range(len(table))) if order is None else order
     arrays, fields = [], []
     for spec in table.fields:
-        values = [table.columns[spec.name][i] for i in order]
+        values = [table.values[spec.name][i] for i in order]
         kind = arrow_type(spec)
         if pa.types.is_dictionary(kind):
             categories = list(spec.enum or ())
@@ -273,7 +273,7 @@ def _write_sqlite(package: TypedPackage, target: Path) -> list[Path]:
             with db.conn:
                 for name in package.dependency_order():
                     table = package.tables[name]
-                    rows = ({k: _sqlite_value(v) for k, v in row.items()} for row in table.rows())
+                    rows = ({k: _sqlite_value(v) for k, v in row.items()} for row in table.typed_rows())
                     try:
                         db[name].insert_all(rows, batch_size=500)
                     except Exception as exc:  # sqlite3.IntegrityError and friends
@@ -314,7 +314,7 @@ def duckdb_type(spec: FieldSpec) -> str:
     return DUCKDB_TYPES.get(spec.kind, "VARCHAR")
 
 
-def duckdb_ddl(table: TypedTable) -> str:
+def duckdb_ddl(table: Table) -> str:
     parts = []
     for spec in table.fields:
         column = f"{_quote(spec.name)} {duckdb_type(spec)}"
@@ -490,7 +490,7 @@ def _write_xlsx(package: TypedPackage, target: Path) -> list[Path]:
         for column, spec in enumerate(table.fields, 1):
             _put(ws, 1, column, spec.name).font = bold
             widths.append(len(spec.name))
-        for index, values in enumerate(table.rows()):
+        for index, values in enumerate(table.typed_rows()):
             line = table.lines[index]
             for column, spec in enumerate(table.fields, 1):
                 value = values[spec.name]

@@ -45,10 +45,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable
 
+from nkru import gitrepo
 from nkru.metadata import Version
 
 #: Folder of the manifests, relative to the package root.
 RELEASES = "releases"
+#: The release zips' name: NAME-X.Y.Z.zip
+NAME = "nkru"
 FORMAT = 1
 
 _NUMBERED = re.compile(r"^(.*?)([0-9]+)$")
@@ -271,3 +274,20 @@ def latest_manifest(root: Path, below: Version | None = None) -> Manifest | None
         if below is None or version < below:
             return read_manifest(root, str(version))
     return None
+
+
+def zip_name(version: str) -> str:
+    return f"{NAME}-{version}.zip"
+
+
+def previous_commit_from(root: Path, manifest: Manifest) -> str | None:
+    """The release commit of `manifest`: tag vX.Y.Z, else the child of its recorded commit that adds it,
+    else (a manifest without a commit, 1.0.0) the commit that added it; None when not in this clone."""
+    tag = gitrepo.resolve_commit(root, f"v{manifest.version}")
+    if tag:
+        return tag
+    if manifest.commit:
+        if not gitrepo.has_commit(root, manifest.commit):
+            return None
+        return gitrepo.child_adding(root, manifest.commit, manifest.label)
+    return gitrepo.commit_adding(root, manifest.label)

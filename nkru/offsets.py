@@ -349,13 +349,21 @@ def _apply(text: str, edits: list[tuple[int, int, str]]) -> str:
     return "".join(out)
 
 
+def read_texts(package: Package) -> dict[str, FoldedText]:
+    """Every readable source text, folded, by source_id."""
+    texts = {}
+    for source_id in package.source_paths():
+        text = package.source_text(source_id)
+        if text is not None:
+            texts[source_id] = FoldedText(text)
+    return texts
+
+
 def fill(path: str | Path = ".", *, write: bool = True, resources: list[str] | None = None) -> FillResult:
     """Fill `quote_start`/`quote_end` for every row that lacks them; see the module docstring.
 
     Raises OffsetsError (or PackageError) when the package or a table cannot be read.
     """
-    from nkru.coverage import read_texts
-
     package = Package.open(path)
     result = FillResult(dry_run=not write)
     texts = read_texts(package)

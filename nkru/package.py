@@ -1,7 +1,10 @@
 """Open a Data Package safely: the descriptor, resource paths, schemas, tables and source texts.
 
 Nothing here judges the data; it only reads it, refusing paths that would
-leave the package. Layers turn what it cannot read into findings.
+leave the package. Layers turn what it cannot read into findings. A package is a folder (or a
+release zip unpacked into a private one) or, read-only, a `nkru.archive.Store`: a zip's or a git
+commit's files read in place (`nkru.snapshot` opens a version by name). Either way the descriptor,
+schemas and tables are read by the code here, and each table by the one reader (`nkru.reader`).
 """
 
 from __future__ import annotations
@@ -14,11 +17,14 @@ from functools import cached_property
 from pathlib import Path, PurePosixPath
 from typing import Any, Sequence
 
-from nkru.reader import ReadError, TextTable, csv_dialect, decode, read_csv_stream, read_resource
-
-__all__ = ["Package", "PackageError", "UnsafePath", "Table", "ReadError", "csv_dialect", "decode", "read_csv_text"]
 from nkru import safejson
+from nkru.archive import SnapshotError, Store, unpack_zip
 from nkru.fsutil import open_regular, read_regular, special_kind
+from nkru.reader import ColumnReleased, ReadError, Table, csv_dialect, decode, read_csv_stream, read_resource
+from nkru.types import LoadError, schema_field_specs
+
+__all__ = ["Package", "PackageError", "UnsafePath", "Table", "ColumnReleased", "ReadError", "csv_dialect", "decode",
+           "read_csv_text"]
 
 DESCRIPTOR = "datapackage.json"
 #: The resource listing the archived source texts (source_id, text_path, text_sha256, language).
@@ -82,132 +88,12 @@ def check_relative_path(path: str) -> PurePosixPath:
     return pure
 
 
-class ColumnReleased(RuntimeError):
-    """A layer read a column that was released from memory because no layer declared it."""
-
-
-class Table:
-    """A CSV resource as read by the one reader (`nkru.reader`): a polars frame of text cells
-    (`text`), the file line where every row starts, and the row widths and blank lines.
-
-    `rows` (one dict per row) is kept for the few callers that want Python rows; layers use
-    `text` (or the typed frame from `nkru.loader`) column-wise.
-    """
-
-    def __init__(self, read: TextTable, primary_key: list[str] | None = None):
-        self.read = read
-        self.name = read.name
-        self.path = read.path
-        self.header = read.header
-        self.text = read.text
-        self.lines = read.lines
-        self.widths = read.widths
-        self.record_lines = read.record_lines
-        self.blank_runs = read.blank_runs
-        self.columns = read.columns
-        self.primary_key = list(primary_key or [])
-        #: header labels whose cells were released from memory (`release`); asking for one is a bug
-        self.released: set[str] = set()
-
-    def release(self, keep: set[str]) -> None:
-        """Drop from memory the cells of every column whose header label is not in `keep` (the
-        primary key always stays). The header is unchanged: it is the file's. Reading a released
-        column afterwards raises ColumnReleased, never gives empty cells."""
-        keep = set(keep) | set(self.primary_key)
-        drop = [name for name, label in zip(self.columns, self.header) if label not in keep and name in self.text.columns]
-        if drop:
-            self.text = self.read.text = self.text.drop(drop)
-            self.released.update(label for label in self.header if label not in keep)
-            self.__dict__.pop("rows", None)
-
-    @cached_property
-    def rows(self) -> list[dict[str, str]]:
-        """Every data row as a dict of text cells (header label -> cell; short rows padded with "")."""
-        if not self.header:
-            return []
-        if self.released:
-            raise ColumnReleased(f"{self.name}: rows asked for after columns {sorted(self.released)} were released")
-        labels = dict(zip(self.columns, self.header))
-        return [{labels[k]: v for k, v in row.items()} for row in self.text.iter_rows(named=True)]
-
-    def column_name(self, label: str) -> str | None:
-        """The `text` column holding header label `label`, or None (raises ColumnReleased for a released one)."""
-        if label in self.released:
-            raise ColumnReleased(f"{self.name}: column {label!r} was released after the last layer that declared it "
-                                 "(a layer reading it must list it in its columns_read)")
-        return self.columns[self.header.index(label)] if label in self.header else None
-
-    def select(self, labels: Sequence[str]):
-        """The columns with header labels `labels`, as a polars frame of String columns named by
-        label, sharing the reader's buffers (no copy); a label the header lacks gives a column of ""."""
-        import polars as pl
-
-        return self.text.select([(pl.col(name) if (name := self.column_name(label)) is not None
-                                  else pl.repeat("", len(self), dtype=pl.String)).alias(label) for label in labels])
-
-    def column(self, label: str) -> list[str]:
-        """One column's cells as text; "" for every row when the header has no such label."""
-        name = self.column_name(label)
-        return self.text.get_column(name).to_list() if name is not None else [""] * len(self)
-
-    @cached_property
-    def record_rows(self) -> list[int | None]:
-        """Record index (after the header, blank lines included) -> data row index (None for a blank line)."""
-        blank = {line for start, count in self.blank_runs for line in range(start, start + count)}
-        out: list[int | None] = []
-        index = 0
-        for line in self.record_lines:
-            if line in blank:
-                out.append(None)
-            else:
-                out.append(index)
-                index += 1
-        return out
-
-    def row_ids(self) -> list[str | None]:
-        """The primary key of every row as text joined by "|" (None everywhere without a primary key)."""
-        names = [self.column_name(k) for k in self.primary_key]
-        if not names or any(n is None for n in names):
-            return [None] * len(self)
-        import polars as pl
-
-        return self.text.select(pl.concat_str([pl.col(n) for n in names], separator="|")).to_series().to_list()
-
-    def row_id(self, index: int) -> str | None:
-        if not self.primary_key:
-            return None
-        cells = []
-        for key in self.primary_key:
-            name = self.column_name(key)
-            cells.append((self.text.get_column(name)[index] or "") if name is not None else "")
-        return "|".join(cells)
-
-    def locate_record(self, row_number: int) -> tuple[int | None, str | None]:
-        """(file line, row id) of frictionless' `row_number` (the header is row 1; blank rows count)."""
-        index = row_number - 2
-        if not 0 <= index < len(self.record_lines):
-            return None, None
-        row = self.record_rows[index]
-        return self.record_lines[index], (self.row_id(row) if row is not None else None)
-
-    def frame(self):
-        """The table as a pandas DataFrame of strings (empty cells are empty strings)."""
-        import pandas as pd
-
-        if not self.header:
-            return pd.DataFrame()
-        frame = self.text.to_pandas()
-        frame.columns = self.header
-        return frame.astype("string").fillna("")
-
-    def __len__(self) -> int:
-        return len(self.lines)
-
-
 def read_csv_text(text: str, *, name: str, path: str, primary_key: list[str] | None = None,
                   dialect: dict[str, Any] | None = None) -> Table:
     """Parse CSV text with the one reader (header = line 1); raises ReadError."""
-    return Table(read_csv_stream(io.StringIO(text, newline=""), name=name, path=path, dialect=dialect), primary_key)
+    table = read_csv_stream(io.StringIO(text, newline=""), name=name, path=path, dialect=dialect)
+    table.primary_key = list(primary_key or [])
+    return table
 
 
 @dataclass(frozen=True)
@@ -274,6 +160,21 @@ class SourceFile:
         }.get(self.kind, f"{self.path} is not UTF-8 text ({self.detail})")
 
 
+def parse_descriptor(data: bytes, where: str) -> dict[str, Any]:
+    """A descriptor's JSON object (read by the safe JSON reader); PackageError naming `where` when it is not one."""
+    try:
+        descriptor = safejson.loads(data.decode("utf-8"), name=DESCRIPTOR)
+    except UnicodeDecodeError as exc:
+        raise PackageError(f"{where}: cannot be read ({exc})") from exc
+    except json.JSONDecodeError as exc:
+        raise PackageError(f"{where}: not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})") from exc
+    except safejson.JSONLimitError as exc:
+        raise PackageError(f"{where}: refused: {exc}") from exc
+    if not isinstance(descriptor, dict):
+        raise PackageError(f"{where}: the descriptor must be a JSON object")
+    return descriptor
+
+
 @dataclass
 class ResourceSpec:
     name: str
@@ -287,12 +188,17 @@ class ResourceSpec:
 
 
 class Package:
-    """A Data Package on disk. Open with `Package.open(path)`."""
+    """A Data Package: a folder (`Package.open(path)`, a release zip too) or, read-only, the files of a
+    `Store` (`Package.from_store`). `label` names it for people; use it as a context manager to close a store."""
 
-    def __init__(self, root: Path, descriptor: dict[str, Any], *, allow_remote: bool = False):
+    def __init__(self, root: Path, descriptor: dict[str, Any], *, allow_remote: bool = False,
+                 store: Store | None = None, label: str | None = None):
         self.root = root
         self.descriptor = descriptor
         self.allow_remote = allow_remote
+        #: where the files are read from when they are not in the folder `root` (a zip or a git commit)
+        self.store = store
+        self.label = label or (store.label if store is not None else str(root))
         self._tables: dict[str, Table | None] = {}
         self.read_errors: dict[str, str] = {}
         self.read_failures: dict[str, ReadError] = {}
@@ -300,6 +206,36 @@ class Package:
         self.origin: str | None = None
         #: text_path -> a file outside the package holding that source text (`--texts DIR`)
         self.text_files: dict[str, Path] = {}
+        #: why a resource's fields could not be typed (an enum value of the wrong type), by resource
+        self.field_errors: dict[str, LoadError] = {}
+
+    @classmethod
+    def from_store(cls, store: Store, root: Path | None = None) -> "Package":
+        """The package whose files `store` reads (read-only); SnapshotError when its descriptor cannot be read."""
+        try:
+            data = store.read(DESCRIPTOR)
+            if data is None:
+                raise PackageError(f"{store.label}: no {DESCRIPTOR}")
+            descriptor = parse_descriptor(data, f"{store.label}: {DESCRIPTOR}")
+        except (PackageError, SnapshotError) as exc:
+            store.close()
+            raise SnapshotError(str(exc)) from None
+        return cls(Path(root) if root is not None else Path(store.label), descriptor, store=store)
+
+    @property
+    def version(self) -> str | None:
+        version = self.descriptor.get("version")
+        return version if isinstance(version, str) else None
+
+    def close(self) -> None:
+        if self.store is not None:
+            self.store.close()
+
+    def __enter__(self) -> "Package":
+        return self
+
+    def __exit__(self, *_: Any) -> None:
+        self.close()
 
     @classmethod
     def open(cls, path: str | Path = ".", *, allow_remote: bool = False) -> "Package":
@@ -317,16 +253,10 @@ class Package:
         if not descriptor_path.is_file():
             raise PackageError(f"{descriptor_path}: no {DESCRIPTOR} here (is this a nkru package?)")
         try:
-            descriptor = safejson.loads(read_regular(descriptor_path).decode("utf-8"), name=DESCRIPTOR)
-        except (OSError, UnicodeDecodeError) as exc:
+            data = read_regular(descriptor_path)
+        except OSError as exc:
             raise PackageError(f"{descriptor_path}: cannot be read ({exc})") from exc
-        except json.JSONDecodeError as exc:
-            raise PackageError(f"{descriptor_path}: not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})") from exc
-        except safejson.JSONLimitError as exc:
-            raise PackageError(f"{descriptor_path}: refused: {exc}") from exc
-        if not isinstance(descriptor, dict):
-            raise PackageError(f"{descriptor_path}: the descriptor must be a JSON object")
-        return cls(root.resolve(), descriptor, allow_remote=allow_remote)
+        return cls(root.resolve(), parse_descriptor(data, str(descriptor_path)), allow_remote=allow_remote)
 
     @classmethod
     def _open_zip(cls, path: Path, *, allow_remote: bool = False) -> "Package":
@@ -334,8 +264,6 @@ class Package:
         long as the Package; `origin` names the zip. A refused or damaged zip is a PackageError naming why."""
         import tempfile
         import weakref
-
-        from nkru.snapshot import SnapshotError, unpack_zip
 
         temp = tempfile.TemporaryDirectory(prefix="nkru-release-")
         try:
@@ -385,7 +313,7 @@ class Package:
                 if is_remote(path) and self.allow_remote:
                     spec.path = path
                 else:
-                    self.resolve(path)
+                    self.resolve(path) if self.store is None else check_relative_path(path)
                     spec.path = path
             except UnsafePath as exc:
                 spec.problem = f"path {path!r}: {exc}"
@@ -393,14 +321,23 @@ class Package:
             specs[name] = spec
         return specs
 
+    def read_bytes(self, path: str) -> bytes:
+        """A file of the package by its relative path; raises UnsafePath, FileNotFoundError or OSError."""
+        if self.store is None:
+            return read_regular(self.resolve(path))
+        check_relative_path(path)
+        data = self.store.read(path)
+        if data is None:
+            raise FileNotFoundError(path)
+        return data
+
     def _load_schema(self, schema: Any, spec: ResourceSpec) -> dict[str, Any] | None:
         if isinstance(schema, dict):
             return schema
         if not isinstance(schema, str):
             return None
         try:
-            full = self.resolve(schema)
-            loaded = safejson.loads(read_regular(full).decode("utf-8"), name=schema)
+            loaded = safejson.loads(self.read_bytes(schema).decode("utf-8"), name=schema)
             if not isinstance(loaded, dict):
                 raise ValueError(f"holds a JSON {type(loaded).__name__}, not an object (a Table Schema)")
             return loaded
@@ -429,6 +366,10 @@ class Package:
                 return list(values) if isinstance(values, list) else None
         return None
 
+    def schema(self, resource: str) -> dict[str, Any] | None:
+        spec = self.resources.get(resource)
+        return spec.schema if spec is not None else None
+
     def primary_key(self, resource: str) -> list[str]:
         return schema_primary_key(self.resources[resource].schema)
 
@@ -448,7 +389,8 @@ class Package:
             self.read_errors[resource] = spec.problem or "no local path"
         else:
             try:
-                table = Table(self._read_resource(spec), self.primary_key(resource))
+                table = self._read_resource(spec)
+                self._describe(table, spec)
             except ReadError as exc:
                 self.read_failures[resource] = exc
                 self.read_errors[resource] = f"{spec.path}: {exc}"
@@ -459,6 +401,8 @@ class Package:
         """Bytes of each resource's local file, by resource name; a resource whose path cannot be used
         (remote, unsafe, missing) is left out: reading it reports why."""
         sizes: dict[str, int] = {}
+        if self.store is not None:
+            return sizes
         for name, spec in self.resources.items():
             if spec.path is None or is_remote(spec.path):
                 continue
@@ -475,11 +419,23 @@ class Package:
             if table is not None:
                 table.release(keep.get(name, set()))
 
-    def _read_resource(self, spec: ResourceSpec) -> TextTable:
+    def _describe(self, table: Table, spec: ResourceSpec) -> None:
+        """Set on a table what its schema and descriptor say: key, foreign keys, fields, title, description."""
+        name, res, schema = spec.name, spec.descriptor, spec.schema or {}
+        table.primary_key = self.primary_key(name)
+        table.foreign_keys = self.foreign_keys(name)
+        try:
+            table.schema_fields = schema_field_specs(self, name)
+        except LoadError as exc:  # an enum value of the wrong type: the structure layer says why
+            self.field_errors[name] = exc
+        table.title = res.get("title") if isinstance(res.get("title"), str) else None
+        description = res.get("description") or schema.get("description")
+        table.description = description if isinstance(description, str) else None
+
+    def _read_resource(self, spec: ResourceSpec) -> Table:
         assert spec.path is not None
         try:
-            full = self.resolve(spec.path)
-            handle = open_regular(full)
+            handle = open_regular(self.resolve(spec.path)) if self.store is None else io.BytesIO(self.read_bytes(spec.path))
         except UnsafePath as exc:
             raise ReadError(f"refused: {exc}", kind="unreadable") from None
         except FileNotFoundError:
@@ -499,7 +455,7 @@ class Package:
             raise ReadError(spec.problem or f"resource {resource!r}: no local path")
         try:
             # Bytes, decoded here: read_text() would turn a CR inside a quoted cell into LF.
-            data = read_regular(self.resolve(spec.path))
+            data = self.read_bytes(spec.path)
         except UnsafePath as exc:
             raise ReadError(f"{spec.path}: refused: {exc}") from None
         except FileNotFoundError:
@@ -521,13 +477,17 @@ class Package:
     def read_source(self, text_path: str) -> SourceFile:
         """A source text file by its text_path: its bytes and UTF-8 text, or why they cannot be had."""
         try:
-            full = self.text_files.get(text_path) or self.resolve(text_path)
+            full = self.text_files.get(text_path) or (self.resolve(text_path) if self.store is None else None)
+            if full is None:
+                check_relative_path(text_path)
         except UnsafePath as exc:
             return SourceFile(text_path, kind="unsafe", detail=str(exc))
-        if not full.is_file():
+        if full is not None and not full.is_file():
             return SourceFile(text_path, kind="missing")
         try:
-            data = read_regular(full)
+            data = read_regular(full) if full is not None else self.read_bytes(text_path)
+        except FileNotFoundError:
+            return SourceFile(text_path, kind="missing")
         except OSError as exc:
             return SourceFile(text_path, kind="unreadable", detail=str(exc.strerror or exc))
         try:

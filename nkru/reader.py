@@ -1,9 +1,9 @@
-"""THE one reader: each resource read once into a columnar frame, with each row's file line.
+"""THE one reader: each resource read once into a `Table`, the one table type, with each row's file line.
 
-    text table  (`read_resource`)  every cell as text, a polars frame of String columns, plus the
-                physical file line each row starts on, each row's cell count and the blank lines
-    typed frame (`type_frame`)     the text typed from the Table Schema (one type system for every
-                layer, `load()`, the exports and the report), with a list of the cells that do not parse
+    text   (`read_resource`)   every cell as text, a polars frame of String columns, plus the physical
+                               file line each row starts on, each row's cell count and the blank lines
+    typed  (`Table.typed`)     the text typed from the Table Schema by the one type system
+                               (`nkru.types`), once, for every layer, `load()`, the exports and the report
 
 Why polars: columnar String/Date/Int64/Enum columns with vectorised parsing (`str.to_date`,
 casts, regex matches) and joins for keys, zero-copy to Arrow (parquet, DuckDB) and cheap to
@@ -23,11 +23,14 @@ import codecs
 import csv
 import io
 from array import array
-from dataclasses import dataclass, field
+from collections.abc import Iterator
+from dataclasses import dataclass
+from functools import cached_property
 from itertools import islice
 from typing import Any, BinaryIO, Sequence
 
 from nkru import limits
+from nkru.types import FieldSpec, Problem, derived_fields, type_frame, with_derived
 
 #: Delimiters the reader recognises when a file does not use the declared one.
 _OTHER_DELIMITERS = {";": "semicolon", "\t": "tab", "|": "pipe", ",": "comma"}
@@ -90,30 +93,176 @@ def decode(data: bytes, encoding: str | None, *, path: str) -> str:
         raise encoding_error(data, declared, exc) from None
 
 
-@dataclass
-class TextTable:
-    """A CSV resource as text: a frame of String columns and where every row is in the file."""
+class ColumnReleased(RuntimeError):
+    """A layer read a column that was released from memory because no layer declared it."""
 
-    name: str
-    path: str
-    header: list[str]
-    #: the data rows (blank lines left out), one String column per header cell, short rows padded with ""
-    text: Any  # polars.DataFrame
-    #: file line on which each data row starts (the header is line 1)
-    lines: array
-    #: cells each data row really had (a `Uniform` when every row has the header's width)
-    widths: Sequence[int]
-    #: start line of every record after the header, blank ones included (frictionless counts them)
-    record_lines: array
-    #: runs of blank lines: (first line, how many)
-    blank_runs: list[tuple[int, int]] = field(default_factory=list)
-    #: the column names of `text` (the header, made unique and non-empty)
-    columns: list[str] = field(default_factory=list)
-    #: a delimiter the header looks separated by, when it is not the declared one
-    suspect_delimiter: str | None = None
+
+class Table:
+    """THE table type: a CSV resource as the reader read it, used by every layer, `load()` and the exports.
+
+    As text: `text`, a polars frame of String columns (one per header cell, named by `columns`; data rows
+    only, blank lines left out, short rows padded with ""), the file line each row starts on (`lines`),
+    each row's cell count (`widths`) and the blank lines. Typed: `typed`, the same rows typed by the one
+    type system (`nkru.types`) from the schema's fields, computed once when first asked for, with the
+    derived columns (`fields` lists them all); `problems` lists the cells that do not type. The package that
+    reads a table sets what its schema says (`schema_fields`, `primary_key`, `foreign_keys`, `title`,
+    `description`).
+    """
+
+    def __init__(self, name: str, path: str, header: list[str], text: Any, lines: Sequence[int], widths: Sequence[int],
+                 record_lines: Sequence[int], blank_runs: list[tuple[int, int]] | None = None,
+                 columns: list[str] | None = None, suspect_delimiter: str | None = None):
+        self.name, self.path, self.header, self.text = name, path, header, text
+        #: file line on which each data row starts (the header is line 1)
+        self.lines = lines
+        #: cells each data row really had (a `Uniform` when every row has the header's width)
+        self.widths = widths
+        #: start line of every record after the header, blank ones included (frictionless counts them)
+        self.record_lines = record_lines
+        #: runs of blank lines: (first line, how many)
+        self.blank_runs = list(blank_runs or [])
+        #: the column names of `text` (the header, made unique and non-empty)
+        self.columns = list(columns) if columns is not None else _column_names(header)
+        #: a delimiter the header looks separated by, when it is not the declared one
+        self.suspect_delimiter = suspect_delimiter
+        # what the schema says (set by the package that read the table)
+        #: the schema's fields, in order (`fields` adds the derived ones)
+        self.schema_fields: list[FieldSpec] = []
+        self.primary_key: list[str] = []
+        self.foreign_keys: list[Any] = []
+        self.title: str | None = None
+        self.description: str | None = None
+        #: header labels whose cells were released from memory (`release`); asking for one is a bug
+        self.released: set[str] = set()
 
     def __len__(self) -> int:
         return len(self.lines)
+
+    def __repr__(self) -> str:
+        return f"<Table {self.name} {self.path}: {len(self)} rows>"
+
+    # -- text --------------------------------------------------------------------
+
+    def release(self, keep: set[str]) -> None:
+        """Drop from memory the cells of every column whose header label is not in `keep` (the
+        primary key always stays). The header is unchanged: it is the file's. Reading a released
+        column afterwards raises ColumnReleased, never gives empty cells."""
+        keep = set(keep) | set(self.primary_key)
+        drop = [name for name, label in zip(self.columns, self.header) if label not in keep and name in self.text.columns]
+        if drop:
+            self.text = self.text.drop(drop)
+            self.released.update(label for label in self.header if label not in keep)
+            self.__dict__.pop("rows", None)
+
+    @cached_property
+    def rows(self) -> list[dict[str, str]]:
+        """Every data row as a dict of text cells (header label -> cell; short rows padded with "")."""
+        if not self.header:
+            return []
+        if self.released:
+            raise ColumnReleased(f"{self.name}: rows asked for after columns {sorted(self.released)} were released")
+        labels = dict(zip(self.columns, self.header))
+        return [{labels[k]: v for k, v in row.items()} for row in self.text.iter_rows(named=True)]
+
+    def column_name(self, label: str) -> str | None:
+        """The `text` column holding header label `label`, or None (raises ColumnReleased for a released one)."""
+        if label in self.released:
+            raise ColumnReleased(f"{self.name}: column {label!r} was released after the last layer that declared it "
+                                 "(a layer reading it must list it in its columns_read)")
+        return self.columns[self.header.index(label)] if label in self.header else None
+
+    def select(self, labels: Sequence[str]):
+        """The columns with header labels `labels`, as a polars frame of String columns named by
+        label, sharing the reader's buffers (no copy); a label the header lacks gives a column of ""."""
+        import polars as pl
+
+        return self.text.select([(pl.col(name) if (name := self.column_name(label)) is not None
+                                  else pl.repeat("", len(self), dtype=pl.String)).alias(label) for label in labels])
+
+    def column(self, label: str) -> list[str]:
+        """One column's cells as text; "" for every row when the header has no such label."""
+        name = self.column_name(label)
+        return self.text.get_column(name).to_list() if name is not None else [""] * len(self)
+
+    @cached_property
+    def record_rows(self) -> list[int | None]:
+        """Record index (after the header, blank lines included) -> data row index (None for a blank line)."""
+        blank = {line for start, count in self.blank_runs for line in range(start, start + count)}
+        out: list[int | None] = []
+        index = 0
+        for line in self.record_lines:
+            if line in blank:
+                out.append(None)
+            else:
+                out.append(index)
+                index += 1
+        return out
+
+    def row_ids(self) -> list[str | None]:
+        """The primary key of every row as text joined by "|" (None everywhere without a primary key)."""
+        names = [self.column_name(k) for k in self.primary_key]
+        if not names or any(n is None for n in names):
+            return [None] * len(self)
+        import polars as pl
+
+        return self.text.select(pl.concat_str([pl.col(n) for n in names], separator="|")).to_series().to_list()
+
+    def row_id(self, index: int) -> str | None:
+        if not self.primary_key:
+            return None
+        cells = []
+        for key in self.primary_key:
+            name = self.column_name(key)
+            cells.append((self.text.get_column(name)[index] or "") if name is not None else "")
+        return "|".join(cells)
+
+    def locate_record(self, row_number: int) -> tuple[int | None, str | None]:
+        """(file line, row id) of frictionless' `row_number` (the header is row 1; blank rows count)."""
+        index = row_number - 2
+        if not 0 <= index < len(self.record_lines):
+            return None, None
+        row = self.record_rows[index]
+        return self.record_lines[index], (self.row_id(row) if row is not None else None)
+
+    # -- typed (one type system: nkru.types) -------------------------------------
+
+    @property
+    def fields(self) -> list[FieldSpec]:
+        """The typed table's columns: the schema's fields and the derived ones (`nkru.types.derived_fields`)."""
+        return [*self.schema_fields, *derived_fields(self.schema_fields)]
+
+    @cached_property
+    def _typing(self) -> tuple[Any, list[Problem]]:
+        frame, problems = type_frame(self, self.schema_fields)
+        return with_derived(list(self.schema_fields), frame)[1], problems
+
+    @property
+    def typed(self) -> Any:
+        """The rows typed from the schema's fields (a polars frame, null = missing or not parsed), with
+        the derived columns: one column per `fields`. Assumes the header matches the schema's fields."""
+        return self._typing[0]
+
+    @property
+    def problems(self) -> list[Problem]:
+        """Every cell or row that does not type (see `nkru.types.type_frame`)."""
+        return self._typing[1]
+
+    @cached_property
+    def values(self) -> dict[str, list[Any]]:
+        """Typed column name -> list of Python values (None = missing)."""
+        return {spec.name: self.typed.get_column(spec.name).to_list() for spec in self.fields}
+
+    def typed_rows(self) -> Iterator[dict[str, Any]]:
+        """The typed rows as dicts of Python values."""
+        names = [f.name for f in self.fields]
+        for values in zip(*(self.values[n] for n in names)):
+            yield dict(zip(names, values))
+
+    def field(self, name: str) -> FieldSpec:
+        for spec in self.fields:
+            if spec.name == name:
+                return spec
+        raise KeyError(name)
 
 
 def int_array(values: Any) -> array:
@@ -175,8 +324,8 @@ def delimiter_name(delimiter: str) -> str:
     return f"{_OTHER_DELIMITERS.get(delimiter, 'character')} {delimiter!r}"
 
 
-def read_csv_stream(stream: io.TextIOBase, *, name: str, path: str, dialect: dict[str, Any] | None = None) -> TextTable:
-    """Tokenise CSV text (a text stream opened with newline="") into a TextTable.
+def read_csv_stream(stream: io.TextIOBase, *, name: str, path: str, dialect: dict[str, Any] | None = None) -> Table:
+    """Tokenise CSV text (a text stream opened with newline="") into a Table.
 
     Strict: an unterminated quote raises ReadError with the line the broken record starts on.
     """
@@ -190,7 +339,7 @@ def read_csv_stream(stream: io.TextIOBase, *, name: str, path: str, dialect: dic
     try:
         header = next(reader, None)
         if header is None:
-            return TextTable(name, path, [], pl.DataFrame(), int_array([]), int_array([]), int_array([]), columns=[])
+            return Table(name, path, [], pl.DataFrame(), int_array([]), int_array([]), int_array([]), columns=[])
         header_lines = reader.line_num
         width = len(header)
         columns = _column_names(header)
@@ -231,7 +380,7 @@ def read_csv_stream(stream: io.TextIOBase, *, name: str, path: str, dialect: dic
         cut = np.flatnonzero(np.diff(blank_lines) != 1) + 1
         for group in np.split(blank_lines, cut):
             runs.append((int(group[0]), int(len(group))))
-    return TextTable(name=name, path=path, header=header, text=text, lines=int_array(starts[nonblank]),
+    return Table(name=name, path=path, header=header, text=text, lines=int_array(starts[nonblank]),
                      widths=int_array(widths_all[nonblank]), record_lines=int_array(starts), blank_runs=runs,
                      columns=columns, suspect_delimiter=_suspect_delimiter(header, dialect.get("delimiter", ",")))
 
@@ -241,7 +390,7 @@ def _error_line(reader: Any, consumed: int) -> int:
     return max(consumed + 1, reader.line_num)
 
 
-def _read_exact(stream: io.TextIOBase, *, name: str, path: str, dialect: dict[str, Any]) -> TextTable:
+def _read_exact(stream: io.TextIOBase, *, name: str, path: str, dialect: dict[str, Any]) -> Table:
     """The slow, exact path (a line break the vectorised count cannot see, e.g. a lone CR inside
     an escaped cell): one record at a time, taking the tokenizer's own line numbers."""
     import polars as pl
@@ -279,7 +428,7 @@ def _read_exact(stream: io.TextIOBase, *, name: str, path: str, dialect: dict[st
             runs[-1] = (runs[-1][0], runs[-1][1] + 1)
         else:
             runs.append((line, 1))
-    return TextTable(name, path, header, text, int_array(lines), int_array(widths), int_array(record_lines), runs, columns,
+    return Table(name, path, header, text, int_array(lines), int_array(widths), int_array(record_lines), runs, columns,
                      _suspect_delimiter(header, dialect.get("delimiter", ",")))
 
 
@@ -354,7 +503,7 @@ def _scan(handle: BinaryIO, delimiter: bytes, quote: bytes) -> _Scan:
     return scan
 
 
-def read_fast(handle: BinaryIO, *, name: str, path: str, dialect: dict[str, Any]) -> TextTable | None:
+def read_fast(handle: BinaryIO, *, name: str, path: str, dialect: dict[str, Any]) -> Table | None:
     """The fast path: a UTF-8 file tokenised by polars' Rust CSV reader (multithreaded, no Python
     object per cell), used only when it provably reads the file as Python's `csv` module would.
 
@@ -414,7 +563,7 @@ def read_fast(handle: BinaryIO, *, name: str, path: str, dialect: dict[str, Any]
     columns = _column_names(header)
     text = frame.slice(1).rename(dict(zip(frame.columns, columns)))
     starts = int_array(int(spans[0]) + 1 + np.concatenate([[0], np.cumsum(spans[1:])[:-1]]) if len(text) else [])
-    return TextTable(name=name, path=path, header=header, text=text, lines=starts, widths=Uniform(len(header), len(text)),
+    return Table(name=name, path=path, header=header, text=text, lines=starts, widths=Uniform(len(header), len(text)),
                      record_lines=starts, blank_runs=[], columns=columns, suspect_delimiter=None)
 
 
@@ -479,7 +628,7 @@ def _check_width(handle: BinaryIO, codec: str, dialect: dict[str, Any]) -> None:
 
 
 def read_resource(handle: BinaryIO, *, name: str, path: str, encoding: str | None = None,
-                  dialect: dict[str, Any] | None = None) -> TextTable:
+                  dialect: dict[str, Any] | None = None) -> Table:
     """Read one CSV resource from a seekable binary file: decoded as declared while it is
     tokenised (never held twice in memory), every cell kept as text.
 

@@ -34,7 +34,8 @@ from typing import Any, Callable
 
 from nkru import gitrepo
 from nkru.diff import BUMPS, PackageDiff, changelog_entries, diff_snapshots
-from nkru.manifest import RELEASES, Manifest, ManifestError, latest_manifest, manifest_names, read_manifest, resource_entry
+from nkru.manifest import (NAME, RELEASES, Manifest, ManifestError, latest_manifest, manifest_names, previous_commit_from,
+                           read_manifest, resource_entry, zip_name)
 from nkru.metadata import (
     CHANGELOG,
     CITATION,
@@ -82,7 +83,6 @@ REQUIRED = ("README.md", "LICENSE", CHANGELOG, CITATION)
 FOLDERS = ("data", "schemas", RELEASES, "reliability")
 #: The documentation that travels with the data (a release made before a file existed simply lacks it).
 DOCS = ("docs/codebook.md", "docs/curation.md", "docs/releasing.md", "docs/reliability.md")
-NAME = "nkru"
 SUMS = "SHA256SUMS"
 CODEBOOK = "docs/codebook.md"
 
@@ -234,10 +234,6 @@ def plan_release(root: str | Path, version: str, *, date: str | None = None, dis
     except (ValueError, OSError, gitrepo.GitError) as exc:  # metadata, manifest, codebook, unsafe paths, unreadable tables
         plan.refusals.append(f"cannot prepare the release: {exc}")
     return plan
-
-
-def zip_name(version: str) -> str:
-    return f"{NAME}-{version}.zip"
 
 
 def _check_previous(plan: ReleasePlan, target: Version) -> None:
@@ -709,19 +705,6 @@ class Verification:
 
     def matching(self, status: str) -> list[FileMatch]:
         return [f for f in self.files if f.status == status]
-
-
-def previous_commit_from(root: Path, manifest: Manifest) -> str | None:
-    """The release commit of `manifest`: tag vX.Y.Z, else the child of its recorded commit that adds it,
-    else (a manifest without a commit, 1.0.0) the commit that added it; None when not in this clone."""
-    tag = gitrepo.resolve_commit(root, f"v{manifest.version}")
-    if tag:
-        return tag
-    if manifest.commit:
-        if not gitrepo.has_commit(root, manifest.commit):
-            return None
-        return gitrepo.child_adding(root, manifest.commit, manifest.label)
-    return gitrepo.commit_adding(root, manifest.label)
 
 
 def release_commit(root: Path, manifest: Manifest, ref: str | None = None) -> tuple[str | None, list[str], str | None]:

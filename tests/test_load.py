@@ -14,7 +14,8 @@ import polars as pl
 import pytest
 
 from tests.helpers import REPO, line_of, read_table, set_cell
-from nkru.loader import LoadError, PackageInvalid, load, read_package
+from nkru.api import load
+from nkru.loader import LoadError, PackageInvalid, read_package
 
 
 def _schemas() -> dict[str, dict]:
@@ -385,8 +386,8 @@ def test_read_package_gives_python_values_and_file_lines(package_copy):
     sources = package.tables["sources"]
     with open(package_copy / "data" / "sources.csv", encoding="utf-8", newline="") as handle:
         raw = list(csv.DictReader(handle))
-    assert [row["source_id"] for row in sources.rows()] == [r["source_id"] for r in raw]
-    assert all(hasattr(row["date_start"], "isoformat") for row in sources.rows())
+    assert [row["source_id"] for row in sources.typed_rows()] == [r["source_id"] for r in raw]
+    assert all(hasattr(row["date_start"], "isoformat") for row in sources.typed_rows())
     assert list(sources.lines) == [line_of(package_copy, "sources", i) for i in range(len(raw))]
     order = package.dependency_order()
     for table in package.tables.values():
@@ -411,7 +412,7 @@ def test_a_utf8_bom_is_tolerated(package_copy):
     path = package_copy / "data" / "sources.csv"
     path.write_bytes(b"\xef\xbb\xbf" + path.read_bytes())
     sources = read_package(package_copy, resources=["sources"]).tables["sources"]
-    assert [r["source_id"] for r in sources.rows()] == [r["source_id"] for r in _csv_rows(REPO, "sources")]
+    assert [r["source_id"] for r in sources.typed_rows()] == [r["source_id"] for r in _csv_rows(REPO, "sources")]
 
 
 def test_the_declared_encoding_is_honoured_and_bad_cells_still_found(package_copy):
@@ -421,7 +422,7 @@ def test_the_declared_encoding_is_honoured_and_bad_cells_still_found(package_cop
     utf8 = path.read_text(encoding="utf-8")
     path.write_bytes(utf8.encode("cp1252"))
     _set_resource(package_copy, "sources", encoding="cp1252")
-    assert read_package(package_copy, resources=["sources"]).tables["sources"].columns["title"][index] == "Größe – Ärger"
+    assert read_package(package_copy, resources=["sources"]).tables["sources"].values["title"][index] == "Größe – Ärger"
     path.write_text(utf8, encoding="utf-8")
     line = set_cell(package_copy, "sources", index, "date_start", "2024-13-40")  # the helper writes UTF-8 ...
     path.write_bytes(path.read_text(encoding="utf-8").encode("cp1252"))  # ... back to the declared encoding
@@ -440,7 +441,7 @@ def test_the_dialect_is_honoured(package_copy):
     (package_copy / "data" / "sources.csv").write_text(buffer.getvalue(), encoding="utf-8")
     _set_resource(package_copy, "sources", dialect={"delimiter": ";"})
     sources = read_package(package_copy, resources=["sources"]).tables["sources"]
-    assert [r["source_id"] for r in sources.rows()] == [r["source_id"] for r in rows]
+    assert [r["source_id"] for r in sources.typed_rows()] == [r["source_id"] for r in rows]
 
 
 def test_an_unterminated_quote_raises_with_its_line(package_copy):

@@ -230,7 +230,7 @@ def _header_findings(package: Package, resource: str) -> list[Finding]:
         return []
     header = table.header
     where = dict(resource=resource, path=spec.path, line=1)
-    suspect = table.read.suspect_delimiter
+    suspect = table.suspect_delimiter
     if suspect is not None:
         from nkru.reader import csv_dialect, delimiter_name
 
@@ -282,7 +282,7 @@ class _Rows:
 def _table_findings(package: Package, allow_remote: bool) -> tuple[list[Finding], int]:
     import polars as pl
 
-    from nkru.loader import LoadError, schema_field_specs, type_frame
+    from nkru.types import LoadError, schema_field_specs, type_frame
 
     findings: list[Finding] = []
     checks = 0
