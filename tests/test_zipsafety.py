@@ -14,9 +14,9 @@ from pathlib import Path
 import pytest
 
 from tests.helpers import run_cli
-from nkru import snapshot
+from nkru import archive, snapshot
 from nkru.api import Options, validate_package
-from nkru.package import Package, PackageError
+from nkru.package import Package, PackageError, UnsafePath
 
 
 def _descriptor_zip(path: Path, extra: list[tuple[zipfile.ZipInfo, bytes]] = ()) -> Path:
@@ -148,7 +148,7 @@ def test_unsafe_members_are_refused(tmp_path, name, attrs, data, message):
 
 
 def test_too_many_members_and_duplicates_are_refused(tmp_path, monkeypatch):
-    monkeypatch.setattr(snapshot, "MAX_MEMBERS", 5)
+    monkeypatch.setattr(archive, "MAX_MEMBERS", 5)
     path = _descriptor_zip(tmp_path / "many.zip", [(_info(f"nkru-9.9.9/f{i}"), b"") for i in range(5)])
     with pytest.raises(snapshot.ZipRefused, match="6 members, over the limit of 5"):
         snapshot.from_zip(path)
@@ -160,7 +160,7 @@ def test_too_many_members_and_duplicates_are_refused(tmp_path, monkeypatch):
 
 
 def test_the_total_size_limit(tmp_path, monkeypatch):
-    monkeypatch.setattr(snapshot, "MAX_TOTAL_BYTES", 1000)
+    monkeypatch.setattr(archive, "MAX_TOTAL_BYTES", 1000)
     path = _descriptor_zip(tmp_path / "big.zip", [(_info(f"nkru-9.9.9/f{i}"), b"x" * 400) for i in range(3)])
     with pytest.raises(snapshot.ZipRefused, match="more than 1,000 bytes"):
         snapshot.from_zip(path)
@@ -170,4 +170,7 @@ def test_a_safe_zip_still_reads(tmp_path):
     path = _descriptor_zip(tmp_path / "ok.zip", [(_info("nkru-9.9.9/data/a.csv", compress_type=zipfile.ZIP_DEFLATED), b"a\n1\n" * 100)])
     with snapshot.from_zip(path) as snap:
         assert snap.read_bytes("data/a.csv") == b"a\n1\n" * 100
-        assert snap.read_bytes("../x") is None
+        with pytest.raises(UnsafePath):
+            snap.read_bytes("../x")
+        with pytest.raises(FileNotFoundError):
+            snap.read_bytes("data/b.csv")
