@@ -15,7 +15,7 @@ import zipfile
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path, PurePosixPath
-from typing import Any, Sequence
+from typing import Any
 
 from nkru import safejson
 from nkru.archive import SnapshotError, Store, unpack_zip
@@ -260,7 +260,7 @@ class Package:
 
     @classmethod
     def _open_zip(cls, path: Path, *, allow_remote: bool = False) -> "Package":
-        """A release zip, checked (nkru.snapshot.check_zip) and unpacked into a private temp folder that lives as
+        """A release zip, checked (nkru.archive.check_zip) and unpacked into a private temp folder that lives as
         long as the Package; `origin` names the zip. A refused or damaged zip is a PackageError naming why."""
         import tempfile
         import weakref

@@ -14,21 +14,7 @@ import zipfile
 from pathlib import Path
 
 from nkru import gitrepo
-from nkru.archive import (  # noqa: F401 - the zip limits and checks, where callers have always found them
-    ALLOWED_METHODS,
-    MAX_MEMBER_BYTES,
-    MAX_MEMBERS,
-    MAX_RATIO,
-    MAX_TOTAL_BYTES,
-    RATIO_FLOOR,
-    SnapshotError,
-    ZipRefused,
-    check_zip,
-    git_store,
-    read_member,
-    unpack_zip,
-    zip_store,
-)
+from nkru.archive import SnapshotError, ZipRefused, check_zip, git_store, read_member, zip_store  # noqa: F401 - re-exported
 from nkru.fsutil import read_regular
 from nkru.package import DESCRIPTOR, Package, PackageError
 
