@@ -279,8 +279,10 @@ class Package:
     # -- paths -----------------------------------------------------------------
 
     def resolve(self, path: str) -> Path:
-        """A safe path inside the package, or UnsafePath."""
+        """A safe path inside the package folder, or UnsafePath (always for a package read from a store)."""
         pure = check_relative_path(path)
+        if self.store is not None:
+            raise UnsafePath(f"the package is read from {self.store.label}, not from a folder")
         full = (self.root / pure).resolve()
         if full != self.root and self.root not in full.parents:
             raise UnsafePath("path leaves the package (through a link)")
