@@ -343,6 +343,8 @@ class Package:
             if not isinstance(loaded, dict):
                 raise ValueError(f"holds a JSON {type(loaded).__name__}, not an object (a Table Schema)")
             return loaded
+        except SnapshotError:
+            raise  # a damaged zip member: the version cannot be read, not a resource without a schema
         except (UnsafePath, OSError, UnicodeDecodeError, ValueError) as exc:
             spec.problem = spec.problem or f"schema {schema!r}: {exc}"
             return None
