@@ -37,7 +37,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from nkru.findings import CODES, Finding, LayerResult, define, sort_findings
-from nkru.fsutil import atomic_directory
+from nkru.transaction import atomic_directory
 from nkru.metadata import RETRACTIONS
 from nkru.package import DESCRIPTOR, Package, Table
 from nkru.suites import PACKAGE_SUITE, suite_path
