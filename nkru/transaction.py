@@ -31,7 +31,8 @@ exchange would only shorten the moment in which the folder is missing, at the co
 per-platform fallback that needed this recovery anyway.
 
 Test hook: `NKRU_TEST_KILL_AT=STEP[:N][:STOP]` kills the process (SIGKILL; SIGSTOP with `:STOP`) at the N-th
-pass (default 1) of STEP, one of `STEPS`, or of any step with `*` (`*:12` is the twelfth step, whatever it is).
+pass (default 1) of STEP, one of `STEPS`, or of any step with `*`, in the first transaction that gets that far
+(`*:12` is the twelfth step of a transaction, whatever it is: a sentence-cache file, five steps, never gets there).
 Disk faults are a different hook: `NKRU_TEST_FAULT` (`nkru.fsutil.fault`).
 """
 
@@ -364,6 +365,7 @@ class Transaction:
         except BaseException:
             _remove_created(self._created)
             raise
+        _passed.clear()  # the test hook counts the steps of one transaction
         step("begun")
 
     def _open_journal(self) -> bool:

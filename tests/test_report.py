@@ -534,12 +534,16 @@ def test_failed_write_keeps_the_earlier_report(fixture_package, tmp_path, monkey
     write_report(out, fixture_package, validate=False)
     before = (out / "index.html").read_text(encoding="utf-8")
 
-    import nkru.fsutil as fsutil
+    import nkru.transaction as transaction
+
+    real = transaction.os.replace
 
     def broken(source, target):
-        raise OSError(28, "disk full")  # the new report moving into place
+        if str(source).endswith(transaction.SUFFIX):
+            raise OSError(28, "disk full")  # the new report moving into place
+        return real(source, target)
 
-    monkeypatch.setattr(fsutil, "_exchange", broken)
+    monkeypatch.setattr(transaction.os, "replace", broken)
     with pytest.raises(ReportError, match="cannot be written: disk full"):
         write_report(out, fixture_package, validate=False)
     assert (out / "index.html").read_text(encoding="utf-8") == before
