@@ -349,7 +349,6 @@ class Transaction:
     def begin(self) -> None:
         """Recover what a killed writer left in the root (waiting up to `$NKRU_LOCK_WAIT` seconds for a live one),
         then put this transaction's journal in place."""
-        fault(self.folder)
         self._created = _make_parents(self.root)
         deadline = time.monotonic() + _lock_wait()
         try:
