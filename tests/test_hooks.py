@@ -77,6 +77,7 @@ def test_hook_definitions_are_well_formed():
         assert pattern.search("data/sources/S001.txt") and not pattern.search("nkru/api.py")
 
 
+@pytest.mark.slow
 def test_the_system_hook_passes_a_valid_package_and_fails_a_broken_one(hook_repo, data_repo, tmp_path):
     home = tmp_path / "pre-commit-home"
     passed = _try_repo(hook_repo, data_repo, "nkru-validate-system", home, "data/claims.csv")
@@ -94,6 +95,7 @@ def test_the_system_hook_passes_a_valid_package_and_fails_a_broken_one(hook_repo
     assert skipped.returncode == 0 and "no files to check" in skipped.stdout.lower()
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(os.environ.get("NKRU_TEST_PRECOMMIT_PYTHON") != "1",
                     reason="builds pre-commit's own environment from PyPI (a minute or two): set NKRU_TEST_PRECOMMIT_PYTHON=1")
 def test_the_python_hook_installs_nkru_in_its_own_environment(hook_repo, data_repo, tmp_path):

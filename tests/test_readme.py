@@ -96,6 +96,7 @@ def _r_unavailable() -> str | None:
     return None
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("code", [b for b in blocks("r") if "read_resource" in b])
 def test_r_example_reads_types_from_the_schemas_and_agrees_with_pandas(code, tmp_path):
     reason = _r_unavailable()

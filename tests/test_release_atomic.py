@@ -10,6 +10,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from tests.conftest import copy_package
 from tests.helpers import git, init_repo, run_cli
 from nkru import release
@@ -21,6 +23,8 @@ RELEASE = (
     "plan = release.plan_release(sys.argv[1], '2.0.0', date='2026-12-01', validate=False); "
     "assert plan.ok, plan.refusals; release.write_release(plan)"
 )
+pytestmark = pytest.mark.slow  # a release killed (kill -9) at every step, each in a process of its own
+
 # 2.0.0 is above any version the real package has, so that every metadata file changes (seven files written).
 WATCHED = ["CHANGELOG.md", "CITATION.cff", ".zenodo.json", "datapackage.json", "docs/codebook.md", "releases/2.0.0.json",
            "dist/nkru-2.0.0.zip", "dist/SHA256SUMS", "dist/nkru-0.9.0.zip"]
@@ -117,9 +121,6 @@ def test_the_cli_says_it_recovered(tmp_path):
     result = run_cli("release", "2.0.0", str(root), "--date", "2026-12-01")
     assert "Recovered: completed an interrupted write" in result.stdout
     assert leftovers(root) == []
-
-
-import pytest  # noqa: E402
 
 
 @pytest.mark.parametrize("state", [b"[" * 100_000 + b"]" * 100_000, b'{"committed": true, "targets": ' + b"[" * 5000 + b"]" * 5000 + b"}",

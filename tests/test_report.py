@@ -725,6 +725,7 @@ def _browse(index: Path, tmp_path: Path, *extra: str) -> tuple[BeautifulSoup, li
     return BeautifulSoup(done.stdout, "html.parser"), page_requests(net_log)
 
 
+@pytest.mark.slow
 @needs_chromium
 def test_browser_sees_a_leak(tmp_path):
     """The network check works: a page that loads a CDN script is caught."""
@@ -735,6 +736,7 @@ def test_browser_sees_a_leak(tmp_path):
     assert {"https://cdn.example.org/vega.js", "http://img.example.net/a.png"} <= set(requests)
 
 
+@pytest.mark.slow
 @needs_chromium
 @pytest.mark.parametrize("which, width", [("fixture", 1400), ("real", 1280), ("real", 800), ("real", 390)])
 def test_report_in_chromium(which, width, request, tmp_path):

@@ -18,6 +18,8 @@ from nkru.fsutil import PackageBusy, package_lock
 from nkru.transaction import KILL_ENV, STATE_DIR, recover
 from tests.test_release_atomic import fresh, leftovers
 
+pytestmark = pytest.mark.slow  # real nkru processes, stopped and resumed
+
 
 def nkru(*args: str, **env: str) -> subprocess.Popen:
     environment = {k: v for k, v in os.environ.items() if k != KILL_ENV}
