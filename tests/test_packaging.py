@@ -54,6 +54,7 @@ def _shadow(tmp_path: Path) -> Path:
     return shadow
 
 
+@pytest.mark.slow
 def test_cli_works_with_a_foreign_validate_package_first_on_sys_path(tmp_path):
     shadow = _shadow(tmp_path)
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(shadow), str(REPO)])}

@@ -111,6 +111,7 @@ def test_report_files(fixture_report):
     assert [p for p in result.out.parent.iterdir() if p.name.startswith(".")] == []  # no staging left
 
 
+@pytest.mark.slow
 def test_no_reference_leaves_the_page_static(built):
     _, result = built
     html = result.index.read_text(encoding="utf-8")
@@ -284,6 +285,7 @@ def _bar_extent(mark) -> tuple[float, float]:
     return x, x + width
 
 
+@pytest.mark.slow
 def test_a_lone_early_event_gets_its_own_lane(package_copy, tmp_path):
     """Events years before the rest must not squeeze them into a sliver: they get a lane left of an axis break."""
     from nkru.report import charts, model
@@ -459,6 +461,7 @@ def test_internal_links_resolve(built):
     assert sorted(set(links) - ids) == []
 
 
+@pytest.mark.slow
 def test_same_data_same_pictures(fixture_package):
     first, _ = render(fixture_package, validate=False)
     second, _ = render(fixture_package, validate=False)
@@ -604,6 +607,7 @@ def test_report_vocabulary_words_are_in_the_schema_enums():
     assert vocabulary_notes(package) == []
 
 
+@pytest.mark.slow
 def test_a_renamed_vocabulary_value_becomes_a_note(package_copy, tmp_path):
     from nkru.report.model import QUALIFIER, ROLE
 
@@ -796,6 +800,7 @@ def test_the_real_e027_meeting_is_not_a_long_bar(real_report):
             assert mark["data-date-kind"] == "uncertain" and float(mark["opacity"]) < 0.5
 
 
+@pytest.mark.slow
 def test_an_empty_date_is_an_open_bound_drawn_open(package_copy, tmp_path):
     """The schemas may leave date_start or date_end empty (the text gives no bound on that side): the report,
     its timeline, diff and cite take it; the open side ends in an arrowhead and is said in words."""
