@@ -208,7 +208,7 @@ def main(argv: list[str] | None = None) -> int:
           f"the rest {min(rests):.2f} s min / {statistics.median(rests):.2f} s median "
           f"(target ≤ 1.5 s): {'met' if statistics.median(rests) <= 1.5 else 'MISSED'}")
     if args.json:
-        from nkru.fsutil import atomic_write_text
+        from nkru.transaction import atomic_write_text
 
         atomic_write_text(args.json, json.dumps([asdict(m) for m in results], indent=2) + "\n")
     return 0

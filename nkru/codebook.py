@@ -381,7 +381,8 @@ def write(package: Package | str | Path, target: str | Path | None = None) -> tu
     """Write the codebook Markdown (atomically) to `target` (default: PACKAGE/docs/codebook.md).
 
     Raises CodebookError when the target cannot be written."""
-    from nkru.fsutil import atomic_write_text, confine, lock_for, write_error
+    from nkru.fsutil import confine, lock_for, write_error
+    from nkru.transaction import atomic_write_text
 
     if not isinstance(package, Package):
         package = Package.open(package)
@@ -393,7 +394,7 @@ def write(package: Package | str | Path, target: str | Path | None = None) -> tu
     try:
         with lock_for(package.root, target):
             confine(target, package.root, named=named)  # docs/ (or a parent of --out) planted as a link
-            atomic_write_text(target, to_markdown(book))
+            atomic_write_text(target, to_markdown(book), named=named)
     except OSError as exc:
         raise CodebookError(write_error(exc, target)) from None
     return target, book

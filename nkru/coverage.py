@@ -206,7 +206,7 @@ def _cached(folded: FoldedText, path: Path | None) -> list[Sentence] | None:
 def _store(path: Path | None, sentences: list[Sentence]) -> None:
     import json
 
-    from nkru.fsutil import atomic_write_text
+    from nkru.transaction import atomic_write_text
 
     if path is None:
         return

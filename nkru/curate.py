@@ -4,7 +4,8 @@ The text is archived byte for byte as `data/sources/S###.txt` (the next free ID)
 computed, and one row is appended to `sources.csv`. The row is filled by column name from the
 table's own header (read through the package reader), so columns this module does not know stay
 empty and a schema change elsewhere needs no change here. Every other byte of `sources.csv` is kept
-as it was: the row is appended to the original bytes, and the file is replaced in one atomic rename.
+as it was: the row is appended to the original bytes. The text and the table are written as one transaction
+(nkru.transaction): killed at any point, the package has both or neither.
 """
 
 from __future__ import annotations
@@ -21,8 +22,9 @@ from pathlib import Path
 
 from nkru.coverage import Sentence, split_sentences
 from nkru.dates import parse_date, span_precision
-from nkru.fsutil import atomic_write_bytes, confine, package_lock, write_error
+from nkru.fsutil import confine, package_lock, write_error
 from nkru.package import SOURCES, Package, UnsafePath, csv_dialect
+from nkru.transaction import Transaction
 
 #: The values a curator must give (or be asked for); the rest of the row is derived or optional.
 REQUIRED = ("title", "publisher", "date", "date_basis", "language")
@@ -222,12 +224,9 @@ def _add_source(path: Path, text_file: str | Path, info: NewSource) -> AddedSour
 
     confine(target, package.root)
     confine(csv_path, package.root)
-    atomic_write_bytes(target, data)
-    try:
-        atomic_write_bytes(csv_path, appended)
-    except BaseException:
-        target.unlink(missing_ok=True)  # never leave a text without its row
-        raise
+    with Transaction(package.root) as transaction:  # the text and its row: both or neither, even when killed
+        transaction.add(target, data)
+        transaction.add(csv_path, appended)
     sentences = split_sentences(text, info.language)
     return AddedSource(source_id, text_path, digest, row, sentences)
 

@@ -46,10 +46,11 @@ from pathlib import Path
 from typing import Any, Callable
 
 from nkru import extras
-from nkru.fsutil import atomic_directory, atomic_path, confine, lock_for, scratch_path, write_error
+from nkru.fsutil import confine, lock_for, write_error
 from nkru.loader import FieldSpec, LoadError, Table, TypedPackage, read_package
 from nkru.package import Package
 from nkru.text import safe_url
+from nkru.transaction import Transaction, atomic_directory, atomic_path
 
 __all__ = ["export", "FORMATS", "ExportError", "ExportRefused", "ExportUsageError", "ExportResult", "default_out", "STEM"]
 
@@ -242,10 +243,11 @@ def datasette_metadata(package: TypedPackage, database: str) -> dict[str, Any]:
 def _write_sqlite(package: TypedPackage, target: Path) -> list[Path]:
     import sqlite_utils
 
-    from nkru.transaction import Transaction
-
-    with scratch_path(target) as temp:
-        db = sqlite_utils.Database(str(temp))
+    # The database and its metadata change together or not at all, even when killed between the two renames
+    # (one transaction; its journal is `.nkru-release/` in the output folder).
+    meta = target.with_suffix(".metadata.json")
+    with Transaction(target.parent) as transaction:
+        db = sqlite_utils.Database(str(transaction.path(target)))
         try:
             db.execute("PRAGMA foreign_keys = OFF")  # inserted in file order, checked as a whole below
             for name in package.dependency_order():
@@ -291,14 +293,8 @@ def _write_sqlite(package: TypedPackage, target: Path) -> list[Path]:
                                   f"({len(broken)} rows break foreign keys)")
         finally:
             db.close()
-        # The database and its metadata change together or not at all, even when killed between the two
-        # renames (the transaction's journal is `.nkru-release/` in the output folder; the next export
-        # completes or undoes an interrupted one before it writes).
-        meta = target.with_suffix(".metadata.json")
         metadata = json.dumps(datasette_metadata(package, target.stem), ensure_ascii=False, indent=2) + "\n"
-        with Transaction(target.parent) as transaction:
-            transaction.add_file(target, temp)
-            transaction.add(meta, metadata.encode("utf-8"))
+        transaction.add(meta, metadata.encode("utf-8"))
     return [target, meta]
 
 
@@ -335,7 +331,6 @@ def _write_duckdb(package: TypedPackage, target: Path) -> list[Path]:
     import duckdb
 
     with atomic_path(target) as temp:
-        temp.unlink()  # DuckDB refuses to open an empty file
         wal = temp.with_name(temp.name + ".wal")
         con = duckdb.connect(str(temp))
         try:
@@ -634,13 +629,11 @@ def export(path: str | Path = ".", to: str = "sqlite", out: str | Path | None = 
         report = validate_package(path, only=["structure"])
         if not report.valid:
             raise ExportRefused(report)
-    from nkru.transaction import recover
-
     try:
         with lock_for(root, target):
             confine(target, Path.cwd(), named=out)  # again: the folder may have changed while the data was read
-            recover(target.parent)  # an export killed between its renames: completed or undone first
-            files = fmt.write(package, target)
+            # `--out LINK` names the link itself: it is followed (the writers refuse any other link)
+            files = fmt.write(package, Path(os.path.realpath(target)) if os.path.islink(target) else target)
     except (ExportError, LoadError):
         raise
     except OSError as exc:

@@ -330,11 +330,12 @@ def _fill_resource(package: Package, name: str, texts: dict[str, FoldedText], re
         new_full = dict(zip(header_cells, new))
         if any(old_full.get(c, "") != new_full.get(c, "") for c in header_cells if position[c] not in offsets_at):
             raise OffsetsError(f"{path}: rewriting would change other cells; nothing written")
-    from nkru.fsutil import atomic_write_bytes, confine
+    from nkru.fsutil import confine
+    from nkru.transaction import atomic_write_bytes
 
     confine(full, package.root)  # a data file that is a link (or behind one) is not written through
     encoded = new_text.encode(spec.descriptor.get("encoding") or "utf-8" if isinstance(spec.descriptor, dict) else "utf-8")
-    atomic_write_bytes(full, (b"\xef\xbb\xbf" if bom else b"") + encoded)
+    atomic_write_bytes(full, (b"\xef\xbb\xbf" if bom else b"") + encoded, root=package.root)
     result.written.append(path)
 
 

@@ -126,6 +126,7 @@ def test_columns_are_filled_by_name_and_unknown_ones_stay_empty(package_copy, ar
     assert new["date_precision"] == "day"
 
 
+@pytest.mark.slow
 def test_values_are_asked_for_on_a_terminal(package_copy, article):
     master, slave = os.openpty()
     try:

@@ -233,6 +233,7 @@ def test_the_committed_coding_reads_and_the_json_is_the_library_result():
     assert expected["aligned"] > 0 and expected["units_b"] > 0
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not (COMMITTED / "units.csv").exists(), reason="no committed second coding")
 def test_docs_reliability_carries_the_recomputed_figures():
     docs = (REPO / "docs" / "reliability.md").read_text(encoding="utf-8")

@@ -54,6 +54,7 @@ def test_report_in_the_old_argument_order_is_a_clear_usage_error(tmp_path, packa
     assert not out.exists()
 
 
+@pytest.mark.slow
 def test_coverage_lines_are_not_wrapped_when_piped(tmp_path):
     deep = tmp_path / ("a-rather-long-folder-name-for-a-package-" * 3) / "package"
     package = copy_package(deep)

@@ -78,6 +78,7 @@ def counts(sentences, quotes, exclusions):
     return result
 
 
+@pytest.mark.slow
 @given(layouts())
 @settings(max_examples=300)
 def test_every_sentence_is_counted_once_and_percent_is_a_percentage(layout):
@@ -89,6 +90,7 @@ def test_every_sentence_is_counted_once_and_percent_is_a_percentage(layout):
         assert result["percent"] == 100
 
 
+@pytest.mark.slow
 @given(layouts())
 @settings(max_examples=300)
 def test_adding_a_quote_never_decreases_coverage(layout):
@@ -102,6 +104,7 @@ def test_adding_a_quote_never_decreases_coverage(layout):
     assert with_exclusion["percent"] >= before["percent"]
 
 
+@pytest.mark.slow
 @given(layouts())
 @settings(max_examples=300)
 def test_classify_agrees_with_pairwise_overlap(layout):
@@ -452,6 +455,7 @@ def test_render_json_is_the_report_dict():
 _BOUNDS = st.lists(st.tuples(st.integers(0, 60), st.integers(0, 60)), max_size=12)
 
 
+@pytest.mark.slow
 @settings(max_examples=200, deadline=None)
 @given(st.lists(st.tuples(st.integers(0, 60), _BOUNDS, _BOUNDS, _BOUNDS), min_size=1, max_size=6))
 def test_classifying_all_texts_at_once_is_classifying_each(sources):

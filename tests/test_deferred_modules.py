@@ -17,6 +17,8 @@ import pytest
 
 from tests.helpers import REPO
 
+pytestmark = pytest.mark.slow  # imports great-expectations afresh in many subprocesses
+
 
 def _run(code: str) -> list[str]:
     done = subprocess.run([sys.executable, "-c", textwrap.dedent(code)], capture_output=True, text=True, timeout=300,

@@ -404,6 +404,7 @@ def _released_repo(tmp_path: Path) -> Path:
     return repo
 
 
+@pytest.mark.slow
 def test_a_release_version_is_resolved_through_releases_without_a_tag(tmp_path, monkeypatch):
     repo = _released_repo(tmp_path)
     monkeypatch.chdir(repo)

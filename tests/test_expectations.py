@@ -91,6 +91,7 @@ def broken(tmp_path_factory):
     return result, expected
 
 
+@pytest.mark.slow
 def test_real_package_passes(real_run):
     report, exit_code, _ = real_run
     [layer] = report["layers"]

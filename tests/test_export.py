@@ -362,6 +362,7 @@ def test_default_out_is_under_exports_with_a_fixed_name(package, tmp_path, monke
     assert "nkru" in json.loads((tmp_path / "exports" / "nkru.metadata.json").read_text())["databases"]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("field, value", [("name", "../../escaped"), ("version", "0.1.0/../../../escaped")])
 def test_a_descriptor_name_or_version_never_steers_the_export(package_copy, tmp_path, monkeypatch, field, value):
     descriptor = json.loads((package_copy / "datapackage.json").read_text())

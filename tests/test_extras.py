@@ -75,6 +75,7 @@ sys.meta_path.insert(0, Blocker())
 """
 
 
+@pytest.mark.slow
 def test_the_base_install_validates_loads_and_cites_without_any_extra(tmp_path):
     """The modules only the extras bring cannot be imported; validate (every layer), load() and cite still work."""
     blocked = sorted({m for extra in extras.EXTRAS for m in extras.EXTRAS[extra]} - {"jinja2", "altair"})

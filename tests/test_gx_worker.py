@@ -31,6 +31,8 @@ from tests.conftest import copy_package
 from tests.helpers import REPO, read_table, write_table
 from tests.hostile.harness import mutate
 
+pytestmark = pytest.mark.slow  # starts and kills worker processes
+
 HOSTILE = Path(__file__).parent / "hostile" / "cases"
 #: Hostile cases compared by default: schemas whose suites are odd (mixed or nested vocabularies,
 #: a field type that is a list, a repeated resource name). NKRU_HOSTILE_ALL=1 compares every case.

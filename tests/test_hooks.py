@@ -77,6 +77,7 @@ def test_hook_definitions_are_well_formed():
         assert pattern.search("data/sources/S001.txt") and not pattern.search("nkru/api.py")
 
 
+@pytest.mark.slow
 def test_the_system_hook_passes_a_valid_package_and_fails_a_broken_one(hook_repo, data_repo, tmp_path):
     home = tmp_path / "pre-commit-home"
     passed = _try_repo(hook_repo, data_repo, "nkru-validate-system", home, "data/claims.csv")
@@ -94,6 +95,7 @@ def test_the_system_hook_passes_a_valid_package_and_fails_a_broken_one(hook_repo
     assert skipped.returncode == 0 and "no files to check" in skipped.stdout.lower()
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(os.environ.get("NKRU_TEST_PRECOMMIT_PYTHON") != "1",
                     reason="builds pre-commit's own environment from PyPI (a minute or two): set NKRU_TEST_PRECOMMIT_PYTHON=1")
 def test_the_python_hook_installs_nkru_in_its_own_environment(hook_repo, data_repo, tmp_path):
@@ -194,6 +196,7 @@ def test_the_prepare_step_warns_without_a_lock_for_this_python(nested_repo, tmp_
     assert _outputs(done)["lock"] == "" and _outputs(done)["lock-hash"] == "unlocked"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("path", ["data/pkg", "data/pkg/datapackage.json"])
 def test_the_validate_step_annotates_files_from_the_repository_root(nested_repo, path):
     line = set_cell(nested_repo / "data" / "pkg", "actors", 0, "actor_type", "alien")
@@ -214,6 +217,7 @@ def test_annotations_name_the_repository_root_even_when_it_is_checked_out_below_
     assert f"::error file=data/pkg/data/actors.csv,line={line}" in done.stdout
 
 
+@pytest.mark.slow
 def test_the_validate_step_passes_a_valid_package_and_its_inputs_reach_nkru(nested_repo, tmp_path):
     inputs = {"path": "data/pkg", "layers": "structure,rules,coverage", "format": "json", "skip": "rules", "threshold": "50"}
     done = _run_step("validate", inputs, nested_repo)
@@ -286,6 +290,7 @@ def canonical(name: str) -> str:
     return canonicalize_name(name)
 
 
+@pytest.mark.slow
 def test_annotations_of_a_package_in_a_submodule_name_the_outer_repository(nested_repo):
     # A package in a submodule (a folder with its own .git entry) inside the checked-out repository:
     # GitHub wants the path from the outer repository's root, the workspace.

@@ -55,6 +55,7 @@ def test_validate_help_imports_nothing_heavy():
     assert not _imported(code) & set(HEAVY)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("layer", sorted(LAYERS))
 def test_layer_module_does_not_import_great_expectations(layer):
     assert "great_expectations" not in _imported(f"import {LAYERS[layer]}")

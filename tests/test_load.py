@@ -256,6 +256,7 @@ def test_unknown_engine_is_a_value_error(package_copy):
         load(package_copy, engine="spark")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("order", ["submodule first", "package attribute first"])
 def test_from_validate_import_load_is_callable_whatever_was_imported_first(package_copy, order):
     first = "import nkru.export\n" if order == "submodule first" else ""

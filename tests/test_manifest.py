@@ -28,6 +28,7 @@ def test_compress_then_expand_gives_the_same_ids(ids):
     assert len(ranges) + len(literals) <= len(set(ids))
 
 
+@pytest.mark.slow
 def test_a_million_row_release_stays_small():
     ids = [f"C{i:07d}" for i in range(1, 1_000_001)]
     random.Random(1).shuffle(ids)

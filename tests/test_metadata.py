@@ -605,6 +605,7 @@ def test_a_malformed_licences_entry_does_not_crash_the_layer(package_copy, licen
 # -- between releases: a development version ----------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_after_a_release_changed_release_files_need_a_development_version(unreleased_copy):
     """Main must not claim to be a release whose files it no longer has: 1.0.0 with an edited README fails
     (naming the files and the version to use); `nkru release 1.1.0-dev` satisfies the check, without git."""

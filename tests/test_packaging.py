@@ -54,6 +54,7 @@ def _shadow(tmp_path: Path) -> Path:
     return shadow
 
 
+@pytest.mark.slow
 def test_cli_works_with_a_foreign_validate_package_first_on_sys_path(tmp_path):
     shadow = _shadow(tmp_path)
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(shadow), str(REPO)])}
@@ -84,6 +85,7 @@ def test_import_validate_outside_the_repository_does_not_find_this_project(tmp_p
     assert str(REPO / "validate") not in done.stdout
 
 
+@pytest.mark.slow
 def test_built_wheel_installed_in_a_fresh_venv_validates_a_copy(tmp_path):
     """`pip wheel .`, install it in a fresh venv (dependencies taken from this environment), then
     `nkru --help` and `nkru validate` on a copy of the package, from outside the repository."""

@@ -19,6 +19,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
+import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
@@ -28,6 +29,8 @@ from nkru.loader import load
 from nkru.report import write_report
 from tests.conftest import copy_package
 from tests.helpers import CURATED, read_table, write_table
+
+pytestmark = pytest.mark.slow  # validates, loads, exports and renders many mutated packages
 
 EXAMPLES = int(os.environ.get("NKRU_PROPERTY_EXAMPLES", "5"))
 

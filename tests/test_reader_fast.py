@@ -89,6 +89,7 @@ def csv_files(draw) -> bytes:
     return (draw(st.sampled_from(["", "\ufeff"])) + data).encode("utf-8")
 
 
+@pytest.mark.slow
 @settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck))
 @given(csv_files())
 def test_written_csv_with_one_edit_is_read_alike_or_handed_over(data: bytes) -> None:

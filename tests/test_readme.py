@@ -57,6 +57,7 @@ def test_readme_install_sizes_are_measured_for_each_extra():
     assert "du -sm" in script and "-m venv" in script and "requirements/py" in script
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("code", [b for b in blocks("python") if "from nkru import load" in b])
 def test_python_example_runs_and_finds_arms_claims(code):
     script = code + "\nprint(len(result), int(result.denial_id.notna().sum()))\n"
@@ -96,6 +97,7 @@ def _r_unavailable() -> str | None:
     return None
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("code", [b for b in blocks("r") if "read_resource" in b])
 def test_r_example_reads_types_from_the_schemas_and_agrees_with_pandas(code, tmp_path):
     reason = _r_unavailable()
@@ -131,6 +133,7 @@ for (i in seq_len(nrow(result))) cat("pair", result$claim_id[i], ifelse(is.na(re
     assert any(denial != "-" for _, denial in r_pairs)
 
 
+@pytest.mark.slow
 def test_get_the_data_comes_first_and_its_commands_work_as_written(tmp_path):
     """The README's first section says where a release is, how to rebuild it and how to check it; its
     commands run as written on a release made in a temporary repository (a copy of the real package)."""

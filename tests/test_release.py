@@ -73,6 +73,7 @@ def released(repo: Path) -> Path:
 # -- the first release, end to end ---------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_first_release_is_reproducible_valid_open_and_citable(repo, tmp_path):
     version, date = "1.0.0", "2026-11-30"
     if metadata_version(repo) != version:
@@ -218,6 +219,7 @@ def test_source_date_epoch_sets_the_timestamps_and_the_manifest_keeps_it(repo, m
     assert result.ok, result.problems
 
 
+@pytest.mark.slow
 def test_verify_names_every_file_that_differs(released):
     result = release.verify_release(released, "1.0.0")
     assert result.ok and result.checked > 20
@@ -262,6 +264,7 @@ def test_verify_writes_the_zip_sums_and_notes_for_the_workflow(released, tmp_pat
     assert sorted(p.name for p in dist.iterdir()) == ["SHA256SUMS", "nkru-0.9.0.zip", "nkru-1.0.0.zip"]
 
 
+@pytest.mark.slow
 def test_patch_release_writes_changelog_bumps_metadata_and_rebuilds_identically(released):
     repo = released
     old, old_date = "1.0.0", "2026-11-30"
@@ -640,6 +643,7 @@ def test_impossible_release_date_is_refused_before_anything_is_planned(repo):
 # -- using an open release zip directly ------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_the_open_zip_validates_without_texts_and_with_them(released, tmp_path):
     zip_path = released / "dist" / "nkru-1.0.0.zip"
     without = run_cli("validate", str(zip_path), "--format", "json")

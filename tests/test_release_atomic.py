@@ -10,17 +10,21 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from tests.conftest import copy_package
 from tests.helpers import git, init_repo, run_cli
 from nkru import release
 from nkru.api import validate_package
-from nkru.transaction import STATE_DIR, SUFFIX
+from nkru.transaction import KILL_ENV, OLD, STATE_DIR, SUFFIX
 
 RELEASE = (
     "import sys; from nkru import release; "
     "plan = release.plan_release(sys.argv[1], '2.0.0', date='2026-12-01', validate=False); "
     "assert plan.ok, plan.refusals; release.write_release(plan)"
 )
+pytestmark = pytest.mark.slow  # a release killed (kill -9) at every step, each in a process of its own
+
 # 2.0.0 is above any version the real package has, so that every metadata file changes (seven files written).
 WATCHED = ["CHANGELOG.md", "CITATION.cff", ".zenodo.json", "datapackage.json", "docs/codebook.md", "releases/2.0.0.json",
            "dist/nkru-2.0.0.zip", "dist/SHA256SUMS", "dist/nkru-0.9.0.zip"]
@@ -32,7 +36,8 @@ def state(root: Path) -> dict[str, bytes | None]:
 
 def leftovers(root: Path) -> list[str]:
     return sorted(p.relative_to(root).as_posix() for p in root.rglob("*")
-                  if ".git" not in p.relative_to(root).parts and (p.name.endswith(SUFFIX) or STATE_DIR in p.parts))
+                  if ".git" not in p.relative_to(root).parts
+                  and (p.name.endswith((SUFFIX, OLD)) or any(part.startswith(STATE_DIR) for part in p.parts)))
 
 
 def fresh(tmp_path: Path, name: str) -> Path:
@@ -44,15 +49,16 @@ def fresh(tmp_path: Path, name: str) -> Path:
 
 
 def run(root: Path, crash_at: int | None) -> int:
-    env = {k: v for k, v in os.environ.items() if k not in ("NKRU_CRASH_AT", "SOURCE_DATE_EPOCH")}
+    """The release in a process of its own, killed at its `crash_at`-th step (`NKRU_TEST_KILL_AT=*:N`)."""
+    env = {k: v for k, v in os.environ.items() if k not in (KILL_ENV, "SOURCE_DATE_EPOCH")}
     if crash_at is not None:
-        env["NKRU_CRASH_AT"] = str(crash_at)
+        env[KILL_ENV] = f"*:{crash_at}"
     return subprocess.run([sys.executable, "-c", RELEASE, str(root)], env=env, capture_output=True).returncode
 
 
 def run_here(root: Path) -> int:
     """The release of RELEASE, uninterrupted, in this process (only a run that is killed needs its own)."""
-    assert "NKRU_CRASH_AT" not in os.environ and "SOURCE_DATE_EPOCH" not in os.environ
+    assert KILL_ENV not in os.environ and "SOURCE_DATE_EPOCH" not in os.environ
     plan = release.plan_release(root, "2.0.0", date="2026-12-01", validate=False)
     assert plan.ok, plan.refusals
     release.write_release(plan)
@@ -63,7 +69,7 @@ def test_a_release_killed_at_any_step_leaves_the_old_state_or_is_completed_by_th
     # Every fresh repository gets the same commit (the manifest records the commit a release was built on).
     monkeypatch.setenv("GIT_AUTHOR_DATE", "2026-11-30T12:00:00Z")
     monkeypatch.setenv("GIT_COMMITTER_DATE", "2026-11-30T12:00:00Z")
-    monkeypatch.delenv("NKRU_CRASH_AT", raising=False)
+    monkeypatch.delenv(KILL_ENV, raising=False)
     monkeypatch.delenv("SOURCE_DATE_EPOCH", raising=False)
     reference = fresh(tmp_path, "reference")
     before = state(reference)
@@ -98,7 +104,7 @@ def test_a_release_killed_at_any_step_leaves_the_old_state_or_is_completed_by_th
         assert leftovers(root) == [], (crash_at, leftovers(root))
         assert git(root, "status", "--porcelain", "--", ".") == git(reference, "status", "--porcelain", "--", ".")
     assert recovered_after_commit >= 7
-    assert steps >= 16  # state, staged files (7), commit, renames (7), cleanup
+    assert steps >= 17  # journal, staged files (7), commit, renames (7), journal removed
 
 
 def test_the_cli_says_it_recovered(tmp_path):
@@ -113,11 +119,8 @@ def test_the_cli_says_it_recovered(tmp_path):
     assert leftovers(root) == left != []
     assert {p: p.read_bytes() for p in root.rglob("*") if p.is_file() and ".git" not in p.parts} == before
     result = run_cli("release", "2.0.0", str(root), "--date", "2026-12-01")
-    assert "Recovered: completed an interrupted release" in result.stdout
+    assert "Recovered: completed an interrupted write" in result.stdout
     assert leftovers(root) == []
-
-
-import pytest  # noqa: E402
 
 
 @pytest.mark.parametrize("state", [b"[" * 100_000 + b"]" * 100_000, b'{"committed": true, "targets": ' + b"[" * 5000 + b"]" * 5000 + b"}",

@@ -111,6 +111,7 @@ def test_report_files(fixture_report):
     assert [p for p in result.out.parent.iterdir() if p.name.startswith(".")] == []  # no staging left
 
 
+@pytest.mark.slow
 def test_no_reference_leaves_the_page_static(built):
     _, result = built
     html = result.index.read_text(encoding="utf-8")
@@ -284,6 +285,7 @@ def _bar_extent(mark) -> tuple[float, float]:
     return x, x + width
 
 
+@pytest.mark.slow
 def test_a_lone_early_event_gets_its_own_lane(package_copy, tmp_path):
     """Events years before the rest must not squeeze them into a sliver: they get a lane left of an axis break."""
     from nkru.report import charts, model
@@ -459,6 +461,7 @@ def test_internal_links_resolve(built):
     assert sorted(set(links) - ids) == []
 
 
+@pytest.mark.slow
 def test_same_data_same_pictures(fixture_package):
     first, _ = render(fixture_package, validate=False)
     second, _ = render(fixture_package, validate=False)
@@ -534,12 +537,16 @@ def test_failed_write_keeps_the_earlier_report(fixture_package, tmp_path, monkey
     write_report(out, fixture_package, validate=False)
     before = (out / "index.html").read_text(encoding="utf-8")
 
-    import nkru.fsutil as fsutil
+    import nkru.transaction as transaction
+
+    real = transaction.os.replace
 
     def broken(source, target):
-        raise OSError(28, "disk full")  # the new report moving into place
+        if str(source).endswith(transaction.SUFFIX):
+            raise OSError(28, "disk full")  # the new report moving into place
+        return real(source, target)
 
-    monkeypatch.setattr(fsutil, "_exchange", broken)
+    monkeypatch.setattr(transaction.os, "replace", broken)
     with pytest.raises(ReportError, match="cannot be written: disk full"):
         write_report(out, fixture_package, validate=False)
     assert (out / "index.html").read_text(encoding="utf-8") == before
@@ -600,6 +607,7 @@ def test_report_vocabulary_words_are_in_the_schema_enums():
     assert vocabulary_notes(package) == []
 
 
+@pytest.mark.slow
 def test_a_renamed_vocabulary_value_becomes_a_note(package_copy, tmp_path):
     from nkru.report.model import QUALIFIER, ROLE
 
@@ -721,6 +729,7 @@ def _browse(index: Path, tmp_path: Path, *extra: str) -> tuple[BeautifulSoup, li
     return BeautifulSoup(done.stdout, "html.parser"), page_requests(net_log)
 
 
+@pytest.mark.slow
 @needs_chromium
 def test_browser_sees_a_leak(tmp_path):
     """The network check works: a page that loads a CDN script is caught."""
@@ -731,6 +740,7 @@ def test_browser_sees_a_leak(tmp_path):
     assert {"https://cdn.example.org/vega.js", "http://img.example.net/a.png"} <= set(requests)
 
 
+@pytest.mark.slow
 @needs_chromium
 @pytest.mark.parametrize("which, width", [("fixture", 1400), ("real", 1280), ("real", 800), ("real", 390)])
 def test_report_in_chromium(which, width, request, tmp_path):
@@ -790,6 +800,7 @@ def test_the_real_e027_meeting_is_not_a_long_bar(real_report):
             assert mark["data-date-kind"] == "uncertain" and float(mark["opacity"]) < 0.5
 
 
+@pytest.mark.slow
 def test_an_empty_date_is_an_open_bound_drawn_open(package_copy, tmp_path):
     """The schemas may leave date_start or date_end empty (the text gives no bound on that side): the report,
     its timeline, diff and cite take it; the open side ends in an arrowhead and is said in words."""

@@ -82,6 +82,7 @@ def test_a_long_line_is_split_in_windows_into_the_same_sentences(monkeypatch):
     assert windowed == whole
 
 
+@pytest.mark.slow
 def test_a_warm_run_does_not_import_the_sentence_splitter(tmp_path):
     """With every text in the cache the coverage layer never imports pysbd (nor asks it which languages
     it knows: the cache key holds the source's primary language subtag); a cold run does."""

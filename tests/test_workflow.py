@@ -18,6 +18,8 @@ from tests.conftest import copy_package
 from tests.helpers import REPO, git, init_repo
 from nkru import release
 
+pytestmark = pytest.mark.slow  # runs the release workflow's script end to end
+
 WORKFLOW = REPO / ".github" / "workflows" / "release.yml"
 SCRIPT = REPO / ".ci" / "release"
 

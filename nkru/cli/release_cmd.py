@@ -126,7 +126,7 @@ def _verify(version: str, path: Path, *, ref: Optional[str], dist: Optional[Path
     from rich.markup import escape
 
     from nkru import release
-    from nkru.fsutil import atomic_write_text
+    from nkru.transaction import atomic_write_text
     from nkru.package import PackageError
 
     try:
@@ -152,7 +152,7 @@ def _verify(version: str, path: Path, *, ref: Optional[str], dist: Optional[Path
             from nkru.fsutil import confine
 
             confine(notes, Path.cwd(), named=notes)  # a parent of --notes inside the checkout that is a link
-            atomic_write_text(notes, text)
+            atomic_write_text(notes, text, named=notes)
             out.print(f"  wrote {escape(str(notes))}", soft_wrap=True)
     except OSError as exc:
         from nkru.fsutil import write_error

@@ -1,6 +1,6 @@
 """Validation layers, in the order they run.
 
-Each layer is a module with `NAME` and `check(package, options) -> LayerResult`.
+Each layer is a module with `NAME` and `check(package, options) -> LayerResult` (the protocol `Layer`).
 Modules are imported only when their layer runs, so that `nkru --help` stays
 fast and great-expectations is loaded only for the expectations layer.
 
@@ -14,6 +14,28 @@ from __future__ import annotations
 
 import importlib
 from types import ModuleType
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
+
+if TYPE_CHECKING:
+    from nkru.findings import LayerResult
+    from nkru.options import Options
+    from nkru.package import Package
+
+
+@runtime_checkable
+class Layer(Protocol):
+    """What a layer module is: its registered name and one check of the read package."""
+
+    NAME: str
+
+    def check(self, package: Package, options: Options | None = None) -> LayerResult: ...
+
+
+@runtime_checkable
+class ReadsColumns(Protocol):
+    """Optional for a layer: the table columns it reads, {resource: {header labels}} (see above)."""
+
+    def columns_read(self, package: Package) -> dict[str, set[str]]: ...
 
 #: layer name -> module path, in run order. Register a new layer here and nowhere else.
 LAYERS: dict[str, str] = {

@@ -20,6 +20,7 @@ from nkru.coverage import quote_resources
 from nkru.findings import Finding, LayerResult, define
 from nkru.package import DESCRIPTOR, SOURCES, Package, texts_excluded
 from nkru.text import FoldedText
+from nkru.options import Options
 
 NAME = "coverage"
 
@@ -84,7 +85,7 @@ def columns_read(package: Package) -> dict[str, set[str]]:
     return read
 
 
-def check(package: Package, options: Any = None) -> LayerResult:
+def check(package: Package, options: Options | None = None) -> LayerResult:
     result = LayerResult(NAME)
     result.checks += 1
     problem = sentence_coverage.sources_problem(package)
@@ -107,8 +108,8 @@ def check(package: Package, options: Any = None) -> LayerResult:
     return result
 
 
-def _threshold(package: Package, options: Any, result: LayerResult) -> float:
-    override = getattr(options, "coverage_threshold", None)
+def _threshold(package: Package, options: Options | None, result: LayerResult) -> float:
+    override = options.coverage_threshold if options is not None else None
     try:
         return sentence_coverage.threshold_for(package, override)
     except sentence_coverage.ThresholdError as exc:
@@ -120,7 +121,7 @@ def _threshold(package: Package, options: Any, result: LayerResult) -> float:
 
 
 def _check_sentences(package: Package, texts: dict[str, FoldedText], places: sentence_coverage.QuotePlaces,
-                     options: Any, result: LayerResult) -> None:
+                     options: Options | None, result: LayerResult) -> None:
     """Every sentence of every readable source text is covered by a quote or an exclusion."""
     threshold = _threshold(package, options, result)
     sources_path = package.resources[SOURCES].path

@@ -37,10 +37,11 @@ from pathlib import Path
 from typing import Any, Callable
 
 from nkru.findings import CODES, Finding, LayerResult, define, sort_findings
-from nkru.fsutil import atomic_directory
+from nkru.transaction import atomic_directory
 from nkru.metadata import RETRACTIONS
 from nkru.package import DESCRIPTOR, Package, Table
 from nkru.suites import PACKAGE_SUITE, suite_path
+from nkru.options import Options
 
 NAME = "expectations"
 #: Data Docs site name inside the ephemeral context.
@@ -204,14 +205,14 @@ class Batch:
 
 
 def run_suites(package: Package, suites: dict[str, dict[str, Any]], *, data_docs: Path | None = None,
-               options: Any = None) -> LayerResult:
+               options: Options | None = None) -> LayerResult:
     """Validate `package` with `suites` (name -> suite dict); build Data Docs into `data_docs` if given.
     Row-count floors come from the previous release that `options.baseline` (else the newest manifest) names."""
     return start_suites(package, suites, data_docs=data_docs, options=options)()
 
 
 def start_suites(package: Package, suites: dict[str, dict[str, Any]], *, data_docs: Path | None = None,
-                 options: Any = None) -> Callable[[], LayerResult]:
+                 options: Options | None = None) -> Callable[[], LayerResult]:
     """Start validating `package` with `suites`; returns the function that finishes and gives the result.
 
     great-expectations runs in the worker process `options.gx_worker` when `nkru.api` started one
@@ -226,7 +227,7 @@ def start_suites(package: Package, suites: dict[str, dict[str, Any]], *, data_do
     floors = row_floors(package, options)
     if not suites:
         return lambda: result
-    runner = getattr(options, "gx_worker", None) or GreatExpectations()
+    runner = (options.gx_worker if options is not None else None) or GreatExpectations()
     pending: list[tuple[Batch | None, int]] = []  # (batch, ticket) sent and not yet mapped to findings
 
     def settle(wait: bool) -> None:
@@ -465,11 +466,11 @@ def columns_read(package: Package) -> dict[str, set[str]]:
     return read
 
 
-def start(package: Package, options: Any = None) -> Callable[[], LayerResult]:
+def start(package: Package, options: Options | None = None) -> Callable[[], LayerResult]:
     """Start validating `package` with suites built in memory from its own schemas (so a fork's or an
     older release's vocabularies are honoured; the committed JSON suites are only the reviewed record);
     returns the function that finishes and gives the result (see `start_suites`)."""
-    data_docs = getattr(options, "data_docs", None)
+    data_docs = options.data_docs if options is not None else None
     target = prepare_data_docs(Path(data_docs)) if data_docs else None  # before the slow part: fail early
     try:
         suites, skipped = _suites(package)
@@ -488,7 +489,7 @@ def start(package: Package, options: Any = None) -> Callable[[], LayerResult]:
     return done
 
 
-def check(package: Package, options: Any = None) -> LayerResult:
+def check(package: Package, options: Options | None = None) -> LayerResult:
     """Validate `package` with suites built from its own schemas (`start`, finished at once)."""
     return start(package, options)()
 

@@ -50,6 +50,7 @@ from nkru.manifest import RELEASES, Manifest, ManifestError, latest_manifest, ma
 from nkru.package import DESCRIPTOR, Package, texts_excluded
 from nkru.snapshot import Snapshot, SnapshotError, open_snapshot
 from nkru.transaction import STATE_DIR
+from nkru.options import Options
 
 NAME = "metadata"
 
@@ -144,7 +145,7 @@ def columns_read(package: Package) -> dict[str, set[str]]:
     return {RETRACTIONS: set(retractions.header)} if retractions is not None else {}
 
 
-def check(package: Package, options: Any = None) -> LayerResult:
+def check(package: Package, options: Options | None = None) -> LayerResult:
     result = LayerResult(NAME)
     result.checks += 1
     if (package.root / STATE_DIR).exists():
@@ -462,9 +463,9 @@ def _snapshot_baseline(snapshot: Snapshot) -> Baseline:
     return Baseline(label, snapshot.version, lambda: ids, retracted, rows, snapshot.label)
 
 
-def _baseline(package: Package, options: Any, result: LayerResult) -> Baseline | None:
+def _baseline(package: Package, options: Options | None, result: LayerResult) -> Baseline | None:
     """The previous release: `--baseline` (zip, directory or git ref), else the newest releases/X.Y.Z.json."""
-    spec = getattr(options, "baseline", None)
+    spec = options.baseline if options is not None else None
     if spec:
         try:
             with open_snapshot(spec, root=package.root) as snapshot:
@@ -509,7 +510,7 @@ class RowFloor:
     source: str | None = None  # where the count was read: releases/X.Y.Z.json, a zip, a folder, a git ref
 
 
-def row_floors(package: Package, options: Any = None) -> dict[str, RowFloor]:
+def row_floors(package: Package, options: Options | None = None) -> dict[str, RowFloor]:
     """resource -> its row-count floor: a resource whose rows carry an ID (a one-field primary key) never
     holds fewer rows than in the previous release (the one the stable-ID check compares with: `--baseline`,
     else the newest manifest), less its released IDs retracted since; retractions are permanent. Otherwise
@@ -540,7 +541,7 @@ def row_floors(package: Package, options: Any = None) -> dict[str, RowFloor]:
     return floors
 
 
-def _check_stable_ids(package: Package, options: Any, result: LayerResult) -> None:
+def _check_stable_ids(package: Package, options: Options | None, result: LayerResult) -> None:
     current_ids = id_resources(list(package.resources), package.primary_key)
     # Every current ID and where it is, read from the ID columns only (a polars frame: id, resource, index)
     tables = {name: package.table(name) for name in current_ids}

@@ -44,6 +44,7 @@ from pandera.errors import SchemaErrors
 from nkru import dates
 from nkru.findings import Finding, LayerResult, define
 from nkru.package import SOURCES, Package, Table
+from nkru.options import Options
 
 NAME = "rules"
 
@@ -437,7 +438,7 @@ def dated_resources(package: Package) -> list[str]:
 # -- the rules ------------------------------------------------------------------------------------------
 
 
-def check(package: Package, options: Any = None) -> LayerResult:
+def check(package: Package, options: Options | None = None) -> LayerResult:
     result = LayerResult(NAME)
     tables: dict[str, Table] = {}
     for name in package.resources:

@@ -23,6 +23,7 @@ from typing import Any
 from nkru.findings import Finding, LayerResult, budget_drop, budget_room, define, dropped
 from nkru.resources import DATAPACKAGE_PROFILE, profile_path
 from nkru.package import DESCRIPTOR, Package, UnsafePath, check_relative_path, is_remote
+from nkru.options import Options
 
 NAME = "structure"
 
@@ -93,9 +94,9 @@ define("schema-unreadable", NAME, "resource {resource!r}: {detail}",
 SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]*\Z")  # \Z: "$" would let a final newline through
 
 
-def check(package: Package, options: Any = None) -> LayerResult:
+def check(package: Package, options: Options | None = None) -> LayerResult:
     result = LayerResult(NAME)
-    allow_remote = bool(getattr(options, "allow_remote", False))
+    allow_remote = bool(options.allow_remote if options is not None else False)
     result.findings.extend(_descriptor_findings(package))
     result.checks += 2
     named = _name_findings(package)

@@ -20,7 +20,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from nkru.fsutil import atomic_directory
+from nkru.transaction import atomic_directory
 from nkru.package import Package
 from nkru.text import escape_controls, safe_url
 
@@ -243,7 +243,7 @@ def write_report(out: str | Path | None = None, path: str | Path = ".", *, valid
     _check_target(out)
     html, result = render(path, validate=validate, skip=skip, texts=texts)
     try:
-        with lock_for(result.package_root, out), atomic_directory(confine(out, Path.cwd(), named=named)) as staging:
+        with lock_for(result.package_root, out), atomic_directory(confine(out, Path.cwd(), named=named), named=named) as staging:
             (staging / INDEX).write_bytes(html.encode("utf-8"))
             marker = {"generator": "nkru report", "package": str(result.package_root), "index": INDEX,
                       "sha256": {INDEX: _sha256(staging / INDEX)},

@@ -223,7 +223,7 @@ def stale(root: str | Path = ".", directory: Path | None = None) -> list[str]:
 def write(root: str | Path = ".", directory: Path | None = None) -> list[Path]:
     """Rewrite every suite file (atomically); remove suites for resources that are gone."""
     directory = suites_dir(root) if directory is None else directory
-    from nkru.fsutil import atomic_write_text
+    from nkru.transaction import atomic_write_text
 
     wanted = generate(root)
     written = []

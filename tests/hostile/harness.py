@@ -121,7 +121,7 @@ def check_promise(outcome: Outcome, before: dict[str, tuple], root: Path) -> Non
             if written.suffix == ".md":
                 live = re.search(r"<script|<img|(?<!\\)\]\(\s*javascript:", text, re.IGNORECASE)
                 assert live is None, f"live markup {live.group()!r} in {written.name}"
-    leftovers = [p.name for p in outcome.out.rglob("*") if ".nkru-tmp" in p.name or ".nkru-old" in p.name]
+    leftovers = [p.name for p in outcome.out.rglob("*") if any(m in p.name for m in (".nkru-staged", ".nkru-old", ".nkru-release"))]
     assert not leftovers, f"temporary files left behind: {leftovers}"
 
 

@@ -20,6 +20,8 @@ from nkru.text import FoldedText
 from tests.conftest import REPO, copy_package
 from tests.helpers import set_cell
 
+pytestmark = pytest.mark.slow  # hostile cache entries, runs in subprocesses
+
 UNCOVERED = "Diese unbelegte Behauptung über Raketen steht in keiner Zeile der Tabelle."
 
 

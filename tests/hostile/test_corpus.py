@@ -49,6 +49,7 @@ def test_the_corpus_is_not_empty_and_every_case_expects_something():
         assert set(case["expect"]) <= set(COMMANDS), path.name
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("path, command", list(_runs()))
 def test_case(path: Path, command: str, tmp_path: Path, base: Path):
     case = _load(path)

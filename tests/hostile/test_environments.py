@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 NKRU = [sys.executable, "-m", "nkru"]
+pytestmark = pytest.mark.slow  # a subprocess per locale, stream and environment
 #: Python's own rescue of the C locale (PEP 538 coercion, PEP 540 UTF-8 mode) switched off: the streams
 #: really are ASCII, as on a system without a C.UTF-8 locale.
 ASCII_LOCALE = {"LANG": "C", "LC_ALL": "C", "PYTHONUTF8": "0", "PYTHONCOERCECLOCALE": "0"}

@@ -25,6 +25,8 @@ from tests.conftest import copy_package
 from tests.hostile.harness import COMMANDS, check_promise, run, tree
 from tests.helpers import REPO, RESOURCES
 
+pytestmark = pytest.mark.slow  # every command on many mutated packages, in processes of their own
+
 EXAMPLES = int(os.environ.get("NKRU_FUZZ_EXAMPLES", "3"))
 JSON_FILES = ["datapackage.json", *sorted(p.relative_to(REPO).as_posix() for p in (REPO / "schemas").glob("*.json"))]
 CSV_FILES = [f"data/{name}.csv" for name in RESOURCES]

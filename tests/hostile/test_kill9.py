@@ -1,10 +1,12 @@
 """kill -9 at any point of `nkru report` and `nkru export` leaves the old output or the new one, never
 a mix or a half-written file; a rerun completes and leaves no temporary files behind.
 
-The process is killed by the fault-injection hook in nkru.fsutil (`NKRU_TEST_KILL_AT=<checkpoint>[:N]`:
-SIGKILL at the N-th pass of that checkpoint, i.e. before/after every rename of a write) and, for more
-points in between, after random delays (`NKRU_FUZZ_EXAMPLES` sets how many; a few by default).
-Release atomicity is tested with `nkru release` (tests/test_release.py).
+The process is killed by the one test hook of the write mechanism (nkru.transaction, `NKRU_TEST_KILL_AT=STEP[:N]`:
+SIGKILL at the N-th pass of that step of the transaction, `*` for any step) and, for more points in between, after
+random delays (`NKRU_FUZZ_EXAMPLES` sets how many; a few by default). A kill after the commit point leaves a
+journal that the next write into the same folder completes first (`recover`, called here as that write would).
+`nkru add-source` (the text and its row in sources.csv) is killed at every step too. Release atomicity is tested with
+`nkru release` (tests/test_release_atomic.py).
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from pathlib import Path
 
 import pytest
 
-from nkru.fsutil import KILL_ENV
+from nkru.transaction import KILL_ENV, STATE_DIR, recover
 from tests.conftest import copy_package
 from tests.helpers import run_cli, set_cell
 
@@ -63,8 +65,19 @@ def packages(tmp_path_factory) -> tuple[Path, Path]:
     return old, new
 
 
+pytestmark = pytest.mark.slow
+
+
 def leftovers(folder: Path) -> list[str]:
-    return sorted(p.name for p in folder.rglob("*") if ".nkru-tmp" in p.name or ".nkru-old" in p.name)
+    return sorted(p.name for p in folder.rglob("*") if any(mark in p.name for mark in (".nkru-staged", ".nkru-old", STATE_DIR)))
+
+
+def settled(folder: Path, state) -> set[str]:
+    """The state a kill left in `folder` (whole, when there is no journal), then the state once the next write
+    has recovered it."""
+    seen = set() if (folder / STATE_DIR).exists() else {state()}
+    recover(folder)
+    return seen | {state()}
 
 
 # -- report --------------------------------------------------------------------------------------
@@ -83,7 +96,7 @@ def report_state(out: Path) -> str:
     return states[0]
 
 
-REPORT_POINTS = ["dir-written", "dir-swapped", "dir-old-removed"]
+REPORT_POINTS = ["begun", "staged", "committed", "parked", "replaced", "done"]
 
 
 def test_report_killed_at_every_step_leaves_the_old_report_or_the_new(packages, tmp_path):
@@ -101,7 +114,7 @@ def test_report_killed_at_every_step_leaves_the_old_report_or_the_new(packages, 
             assert result.returncode == -signal.SIGKILL, (point, result.stderr)
         else:
             nkru_killed_after(delay, "report", str(new), "--out", str(out), "--no-validate")
-        seen.add(report_state(out))
+        seen |= settled(tmp_path, lambda: report_state(out))
     assert seen <= {"old", "new"} and "new" in seen  # killed after the swap, the new report is whole
     assert nkru_here("report", str(new), "--out", str(out), "--no-validate") == 0  # a rerun recovers
     assert report_state(out) == "new"
@@ -147,9 +160,9 @@ def _xlsx_title(path: Path) -> str:
 
 EXPORTS = {
     "sqlite": ("nkru.sqlite", _sqlite_title, []),  # a transaction: see the test below
-    "duckdb": ("nkru.duckdb", _duckdb_title, ["file-written", "file-replaced"]),
-    "parquet": ("nkru-parquet", _parquet_title, ["dir-written", "dir-swapped", "dir-old-removed"]),
-    "xlsx": ("nkru.xlsx", _xlsx_title, ["file-written", "file-replaced"]),
+    "duckdb": ("nkru.duckdb", _duckdb_title, ["begun", "staged", "committed", "replaced", "done"]),
+    "parquet": ("nkru-parquet", _parquet_title, ["begun", "staged", "committed", "parked", "replaced", "done"]),
+    "xlsx": ("nkru.xlsx", _xlsx_title, ["begun", "staged", "committed", "replaced", "done"]),
 }
 
 
@@ -179,7 +192,7 @@ def test_export_killed_at_every_step_leaves_the_old_export_or_the_new(packages, 
             assert result.returncode == -signal.SIGKILL, (point, result.stderr)
         else:
             nkru_killed_after(delay, *args(new))
-        seen.add(export_state(folder, fmt))
+        seen |= settled(folder, lambda: export_state(folder, fmt))
     assert "new" in seen and "old" in seen
     assert nkru_here(*args(new)) == 0  # a rerun recovers
     assert export_state(folder, fmt) == "new"
@@ -187,11 +200,6 @@ def test_export_killed_at_every_step_leaves_the_old_export_or_the_new(packages, 
 
 
 # -- export's two files: the SQLite database and its Datasette metadata ------------------------------
-
-#: Steps of the transaction that writes them (nkru.transaction, NKRU_CRASH_AT=N): the journal, each staged
-#: file, the commit point, each rename (the kill between the two renames is step 6), the journal's removal.
-SQLITE_STEPS = range(1, 9)
-
 
 def sqlite_state(folder: Path) -> str:
     """"old" or "new" when the database and the metadata beside it are the same export; fails on a mix."""
@@ -204,8 +212,6 @@ def sqlite_state(folder: Path) -> str:
 
 
 def test_sqlite_export_killed_between_its_renames_leaves_the_old_files_or_the_new(packages, tmp_path):
-    from nkru.transaction import STATE_DIR, recover
-
     old, new = (copy_package(tmp_path / name) for name in ("old", "new"))
     for package, word in ((old, OLD), (new, NEW)):
         set_cell(package, "events", 0, "title", word)
@@ -217,19 +223,66 @@ def test_sqlite_export_killed_between_its_renames_leaves_the_old_files_or_the_ne
     assert nkru_here(*args(old)) == 0
     assert sqlite_state(folder) == "old"
     seen = set()
-    for step in SQLITE_STEPS:
+    steps = 0
+    for step in range(1, 40):  # every step of the transaction (journal, two staged files, commit, two renames, done)
         if sqlite_state(folder) == "new":
             assert nkru_here(*args(old)) == 0
-        env = {k: v for k, v in os.environ.items() if k != "NKRU_CRASH_AT"}
-        env["NKRU_CRASH_AT"] = str(step)
-        result = subprocess.run([sys.executable, "-m", "nkru", *args(new)], capture_output=True, text=True, env=env,
-                                timeout=600)
+        result = nkru(*args(new), kill_at=f"*:{step}")
+        if result.returncode == 0:
+            break  # fewer steps than `step`: every one has been tried
         assert result.returncode == -signal.SIGKILL, (step, result.stderr)
-        if not (folder / STATE_DIR).exists():
-            seen.add(sqlite_state(folder))  # no journal: the files on disk are one export
-        recover(folder)  # what the next export does before anything else
-        seen.add(sqlite_state(folder))
+        steps += 1
+        seen |= settled(folder, lambda: sqlite_state(folder))
+    assert steps == 7
     assert seen == {"old", "new"}
     assert nkru_here(*args(new)) == 0
     assert sqlite_state(folder) == "new"
-    assert leftovers(tmp_path) == [] and not list(tmp_path.rglob("*.nkru-staged")) and not (folder / STATE_DIR).exists()
+    assert leftovers(tmp_path) == []
+
+
+# -- add-source: the text and its row -----------------------------------------------------------------
+
+ARTICLE = "Kim Jong Un traf Putin in Wladiwostok. Ein zweiter Satz folgt.\n"
+
+
+def test_add_source_killed_at_every_step_leaves_neither_or_both(tmp_path):
+    """Killed between writing the text and appending its row (and at every other step), the package has the new
+    text and its row, or neither: never a text without its row or a row without its text."""
+    package = copy_package(tmp_path / "package")
+    article = tmp_path / "article.txt"
+    article.write_text(ARTICLE, encoding="utf-8")
+    table, texts = package / "data" / "sources.csv", package / "data" / "sources"
+    old_table, old_texts = table.read_bytes(), sorted(p.name for p in texts.iterdir())
+    args = ("add-source", str(article), str(package), "--title", "T", "--publisher", "unknown", "--date", "2024-11",
+            "--date-basis", "inferred", "--language", "de")
+
+    def state() -> str:
+        now_table, now_texts = table.read_bytes(), sorted(p.name for p in texts.iterdir())
+        if (now_table, now_texts) == (old_table, old_texts):
+            return "old"
+        added = sorted(set(now_texts) - set(old_texts))
+        assert len(added) == 1 and len(now_texts) == len(old_texts) + 1, f"texts: {added}"
+        assert (texts / added[0]).read_text(encoding="utf-8") == ARTICLE
+        assert now_table.startswith(old_table), "the table was not appended to"
+        row = now_table[len(old_table):].decode("utf-8")
+        assert row.count("\n") == 1 and row.startswith(added[0][:-4] + ","), f"a text without its row: {row!r}"
+        return "new"
+
+    def reset() -> None:
+        for name in set(p.name for p in texts.iterdir()) - set(old_texts):
+            (texts / name).unlink()
+        table.write_bytes(old_table)
+
+    seen, steps = set(), 0
+    for step in range(1, 40):
+        reset()
+        result = nkru(*args, kill_at=f"*:{step}")
+        if result.returncode == 0:
+            assert state() == "new"
+            break
+        assert result.returncode == -signal.SIGKILL, (step, result.stderr)
+        steps += 1
+        seen |= settled(package, state)
+    assert steps == 7  # journal, the text and the table staged, commit, two renames, journal removed
+    assert seen == {"old", "new"}
+    assert leftovers(package) == []

@@ -54,6 +54,7 @@ CASES = {
 }
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("case", list(CASES))
 def test_no_command_writes_through_a_planted_link(planted, case):
     package, outside = planted

@@ -1,6 +1,6 @@
 """One writer at a time: every command that writes holds the package's lock (filelock), and an interrupted
 release is recovered only when no live process holds it. Two real processes: the first `nkru release` is stopped
-(SIGSTOP, by the test hook NKRU_TEST_STOP_AT) after its commit point, with its journal on disk and its lock held;
+(SIGSTOP, by the test hook NKRU_TEST_KILL_AT=*:12:STOP) after its commit point, with its journal on disk and its lock held;
 a second `nkru release` refuses clearly and leaves the journal alone; the first then finishes as if alone."""
 
 from __future__ import annotations
@@ -15,12 +15,14 @@ from pathlib import Path
 import pytest
 
 from nkru.fsutil import PackageBusy, package_lock
-from nkru.transaction import STATE_DIR, recover
+from nkru.transaction import KILL_ENV, STATE_DIR, recover
 from tests.test_release_atomic import fresh, leftovers
+
+pytestmark = pytest.mark.slow  # real nkru processes, stopped and resumed
 
 
 def nkru(*args: str, **env: str) -> subprocess.Popen:
-    environment = {k: v for k, v in os.environ.items() if k not in ("NKRU_CRASH_AT", "NKRU_TEST_STOP_AT")}
+    environment = {k: v for k, v in os.environ.items() if k != KILL_ENV}
     environment.update(env)
     return subprocess.Popen([sys.executable, "-m", "nkru", *args], env=environment, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)
@@ -45,7 +47,7 @@ def journal(root: Path) -> dict[str, bytes]:
 @pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads the process state from /proc")
 def test_a_second_release_never_completes_a_live_first_ones_journal(tmp_path):
     root = fresh(tmp_path, "busy")
-    first = nkru("release", "2.0.0", str(root), "--date", "2026-12-01", NKRU_TEST_STOP_AT="12")
+    first = nkru("release", "2.0.0", str(root), "--date", "2026-12-01", NKRU_TEST_KILL_AT="*:12:STOP")
     try:
         wait_stopped(first)
         during = journal(root)

@@ -13,6 +13,8 @@ import pytest
 
 from tests.helpers import run_cli, set_cell
 
+pytestmark = pytest.mark.slow  # every command on hostile packages
+
 
 def _replace(path: Path, old: str, new: str) -> None:
     text = path.read_text(encoding="utf-8")

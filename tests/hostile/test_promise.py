@@ -6,6 +6,8 @@ import sys
 
 import pytest
 
+pytestmark = pytest.mark.slow  # hostile packages through the report
+
 
 def test_an_internal_error_is_one_line_not_a_traceback(monkeypatch, capsys, tmp_path):
     from nkru import api

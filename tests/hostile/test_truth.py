@@ -15,6 +15,8 @@ from nkru.fsutil import FAULT_ENV
 from tests.conftest import copy_package
 from tests.helpers import init_repo, run_cli, set_cell
 
+pytestmark = pytest.mark.slow  # every writing command under two disk faults
+
 #: Words a command uses to say it wrote something.
 SUCCESS = ("Wrote", "Released", "exported", "rewrote", "Added", "filled")
 
