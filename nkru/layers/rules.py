@@ -33,8 +33,8 @@ The rules (which resources they apply to is read from the schemas):
 - text hygiene, every text field: `text-not-nfc`, `text-whitespace` (leading or trailing),
   `text-control-character`, `text-formula` (a cell a spreadsheet would run as a formula). A typed
   number, date or boolean cannot hold any of these (it would not have typed). One regular
-  expression per table (`_SUSPECT`) finds the few columns with a cell that may fail one of them;
-  the four checks of a column without one pass at once, without another pass over its text.
+  expression per table (`_SUSPECT`, every column at once) finds the few cells that may fail one of
+  them; the four checks judge those cells only (the others pass), not four more passes over the text.
 
 `checks` counts the checks pandera runs: the checks of each resource's schema times its rows.
 """
@@ -500,7 +500,7 @@ _WHITESPACE = ("\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f \x85\xa0\u1680\u2000\u2001\u2002\
 _ALWAYS_NFC = "\x00-\u02ff\u2002-\u206f\u20a0-\u20cf"
 #: A cell that may fail a hygiene check matches this (one scan per cell; most cells do not match):
 #: a first character that is whitespace or a formula prefix, a last character that is whitespace,
-#: a control character, or a character outside `_ALWAYS_NFC`.
+#: a control character, or a character outside `_ALWAYS_NFC`. Only those cells are judged by the checks.
 _SUSPECT = f"^[{_WHITESPACE}=+\\-@]|[{_WHITESPACE}]$|{CONTROL_CHARACTERS}|[^{_ALWAYS_NFC}]"
 #: A spreadsheet skips leading blanks and line breaks ("\n=1+1" runs as a formula too); a tab or CR
 #: is a prefix only as the very first character (after stripping, the rest starts with a non-blank).
@@ -538,19 +538,25 @@ def _hygiene_rules(package: Package, typed: dict[str, Typed], name: str) -> list
     columns = [c for c, dtype in t.frame.schema.items() if dtype == pl.String]
     if not columns or not t.frame.height:
         return []
-    suspect: dict[str, bool] = {}
+    suspects: dict[str, pl.Series] = {}
 
-    def may_fail(column: str) -> bool:
-        if not suspect:  # one pass over the table's text finds the columns with a suspect cell
-            found = t.frame.select(pl.col(c).str.contains(_SUSPECT).any() for c in columns).row(0)
-            suspect.update(zip(columns, (bool(v) for v in found)))
-        return suspect[column]
+    def suspect(column: str) -> pl.Series:
+        """The rows of the column whose cell may fail a hygiene check: one pass over the table's text
+        (every column at once) finds them for every column and check."""
+        if not suspects:
+            found = t.frame.select(pl.col(c).str.contains(_SUSPECT).fill_null(False) for c in columns)
+            suspects.update((c, found.get_column(c).arg_true()) for c in columns)
+        return suspects[column]
 
     def test(fails: Callable[[pl.Series], pl.Series], column: str) -> Test:
         def run(frame: pl.LazyFrame) -> Any:
-            if not may_fail(column):
-                return True  # no cell of the column can fail this check
-            return ~fails(frame.select(column).collect().to_series())
+            where = suspect(column)
+            if not len(where):
+                return True  # no cell of the column can fail the check
+            failed = fails(frame.select(column).collect().to_series().gather(where)).fill_null(False)
+            if not failed.any():
+                return True
+            return ~pl.repeat(False, t.frame.height, eager=True).scatter(where, failed)
         return run
 
     rules = []
