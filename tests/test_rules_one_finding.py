@@ -193,6 +193,9 @@ STRUCTURE_OWNS = [
     ("constraint-error", "date_precision", _cell("events", 2, date_precision="week")),
     ("foreign-key", "claim_id", _cell("denials", 0, claim_id="C998")),  # not also a claim about another event
     ("missing-cell", "notes", _short_row),
+    # a required date_end left empty: not also an unbounded or open range with a unit precision
+    ("constraint-error", "date_end", _cell("claims", 0, date_end="", date_precision="day")),
+    ("constraint-error", "date_end", _cell("denials", 0, date_start="", date_end="", date_precision="range")),
 ]
 
 
@@ -274,3 +277,16 @@ def test_set_cell_line_numbers_still_count_multiline_cells(package_copy):
     found, _ = errors_of(package_copy)
     assert [(f.code, f.line) for f in found] == [("text-control-character", 2), ("country-code", line)]
     assert line == 4
+
+
+def test_a_rule_that_cannot_be_built_is_a_finding_and_the_other_rules_still_run(package_copy, monkeypatch):
+    def broken(*args, **kwargs):
+        raise TypeError("keys of different types")
+
+    monkeypatch.setattr(rules, "_lookup", broken)
+    set_cell(package_copy, "actors", 0, "country", "DDR")
+    found, _ = errors_of(package_copy)
+    errors = [(f.code, f.resource) for f in found if f.code == "rule-error"]
+    assert ("rule-error", "claims") in errors and ("rule-error", "denials") in errors
+    assert any("keys of different types" in f.message and "source_date_rules" in f.message for f in found)
+    assert ("country-code", "actors") in [(f.code, f.resource) for f in found]

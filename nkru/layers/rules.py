@@ -171,9 +171,9 @@ def _typed(package: Package, name: str) -> Typed | None:
 
     A cell is untyped (null in `frame`, True in `untyped`) where the type system refuses it (a wrong
     type, an oversized cell, a value outside the field's vocabulary), where it breaks its field's
-    `pattern`, and in every cell of a row of the wrong width: one mistake, reported once, by the
-    structure layer. (The type system does not judge patterns yet; `_breaks_pattern` does it here
-    until it does.)"""
+    `pattern`, where it is empty but required (or part of the primary key), and in every cell of a
+    row of the wrong width: one mistake, reported once, by the structure layer. (The type system
+    does not judge patterns yet; `_breaks_pattern` does it here until it does.)"""
     from nkru.loader import LoadError, schema_field_specs, type_frame
     from nkru.reader import Uniform
 
@@ -194,12 +194,15 @@ def _typed(package: Package, name: str) -> Typed | None:
         wrong_width = pl.Series(table.widths, dtype=pl.Int64) != width
     patterns = {f["name"]: f["constraints"].get("pattern") for f in package.fields(name)
                 if isinstance(f.get("constraints"), dict)}
+    key = set(package.primary_key(name))
     typed, untyped = [], []
     for spec in specs:
         text = table.text.get_column(table.column_name(spec.name)).fill_null("")
         value = frame.get_column(spec.name)
         present = ~text.is_in(list(spec.missing_values)) if spec.missing_values else pl.repeat(True, len(text), eager=True)
         bad = (present & value.is_null()) | wrong_width
+        if spec.required or spec.name in key:
+            bad = bad | ~present
         pattern = patterns.get(spec.name)
         if isinstance(pattern, str) and spec.kind == "string":
             bad = bad | (present & _breaks_pattern(text, pattern))
@@ -580,10 +583,21 @@ def check(package: Package, options: Any = None) -> LayerResult:
     result = LayerResult(NAME)
     typed = {name: t for name in package.resources if (t := _typed(package, name)) is not None}
     for name, t in typed.items():
-        rules = [rule for build in RULES for rule in build(package, typed, name)]
+        rules = []
+        for build in RULES:
+            try:
+                rules += build(package, typed, name)
+            except Exception as exc:  # noqa: BLE001 - a rule that cannot be built is a finding, not a traceback
+                result.findings.append(_rule_error(t, build.__name__.strip("_"), exc))
         if rules and t.frame.height:
             result.findings += validate(t, rules, result)
     return result
+
+
+def _rule_error(typed: Typed, check: str, problem: Any) -> Finding:
+    if isinstance(problem, BaseException):
+        problem = f"{problem.__class__.__name__}: {problem}"
+    return Finding.make("rule-error", resource=typed.name, path=typed.table.path, check=check, value=problem)
 
 
 def schema(typed: Typed, rules: list[Rule]) -> pa.DataFrameSchema:
@@ -608,6 +622,8 @@ def validate(typed: Typed, rules: list[Rule], result: LayerResult) -> list[Findi
         return []
     except SchemaErrors as exc:
         cases = exc.failure_cases
+    except Exception as exc:  # noqa: BLE001 - pandera itself failed: a finding, not a traceback
+        return [_rule_error(typed, "pandera", exc)]
     table = typed.table
     findings: list[tuple[int, int, Finding]] = []
     order = {id(rule): position for position, rule in enumerate(rules)}
@@ -616,8 +632,7 @@ def validate(typed: Typed, rules: list[Rule], result: LayerResult) -> list[Findi
         indices = group.get_column("index")
         if rule is None or indices.null_count():
             for case in group.iter_rows(named=True):
-                findings.append((-1, 0, Finding.make("rule-error", resource=typed.name, path=table.path,
-                                                     check=case.get("check"), value=case.get("failure_case"))))
+                findings.append((-1, 0, _rule_error(typed, case.get("check"), case.get("failure_case"))))
             continue
         contexts = rule.context(typed.frame[indices]) if rule.context else [{}] * len(indices)
         for index, value, extra in zip(indices.to_list(), group.get_column("failure_case").to_list(), contexts):
