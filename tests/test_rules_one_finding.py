@@ -12,6 +12,7 @@ import polars as pl
 import pytest
 
 from nkru import api, dates
+from nkru.findings import CODES
 from nkru.layers import rules
 from nkru.package import Package
 from tests.helpers import REPO, line_of, read_table, set_cell, write_table
@@ -149,7 +150,7 @@ def test_every_check_of_the_layer_is_broken_once():
     built = {(rule.check, rule.code) for name in typed for build in rules.RULES for rule in build(REAL, typed, name)}
     codes = {code for code, _, _ in BROKEN}
     assert {code for _, code in built} == codes
-    assert {c.code for c in __import__("nkru.findings").findings.CODES.values() if c.layer == "rules"} - codes == {"rule-error"}
+    assert {c.code for c in CODES.values() if c.layer == "rules"} - codes == {"rule-error"}
     assert {check for check, _ in built} == codes | {"date-open-precision"}
 
 
