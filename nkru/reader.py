@@ -153,6 +153,8 @@ class Table:
             self.text = self.text.drop(drop)
             self.released.update(label for label in self.header if label not in keep)
             self.__dict__.pop("rows", None)
+            for cached in ("_typing", "values"):  # the typed copy holds every column too
+                self.__dict__.pop(cached, None)
 
     @cached_property
     def rows(self) -> list[dict[str, str]]:

@@ -1,50 +1,59 @@
-"""Rules layer: the semantic rules a Table Schema cannot say, as pandera DataFrameModels on polars frames.
+"""Rules layer: the project's rules a Table Schema cannot say, as pandera checks on the real typed tables.
 
-Every rule is a check on a pandera model (`pandera.polars`: the checks are polars expressions),
-validated lazily so that all failures are collected; each failure case becomes one Finding at the
-CSV file line of its row. The frames are the one reader's polars frames (`Package.table`), columns
-selected without copying; date columns are typed by the one type system (`nkru.loader.type_column`),
-so a date the structure layer calls malformed is null here and a rule skips it. Which tables a rule
-applies to is read from the schemas:
+Each resource is typed by the one type system (`_typed`: one column per schema field, a polars
+Date for a date, an Int64 for an integer, ...) and validated by one pandera schema
+(`pandera.polars.DataFrameSchema`) built for it from the rules below: every rule is one named
+`pandera.Check` on the column it reports, validated lazily so that every failure is collected.
+pandera's failure cases (check, column, row index, failing value) become findings directly: the
+row index gives the CSV file line (`Table.lines`) and the row ID, the column the field, the failing
+value the value; a rule adds only the other words of its message (`Rule.context`).
 
-- dates: every resource with the four date columns (`nkru.dates.DATE_COLUMNS`):
-  `date_start <= date_end`, and `date_precision` is the range's most specific true description
-  (`nkru.dates`: day, month, year when exactly that unit, range otherwise);
-  a dated resource with a foreign key to the sources is not dated after its source's `date_end`;
-- cross-table: a row's `claim_id` (a foreign key to the claims) names a claim about the row's own
-  `event_id`; a self-referencing foreign key (the actors' affiliation) has no self-reference and no
-  cycle; every event has a row in each link table (a resource whose primary key includes a
-  foreign key to the events, i.e. event_actors); `quantity` and its `quantity_*` companions are all
-  set or all empty;
-- codes: every `country` field holds an ISO 3166-1 alpha-3 code (pycountry), every `language`
-  field a valid BCP 47 tag (langcodes), each distinct value asked once;
-- text hygiene, every cell: NFC, no leading or trailing whitespace, no control characters; and,
-  outside numeric fields (Table Schema types integer and number), no cell a spreadsheet would run as
-  a formula. These are plain polars expressions, not a pandera model: they are the same four checks
-  on every column of every table, and one regular expression per cell finds the few cells that may
-  fail any of them, where pandera would run each check as its own pass over every column
-  (four passes over all the text, the layer's largest cost).
+One mistake, one finding. Everything a Table Schema declares (types, required, enum, pattern,
+min/max, unique, keys) is the structure layer's, and no rule restates it. A cell that did not type
+(a wrong type, a value outside its vocabulary or its pattern, a row of the wrong width: a
+structure finding) is null here, and a check whose inputs are null is not judged (pandera's
+`ignore_na`): the rule stays silent on that row. A resource that could not be read, or whose header
+does not match its schema, has no typed table and no rule runs on it.
 
-Malformed values (a date that is not a date, an unknown reference) are the structure layer's to
-report: a rule skips them rather than reporting the same problem twice.
+The rules (which resources they apply to is read from the schemas):
+
+- dates, every resource with the four date columns (`nkru.dates.DATE_COLUMNS`) typed as dates:
+  `date-unbounded` (at least one side set), `date-order` (`date_start <= date_end`) and
+  `date-precision` (the range's most specific true description: day, month, year when exactly that
+  unit, range otherwise; `range` when one side is open);
+- a dated resource with a foreign key to the sources: `dated-after-source` (not starting after its
+  source's `date_end`) and `ends-after-source` (not ending after it);
+- cross-table: `claim-event-mismatch` (a row's claim, a foreign key to the claims, is about the
+  row's own `event_id`); `self-reference` and `reference-cycle` on a self-referencing foreign key
+  (the actors' affiliation); `event-without-actors` (every event has a row in each link table: a
+  resource whose primary key includes a foreign key to the events); `quantity-incomplete`
+  (`quantity` and its `quantity_*` companions all set or all empty);
+- codes: `country-code` (ISO 3166-1 alpha-3, pycountry) and `language-tag` (BCP 47, langcodes), each
+  distinct value asked once;
+- text hygiene, every text field: `text-not-nfc`, `text-whitespace` (leading or trailing),
+  `text-control-character`, `text-formula` (a cell a spreadsheet would run as a formula). A typed
+  number, date or boolean cannot hold any of these (it would not have typed). One regular
+  expression per table (`_SUSPECT`, every column at once) finds the few cells that may fail one of
+  them; the four checks judge those cells only (the others pass), not four more passes over the text.
+
+`checks` counts the checks pandera runs: the checks of each resource's schema times its rows.
 """
 
 from __future__ import annotations
 
 import re
 import unicodedata
-from dataclasses import dataclass, replace
-from typing import Any, Callable, Iterable
+from dataclasses import dataclass
+from typing import Any, Callable
 
-import numpy as np
 import pandera.polars as pa
 import polars as pl
 from pandera.errors import SchemaErrors
 
 from nkru import dates
 from nkru.findings import Finding, LayerResult, define
-from nkru.package import SOURCES, Package, Table
 from nkru.options import Options
+from nkru.package import SOURCES, Package, Table
 
 NAME = "rules"
 
@@ -104,7 +113,7 @@ define("rule-error", NAME, "{resource}: rule {check} could not run: {value}",
        description="A rule raised an error instead of judging the data (a bug in the rule; please report it).")
 
 
-# -- pure predicates (shared by the models and the messages) ----------------------------------------
+# -- pure predicates (shared by the checks and the messages) ----------------------------------------
 
 
 def formula_prefix(value: str) -> str | None:
@@ -135,152 +144,264 @@ def is_language(value: str) -> bool:
     return langcodes.tag_is_valid(value)
 
 
-# -- the models: each check gets the frame as a polars LazyFrame (`PolarsData`) and returns one
-#    boolean column (True = the row passes) ------------------------------------------------------------
+def dated_resources(package: Package) -> list[str]:
+    """Resources whose schema has all four date columns."""
+    return [name for name in package.resources if set(dates.DATE_COLUMNS) <= set(package.field_names(name))]
 
 
-class _Model(pa.DataFrameModel):
-    class Config:
-        strict = False
-        coerce = False
+# -- the real typed tables --------------------------------------------------------------------------
 
 
-class DatedRows(_Model):
-    """A dated row: the range is in order and its precision is the most specific true description of it
-    (day, month, year when it is exactly that unit, range otherwise). Dates are typed: null = missing
-    or malformed, and skipped. `start_open` / `end_open` are true where the cell is empty (an open
-    bound): at least one side is bounded, and a range with one open side has precision ``range``."""
+@dataclass
+class Typed:
+    """A resource as the rules see it: `frame` typed by the one type system (one column per schema
+    field, null where a cell is empty or did not type) and `untyped` (the same columns, Boolean: True
+    where a cell is not empty but did not type, which is a structure finding); `table` is the text
+    table the file lines and row IDs come from."""
 
-    date_start: pl.Date = pa.Field(nullable=True)
-    date_end: pl.Date = pa.Field(nullable=True)
-    date_precision: str
-    start_open: bool
-    end_open: bool
-
-    @pa.dataframe_check(name="date-unbounded")
-    def bounded(cls, data: pa.PolarsData) -> pl.LazyFrame:
-        return data.lazyframe.select(~(pl.col("start_open") & pl.col("end_open")))
-
-    @pa.dataframe_check(name="date-open-precision")
-    def open_precision(cls, data: pa.PolarsData) -> pl.LazyFrame:
-        return data.lazyframe.select(dates.open_precision_agrees_expr("start_open", "end_open", "date_precision"))
-
-    @pa.dataframe_check(name="date-order")
-    def order(cls, data: pa.PolarsData) -> pl.LazyFrame:
-        return data.lazyframe.select(dates.order_agrees_expr("date_start", "date_end"))
-
-    @pa.dataframe_check(name="date-precision")
-    def precision(cls, data: pa.PolarsData) -> pl.LazyFrame:
-        return data.lazyframe.select(dates.precision_agrees_expr("date_start", "date_end", "date_precision"))
+    name: str
+    table: Table
+    frame: pl.DataFrame
+    untyped: pl.DataFrame
 
 
-class SourceDatedRows(_Model):
-    """A row taken from a source (a claim or denial: a statement printed in it) is not dated after the
-    source's publication (`source_date_end`): it neither starts after it nor may end after it. (An
-    empty date_end is the structure layer's: the schemas make it required.)"""
+def _typed(package: Package, name: str) -> Typed | None:
+    """The resource typed by the project's one type system, or None when it has none: it could not be
+    read, its schema does not load, or its header is not its schema's fields (the structure layer
+    reports each; every rule on the resource then stays silent).
 
-    date_start: pl.Date = pa.Field(nullable=True)
-    date_end: pl.Date = pa.Field(nullable=True)
-    source_date_end: pl.Date = pa.Field(nullable=True)
+    A cell is untyped (null in `frame`, True in `untyped`) where the type system refuses it (a wrong
+    type, an oversized cell, a value outside the field's vocabulary), where it breaks its field's
+    `pattern`, where it is empty but required (or part of the primary key), and in every cell of a
+    row of the wrong width: one mistake, reported once, by the structure layer. (The type system
+    does not judge patterns yet; `_breaks_pattern` does it here until it does.)"""
+    from nkru.reader import Uniform
 
-    @pa.dataframe_check(name="dated-after-source")
-    def not_after_source(cls, data: pa.PolarsData) -> pl.LazyFrame:
-        return data.lazyframe.select(dates.order_agrees_expr("date_start", "source_date_end"))
-
-    @pa.dataframe_check(name="ends-after-source")
-    def ends_by_source(cls, data: pa.PolarsData) -> pl.LazyFrame:
-        # A row that already starts after its source is the dated-after-source finding alone.
-        starts_in_time = dates.order_agrees_expr("date_start", "source_date_end")
-        return data.lazyframe.select(dates.order_agrees_expr("date_end", "source_date_end") | ~starts_in_time)
-
-
-class ClaimEventRows(_Model):
-    """A row's claim is about the row's own event (`claim_event` is the referenced claim's event)."""
-
-    event: str
-    claim_event: str
-
-    @pa.dataframe_check(name="claim-event-mismatch")
-    def same_event(cls, data: pa.PolarsData) -> pl.LazyFrame:
-        own, claimed = pl.col("event"), pl.col("claim_event")
-        return data.lazyframe.select((own == "") | (claimed == "") | (own == claimed))
-
-
-class HierarchyRows(_Model):
-    """A self-referencing key (`key` -> `parent`) without self-references or cycles."""
-
-    key: str
-    parent: str
-
-    @pa.dataframe_check(name="self-reference")
-    def not_self(cls, data: pa.PolarsData) -> pl.LazyFrame:
-        key, parent = pl.col("key"), pl.col("parent")
-        return data.lazyframe.select((parent == "") | (parent != key))
-
-    @pa.dataframe_check(name="reference-cycle")
-    def no_cycle(cls, data: pa.PolarsData) -> pl.LazyFrame:
-        key, parent = pl.col("key"), pl.col("parent")
-        on_cycle = _cycle_edges(data.lazyframe.collect()).get_column("key")
-        return data.lazyframe.select((parent == "") | (parent == key) | ~key.is_in(on_cycle.implode()))
+    table = package.table(name)
+    if table is None:
+        return None
+    specs = table.schema_fields  # empty when the schema does not load (an enum of the wrong type)
+    if not specs or table.header != [spec.name for spec in specs]:
+        return None
+    frame = table.typed  # typed once per table, shared with the structure layer and load()
+    width = len(table.header)
+    if isinstance(table.widths, Uniform) and table.widths.value == width:
+        wrong_width = pl.repeat(False, len(table), eager=True)
+    else:
+        wrong_width = pl.Series(table.widths, dtype=pl.Int64) != width
+    patterns = {f["name"]: f["constraints"].get("pattern") for f in package.fields(name)
+                if isinstance(f.get("constraints"), dict)}
+    key = set(package.primary_key(name))
+    typed, untyped = [], []
+    for spec in specs:
+        text = table.text.get_column(table.column_name(spec.name)).fill_null("")
+        value = frame.get_column(spec.name)
+        present = ~text.is_in(list(spec.missing_values)) if spec.missing_values else pl.repeat(True, len(text), eager=True)
+        bad = (present & value.is_null()) | wrong_width
+        if spec.required or spec.name in key:
+            bad = bad | ~present
+        pattern = patterns.get(spec.name)
+        if isinstance(pattern, str) and spec.kind == "string":
+            bad = bad | (present & _breaks_pattern(text, pattern))
+        bad = bad.fill_null(False)
+        typed.append(value.set(bad, None) if bad.any() else value)
+        untyped.append(bad.alias(spec.name))
+    return Typed(name, table, pl.DataFrame(typed), pl.DataFrame(untyped))
 
 
-class LinkedRows(_Model):
-    """Every row is referenced by at least one row of a link table (`links` counts them)."""
-
-    links: pl.Int64
-
-    @pa.dataframe_check(name="event-without-actors")
-    def has_links(cls, data: pa.PolarsData) -> pl.LazyFrame:
-        return data.lazyframe.select(pl.col("links") > 0)
-
-
-class QuantityRows(_Model):
-    """`quantity` and its companions (every column of the frame) are all set or all empty."""
-
-    @pa.dataframe_check(name="quantity-incomplete")
-    def together(cls, data: pa.PolarsData) -> pl.LazyFrame:
-        columns = data.lazyframe.collect_schema().names()
-        filled = pl.sum_horizontal([(pl.col(c) != "").cast(pl.Int64) for c in columns])
-        return data.lazyframe.select((filled == 0) | (filled == len(columns)))
+def _breaks_pattern(text: pl.Series, pattern: str) -> pl.Series:
+    """Per cell: does it not match the whole Table Schema `pattern` (an implicitly anchored regex)?
+    Python's `re` decides, once per distinct cell, where the Rust engine cannot compile it."""
+    try:
+        return ~text.str.contains(f"^(?:{pattern})$")
+    except pl.exceptions.ComputeError:
+        try:
+            compiled = re.compile(pattern)
+        except re.error:  # a pattern that does not compile: the structure layer reports the schema
+            return pl.repeat(False, len(text), eager=True)
+        distinct = text.unique().to_list()
+        return text.replace_strict(distinct, [compiled.fullmatch(v) is None for v in distinct], return_dtype=pl.Boolean)
 
 
-class CountryCodes(_Model):
+def _empty(typed: Typed, column: str) -> pl.Expr:
+    """Per row: True where the cell is empty (an open bound), False where it is set, null where it did
+    not type (not judged)."""
+    return pl.when(pl.lit(typed.untyped.get_column(column))).then(None).otherwise(pl.col(column).is_null())
+
+
+def _text(column: str | pl.Expr) -> pl.Expr:
+    """A typed column as the text a message shows ("" for null); a date as YYYY-MM-DD."""
+    expr = pl.col(column) if isinstance(column, str) else column
+    return expr.cast(pl.String).fill_null("")
+
+
+def _joined(columns: list[str]) -> pl.Expr:
+    return pl.concat_str([_text(c) for c in columns], separator=",")
+
+
+def _lookup(child: Typed, fields: list[str], parent: Typed, ref_fields: list[str], value: str) -> pl.Expr:
+    """Per row of `child`: the `parent`'s `value` at the first parent row whose `ref_fields` equal the
+    row's `fields` (null when there is none, or a key cell is null): a lookup by expression. Only the
+    parent rows some child row refers to are kept in it (a semi-join first), so it is the size of the
+    child, not of a million claims."""
+    keys = [f"k{i}" for i in range(len(fields))]
+    wanted = child.frame.select([pl.col(f).alias(k) for f, k in zip(fields, keys)]).drop_nulls().unique()
+    table = parent.frame.select([pl.col(f).alias(k) for f, k in zip(ref_fields, keys)] + [pl.col(value)]) \
+        .drop_nulls(keys).join(wanted, on=keys, how="semi", maintain_order="left") \
+        .unique(subset=keys, keep="first", maintain_order=True)
+    dtype = parent.frame.schema[value]
+    if len(fields) == 1:
+        return pl.col(fields[0]).replace_strict(table.get_column(keys[0]), table.get_column(value), default=None,
+                                                return_dtype=dtype)
+    old = table.select(pl.struct(keys)).to_series()
+    return pl.struct([pl.col(f).alias(k) for f, k in zip(fields, keys)]).replace_strict(
+        old, table.get_column(value), default=None, return_dtype=dtype)
+
+
+# -- a rule: one named pandera check on one column -----------------------------------------------------
+
+Test = Callable[[pl.LazyFrame], Any]
+
+
+@dataclass
+class Rule:
+    """One named check on the column `field` of a typed table: `test` (a polars expression, or a function
+    of the table's LazyFrame) gives one Boolean per row, True = passes, null = not judged. A failing row
+    is one finding of `code` at `field`, whose value is the failing cell; `context` gives the message's
+    other placeholders from the failing rows of the typed frame (one dict per row; a `field` or `value`
+    there replaces the cell's). `check` names the pandera check (the code, unless a code has two checks)."""
+
     code: str
+    field: str
+    test: pl.Expr | Test
+    context: Callable[[pl.DataFrame], list[dict[str, Any]]] | None = None
+    check: str = ""
 
-    @pa.check("code", name="country-code")
-    def real_country(cls, data: pa.PolarsData) -> pl.LazyFrame:
-        return _valid_values(data, is_country)
+    def __post_init__(self) -> None:
+        self.check = self.check or self.code
+
+    def pandera_check(self) -> pa.Check:
+        test = self.test
+
+        def run(data: pa.PolarsData) -> Any:
+            if isinstance(test, pl.Expr):
+                return data.lazyframe.select(test)
+            out = test(data.lazyframe)
+            if isinstance(out, pl.Series):
+                return pl.LazyFrame([out])
+            return out.lazy() if isinstance(out, pl.DataFrame) else out
+
+        return pa.Check(run, name=self.check)
 
 
-class LanguageTags(_Model):
-    tag: str
-
-    @pa.check("tag", name="language-tag")
-    def real_language(cls, data: pa.PolarsData) -> pl.LazyFrame:
-        return _valid_values(data, is_language)
+def _context(**exprs: pl.Expr) -> Callable[[pl.DataFrame], list[dict[str, Any]]]:
+    """A context of polars expressions over the failing rows."""
+    return lambda rows: rows.select(**exprs).to_dicts()
 
 
-def _valid_values(data: pa.PolarsData, valid: Callable[[str], bool]) -> pl.LazyFrame:
-    """Empty or valid per cell, asking `valid` once per distinct value."""
-    column = pl.col(data.key)
-    distinct = data.lazyframe.select(column.unique()).collect().to_series().to_list()
-    good = pl.Series([v for v in distinct if not v or valid(v)], dtype=pl.String)
-    return data.lazyframe.select(column.is_in(good.implode()))
+# -- the rules, built from the schemas for one resource -------------------------------------------------
 
 
-def _cycle_edges(frame: pl.DataFrame) -> pl.DataFrame:
+def _dated(package: Package, t: Typed | None) -> bool:
+    """Whether the date rules apply: the resource has the four date columns, its two dates typed as dates."""
+    return (t is not None and t.name in dated_resources(package)
+            and all(t.frame.schema[c] == pl.Date for c in ("date_start", "date_end")))
+
+
+def _date_rules(package: Package, typed: dict[str, Typed], name: str) -> list[Rule]:
+    t = typed[name]
+    if not _dated(package, t):
+        return []
+    start_empty, end_empty = _empty(t, "date_start"), _empty(t, "date_end")
+
+    def open_precision(rows: pl.DataFrame) -> list[dict[str, Any]]:
+        out = []
+        for start, end, precision in rows.select(_text("date_start"), _text("date_end"), "date_precision").iter_rows():
+            side = "date_start" if not start else "date_end"
+            out.append(dict(start=start or "..", end=end or "..",
+                            detail=f"{side} is open (no bound in the text), so the range is not exactly one {precision} "
+                                   "and its precision is 'range'"))
+        return out
+
+    def precision(rows: pl.DataFrame) -> list[dict[str, Any]]:
+        return [dict(start=first.isoformat(), end=last.isoformat(), detail=dates.precision_problem(first, last, given))
+                for first, last, given in rows.select("date_start", "date_end", "date_precision").iter_rows()]
+
+    return [
+        Rule("date-unbounded", "date_start", ~(start_empty & end_empty)),
+        Rule("date-order", "date_start", dates.order_agrees_expr("date_start", "date_end"), _context(end=_text("date_end"))),
+        Rule("date-precision", "date_precision", dates.open_precision_agrees_expr(start_empty, end_empty, "date_precision"),
+             open_precision, check="date-open-precision"),
+        Rule("date-precision", "date_precision", dates.precision_agrees_expr("date_start", "date_end", "date_precision"),
+             precision),
+    ]
+
+
+def _source_date_rules(package: Package, typed: dict[str, Typed], name: str) -> list[Rule]:
+    t, sources = typed[name], typed.get(SOURCES)
+    if name == SOURCES or not _dated(package, t) or sources is None or sources.frame.schema.get("date_end") != pl.Date:
+        return []
+    rules = []
+    for fk in package.foreign_keys(name):
+        if fk.resource != SOURCES:
+            continue
+        published = _lookup(t, fk.fields, sources, fk.reference_fields, "date_end")
+        context = _context(source_id=_joined(fk.fields), source_end=_text(published))
+        starts_in_time = dates.order_agrees_expr("date_start", published)
+        rules += [Rule("dated-after-source", "date_start", starts_in_time, context),
+                  # a row that already starts after its source is the dated-after-source finding alone
+                  Rule("ends-after-source", "date_end", dates.order_agrees_expr("date_end", published) | ~starts_in_time,
+                       context)]
+    return rules
+
+
+def _claim_event_rules(package: Package, typed: dict[str, Typed], name: str) -> list[Rule]:
+    t, claims = typed[name], typed.get(CLAIMS)
+    if name == CLAIMS or claims is None or EVENT_ID not in t.frame.columns or EVENT_ID not in claims.frame.columns:
+        return []
+    rules = []
+    for fk in package.foreign_keys(name):
+        if fk.resource != CLAIMS:
+            continue
+        claimed = _lookup(t, fk.fields, claims, fk.reference_fields, EVENT_ID)
+        rules.append(Rule("claim-event-mismatch", fk.fields[0], pl.col(EVENT_ID) == claimed, _context(
+            field=pl.lit(",".join(fk.fields)), value=_joined(fk.fields), event_field=pl.lit(EVENT_ID),
+            expected=_text(claimed), actual=_text(EVENT_ID))))
+    return rules
+
+
+def _hierarchy_rules(package: Package, typed: dict[str, Typed], name: str) -> list[Rule]:
+    """A self-referencing key (the actors' affiliation): no row its own parent, no chain in a circle."""
+    rules = []
+    for fk in package.foreign_keys(name):
+        if fk.resource != name or len(fk.fields) != 1 or fk.reference_fields[0] == fk.fields[0]:
+            continue  # (a key referring to itself by definition: nothing to check)
+        key, parent = fk.reference_fields[0], fk.fields[0]
+
+        def off_cycles(frame: pl.LazyFrame, key: str = key, parent: str = parent) -> pl.LazyFrame:
+            on_cycle = _cycle_edges(frame.select(key, parent).collect(), key, parent).get_column(key)
+            return frame.select(~(pl.col(key).is_in(on_cycle.implode()) & pl.col(key).is_first_distinct()))
+
+        def cycle(rows: pl.DataFrame, key: str = key, parent: str = parent, t: Typed = typed[name]) -> list[dict[str, Any]]:
+            parents = dict(_cycle_edges(t.frame.select(key, parent), key, parent).iter_rows())
+            return [dict(cycle=" → ".join(_cycle(parents, start) or [])) for start in rows.get_column(key).to_list()]
+
+        rules += [Rule("self-reference", parent, pl.col(parent) != pl.col(key)),
+                  Rule("reference-cycle", parent, off_cycles, cycle)]
+    return rules
+
+
+def _cycle_edges(frame: pl.DataFrame, key: str, parent: str) -> pl.DataFrame:
     """The key -> parent edges (first row per key) whose key is on a cycle, self-references aside.
 
     Column-wise: rows whose key no remaining row names as parent cannot be on a cycle and are
     dropped, round after round (one round per level of the longest chain); what remains is cycles.
     """
-    edges = frame.select("key", "parent")
-    edges = edges.filter((pl.col("key") != "") & (pl.col("parent") != "") & (pl.col("parent") != pl.col("key")))
-    edges = edges.unique(subset="key", keep="first", maintain_order=True)
+    edges = frame.select(key, parent).drop_nulls().filter(pl.col(parent) != pl.col(key))
+    edges = edges.unique(subset=key, keep="first", maintain_order=True)
     while edges.height:
-        named = edges.get_column("parent").unique()
-        kept = edges.filter(pl.col("key").is_in(named.implode()))
-        kept = kept.filter(pl.col("parent").is_in(kept.get_column("key").implode()))
+        kept = edges.filter(pl.col(key).is_in(edges.get_column(parent).implode()))
+        kept = kept.filter(pl.col(parent).is_in(kept.get_column(key).implode()))
         if kept.height == edges.height:
             break
         edges = kept
@@ -291,7 +412,7 @@ def _cycle(parents: dict[str, str], start: str) -> list[str] | None:
     """The cycle through `start` (start, ..., start) if following parents from it comes back to it."""
     path = [start]
     seen = {start}
-    current = parents.get(start, "")
+    current = parents.get(start)
     while current:
         path.append(current)
         if current == start:
@@ -299,317 +420,75 @@ def _cycle(parents: dict[str, str], start: str) -> list[str] | None:
         if current in seen:
             return None  # a cycle further up the chain, not through `start`
         seen.add(current)
-        current = parents.get(current, "")
+        current = parents.get(current)
     return None
 
 
-# -- running a model and mapping its failures ----------------------------------------------------------
-
-
-@dataclass
-class Failure:
-    check: str
-    index: int
-    column: str | None
-    value: Any
-
-
-def _text(table: Table, columns: Iterable[str], rename: dict[str, str] | None = None) -> pl.DataFrame:
-    """Some columns of a table as a polars frame of text ("" for an empty or absent cell); the reader's
-    columns are selected, not copied."""
-    labels = list(dict.fromkeys(columns))
-    names = {label: (rename or {}).get(label, label) for label in labels}
-    if not table.text.columns:
-        return pl.DataFrame({name: pl.Series([], dtype=pl.String) for name in names.values()})
-    return table.select(labels).fill_null("").rename(names)
-
-
-def _date_specs(package: Package, name: str) -> dict[str, Any]:
-    """Field name -> the FieldSpec its date cells are typed with: the schema's own for a date field
-    (format, missingValues); a default date field (YYYY-MM-DD) for a field of another type."""
-    from nkru.loader import FieldSpec, LoadError, schema_field_specs
-
-    try:
-        specs = {spec.name: spec for spec in schema_field_specs(package, name)}
-    except LoadError:  # a malformed enum elsewhere in the schema: the structure layer reports it
-        specs = {}
-    out = {}
-    for field in package.field_names(name):
-        spec = specs.get(field)
-        if spec is None:
-            out[field] = FieldSpec(name=field, type="date")
-        elif spec.kind != "date":
-            out[field] = replace(spec, type="date", format=None, enum=None)
-        else:
-            out[field] = replace(spec, enum=None)
-    return out
-
-
-def _typed_dates(package: Package, name: str, table: Table, columns: Iterable[str]) -> pl.DataFrame:
-    """Date columns of a table typed by the one type system (`nkru.loader.type_column`): a polars Date
-    per cell, null where a cell is empty, missing or malformed (the structure layer's to report)."""
-    from nkru.loader import FieldSpec, type_column
-
-    columns = list(dict.fromkeys(columns))
-    specs = _date_specs(package, name)
-    text = _text(table, columns)
-    typed = [type_column(specs.get(c) or FieldSpec(name=c, type="date"), text.get_column(c))[0].alias(c) for c in columns]
-    return pl.DataFrame(typed, schema={c: pl.Date for c in columns}) if typed else pl.DataFrame()
-
-
-def _open_flags(table: Table, columns: dict[str, str]) -> list[pl.Series]:
-    """Per date column (name -> flag name): True where the cell is empty, an open bound (a malformed
-    date is not open: it is the structure layer's to report)."""
-    text = _text(table, columns)
-    return [(text.get_column(c) == "").alias(flag) for c, flag in columns.items()]
-
-
-def _row(table: Table, index: int) -> dict[str, str]:
-    """One row as header label -> text (only for rows a rule reports)."""
-    values = table.text.row(index)
-    return {label: value or "" for label, value in zip(table.header, values)}
-
-
-def _lookup(table: Table, fields: Iterable[str], parent: Table, ref_fields: Iterable[str],
-            values: dict[str, pl.Series]) -> pl.DataFrame:
-    """Per row of `table`: `values` (columns of `parent`) at the first `parent` row whose `ref_fields`
-    equal the row's `fields` (null when there is none) — a left join, not a loop."""
-    fields, ref_fields = list(fields), list(ref_fields)
-    keys = [f"k{i}" for i in range(len(fields))]
-    child = _text(table, fields).rename(dict(zip(fields, keys)))
-    # Only the parent rows some child row refers to (a semi-join first): the hash tables stay the size
-    # of the child, not of a million claims.
-    lookup = _text(parent, ref_fields).rename(dict(zip(ref_fields, keys))).with_columns(**values) \
-        .join(child.unique(), on=keys, how="semi", maintain_order="left") \
-        .unique(subset=keys, keep="first", maintain_order=True)
-    return child.join(lookup, on=keys, how="left", maintain_order="left").drop(keys)
-
-
-def _checks_made(model: type[pa.DataFrameModel], frame: pl.DataFrame) -> int:
-    schema = model.to_schema()
-    per_row = len(schema.checks)
-    for name, column in schema.columns.items():
-        matched = sum(1 for c in frame.columns if re.match(name, str(c))) if column.regex else int(name in frame.columns)
-        per_row += len(column.checks) * matched
-    return per_row * frame.height
-
-
-def run_model(model: type[pa.DataFrameModel], frame: pl.DataFrame, result: LayerResult, resource: str) -> list[Failure]:
-    """Validate lazily; every failure once per (check, row, column). Rules that crash become `rule-error` findings."""
-    if not frame.height:
+def _link_rules(package: Package, typed: dict[str, Typed], name: str) -> list[Rule]:
+    """Every event has a row in each link table: a resource whose primary key includes a foreign key to
+    the events. (A link table with a key cell that did not type cannot say which event that row links:
+    the rule waits for the structure finding to be fixed.)"""
+    if name != EVENTS:
         return []
-    result.checks += _checks_made(model, frame)
-    try:
-        model.validate(frame, lazy=True)
-    except SchemaErrors as exc:
-        cases = exc.failure_cases
-    else:
-        return []
-    failures: list[Failure] = []
-    seen: set[tuple] = set()
-    dataframe_checks = {check.name for check in model.to_schema().checks}
-    for case in cases.iter_rows(named=True):
-        check = str(case.get("check"))
-        index = case.get("index")
-        if index is None:
-            result.findings.append(Finding.make("rule-error", resource=resource, value=case.get("failure_case"), check=check))
+    rules = []
+    for child, links in typed.items():
+        if child == EVENTS:
             continue
-        column = None if check in dataframe_checks else case.get("column")
-        key = (check, int(index), column)
-        if key in seen:
-            continue
-        seen.add(key)
-        failures.append(Failure(check, int(index), column, case.get("failure_case")))
-    return sorted(failures, key=lambda f: (f.index, f.check, f.column or ""))
-
-
-def _where(resource: str, table: Table, index: int) -> dict[str, Any]:
-    return dict(resource=resource, path=table.path, line=table.lines[index], row_id=table.row_id(index))
-
-
-# -- schema lookups -------------------------------------------------------------------------------------
-
-
-def dated_resources(package: Package) -> list[str]:
-    """Resources whose schema has all four date columns."""
-    return [name for name in package.resources if set(dates.DATE_COLUMNS) <= set(package.field_names(name))]
-
-
-# -- the rules ------------------------------------------------------------------------------------------
-
-
-def check(package: Package, options: Options | None = None) -> LayerResult:
-    result = LayerResult(NAME)
-    tables: dict[str, Table] = {}
-    for name in package.resources:
-        table = package.table(name)
-        if table is not None:
-            tables[name] = table  # unreadable resources are reported by the structure layer
-    for rule in (_date_rules, _source_date_rules, _claim_event_rules, _hierarchy_rules, _link_rules,
-                 _quantity_rules, _code_rules, _hygiene_rules):
-        rule(package, tables, result)
-    return result
-
-
-def _date_rules(package: Package, tables: dict[str, Table], result: LayerResult) -> None:
-    for name in dated_resources(package):
-        table = tables.get(name)
-        if table is None:
-            continue
-        typed = _typed_dates(package, name, table, ["date_start", "date_end"])
-        frame = typed.with_columns(_text(table, ["date_precision"]).get_column("date_precision"),
-                                   *_open_flags(table, {"date_start": "start_open", "date_end": "end_open"}))
-        for failure in run_model(DatedRows, frame, result, name):
-            row = _row(table, failure.index)
-            start, end, precision = (row.get(c, "") for c in ("date_start", "date_end", "date_precision"))
-            where = _where(name, table, failure.index)
-            if failure.check == "date-order":
-                result.findings.append(Finding.make("date-order", field="date_start", value=start, end=end, **where))
-            elif failure.check == "date-unbounded":
-                result.findings.append(Finding.make("date-unbounded", field="date_start", value="", **where))
-            elif failure.check == "date-open-precision":
-                side = "date_start" if not start else "date_end"
-                result.findings.append(Finding.make(
-                    "date-precision", field="date_precision", value=precision, start=start or "..", end=end or "..",
-                    detail=f"{side} is open (no bound in the text), so the range is not exactly one {precision} "
-                           "and its precision is 'range'", **where))
-            else:
-                first, last = typed.row(failure.index)
-                detail = dates.precision_problem(first, last, precision)
-                result.findings.append(Finding.make("date-precision", field="date_precision", value=precision,
-                                                    start=start, end=end, detail=detail, **where))
-
-
-def _source_date_rules(package: Package, tables: dict[str, Table], result: LayerResult) -> None:
-    sources = tables.get(SOURCES)
-    if sources is None or SOURCES not in dated_resources(package):
-        return
-    source_end = {"source_end_text": _text(sources, ["date_end"]).get_column("date_end"),
-                  "source_date_end": _typed_dates(package, SOURCES, sources, ["date_end"]).get_column("date_end")}
-    for name in dated_resources(package):
-        table = tables.get(name)
-        if table is None or name == SOURCES:
-            continue
-        for fk in package.foreign_keys(name):
-            fields, target, ref_fields = fk.fields, fk.resource, fk.reference_fields
-            if target != SOURCES:
-                continue
-            joined = _lookup(table, fields, sources, ref_fields, source_end)
-            frame = _typed_dates(package, name, table, ["date_start", "date_end"]) \
-                .with_columns(joined.get_column("source_date_end"))
-            for failure in run_model(SourceDatedRows, frame, result, name):
-                row = _row(table, failure.index)
-                source_key = ",".join(row.get(f, "") for f in fields)
-                field = "date_start" if failure.check == "dated-after-source" else "date_end"
-                result.findings.append(Finding.make(
-                    failure.check, field=field, value=row.get(field, ""), source_id=source_key,
-                    source_end=joined.get_column("source_end_text")[failure.index] or "",
-                    **_where(name, table, failure.index)))
-
-
-def _claim_event_rules(package: Package, tables: dict[str, Table], result: LayerResult) -> None:
-    claims = tables.get(CLAIMS)
-    if claims is None or EVENT_ID not in package.field_names(CLAIMS):
-        return
-    claims_events = _text(claims, [EVENT_ID]).get_column(EVENT_ID)
-    for name, table in tables.items():
-        if name == CLAIMS or EVENT_ID not in package.field_names(name):
-            continue
-        for fk in package.foreign_keys(name):
-            fields, target, ref_fields = fk.fields, fk.resource, fk.reference_fields
-            if target != CLAIMS:
-                continue
-            claim_event = _lookup(table, fields, claims, ref_fields, {"claim_event": claims_events}) \
-                .get_column("claim_event").fill_null("")
-            frame = _text(table, [EVENT_ID], rename={EVENT_ID: "event"}).with_columns(claim_event)
-            field = ",".join(fields)
-            for failure in run_model(ClaimEventRows, frame, result, name):
-                row = _row(table, failure.index)
-                result.findings.append(Finding.make(
-                    "claim-event-mismatch", field=field, value=",".join(row.get(f, "") for f in fields),
-                    event_field=EVENT_ID, expected=claim_event[failure.index], actual=row.get(EVENT_ID, ""),
-                    **_where(name, table, failure.index)))
-
-
-def _hierarchy_rules(package: Package, tables: dict[str, Table], result: LayerResult) -> None:
-    for name, table in tables.items():
-        for fk in package.foreign_keys(name):
-            fields, target, ref_fields = fk.fields, fk.resource, fk.reference_fields
-            if target != name or len(fields) != 1:
-                continue
-            if ref_fields[0] == fields[0]:
-                continue  # a key referring to itself by definition: nothing to check
-            frame = _text(table, [ref_fields[0], fields[0]], rename={ref_fields[0]: "key", fields[0]: "parent"})
-            failures = run_model(HierarchyRows, frame, result, name)
-            parents = dict(_cycle_edges(frame).iter_rows()) if failures else {}
-            for failure in failures:
-                row = _row(table, failure.index)
-                where = _where(name, table, failure.index)
-                value = row.get(fields[0], "")
-                if failure.check == "self-reference":
-                    result.findings.append(Finding.make("self-reference", field=fields[0], value=value, **where))
-                else:
-                    cycle = _cycle(parents, row.get(ref_fields[0], "")) or []
-                    result.findings.append(Finding.make("reference-cycle", field=fields[0], value=value,
-                                                        cycle=" → ".join(cycle), **where))
-
-
-def _link_rules(package: Package, tables: dict[str, Table], result: LayerResult) -> None:
-    """Every event has a row in each link table: a resource whose primary key includes a foreign key to the events."""
-    events = tables.get(EVENTS)
-    if events is None:
-        return
-    for child, child_table in tables.items():
         key = set(package.primary_key(child))
         for fk in package.foreign_keys(child):
-            fields, target, ref_fields = fk.fields, fk.resource, fk.reference_fields
-            if target != EVENTS or child == EVENTS or not set(fields) <= key:
+            fields, refs = fk.fields, fk.reference_fields
+            if fk.resource != EVENTS or not set(fields) <= key or links.untyped.select(fields).to_numpy().any():
                 continue
-            keys = [f"k{i}" for i in range(len(fields))]
-            # Whether each event is linked (1) or not (0): a semi-join, not a count of every link per key.
-            parents = _text(events, ref_fields).rename(dict(zip(ref_fields, keys))).with_row_index("row")
-            linked = parents.join(_text(child_table, fields).rename(dict(zip(fields, keys))), on=keys, how="semi")
-            links = np.zeros(len(events), dtype=np.int64)
-            links[linked.get_column("row").to_numpy()] = 1
-            frame = pl.DataFrame({"links": links})
-            for failure in run_model(LinkedRows, frame, result, EVENTS):
-                row = _row(events, failure.index)
-                result.findings.append(Finding.make("event-without-actors", field=",".join(ref_fields),
-                                                    value=",".join(row.get(f, "") for f in ref_fields), child=child,
-                                                    **_where(EVENTS, events, failure.index)))
+            if len(fields) == 1:
+                linked = pl.col(refs[0]).is_in(links.frame.get_column(fields[0]).drop_nulls().unique().implode())
+            else:
+                used = links.frame.select(pl.struct([pl.col(f).alias(r) for f, r in zip(fields, refs)])).to_series()
+                linked = pl.struct(refs).is_in(used.unique().implode())
+            rules.append(Rule("event-without-actors", refs[0], linked, _context(
+                field=pl.lit(",".join(refs)), value=_joined(refs), child=pl.lit(child))))
+    return rules
 
 
-def _quantity_rules(package: Package, tables: dict[str, Table], result: LayerResult) -> None:
-    for name, table in tables.items():
-        names = package.field_names(name)
-        if QUANTITY not in names:
-            continue
-        group = [QUANTITY] + [n for n in names if n.startswith(QUANTITY + "_")]
-        if len(group) < 2:
-            continue
-        frame = _text(table, group)
-        for failure in run_model(QuantityRows, frame, result, name):
-            row = _row(table, failure.index)
-            filled = [f for f in group if row.get(f)]
-            empty = [f for f in group if not row.get(f)]
-            result.findings.append(Finding.make(
-                "quantity-incomplete", field=",".join(empty), value=", ".join(f"{f}={row.get(f)}" for f in filled),
-                group=", ".join(group), **_where(name, table, failure.index)))
+def _quantity_rules(package: Package, typed: dict[str, Typed], name: str) -> list[Rule]:
+    t = typed[name]
+    if QUANTITY not in t.frame.columns:
+        return []
+    group = [QUANTITY] + [c for c in t.frame.columns if c.startswith(QUANTITY + "_")]
+    if len(group) < 2:
+        return []
+    filled = pl.sum_horizontal([pl.col(c).is_not_null().cast(pl.Int64) for c in group])
+    untyped = t.untyped.select(pl.any_horizontal(group)).to_series()
+    together = pl.when(pl.lit(untyped)).then(None).otherwise((filled == 0) | (filled == len(group)))
+
+    def parts(rows: pl.DataFrame) -> list[dict[str, Any]]:
+        out = []
+        for row in rows.select(group).iter_rows(named=True):
+            out.append(dict(field=",".join(c for c in group if row[c] is None),
+                            value=", ".join(f"{c}={row[c]}" for c in group if row[c] is not None),
+                            group=", ".join(group)))
+        return out
+
+    return [Rule("quantity-incomplete", QUANTITY, together, parts)]
 
 
-def _code_rules(package: Package, tables: dict[str, Table], result: LayerResult) -> None:
-    for field, model, column, code in ((COUNTRY, CountryCodes, "code", "country-code"),
-                                       (LANGUAGE, LanguageTags, "tag", "language-tag")):
-        for name, table in tables.items():
-            if field not in package.field_names(name):
-                continue
-            frame = _text(table, [field], rename={field: column})
-            for failure in run_model(model, frame, result, name):
-                result.findings.append(Finding.make(code, field=field, value=_row(table, failure.index).get(field, ""),
-                                                    **_where(name, table, failure.index)))
+def _code_rules(package: Package, typed: dict[str, Typed], name: str) -> list[Rule]:
+    t = typed[name]
+    rules = []
+    for column, code, valid in ((COUNTRY, "country-code", lambda v: is_country(v)),
+                                (LANGUAGE, "language-tag", lambda v: is_language(v))):
+        if t.frame.schema.get(column) == pl.String:
+            rules.append(Rule(code, column, lambda frame, c=column, ok=valid: _known(frame, c, ok)))
+    return rules
 
 
-# -- text hygiene: plain polars (see the module docstring) -------------------------------------------------
+def _known(frame: pl.LazyFrame, column: str, valid: Callable[[str], bool]) -> pl.LazyFrame:
+    """Per cell: is it a value `valid` accepts? (null for an empty cell; `valid` asked once per distinct value)"""
+    distinct = frame.select(pl.col(column).drop_nulls().unique()).collect().to_series()
+    good = pl.Series([v for v in distinct.to_list() if valid(v)], dtype=pl.String)
+    return frame.select(pl.col(column).is_in(good.implode()))
+
+
+# -- text hygiene --------------------------------------------------------------------------------------
 
 #: Every character Python calls whitespace (what `str.strip()` removes), for the polars strip.
 #: (Written out: computing it at import walks every code point, about half a second.)
@@ -621,11 +500,14 @@ _WHITESPACE = ("\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f \x85\xa0\u1680\u2000\u2001\u2002\
 _ALWAYS_NFC = "\x00-\u02ff\u2002-\u206f\u20a0-\u20cf"
 #: A cell that may fail a hygiene check matches this (one scan per cell; most cells do not match):
 #: a first character that is whitespace or a formula prefix, a last character that is whitespace,
-#: a control character, or a character outside `_ALWAYS_NFC`. Only matching cells are checked in detail.
+#: a control character, or a character outside `_ALWAYS_NFC`. Only those cells are judged by the checks.
 _SUSPECT = f"^[{_WHITESPACE}=+\\-@]|[{_WHITESPACE}]$|{CONTROL_CHARACTERS}|[^{_ALWAYS_NFC}]"
+#: A spreadsheet skips leading blanks and line breaks ("\n=1+1" runs as a formula too); a tab or CR
+#: is a prefix only as the very first character (after stripping, the rest starts with a non-blank).
+_FORMULA = f"^(?:[=+\\-@\t\r]|[{_WHITESPACE}]*[=+\\-@])"
 
 
-def _not_nfc(cells):
+def _not_nfc(cells: pl.Series) -> pl.Series:
     """Per cell: is it not in NFC? Only cells with a character outside `_ALWAYS_NFC` are normalised."""
     suspect = cells.str.contains(f"[^{_ALWAYS_NFC}]").fill_null(False)
     result = pl.repeat(False, len(cells), eager=True)
@@ -636,55 +518,124 @@ def _not_nfc(cells):
     return result
 
 
-HYGIENE_CHECKS = ("text-control-character", "text-formula", "text-not-nfc", "text-whitespace")
+#: Hygiene check -> per cell (non-empty text): does it fail? In the order their findings are listed.
+HYGIENE: dict[str, Callable[[pl.Series], pl.Series]] = {
+    "text-control-character": lambda cells: cells.str.contains(CONTROL_CHARACTERS),
+    "text-formula": lambda cells: cells.str.contains(_FORMULA),
+    "text-not-nfc": _not_nfc,
+    "text-whitespace": lambda cells: cells != cells.str.strip_chars(_WHITESPACE),
+}
+HYGIENE_CHECKS = tuple(HYGIENE)
+_CHAR: dict[str, Callable[[str], str | None]] = {
+    "text-control-character": _control_char,
+    "text-formula": lambda value: repr(formula_prefix(value)),
+}
 
 
-def _hygiene_failures(cells: pl.Series, numeric: bool) -> dict[str, pl.Series]:
-    """Check name -> per cell: does it fail? (`cells`: non-empty text.)"""
-    tests = {
-        "text-not-nfc": _not_nfc(cells),
-        "text-whitespace": cells != cells.str.strip_chars(_WHITESPACE),
-        "text-control-character": cells.str.contains(CONTROL_CHARACTERS),
-    }
-    if not numeric:
-        # A spreadsheet skips leading blanks and line breaks ("\n=1+1" runs as a formula too).
-        stripped = cells.str.strip_chars_start(_WHITESPACE)
-        starts = pl.repeat(False, len(cells), eager=True)
-        for prefix in FORMULA_PREFIXES:
-            starts = starts | cells.str.starts_with(prefix) | stripped.str.starts_with(prefix)
-        tests["text-formula"] = starts
-    return tests
+def _hygiene_rules(package: Package, typed: dict[str, Typed], name: str) -> list[Rule]:
+    """Every text field (typed as text: a typed number, date or boolean cannot hold what these find)."""
+    t = typed[name]
+    columns = [c for c, dtype in t.frame.schema.items() if dtype == pl.String]
+    if not columns or not t.frame.height:
+        return []
+    suspects: dict[str, pl.Series] = {}
 
+    def suspect(column: str) -> pl.Series:
+        """The rows of the column whose cell may fail a hygiene check: one pass over the table's text
+        (every column at once) finds them for every column and check."""
+        if not suspects:
+            found = t.frame.select(pl.col(c).str.contains(_SUSPECT).fill_null(False) for c in columns)
+            suspects.update((c, found.get_column(c).arg_true()) for c in columns)
+        return suspects[column]
 
-def _hygiene_rules(package: Package, tables: dict[str, Table], result: LayerResult) -> None:
-    """Every non-empty cell of every table: NFC, trimmed, no control characters, no formula outside
-    numeric fields — one pass per table finds the suspect cells (`_SUSPECT`, every column at once);
-    only those are checked in detail and visited."""
-    for name, table in tables.items():
-        if not len(table) or not table.header:
-            continue
-        types = package.field_types(name)
-        labels = list(dict.fromkeys(table.header))
-        columns = [table.column_name(label) for label in labels]
-        filled = table.text.select((pl.col(c) != "").sum() for c in columns).row(0)
-        suspect = table.text.select(pl.col(c).str.contains(_SUSPECT).fill_null(False) for c in columns)
-        found: list[tuple[int, int, str, str]] = []
-        for position, (label, column) in enumerate(zip(labels, columns)):
-            numeric = types.get(label, "string") in NUMERIC_TYPES
-            result.checks += int(filled[position] or 0) * (3 if numeric else 4)
-            where = suspect.get_column(column).arg_true()
+    def test(fails: Callable[[pl.Series], pl.Series], column: str) -> Test:
+        def run(frame: pl.LazyFrame) -> Any:
+            where = suspect(column)
             if not len(where):
-                continue
-            cells = table.text.get_column(column).gather(where)
-            for check, failed in _hygiene_failures(cells, numeric).items():
-                failed = failed.fill_null(False)
-                for at in failed.arg_true().to_list():
-                    found.append((where[at], position, check, cells[at]))
-        for index, position, check, value in sorted(found):
-            column = table.header[position]
-            extra: dict[str, Any] = {}
-            if check == "text-control-character":
-                extra["char"] = _control_char(value)
-            elif check == "text-formula":
-                extra["char"] = repr(formula_prefix(value))
-            result.findings.append(Finding.make(check, field=column, value=value, **extra, **_where(name, table, index)))
+                return True  # no cell of the column can fail the check
+            failed = fails(frame.select(column).collect().to_series().gather(where)).fill_null(False)
+            if not failed.any():
+                return True
+            return ~pl.repeat(False, t.frame.height, eager=True).scatter(where, failed)
+        return run
+
+    rules = []
+    for column in columns:
+        for code, fails in HYGIENE.items():
+            char = _CHAR.get(code)
+            context = None if char is None else (
+                lambda rows, c=column, char=char: [dict(char=char(v)) for v in rows.get_column(c).to_list()])
+            rules.append(Rule(code, column, test(fails, column), context))
+    return rules
+
+
+RULES = (_date_rules, _source_date_rules, _claim_event_rules, _hierarchy_rules, _link_rules, _quantity_rules,
+         _code_rules, _hygiene_rules)
+
+
+# -- the layer ---------------------------------------------------------------------------------------------
+
+
+def check(package: Package, options: Options | None = None) -> LayerResult:
+    result = LayerResult(NAME)
+    typed = {name: t for name in package.resources if (t := _typed(package, name)) is not None}
+    for name, t in typed.items():
+        rules = []
+        for build in RULES:
+            try:
+                rules += build(package, typed, name)
+            except Exception as exc:  # noqa: BLE001 - a rule that cannot be built is a finding, not a traceback
+                result.findings.append(_rule_error(t, build.__name__.strip("_"), exc))
+        if rules and t.frame.height:
+            result.findings += validate(t, rules, result)
+    return result
+
+
+def _rule_error(typed: Typed, check: str, problem: Any) -> Finding:
+    if isinstance(problem, BaseException):
+        problem = f"{problem.__class__.__name__}: {problem}"
+    return Finding.make("rule-error", resource=typed.name, path=typed.table.path, check=check, value=problem)
+
+
+def schema(typed: Typed, rules: list[Rule]) -> pa.DataFrameSchema:
+    """The pandera schema of one typed table: each rule a named check on its column."""
+    columns: dict[str, list[pa.Check]] = {}
+    for rule in rules:
+        columns.setdefault(rule.field, []).append(rule.pandera_check())
+    return pa.DataFrameSchema({column: pa.Column(None, checks=checks, nullable=True) for column, checks in columns.items()},
+                              name=typed.name)
+
+
+def validate(typed: Typed, rules: list[Rule], result: LayerResult) -> list[Finding]:
+    """Validate the typed table against its rules' pandera schema, lazily; every failure case is one
+    finding (at the file line of its row), every check that crashed one `rule-error`."""
+    model = schema(typed, rules)
+    by_place = {}
+    for rule in rules:
+        by_place.setdefault(rule.field, []).append(rule)
+    result.checks += sum(len(column.checks) for column in model.columns.values()) * typed.frame.height
+    try:
+        model.validate(typed.frame, lazy=True)
+        return []
+    except SchemaErrors as exc:
+        cases = exc.failure_cases
+    except Exception as exc:  # noqa: BLE001 - pandera itself failed: a finding, not a traceback
+        return [_rule_error(typed, "pandera", exc)]
+    table = typed.table
+    findings: list[tuple[int, int, Finding]] = []
+    order = {id(rule): position for position, rule in enumerate(rules)}
+    for (column, number), group in cases.group_by(["column", "check_number"], maintain_order=True):
+        rule = by_place[column][number] if column in by_place and number is not None else None
+        indices = group.get_column("index")
+        if rule is None or indices.null_count():
+            for case in group.iter_rows(named=True):
+                findings.append((-1, 0, _rule_error(typed, case.get("check"), case.get("failure_case"))))
+            continue
+        contexts = rule.context(typed.frame[indices]) if rule.context else [{}] * len(indices)
+        for index, value, extra in zip(indices.to_list(), group.get_column("failure_case").to_list(), contexts):
+            place = dict(field=rule.field, value=value if value is not None else "")
+            place.update(extra)
+            findings.append((index, order[id(rule)], Finding.make(
+                rule.code, resource=typed.name, path=table.path, line=table.lines[index], row_id=table.row_id(index),
+                **place)))
+    return [finding for _, _, finding in sorted(findings, key=lambda item: item[:2])]
