@@ -94,15 +94,6 @@ def real_package() -> Path:
     return REPO
 
 
-@pytest.fixture(autouse=True, scope="session")
-def _sentence_cache(tmp_path_factory: pytest.TempPathFactory):
-    """Sentence splits are cached in a temp dir for the test session, never in the user's cache."""
-    import os
-
-    previous = os.environ.get("NKRU_CACHE_DIR")
-    os.environ["NKRU_CACHE_DIR"] = str(tmp_path_factory.mktemp("nkru-cache"))
-    yield
-    if previous is None:
-        os.environ.pop("NKRU_CACHE_DIR", None)
-    else:
-        os.environ["NKRU_CACHE_DIR"] = previous
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "migration: checks that a data migration kept what the data said before it "
+                                       "(may run tools that the toolkit itself no longer runs there)")
