@@ -164,17 +164,19 @@ def test_values_are_asked_for_on_a_terminal(package_copy, article):
 
 def test_a_failed_units_write_leaves_no_text_and_no_row(package_copy, article, monkeypatch):
     """The text, its sources row and its units are added together or not at all."""
-    real = curate.atomic_write_bytes
+    from nkru import transaction
+
+    real = transaction.fault
     sources_before = (package_copy / "data/sources.csv").read_bytes()
     units_before = (package_copy / "data/units.csv").read_bytes()
     texts_before = sorted(p.name for p in (package_copy / "data/sources").iterdir())
 
-    def failing(path, data):
-        if Path(path).name == "units.csv":
+    def failing(path):
+        if Path(path).name == "units.csv":  # the disk fills up as units.csv is staged, after the text and row
             raise OSError(28, "No space left on device", str(path))
-        return real(path, data)
+        return real(path)
 
-    monkeypatch.setattr(curate, "atomic_write_bytes", failing)
+    monkeypatch.setattr(transaction, "fault", failing)
     with pytest.raises(curate.AddSourceError):
         curate.add_source(package_copy, article, curate.NewSource(
             title="T", publisher="p", date="2024-11-22", date_basis="stated", language="de"))
