@@ -457,7 +457,7 @@ def _shares(package: Package, resource: str, field_name: str, release: str, rele
     frame = table.text.select(pl.col(table.column_name(key[0])).alias("id"),
                               pl.col(table.column_name(field_name)).alias("value"))
     frame = frame.filter(pl.col("value").is_not_null() & (pl.col("value") != ""))
-    frame = frame.with_columns(pl.col("id").is_in(pl.Series(sorted(released), dtype=pl.String).implode()).alias("released"))
+    frame = frame.with_columns(pl.col("id").is_in(pl.Series(list(released), dtype=pl.String).implode()).alias("released"))
     now, then = frame.height, int(frame.get_column("released").sum())
     if not now or not then:
         return None
