@@ -13,11 +13,10 @@ For each size it
    folding ignore), so it has its own SHA-256 and its own cache entry. The ID patterns of the
    copied schemas are widened from three digits to three to nine; nothing else changes.
 2. runs `nkru validate` in a fresh process twice: with an empty sentence cache (cold) and again
-   with the cache it left (warm), and for a package small enough that `nkru validate` runs
-   great-expectations in a worker process, once more warm with `--in-process` (one process);
+   with the cache it left (warm), in one process;
    per-layer seconds come from the JSON report (the first layer that reads a table pays for reading
    it), wall time from the clock, CPU time from wait4(), peak RSS from wait4() and from the sum over
-   the process and its worker sampled in /proc;
+   the process and any children sampled in /proc;
 3. runs the DuckDB floor in a fresh process on the same files: read every CSV, check every primary
    key for duplicates and every foreign key for orphans.
 
@@ -174,7 +173,7 @@ def run(argv: list[str], env: dict[str, str] | None = None, label: str = "", cwd
 
     Peak RSS: the larger of wait4()'s (the largest single process: the child or, once reaped, any of its
     children) and the largest sum over the child and its children, sampled every 20 ms from /proc
-    (`nkru validate` may run great-expectations in a worker process beside it)."""
+    (a command may start a child process)."""
     import threading
 
     started = time.perf_counter()
@@ -200,19 +199,11 @@ def run(argv: list[str], env: dict[str, str] | None = None, label: str = "", cwd
 WARM_ONLY = False  # --warm-only: keep the cache a previous run left and measure only the warm run
 
 
-#: `nkru validate` starts a great-expectations worker only for tables up to this size (nkru.layers.gx_worker.AUTO_LIMIT).
-AUTO_LIMIT = 256 << 20
-
-
 def measure(package: Path, cache: Path) -> dict:
-    """Cold and warm runs as a user runs `nkru validate` (a worker process for great-expectations when
-    the package is small enough), and a warm run with `--in-process` (one process) when that differs."""
-    env = {k: v for k, v in os.environ.items() if k != "NKRU_IN_PROCESS"}
+    """Cold and warm runs as a user runs `nkru validate` (one process)."""
+    env = dict(os.environ)
     env["NKRU_CACHE_DIR"] = str(cache)
-    size = sum(p.stat().st_size for p in (package / "data").glob("*.csv"))
     runs = [("warm", [])] if WARM_ONLY else [("cold", []), ("warm", [])]
-    if size <= AUTO_LIMIT:
-        runs.append(("warm, one process", ["--in-process"]))
     result: dict = {}
     for label, extra in runs:
         if label == "cold" and cache.exists():

@@ -6,7 +6,6 @@ import contextlib
 import dataclasses
 import time
 from pathlib import Path
-from typing import Any
 
 from nkru import layers as layer_registry
 from nkru.findings import Finding, LayerResult, Report, define, finding_budget, fold
@@ -73,41 +72,13 @@ def validate_package(
     report = Report(package=package.origin or str(package.root))
     if options.texts is not None:
         attach_texts(package, Path(options.texts))
-    worker = _start_gx_worker(package, names, options)
-    try:
-        with _collector_paused(), finding_budget(MAX_FINDINGS_PER_CHECK) as budget:
-            _run_layers(package, names, dataclasses.replace(options, gx_worker=worker) if worker else options, report,
-                        fail_fast)
-            report.layers[:] = [budget.settle(result) for result in report.layers]
-            if budget.over and report.layers:  # a check reported by another layer than its own: still counted
-                budget.settle(report.layers[-1], any_layer=True)
-    finally:
-        if worker is not None:
-            worker.close(wait=False)  # it has answered every call; a thread waits for its exit
+    with _collector_paused(), finding_budget(MAX_FINDINGS_PER_CHECK) as budget:
+        _run_layers(package, names, options, report, fail_fast)
+        report.layers[:] = [budget.settle(result) for result in report.layers]
+        if budget.over and report.layers:  # a check reported by another layer than its own: still counted
+            budget.settle(report.layers[-1], any_layer=True)
     fold(report.layers)  # one finding per mistake, however many layers found it
     return report
-
-
-def _start_gx_worker(package: Package, names: list[str], options: Options):
-    """A great-expectations worker (`nkru.layers.gx_worker`) when `options.gx_process` asks for one or
-    leaves it to us and it pays: the import still to do, a second core to do it on, and tables small
-    enough that the worker's copy of a batch does not matter (beyond, the import is a small part of
-    the run); else None."""
-    import os
-    import sys
-
-    from nkru.layers import gx_worker
-
-    if "expectations" not in names or options.gx_process is False:
-        return None
-    if options.gx_process is None:
-        if "great_expectations" in sys.modules or os.environ.get(gx_worker.IN_PROCESS_ENV) == "1":
-            return None
-        if gx_worker.usable_cpus() < 2:
-            return None  # nothing to overlap on one core: the worker would only add a second interpreter
-        if sum(package.file_sizes().values()) > gx_worker.AUTO_LIMIT:
-            return None
-    return gx_worker.Worker.start()
 
 
 @contextlib.contextmanager
@@ -130,21 +101,11 @@ def _collector_paused():
 
 
 def _run_layers(package: Package, names: list[str], options: Options, report: Report, fail_fast: bool) -> None:
-    # A layer that can start now and finish later (`start`: the expectations layer) does so when a
-    # worker runs it: the later layers run here meanwhile. Its result keeps its place in the report.
-    unfinished: list[tuple[int, Any, float]] = []  # (place in the report, finish, seconds so far)
     for position, name in enumerate(names):
         started = time.perf_counter()
         module = _guarded(name, lambda: layer_registry.load(name))
         if isinstance(module, LayerResult):  # the layer's module cannot be imported
             result = module
-        elif options.gx_worker is not None and not fail_fast and hasattr(module, "start"):
-            finish = _guarded(name, lambda: module.start(package, options))
-            if isinstance(finish, LayerResult):
-                result = finish
-            else:
-                result = LayerResult(name)
-                unfinished.append((len(report.layers), finish, time.perf_counter() - started))
         else:
             result = _guarded(name, lambda: module.check(package, options))
         result.seconds = time.perf_counter() - started
@@ -152,11 +113,6 @@ def _run_layers(package: Package, names: list[str], options: Options, report: Re
         _release_columns(package, names[position + 1:])
         if fail_fast and result.errors:
             break
-    for place, finish, seconds in unfinished:
-        started = time.perf_counter()
-        result = _guarded(report.layers[place].layer, finish)
-        result.seconds = seconds + time.perf_counter() - started  # this process's time: starting and waiting
-        report.layers[place] = result
 
 
 def _guarded(name: str, step):
@@ -165,10 +121,7 @@ def _guarded(name: str, step):
     try:
         return step()
     except Exception as exc:  # noqa: BLE001
-        from nkru.layers.gx_worker import WorkerFailed
-
-        kind = exc.kind if isinstance(exc, WorkerFailed) else type(exc).__name__  # a worker's error keeps its kind
-        crash = Finding.make("layer-error", layer=name, kind=kind, detail=str(exc)[:300])
+        crash = Finding.make("layer-error", layer=name, kind=type(exc).__name__, detail=str(exc)[:300])
         return LayerResult(name, [dataclasses.replace(crash, layer=name)])
 
 

@@ -5,10 +5,8 @@
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 
 @dataclass
@@ -20,13 +18,6 @@ class Options:
     baseline: Path | None = None
     coverage_threshold: float | None = None
     texts: Path | None = None  # a folder holding the article texts of an open release (matched by SHA-256)
-    #: great-expectations in a worker process started at once, so its 2 s import overlaps the other
-    #: layers: None decides (yes when the tables total under 256 MiB, great-expectations is not yet
-    #: imported here, there are two cores or more and NKRU_IN_PROCESS is not "1"), True always, False
-    #: never (`--in-process`)
-    gx_process: bool | None = None
-    #: the running worker (`nkru.layers.gx_worker.Worker`), set by `validate_package` while it runs
-    gx_worker: Any = dataclasses.field(default=None, repr=False, compare=False)
 
     def check(self, layers: list[str], root: Path) -> None:
         """Refuse settings that cannot work, before any layer runs: raises ValueError (a usage error).

@@ -15,10 +15,6 @@ settings.register_profile("ci", deadline=None)
 settings.register_profile("thorough", deadline=None, max_examples=1000)
 settings.load_profile(os.environ.get("NKRU_HYPOTHESIS_PROFILE", "ci"))
 
-# great-expectations runs in this process in tests (it is imported once per test session); a worker
-# per validation would pay its 2 s import every time. tests/test_gx_worker.py runs the worker path.
-os.environ.setdefault("NKRU_IN_PROCESS", "1")
-
 from tests.helpers import REPO
 
 # What a package is, for copying: the descriptor, data, schemas and the metadata files beside them.

@@ -25,7 +25,7 @@ def test_help_shows_boolean_flags_as_flags(name):
     from typer.main import get_command
 
     command = get_command(__import__("nkru.cli", fromlist=["app"]).app).commands[name]
-    flags = [opt for p in command.params if getattr(p, "is_flag", False) for opt in p.opts]
+    flags = [opt for p in command.params if getattr(p, "is_flag", False) and not getattr(p, "hidden", False) for opt in p.opts]
     for flag in flags:
         line = next(line for line in result.stdout.splitlines() if flag in line)
         assert not re.search(re.escape(flag) + r"\s+<", line), line

@@ -38,7 +38,7 @@ def test_a_duplicate_id_is_one_finding_with_the_other_layers_codes_as_aliases(pa
     assert len(about) == 1, [(f.code, f.line) for f in about]
     (finding,) = about
     assert finding.code == "primary-key" and finding.line == second
-    assert set(finding.aliases) == {"unique-error", "expect-column-values-to-be-unique"}
+    assert set(finding.aliases) == {"unique-error"}  # the expectations layer no longer restates `unique`
     # The other row is named by its file line, never by a position.
     assert f"line {first}" in finding.message and "position" not in finding.message
     # Every layer's count agrees with the findings it keeps.
@@ -74,8 +74,7 @@ def test_a_bad_vocabulary_value_is_one_finding(package_copy):
     line = set_cell(package_copy, "actors", 0, "actor_type", "alien")
     report = validate_package(package_copy, only=LAYERS)
     about = [f for f in report.findings if f.resource == "actors" and f.line == line and f.field == "actor_type"]
-    assert [f.code for f in about] == ["constraint-error"]
-    assert "expect-column-values-to-be-in-set" in about[0].aliases
+    assert [f.code for f in about] == ["constraint-error"]  # the structure layer's alone: no expectation restates `enum`
 
 
 def test_an_uncovered_sentence_without_a_bad_quote_stays_its_own_finding(package_copy):

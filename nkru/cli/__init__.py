@@ -109,10 +109,5 @@ def main() -> None:
         # that loaded great-expectations they walk ~300,000 objects (0.7 s) only for the OS to
         # reclaim the memory anyway. Atexit handlers and file flushing still run as usual.
         import gc
-        import sys
 
         gc.freeze()
-        # A great-expectations worker has answered and is exiting: wait for it (tens of ms), so that
-        # `nkru` never leaves a process behind and its CPU time counts as this command's.
-        if "nkru.layers.gx_worker" in sys.modules:
-            sys.modules["nkru.layers.gx_worker"].wait_for_exits(timeout=5)

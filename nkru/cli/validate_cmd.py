@@ -8,7 +8,7 @@ from typing import Annotated, Optional
 import typer
 
 from nkru import render
-from nkru.cli.common import EXIT_INVALID, EXIT_VALID, package_argument, split_names, stdout, usage_error
+from nkru.cli.common import DEPRECATED_UNTIL, EXIT_INVALID, EXIT_VALID, package_argument, split_names, stdout, usage_error
 from nkru.layers import LAYERS
 
 
@@ -27,17 +27,20 @@ def command(
     baseline: Annotated[Optional[Path], typer.Option("--baseline", metavar="RELEASE", help="The previous release to check stable IDs and row counts against: a release recorded in releases/ (1.0.0 or v1.0.0; no git tag needed), a release zip, a package directory or a git ref (default: the newest releases/X.Y.Z.json).")] = None,
     out: Annotated[Optional[Path], typer.Option("--out", "-o", metavar="DIR", help="Build the great-expectations Data Docs site into DIR (needs the expectations layer; DIR must be empty, new or an earlier site).")] = None,
     texts: Annotated[Optional[Path], typer.Option("--texts", metavar="DIR", help="For an open release zip (which leaves the article texts out): the folder holding the texts, matched by the SHA-256 in sources.csv, so that every check runs.")] = None,
-    in_process: Annotated[bool, typer.Option("--in-process", help="Run great-expectations in this process. By default a small package's expectations run in a worker process started at once, so that great-expectations' 2-second import overlaps the other layers (also NKRU_IN_PROCESS=1).")] = False,
+    in_process: Annotated[bool, typer.Option("--in-process", hidden=True, help="Deprecated, does nothing: great-expectations always runs in this process.")] = False,
     threshold: Annotated[Optional[float], typer.Option("--threshold", metavar="PERCENT", help="Sentence coverage each source must reach, 0-100 (default: [tool.nkru] coverage-threshold in pyproject.toml, else 100).")] = None,
 ) -> None:
     """Validate the package: structure, rules, expectations, source coverage and release metadata. Exit 0 valid, 1 invalid, 2 usage error."""
     from nkru import api
     from nkru.package import PackageError
 
+    if in_process:  # nkru 1.1's switch off the great-expectations worker, which is gone
+        typer.echo(f"validate: --in-process is deprecated and does nothing (everything runs in one process); it stops "
+                   f"working in nkru {DEPRECATED_UNTIL}.", err=True)
     if format not in render.FORMATS:
         raise usage_error(f"unknown format {format!r} (choose from {', '.join(render.FORMATS)})")
     options = api.Options(allow_remote=allow_remote, data_docs=out, baseline=baseline,
-                          coverage_threshold=threshold, texts=texts, gx_process=False if in_process else None)
+                          coverage_threshold=threshold, texts=texts)
     try:
         report = api.validate_package(path, only=split_names(only), skip=split_names(skip), fail_fast=fail_fast, options=options)
     except (PackageError, ValueError) as exc:

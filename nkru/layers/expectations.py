@@ -1,47 +1,44 @@
-"""Expectations layer: declarative great-expectations suites, built from the validated package's schemas.
+"""Expectations layer: great-expectations suites of dataset- and release-level expectations.
 
 The suites are generated in memory (`nkru.suites.generate.suites_for`) from the package being
-validated, so its own vocabularies count; validate/suites/*.json is the committed, reviewed record
-of the same suites for this repository's package (a test keeps it current).
+validated; validate/suites/*.json is the committed, reviewed record of the same suites for this
+repository's package (a test keeps it current). They hold nothing a Table Schema states (the
+structure layer owns that; tests/test_expectations.py compares them with the schemas):
 
-One suite per resource (columns, row count, required fields, unique keys, the
-controlled vocabularies, all generated from the schemas) and a package suite of
-cross-table rules (every source cited by a claim, every event claimed, every
-actor mentioned), which runs on a derived frame of reference counts.
+- one suite per resource: its row count (at least one row; for a table whose rows carry an ID never
+  fewer than in the last release, less the rows retracted since: `nkru.layers.metadata.row_floors`),
+  run on a frame of that many rows and no columns;
+- the package suite: every source contributes rows, every event is claimed, every actor is
+  mentioned, run on a derived frame of reference counts (one row per source, event, actor);
+- the distributions suite (warnings): the share of each category of a watched vocabulary moves by at
+  most a bound from its share among the rows of the last release, run on a frame of one row per
+  category.
 
-great-expectations (about 2 s and 235 MB to import) is imported inside the
-functions that run it, never when this module is imported, and for a small
-package in a worker process that `nkru.api` starts at once (`nkru.layers.gx_worker`),
-so that the import overlaps the structure and rules layers. Either way
-`GreatExpectations` runs the suites, in an ephemeral context with progress bars
-off, on the same polars frames converted to pandas the same way (`to_pandas`);
-`Options.data_docs` builds the Data Docs site into a directory.
+great-expectations therefore works on small aggregate frames, never on the tables' cells. It is
+imported (about 2 s) inside the functions that run it, never when this module is imported, and runs
+in an ephemeral context with progress bars off; `Options.data_docs` builds the Data Docs site into
+a directory.
 
-Every failed expectation becomes findings with the code `expect-<type>` (for
-example `expect-column-values-to-be-in-set`), one per offending row, placed at
-the row's line in the CSV file.
+Every failed expectation becomes findings with the code `expect-<type>` (for example
+`expect-column-values-to-be-between`): one per offending row of a resource for the package rules
+(placed at the row's line), one per table for a row count or a distribution.
 """
 
 from __future__ import annotations
 
 import contextlib
-import importlib
-import importlib.util
 import math
-import sys
-import threading
-import types
 import weakref
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from nkru.findings import CODES, Finding, LayerResult, define, sort_findings
 from nkru.transaction import atomic_directory
 from nkru.metadata import RETRACTIONS
 from nkru.package import DESCRIPTOR, Package, Table
-from nkru.suites import PACKAGE_SUITE, suite_path
 from nkru.options import Options
+from nkru.suites import DISTRIBUTIONS_SUITE, PACKAGE_SUITE, suite_path
 
 NAME = "expectations"
 #: Data Docs site name inside the ephemeral context.
@@ -49,37 +46,30 @@ SITE = "nkru"
 
 
 def code_for(expectation_type: str) -> str:
-    """`expect_column_values_to_be_in_set` -> `expect-column-values-to-be-in-set`."""
+    """`expect_table_row_count_to_be_between` -> `expect-table-row-count-to-be-between`."""
     return "expect-" + expectation_type.removeprefix("expect_").replace("_", "-")
 
 
 #: Message templates by expectation type. `{rule}` is the expectation's description in its suite.
 TEMPLATES = {
-    "expect_column_values_to_be_in_set": (
-        "{resource} line {line}: {field}={value!r} is not in its vocabulary ({allowed})",
-        "A value is not in the controlled vocabulary its schema lists."),
-    "expect_column_values_to_not_be_null": (
-        "{resource} line {line}: {field} is empty ({rule})",
-        "A required field is empty."),
-    "expect_column_values_to_be_unique": (
-        "{resource} line {line}: {field}={value!r} occurs in more than one row ({rule})",
-        "A field that must be unique repeats a value."),
-    "expect_compound_columns_to_be_unique": (
-        "{resource} line {line}: ({field}) = {value!r} occurs in more than one row ({rule})",
-        "A composite primary key repeats."),
     "expect_table_row_count_to_be_between": (
         "{resource}: {value} rows, {detail}",
         "A table has fewer rows than it must hold: at least one, and, for a table whose rows carry an ID, never fewer "
-        "than in the last release less the rows retracted since (a released row is retracted, never deleted)."),
-    "expect_table_columns_to_match_ordered_list": (
-        "{resource}: the columns are {value}, expected {expected} ({rule})",
-        "A table's header differs from its schema's fields."),
+        "than in the last release less the rows retracted since (a released row is retracted, never deleted).",
+        "error"),
     "expect_column_values_to_be_between": (
         "{resource} line {line}: {field}={value!r} breaks the rule: {rule} (found {observed})",
-        "A package rule: a row that other tables must refer to is referred to nowhere."),
+        "A package rule: a row that other tables must refer to is referred to nowhere.",
+        "error"),
+    "expect_column_max_to_be_between": (
+        "{resource}: the share of {field} {value} moved by {observed} percentage points since release {release}, more "
+        "than the {expected} watched ({detail}); check that the new or changed rows are coded alike",
+        "A distribution worth watching between releases moved: the share of a category among a table's rows differs "
+        "from its share among the rows of the last release by more than the suite's bound.",
+        "warning"),
 }
-for _type, (_template, _description) in TEMPLATES.items():
-    define(code_for(_type), NAME, _template, description=f"great-expectations `{_type}`: {_description}")
+for _type, (_template, _description, _severity) in TEMPLATES.items():
+    define(code_for(_type), NAME, _template, severity=_severity, description=f"great-expectations `{_type}`: {_description}")
 ROW_TEMPLATE = "{resource} line {line}: {field}={value!r} fails {expectation} ({rule})"
 TABLE_TEMPLATE = "{resource}: {expectation} failed ({rule}; observed {value})"
 define("expectation-error", NAME, "{resource}: expectation {expectation} could not run: {detail}",
@@ -88,7 +78,8 @@ define("expectation-suite-invalid", NAME, "{path}: not a valid expectation suite
        description="A suite file in validate/suites/ cannot be loaded (regenerate it with `python -m nkru.suites.generate`).")
 define("expectation-rule-unavailable", NAME, "an expectation cannot be built from the schemas: {detail}",
        severity="warning",
-       description="A package rule or suite cannot be derived from the package's schemas (e.g. a foreign key is missing), so it is not checked.")
+       description="A package rule, distribution or suite cannot be derived from the package's schemas (e.g. a foreign "
+                   "key is missing), so it is not checked.")
 define("expectation-resource-missing", NAME, "suite {value!r} checks resource {resource!r}, which datapackage.json does not declare",
        description="A resource the expectation suites check is missing from the descriptor.")
 
@@ -105,75 +96,8 @@ def _code(expectation_type: str, row_level: bool) -> str:
 # -- great-expectations -------------------------------------------------------
 
 
-#: Modules great-expectations imports when it is imported but nkru's suites never use: scipy.stats
-#: (for the KL-divergence and Kolmogorov-Smirnov expectations) and altair (their charts). Together
-#: about 0.9 s of its 2.3 s import. They are loaded when first used (`_Deferred`), never before.
-DEFERRED_MODULES = ("scipy.stats", "altair")
-
-
-_DEFERRED_LOCK = threading.RLock()
-
-
-class _Deferred(types.ModuleType):
-    """Stands in `sys.modules` for a module not yet imported; the first attribute asked of it (other
-    than the import system's own `__spec__`, `__name__`, `__file__`, `__loader__`) imports the
-    real module, which takes its place in `sys.modules`; this stand-in forwards to it from then on.
-
-    (The standard library's `importlib.util.LazyLoader` does not help: an `import` statement reads
-    the module's `__spec__`, which loads a lazy module at once.)"""
-
-    def __getattr__(self, attribute: str) -> Any:
-        return getattr(self._real(), attribute)
-
-    def __dir__(self) -> list[str]:
-        return dir(self._real())
-
-    def _real(self) -> types.ModuleType:
-        real = self.__dict__.get("_deferred_real")
-        if real is None:
-            with _DEFERRED_LOCK:  # two threads asking at once import it once
-                real = self.__dict__.get("_deferred_real")
-                if real is None:
-                    name = self.__name__
-                    if sys.modules.get(name) is self:
-                        del sys.modules[name]
-                    try:
-                        real = importlib.import_module(name)
-                    except BaseException:
-                        sys.modules.setdefault(name, self)
-                        raise
-                    self.__dict__["_deferred_real"] = real
-        return real
-
-
-def _defer(name: str) -> None:
-    """Put a `_Deferred` stand-in for `name` in `sys.modules` unless it is imported already (or missing)."""
-    if name in sys.modules:
-        return
-    try:
-        spec = importlib.util.find_spec(name)
-    except (ImportError, ValueError):
-        return
-    if spec is None:
-        return
-    stand_in = _Deferred(name)
-    stand_in.__spec__ = spec
-    stand_in.__loader__ = spec.loader
-    stand_in.__file__ = spec.origin
-    sys.modules[name] = stand_in
-
-
-def _gx():
-    if "great_expectations" not in sys.modules:
-        for name in DEFERRED_MODULES:
-            _defer(name)
-    import great_expectations as gx
-
-    return gx
-
-
 def _context():
-    gx = _gx()
+    import great_expectations as gx
     from great_expectations.data_context.types.base import ProgressBarsConfig
 
     context = gx.get_context(mode="ephemeral")
@@ -183,18 +107,17 @@ def _context():
 
 @dataclass
 class Batch:
-    """One frame to validate with one suite, and how to place its rows back in the package."""
+    """One aggregate frame (pandas) to validate with one suite, and how to place its findings in the package."""
 
     suite: str
-    frame: Any  # polars.DataFrame, handed over (`Handover`) when sent; great-expectations gets it as pandas
+    frame: Any
     expectations: list[dict[str, Any]]
     resource: str | None = None  # for a resource suite
     table: Table | None = None
-    rows: list[tuple[str, int]] = field(default_factory=list)  # package suite: frame row -> (resource, index)
+    rows: Any = None  # package suite: frame row -> (resource, index) (`_RowMap`)
     tables: dict[str, Table] = field(default_factory=dict)  # package suite: the tables its rows come from
     floor: Any = None  # resource suite: its row-count floor (nkru.layers.metadata.RowFloor)
-    labels: list[str] | None = None  # resource suite: the header labels, in the frame's column order
-    numeric: bool = False  # package suite: counts as numpy floats (NaN for an empty key), not Arrow
+    shares: dict[str, Any] = field(default_factory=dict)  # distributions suite: column -> `Shares`
 
     @property
     def parameters(self) -> dict[str, Any] | None:
@@ -204,119 +127,13 @@ class Batch:
         return {ROW_FLOOR_PARAMETER: self.floor.minimum} if self.floor is not None else None
 
 
-def run_suites(package: Package, suites: dict[str, dict[str, Any]], *, data_docs: Path | None = None,
-               options: Options | None = None) -> LayerResult:
-    """Validate `package` with `suites` (name -> suite dict); build Data Docs into `data_docs` if given.
-    Row-count floors come from the previous release that `options.baseline` (else the newest manifest) names."""
-    return start_suites(package, suites, data_docs=data_docs, options=options)()
-
-
-def start_suites(package: Package, suites: dict[str, dict[str, Any]], *, data_docs: Path | None = None,
-                 options: Options | None = None) -> Callable[[], LayerResult]:
-    """Start validating `package` with `suites`; returns the function that finishes and gives the result.
-
-    great-expectations runs in the worker process `options.gx_worker` when `nkru.api` started one
-    (`nkru.layers.gx_worker`), else in this process; both run `GreatExpectations` on the same frames.
-    In this process every batch is validated here and now, one at a time, its frame dropped before the
-    next is built (a million-row package never holds two); with a worker every batch is sent at once
-    and the caller runs other layers while the worker validates them."""
-    from nkru.layers.metadata import row_floors
-
-    result = LayerResult(NAME)
-    target = prepare_data_docs(data_docs) if data_docs is not None else None
-    floors = row_floors(package, options)
-    if not suites:
-        return lambda: result
-    runner = (options.gx_worker if options is not None else None) or GreatExpectations()
-    pending: list[tuple[Batch | None, int]] = []  # (batch, ticket) sent and not yet mapped to findings
-
-    def settle(wait: bool) -> None:
-        while pending:
-            outcome = runner.result(pending[0][1], wait=wait)
-            if outcome is None:
-                return  # not there yet
-            batch, _ = pending.pop(0)
-            if batch is None:
-                continue  # opening the site, building the docs: nothing to report
-            if "invalid" in outcome:  # a hand-edited suite file: a finding, not a traceback
-                result.findings.append(Finding.make("expectation-suite-invalid", path=_display(suite_path(batch.suite)),
-                                                    value=batch.suite, detail=outcome["invalid"]))
-                continue
-            result.checks += outcome["checks"]
-            for item in outcome["failed"]:
-                result.findings.extend(_findings(batch, item))
-
-    # Data Docs are built in a staging folder that replaces the target only when complete.
-    stack = contextlib.ExitStack()
-    if target:  # a site inside the package: one writer at a time (nkru.fsutil.lock_for)
-        from nkru.fsutil import lock_for
-
-        stack.enter_context(lock_for(package.root, target))
-    site = stack.enter_context(atomic_directory(target)) if target else None
-    with contextlib.ExitStack() as on_error:
-        on_error.push(stack)  # an error while starting: the staging folder goes, the target stays
-        if site is not None:
-            pending.append((None, runner.submit("open_site", site=str(site))))
-        for name, raw_suite in suites.items():
-            batch = _package_batch(package, raw_suite) if name == PACKAGE_SUITE else _resource_batch(package, name, raw_suite, result)
-            if batch is None or not batch.expectations:
-                continue
-            batch.floor = floors.get(batch.resource) if batch.resource else None
-            frame, batch.frame = Handover(batch.frame), None  # nothing here holds it while it is validated
-            pending.append((batch, runner.submit("validate", name=batch.suite, suite=suites[batch.suite],
-                                                 expectations=batch.expectations, frame=frame,
-                                                 labels=batch.labels, numeric=batch.numeric,
-                                                 parameters=batch.parameters)))
-            del batch, frame
-            settle(wait=False)  # in this process: the batch is done; map it now
-        if site is not None:
-            pending.append((None, runner.submit("build_docs")))
-        on_error.pop_all()
-
-    def finish() -> LayerResult:
-        with stack:
-            settle(wait=True)
-        result.findings = sort_findings(result.findings)
-        return result
-
-    return finish
-
-
-class Handover:
-    """A frame given away: the receiver `take`s it and no other reference is left, so a million rows
-    are never held twice (as polars and as pandas) while great-expectations works on them."""
-
-    def __init__(self, frame: Any):
-        self._frame = frame
-
-    def take(self) -> Any:
-        frame, self._frame = self._frame, None
-        return frame
-
-
-def to_pandas(frame: Any, labels: list[str] | None, numeric: bool):
-    """The pandas frame great-expectations validates: a resource's text columns as Arrow-backed
-    strings (missing for an empty cell) under its header labels, or the package suite's counts as
-    numpy floats. Both the in-process and the worker path convert here, from the same polars frame."""
-    import pandas as pd
-
-    if labels is not None and not labels:
-        return pd.DataFrame()
-    pandas = frame.to_pandas() if numeric else frame.to_pandas(use_pyarrow_extension_array=True)
-    if labels is not None:
-        pandas.columns = labels  # header labels may repeat; polars' column names may not
-    return pandas
-
-
 class GreatExpectations:
-    """great-expectations in this process: one ephemeral context with progress bars off, one
-    pandas asset whose frame is a runtime parameter. The worker process serves the same methods."""
+    """great-expectations: one ephemeral context with progress bars off, one pandas asset whose
+    frame is a runtime parameter."""
 
     def __init__(self) -> None:
         self.context = _context()
         self.site: Path | None = None
-        self._answers: dict[int, dict[str, Any]] = {}  # ticket -> answer not yet taken (`submit`, `result`)
-        self._submitted = 0
         # One asset and batch definition for every frame: each one added makes the context
         # re-serialise its whole configuration.
         self.data = self.context.data_sources.add_pandas("nkru").add_dataframe_asset("frame") \
@@ -331,56 +148,36 @@ class GreatExpectations:
             "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"},
         })
 
-    def validate(self, *, name: str, suite: dict[str, Any], expectations: list[dict[str, Any]], frame: Any,
-                 labels: list[str] | None, numeric: bool, parameters: dict[str, Any] | None) -> dict[str, Any]:
+    def validate(self, batch: Batch, suite: dict[str, Any]) -> dict[str, Any]:
         """{"checks": expectations evaluated, "failed": [outcome dicts]}, or {"invalid": why} when the
-        suite cannot be built. Outcomes are plain JSON (`outcome`), so both paths map them alike."""
-        gx = _gx()
+        suite cannot be built (a hand-edited suite file)."""
+        import great_expectations as gx
+
         try:
-            built = gx.ExpectationSuite(**{**suite, "expectations": expectations})
+            built = gx.ExpectationSuite(**{**suite, "expectations": batch.expectations})
         except Exception as exc:  # noqa: BLE001 -- a hand-edited suite file
             return {"invalid": (str(exc).splitlines() or [type(exc).__name__])[0][:300]}
-        if isinstance(frame, Handover):
-            frame = frame.take()
-        pandas = to_pandas(frame, labels, numeric)
-        del frame  # the polars frame: pandas has its own copy now
-        checks, failed = _validate(self.context, self.data, name, pandas, built, parameters, store=self.site is not None)
-        return {"checks": checks, "failed": [outcome(item, pandas) for item in failed]}
+        checks, failed = _validate(self.context, self.data, batch.suite, batch.frame, built, batch.parameters,
+                                   store=self.site is not None)
+        return {"checks": checks, "failed": [outcome(item, batch.frame) for item in failed]}
 
     def build_docs(self) -> None:
         self.context.build_data_docs(site_names=[SITE])
 
-    def submit(self, call: str, **arguments: Any) -> int:
-        """Run `call` (open_site, validate, build_docs) now; `result` gives its answer. The worker
-        (`nkru.layers.gx_worker.Worker`) has the same two methods and runs the calls in order."""
-        answer = getattr(self, call)(**arguments)
-        ticket = self._submitted
-        self._submitted += 1
-        self._answers[ticket] = answer if isinstance(answer, dict) else {}
-        return ticket
-
-    def result(self, ticket: int, *, wait: bool = True) -> dict[str, Any] | None:
-        return self._answers.pop(ticket)
-
 
 def _validate(context, data, name: str, frame, suite, parameters, *, store: bool) -> tuple[int, list[Any]]:
     """Run one suite on its frame with the batch definition `data`: (expectations evaluated, failed results)."""
-    gx = _gx()
+    import great_expectations as gx
+
     if store:  # a validation definition keeps suite and results in the context, where Data Docs find them
         suite = context.suites.add(suite)
         definition = context.validation_definitions.add(gx.ValidationDefinition(name=name, suite=suite, data=data))
         run = definition.run(batch_parameters={"dataframe": frame}, expectation_parameters=parameters,
                              result_format="COMPLETE")
         return len(run.results), [item for item in run.results if not item.success]
-    # Nothing stored: pass/fail first (about half the cost of full results), details only for what failed.
-    frame_batch = data.get_batch(batch_parameters={"dataframe": frame})
-    run = frame_batch.validate(suite, result_format="BOOLEAN_ONLY", expectation_parameters=parameters)
-    failed = [item.expectation_config.to_domain_obj() for item in run.results if not item.success]
-    if not failed:
-        return len(run.results), []
-    details = frame_batch.validate(gx.ExpectationSuite(name=name, expectations=failed), result_format="COMPLETE",
-                                   expectation_parameters=parameters)
-    return len(run.results), [item for item in details.results if not item.success]
+    run = data.get_batch(batch_parameters={"dataframe": frame}).validate(
+        suite, result_format="COMPLETE", expectation_parameters=parameters)
+    return len(run.results), [item for item in run.results if not item.success]
 
 
 def outcome(item: Any, frame: Any) -> dict[str, Any]:
@@ -411,13 +208,8 @@ def outcome(item: Any, frame: Any) -> dict[str, Any]:
 
 
 def _cells(frame: Any, label: str, rows: list[int]) -> list[str | None]:
-    """The cells of column `label` at `rows` as text (None when missing); the first of repeated labels."""
-    import pandas as pd
-
-    column = frame[label]
-    if isinstance(column, pd.DataFrame):
-        column = column.iloc[:, 0]
-    return [None if _missing(value) else _plain(value) for value in column.iloc[rows].tolist()]
+    """The cells of column `label` at `rows` as text (None when missing)."""
+    return [None if _missing(value) else _plain(value) for value in frame[label].iloc[rows].tolist()]
 
 
 def _missing(value: Any) -> bool:
@@ -427,6 +219,53 @@ def _missing(value: Any) -> bool:
         return bool(pd.isna(value))
     except (TypeError, ValueError):
         return False
+
+
+def run_suites(package: Package, suites: dict[str, dict[str, Any]], *, data_docs: Path | None = None,
+               options: Options | None = None) -> LayerResult:
+    """Validate `package` with `suites` (name -> suite dict); build Data Docs into `data_docs` if given.
+    Row-count floors and the distributions' released rows come from the previous release that
+    `options.baseline` (else the newest manifest) names. Each batch's frame is built just before
+    great-expectations validates it."""
+    from nkru.layers.metadata import row_floors
+
+    result = LayerResult(NAME)
+    target = prepare_data_docs(data_docs) if data_docs is not None else None
+    if not suites:
+        return result
+    floors = row_floors(package, options)
+    runner = None
+    # Data Docs are built in a staging folder that replaces the target only when complete.
+    with contextlib.ExitStack() as stack:
+        if target:  # a site inside the package: one writer at a time (nkru.fsutil.lock_for)
+            from nkru.fsutil import lock_for
+
+            stack.enter_context(lock_for(package.root, target))
+            runner = GreatExpectations()
+            runner.open_site(stack.enter_context(atomic_directory(target, named=target)))  # --out may itself be a link
+        for name, raw_suite in suites.items():
+            if name == PACKAGE_SUITE:
+                batch = _package_batch(package, raw_suite)
+            elif name == DISTRIBUTIONS_SUITE:
+                batch = _distributions_batch(package, raw_suite, options)
+            else:
+                batch = _resource_batch(package, name, raw_suite, result)
+            if batch is None or not batch.expectations:
+                continue
+            batch.floor = floors.get(batch.resource) if batch.resource else None
+            runner = runner or GreatExpectations()
+            answer = runner.validate(batch, raw_suite)
+            if "invalid" in answer:  # a hand-edited suite file: a finding, not a traceback
+                result.findings.append(Finding.make("expectation-suite-invalid", path=_display(suite_path(name)),
+                                                    value=name, detail=answer["invalid"]))
+                continue
+            result.checks += answer["checks"]
+            for item in answer["failed"]:
+                result.findings.extend(_findings(batch, item))
+        if target:
+            runner.build_docs()
+    result.findings = sort_findings(result.findings)
+    return result
 
 
 _SUITES: "weakref.WeakKeyDictionary[Package, tuple[dict[str, dict[str, Any]], list[str]]]" = weakref.WeakKeyDictionary()
@@ -444,32 +283,29 @@ def _suites(package: Package) -> tuple[dict[str, dict[str, Any]], list[str]]:
 
 
 def columns_read(package: Package) -> dict[str, set[str]]:
-    """The columns the suites can name, read from the schemas (the suites are generated from them;
-    great-expectations is not loaded to say so): required, unique and enum fields, the primary key,
-    and both sides of every foreign key (the package suite counts references). The header
-    expectations need only the header. tests/test_release_columns.py checks this covers every
-    column the generated suites name."""
-    from nkru.package import schema_fields
+    """The columns the suites read, from the schemas (great-expectations is not loaded to say so): the
+    primary key (row counts, released rows), both sides of every foreign key (the package suite counts
+    references) and the watched distributions' fields. tests/test_release_columns.py checks this covers
+    every column the generated suites name."""
+    from nkru.suites.generate import DISTRIBUTIONS
 
     read: dict[str, set[str]] = {}
     for name, spec in package.resources.items():
         if spec.schema is None:
             continue
-        wanted = read.setdefault(name, set(package.primary_key(name)))
-        for field in schema_fields(spec.schema):
-            constraints = field.get("constraints") if isinstance(field.get("constraints"), dict) else {}
-            if any(constraints.get(c) for c in ("required", "unique", "enum")):
-                wanted.add(field["name"])
+        read.setdefault(name, set()).update(package.primary_key(name))
         for fk in package.foreign_keys(name):
-            wanted.update(fk.fields)
+            read[name].update(fk.fields)
             read.setdefault(fk.resource, set()).update(fk.reference_fields)
+    for watched in DISTRIBUTIONS:
+        if watched.resource in read:
+            read[watched.resource].add(watched.field)
     return read
 
 
-def start(package: Package, options: Options | None = None) -> Callable[[], LayerResult]:
-    """Start validating `package` with suites built in memory from its own schemas (so a fork's or an
-    older release's vocabularies are honoured; the committed JSON suites are only the reviewed record);
-    returns the function that finishes and gives the result (see `start_suites`)."""
+def check(package: Package, options: Options | None = None) -> LayerResult:
+    """Validate `package` with suites built in memory from its own schemas (so a fork's or an older
+    release's rules are honoured; the committed JSON suites are only the reviewed record)."""
     data_docs = options.data_docs if options is not None else None
     target = prepare_data_docs(Path(data_docs)) if data_docs else None  # before the slow part: fail early
     try:
@@ -477,36 +313,27 @@ def start(package: Package, options: Options | None = None) -> Callable[[], Laye
     except ValueError as exc:
         result = LayerResult(NAME)
         result.findings.append(Finding.make("expectation-rule-unavailable", path=DESCRIPTOR, detail=str(exc)))
-        return lambda: result
-    finish = start_suites(package, suites, data_docs=target, options=options)
-
-    def done() -> LayerResult:
-        result = finish()
-        for reason in skipped:
-            result.findings.append(Finding.make("expectation-rule-unavailable", path=DESCRIPTOR, detail=reason))
         return result
-
-    return done
-
-
-def check(package: Package, options: Options | None = None) -> LayerResult:
-    """Validate `package` with suites built from its own schemas (`start`, finished at once)."""
-    return start(package, options)()
+    result = run_suites(package, suites, data_docs=target, options=options)
+    for reason in skipped:
+        result.findings.append(Finding.make("expectation-rule-unavailable", path=DESCRIPTOR, detail=reason))
+    return result
 
 
-# -- frames -------------------------------------------------------------------
+# -- aggregate frames ---------------------------------------------------------
 
 
 def _columns_of(expectation: dict[str, Any]) -> list[str]:
     kwargs = expectation.get("kwargs") or {}
     if "column" in kwargs:
         return [kwargs["column"]]
-    if expectation.get("type") == "expect_table_columns_to_match_ordered_list":
-        return []  # about the header itself
     return list(kwargs.get("column_list") or [])
 
 
 def _resource_batch(package: Package, name: str, suite: dict[str, Any], result: LayerResult) -> Batch | None:
+    """A frame with as many rows as the resource and no columns: all a row-count expectation reads."""
+    import pandas as pd
+
     resource = (suite.get("meta") or {}).get("resource", name)
     if resource not in package.resources:
         result.checks += 1
@@ -516,45 +343,8 @@ def _resource_batch(package: Package, name: str, suite: dict[str, Any], result: 
     table = package.table(resource)
     if table is None:
         return None  # unreadable: the structure layer says why
-    # An expectation on a column the file lacks cannot run; the header expectation reports the column.
-    present = set(table.header)
-    expectations = [e for e in suite.get("expectations", []) if set(_columns_of(e)) <= present]
-    uses: dict[str, set[str]] = {}
-    for e in expectations:
-        for column in _columns_of(e):
-            uses.setdefault(column, set()).add(e.get("type"))
-    presence = {column for column, types in uses.items() if types == {NOT_NULL}}
-    return Batch(suite=name, frame=_text_frame(table, set(uses), presence), expectations=expectations, resource=resource,
-                 table=table, labels=list(table.header))
-
-
-NOT_NULL = "expect_column_values_to_not_be_null"
-
-
-def _text_frame(table: Table, needed: set[str] | None = None, presence: set[str] = frozenset()):
-    """The reader's text frame as great-expectations should see it (empty cells missing), in the
-    reader's column names; `to_pandas` gives it the header labels and shares its Arrow data
-    rather than copying it into one Python string per cell.
-
-    Only the `needed` columns (those the suite's expectations name; all when None) carry their
-    cells; every other column is there by name only, as an all-missing column of Arrow's null type
-    (no buffers), so the header expectations still see every column while a million claims'
-    free-text notes are never copied. A column in `presence` (one that only not-null
-    expectations name) carries whether each cell is there (true, or missing), not its text: all
-    such an expectation reads, at one bit a cell instead of a copy of every statement."""
-    import polars as pl
-
-    if not table.header:
-        return pl.DataFrame()
-    labels = dict(zip(table.columns, table.header))
-    def column(name: str):
-        if labels[name] in presence:
-            return pl.when(pl.col(name) != "").then(True).alias(name)  # "" and null -> missing
-        if needed is None or labels[name] in needed:
-            return pl.col(name).replace("", None)
-        return pl.repeat(None, table.text.height, dtype=pl.Null).alias(name)
-
-    return table.text.select([column(c) for c in table.columns])
+    return Batch(suite=name, frame=pd.DataFrame(index=pd.RangeIndex(len(table))),
+                 expectations=list(suite.get("expectations", [])), resource=resource, table=table)
 
 
 class _RowMap:
@@ -609,9 +399,10 @@ def _package_batch(package: Package, suite: dict[str, Any]) -> Batch | None:
         values = counted.to_numpy().copy()
         values[(keys.get_column("key") == "").to_numpy()] = np.nan  # an empty key is a required-field error reported elsewhere
         column[offsets[resource]: offsets[resource] + len(table)] = values
-    frame = pl.DataFrame({name: pl.Series(name, values, dtype=pl.Float64, nan_to_null=False) for name, values in columns.items()})
-    return Batch(suite=PACKAGE_SUITE, frame=frame, expectations=[p[0] for p in plans], rows=rows, tables=tables,
-                 numeric=True)
+    import pandas as pd
+
+    return Batch(suite=PACKAGE_SUITE, frame=pd.DataFrame(columns), expectations=[p[0] for p in plans], rows=rows,
+                 tables=tables)
 
 
 def _plan(package: Package, expectation: dict[str, Any]):
@@ -642,6 +433,75 @@ def _plan(package: Package, expectation: dict[str, Any]):
     return expectation, resource, table, key, counts
 
 
+@dataclass
+class Shares:
+    """A watched field's categories with their share (percent) now and among the released rows."""
+
+    release: str
+    path: str  # the table's file
+    now: int  # rows with a value now
+    then: int  # rows with a value among those in the release
+    frame: Any  # polars: value, now, then, shift (percentage points), largest shift first
+
+
+def _shares(package: Package, resource: str, field_name: str, release: str, released: set[str]) -> Shares | None:
+    """The shares of each value of `field_name`, now and among the rows whose ID was released; None
+    when the table or a column cannot be read or no released row is left."""
+    import polars as pl
+
+    if resource not in package.resources or not released:
+        return None
+    table = package.table(resource)
+    key = package.primary_key(resource)
+    if table is None or len(key) != 1 or field_name not in table.header or key[0] not in table.header:
+        return None
+    frame = table.text.select(pl.col(table.column_name(key[0])).alias("id"),
+                              pl.col(table.column_name(field_name)).alias("value"))
+    frame = frame.filter(pl.col("value").is_not_null() & (pl.col("value") != ""))
+    frame = frame.with_columns(pl.col("id").is_in(pl.Series(list(released), dtype=pl.String).implode()).alias("released"))
+    now, then = frame.height, int(frame.get_column("released").sum())
+    if not now or not then:
+        return None
+    counts = frame.group_by("value").agg(pl.len().alias("n"), pl.col("released").sum().alias("r"))
+    counts = counts.select("value", (pl.col("n") * 100.0 / now).alias("now"), (pl.col("r") * 100.0 / then).alias("then"))
+    counts = counts.with_columns((pl.col("now") - pl.col("then")).abs().alias("shift")).sort(["shift", "value"],
+                                                                                              descending=[True, False])
+    return Shares(release, table.path, now, then, counts)
+
+
+def _distributions_batch(package: Package, suite: dict[str, Any], options: Any) -> Batch | None:
+    """One frame: a row per category of the watched fields, a column per distribution holding each of
+    its categories' shift (percentage points; missing on the other distributions' rows). A distribution
+    without a previous release (or with none of its rows left) is not checked."""
+    import numpy as np
+    import pandas as pd
+
+    from nkru.layers.metadata import released_ids
+
+    baseline = released_ids(package, options)
+    if baseline is None:
+        return None
+    release, ids = baseline
+    expectations, shares = [], {}
+    for expectation in suite.get("expectations", []):
+        meta = expectation.get("meta") or {}
+        column = (expectation.get("kwargs") or {}).get("column")
+        found = _shares(package, meta.get("resource"), meta.get("field"), release, ids.get(meta.get("resource"), set()))
+        if found is not None and column:
+            expectations.append(expectation)
+            shares[column] = found
+    if not expectations:
+        return None
+    total = sum(s.frame.height for s in shares.values())
+    columns, at = {}, 0
+    for column, found in shares.items():
+        values = np.full(total, np.nan)
+        values[at: at + found.frame.height] = found.frame.get_column("shift").to_numpy()
+        columns[column] = values
+        at += found.frame.height
+    return Batch(suite=DISTRIBUTIONS_SUITE, frame=pd.DataFrame(columns), expectations=expectations, shares=shares)
+
+
 # -- results -> findings ------------------------------------------------------
 
 
@@ -654,7 +514,7 @@ def _plain(value: Any) -> str | None:
 
 
 def _findings(batch: Batch, item: dict[str, Any]) -> list[Finding]:
-    """Findings from one failed expectation's outcome (`outcome`: plain JSON, whichever process ran it)."""
+    """Findings from one failed expectation's outcome (`outcome`: plain JSON)."""
     kind = item["type"]
     kwargs = item["kwargs"] or {}
     meta = item["meta"] or {}
@@ -667,36 +527,46 @@ def _findings(batch: Batch, item: dict[str, Any]) -> list[Finding]:
     context = dict(rule=rule, expectation=kind, severity=severity)
     exception = item.get("exception")
     if exception and indices is None:
-        return [Finding.make("expectation-error", resource=resource, path=table.path if table else None,
+        return [Finding.make("expectation-error", resource=resource, path=table.path if table is not None else None,
                              value=kind, detail=exception, **context)]
+    if kwargs.get("column") in batch.shares:  # a distribution: the categories that moved most
+        return [_distribution_finding(batch.shares[kwargs["column"]], resource, meta.get("field"),
+                                      kwargs.get("max_value"), context)]
     if indices is None:  # a table-level expectation
         observed = details.get("observed_value")
         shown = ", ".join(map(str, observed)) if isinstance(observed, list) else _plain(observed)
-        return [Finding.make(_code(kind, row_level=False), resource=resource, path=table.path if table else None,
+        return [Finding.make(_code(kind, row_level=False), resource=resource, path=table.path if table is not None else None,
                              value=shown, expected=", ".join(map(str, kwargs.get("column_list") or [])),
-                             detail=_row_count_detail(resource, table.path if table else None, batch.floor,
+                             detail=_row_count_detail(resource, table.path if table is not None else None, batch.floor,
                                                      kwargs.get("min_value"), rule) if "min_value" in kwargs else None,
                              **context)]
     found = []
-    columns = _columns_of({"type": kind, "kwargs": kwargs})
     cells = {row: values for row, values in item.get("values") or []}
     for index in sorted({int(i) for i in indices}):
-        if batch.rows:  # the package suite: a row of the derived frame stands for a row of a resource
-            name, position = batch.rows[index]
-            row_table = batch.tables[name]
-            where = dict(resource=name, path=row_table.path, line=row_table.lines[position],
-                         row_id=row_table.row_id(position))
-            observed = cells[index][0]
-            found.append(Finding.make(_code(kind, row_level=True), field=meta.get("field"),
-                                      value=_cell(row_table, position, meta.get("field")),
-                                      observed=observed, **where, **context))
+        if batch.rows is None:  # an expectation added to a suite by hand: say which row of the frame
+            found.append(Finding.make(_code(kind, row_level=True), resource=resource, field=", ".join(_columns_of(item)),
+                                      value="|".join(v or "" for v in cells[index]), line=None, **context))
             continue
-        where = dict(resource=resource, path=table.path, line=table.lines[index], row_id=table.row_id(index))
-        values = cells[index]
-        value = values[0] if len(values) == 1 else "|".join(v or "" for v in values)
-        found.append(Finding.make(_code(kind, row_level=True), field=", ".join(columns), value=value,
-                                  allowed=", ".join(map(str, kwargs.get("value_set") or [])), **where, **context))
+        name, position = batch.rows[index]  # a row of the package suite's frame stands for a row of a resource
+        row_table = batch.tables[name]
+        found.append(Finding.make(_code(kind, row_level=True), resource=name, path=row_table.path,
+                                  line=row_table.lines[position], row_id=row_table.row_id(position),
+                                  field=meta.get("field"), value=_cell(row_table, position, meta.get("field")),
+                                  observed=cells[index][0], **context))
     return found
+
+
+def _distribution_finding(shares: Shares, resource: str, field_name: str | None, bound: Any,
+                          context: dict[str, Any]) -> Finding:
+    import polars as pl
+
+    moved = shares.frame.filter(pl.col("shift") > float(bound)) if bound is not None else shares.frame
+    first = moved.row(0, named=True) if moved.height else shares.frame.row(0, named=True)
+    parts = [f"{row['value']!r} {row['now']:.0f}% of {shares.now} now, {row['then']:.0f}% of {shares.then} then"
+             for row in moved.head(3).iter_rows(named=True)]
+    return Finding.make(code_for("expect_column_max_to_be_between"), resource=resource, path=shares.path, field=field_name,
+                        value=repr(first["value"]), observed=f"{first['shift']:.0f}", expected=_plain(float(bound)),
+                        release=shares.release, detail="; ".join(parts), **context)
 
 
 def _row_count_detail(resource: str | None, path: str | None, floor: Any, minimum: Any, rule: str) -> str:

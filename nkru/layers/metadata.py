@@ -541,6 +541,20 @@ def row_floors(package: Package, options: Options | None = None) -> dict[str, Ro
     return floors
 
 
+def released_ids(package: Package, options: Options | None = None) -> tuple[str, dict[str, set[str]]] | None:
+    """(the previous release's version or label, resource -> the IDs of its rows in that release), for
+    the release `row_floors` compares with; None when there is none or it cannot be read (the stable-ID
+    check reports why). The expectations layer compares distributions with the released rows."""
+    baseline = _baseline(package, options, LayerResult(NAME))
+    if baseline is None:
+        return None
+    try:
+        ids = baseline.ids
+    except ManifestError:
+        return None
+    return baseline.version or baseline.label, {name: values for name, (_, values) in ids.items()}
+
+
 def _check_stable_ids(package: Package, options: Options | None, result: LayerResult) -> None:
     current_ids = id_resources(list(package.resources), package.primary_key)
     # Every current ID and where it is, read from the ID columns only (a polars frame: id, resource, index)

@@ -3,10 +3,21 @@
     python -m nkru.suites.generate [PACKAGE_DIR]      # rewrite the JSON files
     python -m nkru.suites.generate --check [PACKAGE_DIR]  # exit 1 if they are stale
 
-The vocabularies, required fields, unique fields and foreign keys are read from
-the Table Schemas (the single source of truth); only the choice of rules is
-written here. The JSON is what great-expectations serialises, without the random
-`id`s and the version stamp, so a diff shows only real changes.
+The suites hold only what no Table Schema can say: dataset- and release-level expectations,
+each run by great-expectations on a small aggregate frame (a count per table, per referenced
+row, per category), never on the tables' cells. Everything a schema declares (required, enum,
+unique, primary key, fields, minimum/maximum, pattern) belongs to the structure layer, and
+tests/test_expectations.py fails if a suite restates it.
+
+- one suite per resource (named after it): its row count, at least one row, and for a table whose
+  rows carry an ID never fewer than in the last release less the rows retracted since;
+- the package suite: every source cited by a claim, denial or exclusion, every event claimed,
+  every actor mentioned (counts of references per row, read from the schemas' foreign keys);
+- the distributions suite (warnings): the share of each category of a few controlled
+  vocabularies does not move by more than a bound from its share among the rows of the last release.
+
+The JSON is what great-expectations serialises, without the random `id`s and the version stamp,
+so a diff shows only real changes.
 """
 
 from __future__ import annotations
@@ -20,7 +31,7 @@ from typing import Any
 from nkru.metadata import RETRACTIONS
 from nkru.package import SOURCES, Package, schema_fields, schema_primary_key
 from nkru.resources import suites_dir
-from nkru.suites import PACKAGE_SUITE, suite_path
+from nkru.suites import DISTRIBUTIONS_SUITE, PACKAGE_SUITE, suite_path
 
 #: Every curated table holds at least one row. There is no upper bound: the dataset grows, and a
 #: cap would say nothing true about it.
@@ -63,7 +74,8 @@ class PackageRule:
 
 
 PACKAGE_RULES = (
-    PackageRule("claims_citing_source", SOURCES, ("claims",), "every source is cited by at least one claim"),
+    PackageRule("rows_citing_source", SOURCES, ("claims", "denials", "exclusions"),
+                "every source contributes rows: it is cited by at least one claim, denial or exclusion"),
     PackageRule("claims_about_event", "events", ("claims",), "every event has at least one claim"),
     PackageRule("actor_mentions", "actors", None,
                 "every actor appears in at least one claim, denial or event_actors row, or is another actor's "
@@ -71,55 +83,47 @@ PACKAGE_RULES = (
 )
 
 
-def expectation(kind: str, description: str, meta: dict[str, Any] | None = None, **kwargs: Any) -> dict[str, Any]:
+@dataclass(frozen=True)
+class Distribution:
+    """The share of each value of `field` among the rows of `resource` moves by at most `bound`
+    percentage points from its share among the rows (by ID) that were in the last release: a warning
+    that the mix changed, worth a look before a release, not an error."""
+
+    resource: str
+    field: str
+    bound: float
+
+    @property
+    def column(self) -> str:
+        return f"{self.resource}.{self.field}"
+
+
+#: The distributions worth watching between releases (each field must have an enum in its schema).
+DISTRIBUTIONS = (
+    Distribution("claims", "claim_type", 20.0),
+    Distribution("events", "event_type", 20.0),
+)
+
+
+def expectation(kind: str, description: str, meta: dict[str, Any] | None = None, severity: str = "critical",
+                **kwargs: Any) -> dict[str, Any]:
     """One expectation as great-expectations serialises it (`ExpectationConfiguration.to_json_dict`,
     without its random id), built without importing it: the suites are declarative JSON, and
-    great-expectations validates them when it runs them. tests/test_suites.py checks that
+    great-expectations validates them when it runs them. tests/test_expectations.py checks that
     great-expectations reads each generated suite back to the same JSON."""
-    return {"type": kind, "kwargs": kwargs, "meta": meta or {}, "description": description, "severity": "critical"}
+    return {"type": kind, "kwargs": kwargs, "meta": meta or {}, "description": description, "severity": severity}
 
 
-def _constraints(field: dict[str, Any]) -> dict[str, Any]:
-    constraints = field.get("constraints")
-    return constraints if isinstance(constraints, dict) else {}
-
-
-def resource_expectations(name: str, schema: dict[str, Any], schema_path: str) -> list[Any]:
-    """The per-resource expectations, all read from the resource's Table Schema."""
-    fields = schema_fields(schema)
-    names = [f["name"] for f in fields]
-    key = schema_primary_key(schema)
+def resource_expectations(name: str, schema: dict[str, Any]) -> list[Any]:
+    """The per-resource expectation: its row count (on a frame of that many rows and no columns)."""
     low = min_rows(name)
     least = f"{name} has at least {low} row{'' if low == 1 else 's'}" if low else f"{name} may be empty"
     if has_release_floor(schema):
         since = ("but never has fewer rows than in the last release (retractions are permanent)" if name == RETRACTIONS
                  else "and never fewer than in the last release, less the rows retracted since")
-        rows = expectation("expect_table_row_count_to_be_between", f"{least} {since}",
-                           min_value={"$PARAMETER": ROW_FLOOR_PARAMETER})
-    else:
-        rows = expectation("expect_table_row_count_to_be_between", least, min_value=low)
-    found: list[dict[str, Any]] = [
-        expectation("expect_table_columns_to_match_ordered_list",
-                    f"the columns are those of {schema_path}, in that order", column_list=names),
-        rows,
-    ]
-    for f in fields:
-        if _constraints(f).get("required"):
-            found.append(expectation("expect_column_values_to_not_be_null", f"{f['name']} is required", column=f["name"]))
-    for f in fields:
-        if _constraints(f).get("unique") or key == [f["name"]]:
-            found.append(expectation("expect_column_values_to_be_unique", f"{f['name']} is unique", column=f["name"]))
-    if len(key) > 1:
-        found.append(expectation("expect_compound_columns_to_be_unique",
-                                 f"the primary key ({', '.join(key)}) is unique", column_list=key))
-    for f in fields:
-        enum = _constraints(f).get("enum")
-        if isinstance(enum, list) and enum:
-            found.append(expectation(
-                "expect_column_values_to_be_in_set",
-                f"{f['name']} is one of the {len(enum)} values of its controlled vocabulary in {schema_path}",
-                column=f["name"], value_set=list(enum)))
-    return found
+        return [expectation("expect_table_row_count_to_be_between", f"{least} {since}",
+                            min_value={"$PARAMETER": ROW_FLOOR_PARAMETER})]
+    return [expectation("expect_table_row_count_to_be_between", least, min_value=low)]
 
 
 def _references(package: Package, rule: PackageRule) -> tuple[str, list[str]]:
@@ -170,6 +174,35 @@ def package_expectations(package: Package, skipped: list[str] | None = None) -> 
     return found
 
 
+def distribution_expectations(package: Package, skipped: list[str] | None = None) -> list[Any]:
+    """The distributions worth watching, as warning expectations on a derived frame: one row per
+    value of the field, its column the shift (percentage points) between its share now and among the
+    rows of the last release. A distribution whose resource or enum field the schemas lack raises
+    ValueError, or, when `skipped` is a list, is left out with the reason appended there."""
+    found = []
+    for watched in DISTRIBUTIONS:
+        spec = package.resources.get(watched.resource)
+        fields = {f["name"]: f for f in schema_fields(spec.schema)} if spec is not None and spec.schema else {}
+        enum = (fields.get(watched.field, {}).get("constraints") or {}).get("enum")
+        reason = None
+        if watched.field not in fields or not enum:
+            reason = f"distribution {watched.column!r}: no field {watched.field!r} with an enum in {watched.resource}"
+        elif len(schema_primary_key(spec.schema)) != 1:
+            reason = f"distribution {watched.column!r}: {watched.resource} has no one-field primary key to find its released rows"
+        if reason is not None:
+            if skipped is None:
+                raise ValueError(reason)
+            skipped.append(reason)
+            continue
+        found.append(expectation(
+            "expect_column_max_to_be_between",
+            f"the share of {watched.resource} of each {watched.field} moves by at most {watched.bound:g} percentage points "
+            f"from its share among the {watched.resource} of the last release",
+            meta={"resource": watched.resource, "field": watched.field}, severity="warning",
+            column=watched.column, max_value=watched.bound))
+    return found
+
+
 def _clean(suite: dict[str, Any]) -> dict[str, Any]:
     """Drop the random ids (and the version stamp) great-expectations adds when serialising."""
     suite = {k: v for k, v in suite.items() if k != "id"}
@@ -196,13 +229,14 @@ def suites_for(package: Package, skipped: list[str] | None = None) -> dict[str, 
     for name, spec in package.resources.items():
         if spec.schema is None:
             continue
-        if name == PACKAGE_SUITE:
-            raise ValueError(f"a resource may not be called {PACKAGE_SUITE!r} (that is the package suite's name)")
-        schema_path = spec.descriptor.get("schema") if isinstance(spec.descriptor.get("schema"), str) else "its schema"
-        suites[name] = suite_dict(name, resource_expectations(name, spec.schema, schema_path),
+        if name in (PACKAGE_SUITE, DISTRIBUTIONS_SUITE):
+            raise ValueError(f"a resource may not be called {name!r} (that is the name of a suite of the whole package)")
+        suites[name] = suite_dict(name, resource_expectations(name, spec.schema),
                                   {"resource": name, "generated_by": "python -m nkru.suites.generate"})
     suites[PACKAGE_SUITE] = suite_dict(PACKAGE_SUITE, package_expectations(package, skipped),
                                        {"generated_by": "python -m nkru.suites.generate"})
+    suites[DISTRIBUTIONS_SUITE] = suite_dict(DISTRIBUTIONS_SUITE, distribution_expectations(package, skipped),
+                                             {"generated_by": "python -m nkru.suites.generate"})
     return suites
 
 

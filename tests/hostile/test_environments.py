@@ -25,7 +25,6 @@ LATIN1 = {"LANG": "de_DE.ISO-8859-1", "PYTHONIOENCODING": "latin-1", "PYTHONUTF8
 
 def _env(**changes: str | None) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("LC_", "PYTHONIOENCODING", "PYTHONUTF8", "NKRU_DEBUG"))}
-    env["NKRU_IN_PROCESS"] = "1"
     for key, value in changes.items():
         if value is None:
             env.pop(key, None)
