@@ -87,6 +87,8 @@ def columns_read(package: Package) -> dict[str, set[str]]:
 def check(package: Package, options: Any = None) -> LayerResult:
     result = LayerResult(NAME)
     result.checks += 1
+    if SOURCES in package.resources and package.checkable(SOURCES) is None and SOURCES in package.unreadable:
+        return result  # the structure layer reports the unreadable sources table, once
     problem = sentence_coverage.sources_problem(package)
     if problem is not None:
         spec = package.resources.get(SOURCES)
@@ -122,6 +124,8 @@ def _threshold(package: Package, options: Any, result: LayerResult) -> float:
 def _check_sentences(package: Package, texts: dict[str, FoldedText], places: sentence_coverage.QuotePlaces,
                      options: Any, result: LayerResult) -> None:
     """Every sentence of every readable source text is covered by a quote or an exclusion."""
+    if any(name in package.unreadable for name in quote_resources(package)):
+        return  # a quote table the structure layer could not read covers nothing: its sentences are not judged
     threshold = _threshold(package, options, result)
     sources_path = package.resources[SOURCES].path
     for source in sentence_coverage.package_coverage(package, texts, places):

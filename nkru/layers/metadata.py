@@ -543,10 +543,15 @@ def row_floors(package: Package, options: Any = None) -> dict[str, RowFloor]:
 def _check_stable_ids(package: Package, options: Any, result: LayerResult) -> None:
     current_ids = id_resources(list(package.resources), package.primary_key)
     # Every current ID and where it is, read from the ID columns only (a polars frame: id, resource, index)
-    tables = {name: package.table(name) for name in current_ids}
+    # A table whose columns cannot be trusted (`Package.checkable`) is reported once by the structure layer:
+    # its IDs are neither present nor missing, so no check below judges them.
+    tables = {name: package.checkable(name) for name in current_ids}
+    unreadable = {name for name, table in tables.items() if table is None}
     present = _IdIndex({name: table.select([key]).to_series() for name, key in current_ids.items()
                         if (table := tables[name]) is not None})
-    retractions = package.table(RETRACTIONS) if RETRACTIONS in package.resources else None
+    retractions = package.checkable(RETRACTIONS) if RETRACTIONS in package.resources else None
+    if RETRACTIONS in package.resources and retractions is None:
+        unreadable.add(RETRACTIONS)  # then no released ID can be told retracted from gone
     retracted = {row.get(RETRACTED_ID, ""): (index, row) for index, row in enumerate(retractions.rows)} if retractions else {}
 
     for ident, (index, row) in retracted.items():
@@ -559,7 +564,7 @@ def _check_stable_ids(package: Package, options: Any, result: LayerResult) -> No
                                                 row_id=ident, field=current_ids[name], value=ident,
                                                 retracted_in=row.get(RETRACTED_IN, ""), reason=row.get(RETRACTION_REASON, "")))
         replacement = row.get(REPLACED_BY, "")
-        if replacement:
+        if replacement and not unreadable:  # the replacement may be in an unreadable table
             result.checks += 1
             if replacement not in present:
                 result.findings.append(Finding.make("retraction-replacement-unknown", field=REPLACED_BY, value=replacement, **where))
@@ -571,7 +576,7 @@ def _check_stable_ids(package: Package, options: Any, result: LayerResult) -> No
         except ManifestError as exc:
             result.findings.append(Finding.make("manifest-unreadable", path=baseline.source, detail=str(exc)))
             return
-        _compare_with_baseline(package, baseline, current_ids, present, retractions, retracted, result)
+        _compare_with_baseline(package, baseline, current_ids, present, retractions, retracted, result, unreadable)
 
 
 class _IdIndex:
@@ -607,9 +612,14 @@ class _IdIndex:
 
 
 def _compare_with_baseline(package: Package, baseline: Baseline, current_ids: dict[str, str], present: _IdIndex,
-                           retractions, retracted: dict[str, tuple[int, dict[str, str]]], result: LayerResult) -> None:
+                           retractions, retracted: dict[str, tuple[int, dict[str, str]]], result: LayerResult,
+                           unreadable: set[str] = frozenset()) -> None:
+    if RETRACTIONS in unreadable:
+        return
     released_in = Version.parse(baseline.version or "")
     for name, (key, ids) in baseline.ids.items():
+        if name in unreadable:
+            continue  # reported once by the structure layer, not once per released ID
         spec = package.resources.get(name)
         path = spec.path if spec is not None and spec.path else DESCRIPTOR
         result.checks += len(ids)

@@ -441,7 +441,7 @@ def check(package: Package, options: Any = None) -> LayerResult:
     result = LayerResult(NAME)
     tables: dict[str, Table] = {}
     for name in package.resources:
-        table = package.table(name)
+        table = package.checkable(name)
         if table is not None:
             tables[name] = table  # unreadable resources are reported by the structure layer
     for rule in (_date_rules, _source_date_rules, _claim_event_rules, _hierarchy_rules, _link_rules,

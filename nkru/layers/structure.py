@@ -77,6 +77,11 @@ define("cell-too-large", NAME, "{resource} line {line}: {field} {detail}",
 define("wrong-delimiter", NAME, "{resource}: the file looks separated by {detail}, not by the declared delimiter {expected}; "
        "save it comma-separated (or declare the dialect in datapackage.json)",
        description="The header is one cell that another delimiter (e.g. ';' from a German Excel) would split into the schema's columns.")
+define("byte-order-mark", NAME, "{resource}: the file starts with a byte-order mark (as Excel's \"CSV UTF-8\" saves it); "
+       "nkru reads past it, but other tools read it as part of the first column's name: save it as UTF-8 without one",
+       severity="warning",
+       description="A UTF-8 resource file starts with the bytes EF BB BF. nkru and frictionless read past them; many "
+                   "tools (base R, `cut`, Python's csv with utf-8) do not.")
 define("unsafe-name", NAME,
        "datapackage.json: {field} {value!r} is refused: it may hold only letters, digits and '.', '_', '-', '+' "
        "(no '/', '\\', '..' or leading '.'), as it names files the toolkit writes",
@@ -237,8 +242,16 @@ def _header_findings(package: Package, resource: str) -> list[Finding]:
         declared = csv_dialect(spec.descriptor).get("delimiter", ",")
         return [Finding.make("wrong-delimiter", value=header[0][:80], detail=delimiter_name(suspect),
                              expected=delimiter_name(declared), **where)]
-    findings = [Finding.make("missing-label", field=name, **where) for name in expected if name not in header]
-    findings += [Finding.make("extra-label", field=name, value=name, **where) for name in header if name not in expected]
+    missing = [name for name in expected if name not in header]
+    extra = [name for name in header if name not in expected]
+    # A label the schema does not know, where the schema has a column the header lacks: one renamed header.
+    renamed = [(expected[i], label) for i, label in enumerate(header)
+               if i < len(expected) and label in extra and expected[i] in missing] if len(header) == len(expected) else []
+    findings = [Finding.make("incorrect-label", field=name, value=label, **where) for name, label in renamed]
+    missing = [name for name in missing if name not in {n for n, _ in renamed}]
+    extra = [label for label in extra if label not in {lab for _, lab in renamed}]
+    findings += [Finding.make("missing-label", field=name, **where) for name in missing]
+    findings += [Finding.make("extra-label", field=name, value=name, **where) for name in extra]
     seen = set()
     findings += [Finding.make("duplicate-label", field=name, value=name, **where)
                  for name in header if name in seen or seen.add(name)]
@@ -295,6 +308,7 @@ def _table_findings(package: Package, allow_remote: bool) -> tuple[list[Finding]
             findings.append(Finding.make("remote-not-read", resource=name, path=DESCRIPTOR, field="path", value=spec.path))
             continue
         findings.extend(_file_findings(package, spec))
+        findings.extend(_bom_findings(package, spec))
         table = package.table(name)
         if table is None:
             findings.append(_read_failure(package, spec))
@@ -365,6 +379,22 @@ def _file_findings(package: Package, spec: Any) -> list[Finding]:
             findings.append(Finding.make("hash-count", resource=spec.name, path=DESCRIPTOR, field="hash", value=actual,
                                          note=f"the file's hash is {actual}, the descriptor says {digest}"))
     return findings
+
+
+def _bom_findings(package: Package, spec: Any) -> list[Finding]:
+    """A UTF-8 file that starts with a byte-order mark (Excel's "CSV UTF-8"): nkru reads it, but many
+    tools take the mark for part of the first column's name."""
+    encoding = spec.descriptor.get("encoding")
+    if isinstance(encoding, str) and encoding.lower().replace("_", "-") not in ("utf-8", "utf8"):
+        return []
+    try:
+        with open(package.resolve(spec.path), "rb") as handle:
+            start = handle.read(3)
+    except (UnsafePath, OSError):
+        return []  # reported where the table is read
+    if start != b"\xef\xbb\xbf":
+        return []
+    return [Finding.make("byte-order-mark", resource=spec.name, path=spec.path, line=1)]
 
 
 def _read_failure(package: Package, spec: Any) -> Finding:
@@ -448,7 +478,8 @@ def _constraint_findings(rows: _Rows) -> list[Finding]:
         checked = present if skip is None else present & ~skip
         if constraints.get("required") is True or spec.name in primary:
             findings += _mask_findings(rows, ~present, "constraint-error", spec.name, text, 'constraint "required" is "True"')
-        if constraints.get("unique") is True:
+        if constraints.get("unique") is True and [spec.name] != rows.package.primary_key(rows.name):
+            # (a one-field primary key is unique by definition: its duplicates are `primary-key` findings)
             dup = checked & ~value.is_first_distinct()
             findings += _mask_findings(rows, dup.fill_null(False), "unique-error", spec.name, text,
                                        "the value appears in an earlier row")
