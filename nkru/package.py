@@ -300,6 +300,9 @@ class Package:
         #: (encoding, malformed CSV, another delimiter, too large) or its header is not its schema's
         #: fields. Filled as tables are read; see `checkable` (the seam every dependent check uses).
         self.unreadable: dict[str, str] = {}
+        #: resource -> field ("*": the whole row) -> indices of the data rows whose cell the structure layer
+        #: rejected (type, constraint, primary or foreign key). Filled by that layer; see `rejected_rows`.
+        self.rejected: dict[str, dict[str, set[int]]] = {}
         #: the release zip this package was unpacked from (None for a directory)
         self.origin: str | None = None
         #: text_path -> a file outside the package holding that source text (`--texts DIR`)
@@ -464,6 +467,19 @@ class Package:
             self.unreadable[resource] = "its header is not the schema's fields"
         self._tables[resource] = table
         return table
+
+    def reject(self, resource: str, field: str | None, indices: Any) -> None:
+        """Record that the structure layer reported the cells of `field` (None: the whole row) in these rows."""
+        fields = self.rejected.setdefault(resource, {})
+        for name in (field or "*").split(","):
+            fields.setdefault(name.strip(), set()).update(indices)
+
+    def rejected_rows(self, resource: str, fields: Sequence[str] | None = None) -> set[int]:
+        """Indices of the rows of `resource` with a cell of `fields` (None: any field) the structure layer
+        rejected: a check that reads those cells leaves those rows to that finding (`nkru.layers`)."""
+        by_field = self.rejected.get(resource, {})
+        names = by_field if fields is None else [*fields, "*"]
+        return set().union(*(by_field.get(name, set()) for name in names))
 
     def checkable(self, resource: str) -> Table | None:
         """The table for every check that depends on its columns, or None when they cannot be trusted:

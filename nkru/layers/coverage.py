@@ -109,6 +109,31 @@ def check(package: Package, options: Any = None) -> LayerResult:
     return result
 
 
+#: The cells a quote is placed by: a row with one of them rejected by the structure layer is not judged here.
+QUOTE_CELLS = ("source_id", "quote", "quote_start", "quote_end")
+#: The cells of the sources table a text is checked and split by.
+SOURCE_CELLS = ("source_id", "text_path", "text_sha256", "language")
+
+
+def _left_to_structure(package: Package) -> tuple[dict[str, set[int]], set[str] | None]:
+    """The rows this layer leaves to a structure finding (`Package.rejected_rows`): per quote resource, the
+    rows with a rejected placing cell; and the sources whose sentences are then not judged (None: all of
+    them, when a rejected row's source is not known)."""
+    rows = {name: package.rejected_rows(name, QUOTE_CELLS) for name in quote_resources(package)}
+    sources: set[str] | None = set()
+    for name, indices in rows.items():
+        if not indices:
+            continue
+        if package.rejected_rows(name, ["source_id"]) & indices:
+            return rows, None
+        table = package.checkable(name)
+        column = table.column("source_id") if table is not None else []
+        sources.update(column[i] for i in indices if i < len(column))
+    if package.rejected_rows(SOURCES, ["source_id"]):
+        return rows, None
+    return rows, sources
+
+
 def _threshold(package: Package, options: Any, result: LayerResult) -> float:
     override = getattr(options, "coverage_threshold", None)
     try:
@@ -126,11 +151,16 @@ def _check_sentences(package: Package, texts: dict[str, FoldedText], places: sen
     """Every sentence of every readable source text is covered by a quote or an exclusion."""
     if any(name in package.unreadable for name in quote_resources(package)):
         return  # a quote table the structure layer could not read covers nothing: its sentences are not judged
+    _, unjudged = _left_to_structure(package)
+    if unjudged is None:
+        return  # a quote row the structure layer rejected may belong to any source
     threshold = _threshold(package, options, result)
     sources_path = package.resources[SOURCES].path
     for source in sentence_coverage.package_coverage(package, texts, places):
         if source.problem is not None:
             continue  # a missing or unreadable text is reported by _check_sources
+        if source.source_id in unjudged:
+            continue  # a quote of it is rejected by the structure layer: what it covers is not known
         result.checks += source.total
         passes = source.passes(threshold)
         for sentence in source.uncovered_sentences():
@@ -151,7 +181,10 @@ def _check_sources(package: Package, result: LayerResult) -> dict[str, FoldedTex
     table = package.table(SOURCES)
     if table is None:
         return texts
+    rejected = package.rejected_rows(SOURCES, SOURCE_CELLS)
     for index, row in enumerate(table.rows):
+        if index in rejected:
+            continue  # a cell it is checked by is reported by the structure layer
         source_id = row.get("source_id", "")
         text_path = row.get("text_path", "")
         where = dict(resource=SOURCES, path=table.path, line=table.lines[index], row_id=source_id)
@@ -218,6 +251,10 @@ def _check_quotes(package: Package, texts: dict[str, FoldedText], result: LayerR
     places = sentence_coverage.place_quotes(package, texts)
     sources = package.table(SOURCES)
     texts_paths = dict(zip(sources.column("source_id"), sources.column("text_path"))) if sources is not None else {}
+    rejected, _ = _left_to_structure(package)
+    # A source the table lists (its text is judged by _check_sources), or any when a source's ID is itself
+    # rejected: an unknown source is the structure layer's foreign-key finding.
+    listed = set(texts_paths) if not package.rejected_rows(SOURCES, ["source_id"]) else None
     for check in places.checks:
         result.checks += check.frame.height + check.offsets_checked
         problems, columns = check.problems, check.columns
@@ -229,12 +266,16 @@ def _check_quotes(package: Package, texts: dict[str, FoldedText], result: LayerR
         closest: dict[tuple[str, str], tuple[str, float, int]] = {}
         for record in bad.iter_rows():
             index, cells = record[0], tuple(record[1:])
+            if index in rejected.get(check.resource, ()):
+                continue  # a cell it is placed by is reported by the structure layer
             row = dict(zip(columns, cells))
             source_id, quote = cells[0], cells[1]
             where = dict(resource=check.resource, path=table.path, line=table.lines[index], row_id=table.row_id(index),
                          field="quote")
             problem = problems[cells]
             if problem == sentence_coverage.UNKNOWN_SOURCE:
+                if listed is None or source_id in listed:
+                    continue  # the source's own text finding (or the structure layer's) says why
                 result.findings.append(Finding.make("quote-source-unknown", **{**where, "field": "source_id"}, value=source_id))
             elif problem == sentence_coverage.NOT_FOUND:
                 if (source_id, quote) not in closest:

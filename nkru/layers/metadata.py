@@ -554,6 +554,7 @@ def _check_stable_ids(package: Package, options: Any, result: LayerResult) -> No
         unreadable.add(RETRACTIONS)  # then no released ID can be told retracted from gone
     retracted = {row.get(RETRACTED_ID, ""): (index, row) for index, row in enumerate(retractions.rows)} if retractions else {}
 
+    rejected = package.rejected_rows(RETRACTIONS, [REPLACED_BY])  # reported by the structure layer
     for ident, (index, row) in retracted.items():
         where = dict(resource=RETRACTIONS, path=retractions.path, line=retractions.lines[index], row_id=ident)
         result.checks += 1
@@ -564,7 +565,7 @@ def _check_stable_ids(package: Package, options: Any, result: LayerResult) -> No
                                                 row_id=ident, field=current_ids[name], value=ident,
                                                 retracted_in=row.get(RETRACTED_IN, ""), reason=row.get(RETRACTION_REASON, "")))
         replacement = row.get(REPLACED_BY, "")
-        if replacement and not unreadable:  # the replacement may be in an unreadable table
+        if replacement and not unreadable and index not in rejected:  # unreadable: it may be in that table
             result.checks += 1
             if replacement not in present:
                 result.findings.append(Finding.make("retraction-replacement-unknown", field=REPLACED_BY, value=replacement, **where))

@@ -379,6 +379,7 @@ def _lookup(table: Table, fields: Iterable[str], parent: Table, ref_fields: Iter
     # Only the parent rows some child row refers to (a semi-join first): the hash tables stay the size
     # of the child, not of a million claims.
     lookup = _text(parent, ref_fields).rename(dict(zip(ref_fields, keys))).with_columns(**values) \
+        .filter(pl.all_horizontal(pl.col(k) != "" for k in keys)) \
         .join(child.unique(), on=keys, how="semi", maintain_order="left") \
         .unique(subset=keys, keep="first", maintain_order=True)
     return child.join(lookup, on=keys, how="left", maintain_order="left").drop(keys)
@@ -447,7 +448,22 @@ def check(package: Package, options: Any = None) -> LayerResult:
     for rule in (_date_rules, _source_date_rules, _claim_event_rules, _hierarchy_rules, _link_rules,
                  _quantity_rules, _code_rules, _hygiene_rules):
         rule(package, tables, result)
+    if package.rejected:  # a cell the structure layer rejected is its finding: no rule judges it again
+        result.findings = [f for f in result.findings if not _rejected(package, tables, f)]
     return result
+
+
+#: Cells a rule reads besides the finding's own field (stopgap until the rules judge only accepted rows).
+RULE_READS = {"claim-event-mismatch": ("event_id",), "event-without-actors": ("event_id",)}
+
+
+def _rejected(package: Package, tables: dict[str, Table], finding: Finding) -> bool:
+    table = tables.get(finding.resource or "")
+    if table is None or finding.line is None:
+        return False
+    cells = [*(finding.field or "").split(","), *RULE_READS.get(finding.code, ())]
+    rows = package.rejected_rows(finding.resource, cells)
+    return bool(rows) and any(table.lines[i] == finding.line for i in rows)
 
 
 def _date_rules(package: Package, tables: dict[str, Table], result: LayerResult) -> None:

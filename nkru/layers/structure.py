@@ -283,6 +283,7 @@ class _Rows:
         return self._ids[index]
 
     def finding(self, code: str, index: int, **kw: Any) -> Finding:
+        self.package.reject(self.name, kw.get("field"), (index,))
         if budget_room(code, self.name, self.path) == 0:  # over the budget: counted, nothing looked up or built
             return dropped(code, self.name, self.path)
         return Finding.make(code, resource=self.name, path=self.path, line=self.table.lines[index],
@@ -444,6 +445,7 @@ def _mask_findings(rows: _Rows, mask: Any, code: str, field: str | None, values:
     if not mask.any():
         return []
     indices = mask.arg_true()
+    rows.package.reject(rows.name, field, indices.to_list())
     room = budget_room(code, rows.name, rows.path)
     if room is not None and len(indices) > room:  # the rest are counted, not made (garbage rows: millions)
         budget_drop(code, rows.name, rows.path, len(indices) - room)
@@ -481,6 +483,8 @@ def _constraint_findings(rows: _Rows) -> list[Finding]:
         if constraints.get("unique") is True and [spec.name] != rows.package.primary_key(rows.name):
             # (a one-field primary key is unique by definition: its duplicates are `primary-key` findings)
             dup = checked & ~value.is_first_distinct()
+            # every row holding a repeated value is rejected (which one is wrong is not known); the later ones reported
+            rows.package.reject(rows.name, spec.name, (checked & value.is_duplicated()).fill_null(False).arg_true().to_list())
             findings += _mask_findings(rows, dup.fill_null(False), "unique-error", spec.name, text,
                                        "the value appears in an earlier row")
         pattern = constraints.get("pattern")
@@ -529,6 +533,7 @@ def _primary_key_findings(rows: _Rows, key: list[str]) -> list[Finding]:
     candidates = keys.with_row_index("index").filter(repeated)
     duplicates = candidates.with_columns(pl.col("index").min().over(names).alias("first")) \
         .filter(pl.col("index") != pl.col("first")).select("index", "first")
+    rows.package.reject(rows.name, ",".join(key), duplicates.get_column("first").to_list())  # which is wrong is not known
     return [rows.finding("primary-key", index, field=",".join(key), value=rows.row_id(index),
                          note=f"the same key as the row on line {rows.table.lines[first]}")
             for index, first in duplicates.iter_rows()]
@@ -556,6 +561,9 @@ def _foreign_key_findings(rows: _Rows, parent: _Rows, fk: Any) -> list[Finding]:
 
     if any(f not in rows.table.header for f in fk.fields) or any(f not in parent.table.header for f in fk.reference_fields):
         return []
+    if parent.package.rejected_rows(parent.name, fk.reference_fields):
+        return []  # a referenced key is itself reported (blank, malformed, repeated): the rows pointing at it stay silent
+    skip = sorted(rows.package.rejected_rows(rows.name, fk.fields))  # reported already (e.g. a malformed ID)
     child_cols = [rows.text(f) for f in fk.fields]
     child_missing = [c.is_in(list(s.missing_values)) for c, s in zip(child_cols, (rows.fields[[x.name for x in rows.fields].index(f)] for f in fk.fields))]
     keys = [f"k{i}" for i in range(len(fk.fields))]
@@ -563,6 +571,8 @@ def _foreign_key_findings(rows: _Rows, parent: _Rows, fk: Any) -> list[Finding]:
     all_missing = child_missing[0]
     for m in child_missing[1:]:
         all_missing = all_missing & m
+    if skip:
+        all_missing = all_missing | pl.Series(range(len(all_missing))).is_in(skip)
     child = child.filter(~all_missing)
     # The referenced keys the child uses (a semi-join hashing the child's distinct keys), then the
     # child's orphans against those: no hash table the size of a million-row parent.
