@@ -156,6 +156,7 @@ def _check_sentences(package: Package, texts: dict[str, FoldedText], places: sen
         return  # a quote row the structure layer rejected may belong to any source
     threshold = _threshold(package, options, result)
     sources_path = package.resources[SOURCES].path
+    accounted = {where for finding in result.findings for where in finding.also_at}
     for source in sentence_coverage.package_coverage(package, texts, places):
         if source.problem is not None:
             continue  # a missing or unreadable text is reported by _check_sources
@@ -163,11 +164,14 @@ def _check_sentences(package: Package, texts: dict[str, FoldedText], places: sen
             continue  # a quote of it is rejected by the structure layer: what it covers is not known
         result.checks += source.total
         passes = source.passes(threshold)
-        for sentence in source.uncovered_sentences():
+        # A sentence a wrong quote was meant to cover is that quote's finding (its `also_at`), not another one.
+        uncovered = [sentence for sentence in source.uncovered_sentences()
+                     if f"{source.text_path}:{sentence.line}" not in accounted]
+        for sentence in uncovered:
             result.findings.append(Finding.make("uncovered-sentence", resource=SOURCES, path=source.text_path,
                                                 line=sentence.line, row_id=source.source_id, value=sentence.text,
                                                 severity="warning" if passes else "error"))
-        if not passes:
+        if not passes and uncovered:
             result.findings.append(Finding.make(
                 "coverage-below-threshold", resource=SOURCES, path=sources_path, line=source.line,
                 row_id=source.source_id, field="text_path", value=f"{sentence_coverage.rounded_down(source.percent):g}",
@@ -235,7 +239,7 @@ def _check_offsets(row: dict[str, str], text: FoldedText, place: tuple[int, int]
         found = offsets.candidates(text, quote)
         places = ", ".join(f"{s}-{e} (text line {offsets.line_of_offset(text.original, s)})" for s, e in found[:5])
         text_line = offsets.line_of_offset(text.original, start)
-        # The sentence at the offsets is then left uncovered: the same mistake, shown there too (see findings.fold).
+        # The sentence at the offsets is then left uncovered: the same mistake, shown there too (_check_sentences).
         also = (f"{text_path}:{text_line}",) if text_path and text_line else ()
         result.findings.append(Finding.make(code, **{**where, "field": offsets.START}, value=start, start=start, end=end,
                                             source_id=source_id, detail=detail, text_line=text_line, also_at=also,
