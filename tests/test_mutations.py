@@ -25,7 +25,7 @@ from typing import Callable
 
 import pytest
 
-from nkru.api import validate_package
+from nkru.api import Options, validate_package
 from tests.conftest import copy_package
 from tests.helpers import REPO, read_table, write_table
 
@@ -45,6 +45,8 @@ class Mutation:
     code: str  # the one finding's code
     apply: Callable[[Path], None]
     severity: str = "error"
+    #: validated against the unbroken copy as the previous release (`--baseline`), so the stable-ID checks run
+    baseline: bool = False
 
     def __repr__(self) -> str:  # the test id
         return self.name
@@ -235,7 +237,150 @@ FILE_MUTATIONS = [
 ]
 
 
-MUTATIONS = schema_mutations() + FILE_MUTATIONS
+# -- the rules, coverage and metadata checks, one mutation per finding code the real package can be made to break --
+
+
+def where(resource: str, **match: str) -> int:
+    """The index of the first row of the real table whose cells are `match`."""
+    _, rows = rows_of(REPO, resource)
+    return next(i for i, r in enumerate(rows) if all(r[k] == v for k, v in match.items()))
+
+
+def drop_rows(resource: str, keep: Callable[[dict[str, str]], bool]) -> Callable[[Path], None]:
+    def apply(root: Path) -> None:
+        header, rows = rows_of(root, resource)
+        write_table(root, resource, header, [r for r in rows if keep(r)])
+    return apply
+
+
+def shift(resource: str, index: int, field: str, by: int | None = None, to: str | None = None) -> Callable[[Path], None]:
+    def apply(root: Path) -> None:
+        header, rows = rows_of(root, resource)
+        rows[index][field] = to if to is not None else str(int(rows[index][field]) + by)
+        write_table(root, resource, header, rows)
+    return apply
+
+
+def offsets_equal(resource: str, index: int) -> Callable[[Path], None]:
+    def apply(root: Path) -> None:
+        header, rows = rows_of(root, resource)
+        rows[index]["quote_end"] = rows[index]["quote_start"]
+        write_table(root, resource, header, rows)
+    return apply
+
+
+def text_file(source: str, change: Callable[[Path], None]) -> Callable[[Path], None]:
+    return lambda root: change(root / "data" / "sources" / f"{source}.txt")
+
+
+def replace_in(name: str, old: str, new: str) -> Callable[[Path], None]:
+    def apply(root: Path) -> None:
+        path = root / name
+        text = path.read_text(encoding="utf-8")
+        assert old in text, (name, old)
+        path.write_text(text.replace(old, new, 1), encoding="utf-8")
+    return apply
+
+
+def _month_event() -> int:
+    return where("events", date_precision="month")
+
+
+def _quantity_claim() -> int:
+    _, rows = rows_of(REPO, "claims")
+    return next(i for i, r in enumerate(rows) if r["quantity"] and r["claim_id"] not in REFERENCED["claims"])
+
+
+def _affiliated() -> tuple[int, int]:
+    """(actor with an affiliation, index of that affiliation's row): the second points back for a cycle."""
+    _, rows = rows_of(REPO, "actors")
+    child = next(i for i, r in enumerate(rows) if r["affiliation_id"])
+    parent = next(i for i, r in enumerate(rows) if r["actor_id"] == rows[child]["affiliation_id"])
+    assert not rows[parent]["affiliation_id"]
+    return child, parent
+
+
+def _claim_quoted_twice() -> str:
+    """An unreferenced claim whose quote another claim has at the same offsets: gone, it uncovers nothing."""
+    _, rows = rows_of(REPO, "claims")
+    place = lambda r: (r["source_id"], r["quote_start"], r["quote_end"])  # noqa: E731
+    return next(r["claim_id"] for r in rows if r["claim_id"] not in REFERENCED["claims"]
+                and sum(place(o) == place(r) for o in rows) > 1)
+
+
+def _linked_denial() -> int:
+    _, rows = rows_of(REPO, "denials")
+    return next(i for i, r in enumerate(rows) if r["claim_id"])
+
+
+def _other_event(index: int) -> str:
+    _, denials = rows_of(REPO, "denials")
+    _, events = rows_of(REPO, "events")
+    return next(e["event_id"] for e in events if e["event_id"] != denials[index]["event_id"])
+
+
+RULE_MUTATIONS = [
+    Mutation("rules:date-order", "date-order", lambda root: edit(
+        "events", _month_event(), date_start=rows_of(REPO, "events")[1][_month_event()]["date_end"],
+        date_end=rows_of(REPO, "events")[1][_month_event()]["date_start"], date_precision="range")(root)),
+    Mutation("rules:date-precision", "date-precision", edit("events", _month_event(), date_precision="day")),
+    Mutation("rules:date-unbounded", "date-unbounded", edit("events", _month_event(), date_start="", date_end="",
+                                                            date_precision="range")),
+    Mutation("rules:dated-after-source", "dated-after-source",
+             edit("claims", pick_row("claims"), date_start="2099-01-01", date_end="2099-01-01", date_precision="day")),
+    Mutation("rules:claim-event-mismatch", "claim-event-mismatch",
+             lambda root: edit("denials", _linked_denial(), event_id=_other_event(_linked_denial()))(root)),
+    Mutation("rules:self-reference", "self-reference",
+             lambda root: edit("actors", _affiliated()[0], affiliation_id=rows_of(REPO, "actors")[1][_affiliated()[0]]["actor_id"])(root)),
+    Mutation("rules:reference-cycle", "reference-cycle",
+             lambda root: edit("actors", _affiliated()[1], affiliation_id=rows_of(REPO, "actors")[1][_affiliated()[0]]["actor_id"])(root)),
+    Mutation("rules:event-without-actors", "event-without-actors",
+             drop_rows("event_actors", lambda r: r["event_id"] != rows_of(REPO, "event_actors")[1][0]["event_id"])),
+    Mutation("rules:quantity-incomplete", "quantity-incomplete", lambda root: edit("claims", _quantity_claim(), quantity_unit="")(root)),
+    Mutation("rules:country-code", "country-code", edit("actors", pick_row("actors", "country"), country="XXX")),
+    Mutation("rules:language-tag", "language-tag", edit("sources", 0, language="zz")),
+    Mutation("rules:text-not-nfc", "text-not-nfc", edit("actors", pick_row("actors", "notes"), notes="Cafe\u0301")),
+    Mutation("rules:text-whitespace", "text-whitespace", edit("actors", pick_row("actors"), notes="trailing ")),
+    Mutation("rules:text-control-character", "text-control-character", edit("actors", pick_row("actors"), notes="a\tb")),
+    Mutation("rules:text-formula", "text-formula", edit("actors", pick_row("actors"), notes="=1+1")),
+]
+
+COVERAGE_MUTATIONS = [
+    Mutation("coverage:quote-offsets-mismatch", "quote-offsets-mismatch", shift("claims", pick_row("claims"), "quote_start", 1)),
+    Mutation("coverage:quote-offsets-order", "quote-offsets-order", offsets_equal("claims", pick_row("claims"))),
+    Mutation("coverage:quote-offsets-out-of-range", "quote-offsets-out-of-range",
+             shift("exclusions", 0, "quote_end", to="9999999")),
+    Mutation("coverage:quote-changed", "quote-offsets-mismatch",
+             lambda root: edit("claims", 5, quote=rows_of(REPO, "claims")[1][5]["quote"] + " erfunden")(root)),
+    Mutation("coverage:source-text-hash", "source-text-hash", edit("sources", 1, text_sha256="0" * 64)),
+    Mutation("coverage:source-text-missing", "source-text-missing", text_file("S002", Path.unlink)),
+    Mutation("coverage:source-text-encoding", "source-text-encoding", text_file(
+        "S002", lambda p: p.write_bytes(p.read_text(encoding="utf-8").encode("cp1252", errors="replace")))),
+    Mutation("coverage:uncovered-sentence", "uncovered-sentence", drop_rows(
+        "exclusions", lambda r: r["exclusion_id"] != rows_of(REPO, "exclusions")[1][0]["exclusion_id"])),
+]
+
+METADATA_MUTATIONS = [
+    Mutation("metadata:metadata-file-missing", "metadata-file-missing", lambda root: (root / ".zenodo.json").unlink()),
+    Mutation("metadata:changelog-format", "changelog-format", lambda root: replace_in(
+        "CHANGELOG.md", (h := re.search(r"^## \[[0-9.]+\] - ", (root / "CHANGELOG.md").read_text(encoding="utf-8"),
+                                        re.M).group(0)), h.replace(" - ", " "))(root)),
+    Mutation("metadata:retracted-id-reused", "retracted-id-reused",
+             edit("claims", pick_row("claims"), claim_id=next(r["id"] for r in rows_of(REPO, "retractions")[1]
+                                                               if r["id"].startswith("C")))),
+    Mutation("metadata:released-id-missing", "released-id-missing",
+             lambda root: drop_rows("claims", lambda r: r["claim_id"] != _claim_quoted_twice())(root), baseline=True),
+    # The unreadable-table seam: the stable-ID check cannot read the IDs of a table it is silent about.
+    Mutation("released:actors.csv:semicolons", "wrong-delimiter", rewrite("actors", semicolons), baseline=True),
+    Mutation("released:actors.csv:cp1252", "encoding-error",
+             rewrite("actors", lambda t: t.encode("cp1252", errors="replace")), baseline=True),
+    Mutation("released:retractions.csv:semicolons", "wrong-delimiter", rewrite("retractions", semicolons), baseline=True),
+    Mutation("metadata:retraction-replacement-unknown", "retraction-replacement-unknown",
+             lambda root: edit("retractions", 0, replaced_by=unknown_key(r"^[A-Z][0-9]{3}$", set(), rows_of(REPO, "retractions")[1][0]["replaced_by"]))(root)),
+]
+
+
+MUTATIONS = schema_mutations() + FILE_MUTATIONS + RULE_MUTATIONS + COVERAGE_MUTATIONS + METADATA_MUTATIONS
 
 
 # -- running them ------------------------------------------------------------------------------------------------
@@ -258,7 +403,8 @@ def new_findings(pristine, tmp_path: Path, mutation: Mutation):
     copy = tmp_path / "package"
     shutil.copytree(root, copy)
     mutation.apply(copy)
-    report = validate_package(copy, only=LAYERS_UNDER_TEST)
+    options = Options(baseline=root) if mutation.baseline else None
+    report = validate_package(copy, only=LAYERS_UNDER_TEST, options=options)
     assert report.checks > 0
     return [f for f in report.findings if f.severity == "error" or _key(f) not in known]
 

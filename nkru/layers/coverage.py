@@ -208,7 +208,7 @@ def _check_sources(package: Package, result: LayerResult) -> dict[str, FoldedTex
         actual = hashlib.sha256(source.data).hexdigest()
         expected = row.get("text_sha256", "")
         result.checks += 1
-        if actual != expected:
+        if actual != expected and source.text is not None:  # a text saved in another encoding: that finding says it
             result.findings.append(Finding.make("source-text-hash", field="text_sha256", value=expected, actual=actual,
                                                 text_path=text_path, **where))
         if source.text is None:
@@ -230,11 +230,14 @@ def _check_offsets(row: dict[str, str], text: FoldedText, place: tuple[int, int]
         return
     code, detail = problem
     source_id = row.get("source_id", "")
+    # The sentence the offsets were meant to place the quote in is then left uncovered: this finding's too.
+    text_line = offsets.line_of_offset(text.original, start) if 0 <= start <= len(text.original) else None
+    also = (f"{text_path}:{text_line}",) if text_path and text_line else ()
     if code == offsets.ORDER:
-        result.findings.append(Finding.make(code, **{**where, "field": offsets.START}, value=start, end=end))
+        result.findings.append(Finding.make(code, **{**where, "field": offsets.START}, value=start, end=end, also_at=also))
     elif code == offsets.OUT_OF_RANGE:
         result.findings.append(Finding.make(code, **{**where, "field": offsets.END}, value=end, source_id=source_id,
-                                            length=len(text.original)))
+                                            length=len(text.original), also_at=also))
     else:
         found = offsets.candidates(text, quote)
         places = ", ".join(f"{s}-{e} (text line {offsets.line_of_offset(text.original, s)})" for s, e in found[:5])

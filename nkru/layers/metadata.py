@@ -203,7 +203,9 @@ def _check_metadata(package: Package, result: LayerResult) -> None:
     # Released = there is a manifest in releases/ (or, in an unpacked release, a CHANGELOG release heading).
     # Before the first release no file may claim a release date.
     manifests = manifest_names(package.root)
-    released = bool(manifests) or (changelog_text is not None and Changelog.parse(changelog_text).latest is not None)
+    # A changelog whose headings cannot be read (its own finding) cannot say that nothing was released.
+    log = Changelog.parse(changelog_text) if changelog_text is not None else None
+    released = bool(manifests) or (log is not None and (log.latest is not None or bool(log.problems)))
     if development is not None:
         # Between releases: CITATION.cff, .zenodo.json and CHANGELOG.md keep describing the newest release (the one
         # to cite); the development version must come after it.
