@@ -12,7 +12,7 @@ import pytest
 
 from nkru.api import validate_package
 from nkru.findings import Finding, LayerResult, fold
-from tests.helpers import line_of, read_table, run_cli, set_cell, write_table
+from tests.helpers import REPO, line_of, read_table, run_cli, set_cell, write_table
 
 #: Every layer that can see these mistakes (metadata adds only the baseline warning outside git).
 #: INTEGRATOR: add "expectations" once i18gx (no expectation restating a schema constraint) is merged.
@@ -138,3 +138,19 @@ def test_json_output_keeps_the_aliases_and_also_at_fields_empty(package_copy):
     data = json.loads(result.stdout)
     (finding,) = [f for f in data["findings"] if f["value"] == value]
     assert finding["code"] == "primary-key" and finding["aliases"] == [] and finding["also_at"] == []
+
+
+def test_the_ownership_table_in_the_docs_is_generated_from_the_code():
+    from cogapp import Cog
+
+    from nkru.findings import CODES
+    from nkru.layers import LAYERS, OWNS, ownership_markdown
+
+    assert set(OWNS) == set(LAYERS)
+    doc = (REPO / "docs" / "validation.md").read_text(encoding="utf-8")
+    table = ownership_markdown()
+    assert table in doc, "docs/validation.md is stale: run cog -r docs/validation.md"
+    assert Cog().main(["cog", "--check", str(REPO / "docs" / "validation.md")]) == 0
+    owned = [c for c in CODES.values() if c.layer in LAYERS]
+    assert len(owned) > 50 and all(f"`{c.code}`" in table for c in owned)
+    assert "(docs/validation.md)" in (REPO / "README.md").read_text(encoding="utf-8")
