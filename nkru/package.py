@@ -300,6 +300,9 @@ class Package:
         #: (encoding, malformed CSV, another delimiter, too large) or its header is not its schema's
         #: fields. Filled as tables are read; see `checkable` (the seam every dependent check uses).
         self.unreadable: dict[str, str] = {}
+        #: resources whose unreadability a finding already reports (the structure layer adds them): a layer
+        #: that would otherwise say it could not check such a table stays silent
+        self.reported: set[str] = set()
         #: resource -> field ("*": the whole row) -> indices of the data rows whose cell the structure layer
         #: rejected (type, constraint, primary or foreign key). Filled by that layer; see `rejected_rows`.
         self.rejected: dict[str, dict[str, set[int]]] = {}

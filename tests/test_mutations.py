@@ -223,6 +223,7 @@ assert any(ord(c) > 127 for c in (REPO / "data" / "actors.csv").read_text(encodi
 FILE_MUTATIONS = [
     Mutation("actors.csv:semicolons", "wrong-delimiter", rewrite("actors", semicolons)),
     Mutation("actors.csv:cp1252", "encoding-error", rewrite("actors", lambda t: t.encode("cp1252", errors="replace"))),
+    Mutation("sources.csv:cp1252", "encoding-error", rewrite("sources", lambda t: t.encode("cp1252", errors="replace"))),
     Mutation("actors.csv:byte-order-mark", "byte-order-mark", rewrite("actors", lambda t: b"\xef\xbb\xbf" + t.encode()),
              severity="warning"),
     Mutation("claims.csv:notes-dropped", "missing-label", columns("claims", lambda h, r: [c for c in h if c != "notes"])),

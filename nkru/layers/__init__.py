@@ -20,7 +20,9 @@ structure layer owns:
   schema's fields; `Package.unreadable[resource]` says why. The reader fills it; every check that
   depends on a table's columns asks `checkable`, not `table`, and stays silent for such a table (the
   stable-ID check neither finds its released IDs missing nor judges replacements that may be in it;
-  rules and coverage skip it; a sentence check needing its quotes is not made).
+  rules and coverage skip it; a sentence check needing its quotes is not made). A layer that says
+  when it could not run at all (coverage's `sources-unreadable`) says so only when no structure finding
+  does (`Package.reported`), so that `--only coverage` still fails on an unreadable sources table.
 - **a rejected cell**: `Package.rejected_rows(resource, fields)` are the rows whose cells of those
   fields the structure layer reported (type, required, enum, pattern, bounds, unique, primary or
   foreign key; every row holding a repeated key). A check that reads such a cell leaves that row to

@@ -87,7 +87,7 @@ def columns_read(package: Package) -> dict[str, set[str]]:
 def check(package: Package, options: Any = None) -> LayerResult:
     result = LayerResult(NAME)
     result.checks += 1
-    if SOURCES in package.resources and package.checkable(SOURCES) is None and SOURCES in package.unreadable:
+    if SOURCES in package.reported and package.checkable(SOURCES) is None:
         return result  # the structure layer reports the unreadable sources table, once
     problem = sentence_coverage.sources_problem(package)
     if problem is not None:

@@ -313,6 +313,7 @@ def _table_findings(package: Package, allow_remote: bool) -> tuple[list[Finding]
         table = package.table(name)
         if table is None:
             findings.append(_read_failure(package, spec))
+            package.reported.add(name)
             continue
         try:
             fields = schema_field_specs(package, name)
@@ -322,6 +323,7 @@ def _table_findings(package: Package, allow_remote: bool) -> tuple[list[Finding]
         names = [f.name for f in fields]
         if table.header != names:
             findings.extend(_header_findings(package, name))
+            package.reported.add(name)
             continue
         for start, count in table.blank_runs:
             findings.append(Finding.make("blank-row", resource=name, path=spec.path, line=start,
