@@ -384,6 +384,14 @@ METADATA_MUTATIONS = [
 
 MUTATIONS = schema_mutations() + FILE_MUTATIONS + RULE_MUTATIONS + COVERAGE_MUTATIONS + METADATA_MUTATIONS
 
+#: Mutations that still give more than one finding, by the layer that has to change. INTEGRATOR: each must
+#: be gone after merging (strict: the test fails once the duplicate is fixed, so the entry is removed).
+KNOWN_DUPLICATES = {
+    # The rules layer reports a cycle at each of its members (tests/test_rules.py asks for that); one cycle
+    # is one mistake. For the pandera rewrite (i18rules).
+    "rules:reference-cycle": "rules: one finding per affiliation cycle, not per member",
+}
+
 
 # -- running them ------------------------------------------------------------------------------------------------
 
@@ -419,7 +427,9 @@ def test_the_corpus_breaks_every_constraint_of_every_resource():
     assert len({m.name for m in MUTATIONS}) == len(MUTATIONS) > 150
 
 
-@pytest.mark.parametrize("mutation", MUTATIONS, ids=repr)
+@pytest.mark.parametrize("mutation", [
+    pytest.param(m, marks=pytest.mark.xfail(strict=True, reason=KNOWN_DUPLICATES[m.name])) if m.name in KNOWN_DUPLICATES
+    else m for m in MUTATIONS], ids=repr)
 def test_each_mutation_gives_exactly_one_finding_by_its_owner(pristine, tmp_path, mutation):
     found = new_findings(pristine, tmp_path, mutation)
     shown = "\n".join(f"  {f.layer}/{f.code} ({f.severity}) {f.location}: {f.message[:160]}" for f in found)

@@ -557,7 +557,6 @@ def _hierarchy_rules(package: Package, tables: dict[str, Table], result: LayerRe
             frame = _text(table, [ref_fields[0], fields[0]], rename={ref_fields[0]: "key", fields[0]: "parent"})
             failures = run_model(HierarchyRows, frame, result, name)
             parents = dict(_cycle_edges(frame).iter_rows()) if failures else {}
-            cycles: set[frozenset[str]] = set()
             for failure in failures:
                 row = _row(table, failure.index)
                 where = _where(name, table, failure.index)
@@ -566,9 +565,6 @@ def _hierarchy_rules(package: Package, tables: dict[str, Table], result: LayerRe
                     result.findings.append(Finding.make("self-reference", field=fields[0], value=value, **where))
                 else:
                     cycle = _cycle(parents, row.get(ref_fields[0], "")) or []
-                    if cycle and frozenset(cycle) in cycles:
-                        continue  # one cycle is one mistake: reported at its first row
-                    cycles.add(frozenset(cycle))
                     result.findings.append(Finding.make("reference-cycle", field=fields[0], value=value,
                                                         cycle=" → ".join(cycle), **where))
 
