@@ -375,7 +375,7 @@ def place_quotes(package: Package, texts: dict[str, FoldedText]) -> QuotePlaces:
     verbatim: list[tuple[str, str, int, int]] = []  # (resource, source_id, offsets) at which the text is the quote
     texts_frame = None
     for name in quote_resources(package):
-        table = package.table(name)
+        table = package.checkable(name)
         if table is None or len(table) == 0:
             continue  # the structure layer reports unreadable resources
         placed = name in with_offsets

@@ -72,10 +72,11 @@ class Finding:
     row_id: str | None = None
     field: str | None = None
     value: str | None = None
-    #: Codes of other checks (usually of other layers) that found this same mistake; see `fold`.
+    #: Codes of the consequences folded into this finding (`fold`: a source below the coverage threshold
+    #: into its first uncovered sentence); empty otherwise.
     aliases: tuple[str, ...] = ()
     #: Other places ("path:line") where this same mistake shows, e.g. the source-text line a wrong quote
-    #: leaves uncovered. Findings there are folded into this one.
+    #: was meant to cover (the coverage layer then leaves that sentence to this finding).
     also_at: tuple[str, ...] = ()
 
     @classmethod
@@ -292,26 +293,11 @@ class Report:
         }
 
 
-# -- one finding per mistake ----------------------------------------------------------------------
-
-#: Codes that report the same kind of mistake, most specific first. When several checks (often of
-#: different layers) report one mistake at the same place, `fold` keeps the first code of this order and
-#: records the others as its aliases. A place is resource + line + field; for duplicates it is resource +
-#: field + value (every row holding the value is the same mistake).
-SAME_MISTAKE: dict[str, tuple[str, ...]] = {
-    "duplicate": ("primary-key", "unique-error", "expect-compound-columns-to-be-unique",
-                  "expect-column-values-to-be-unique"),
-    "cell": ("type-error", "constraint-error", "foreign-key", "expect-column-values-to-not-be-null",
-             "expect-column-values-to-be-in-set", "expect-column-values-to-be-between",
-             "expect-column-values-to-match-regex", "expect-column-value-lengths-to-be-between",
-             "expect-column-values-to-match-strftime-format"),
-}
-_KIND = {code: kind for kind, codes in SAME_MISTAKE.items() for code in codes}
-_RANK = {code: rank for codes in SAME_MISTAKE.values() for rank, code in enumerate(codes)}
+# -- consequences --------------------------------------------------------------------------------
 
 #: A finding of the first code is a consequence of the second's for the same row_id: it is folded into
-#: whichever finding carries (or absorbed) that one. A source below the coverage threshold is so because
-#: of its uncovered sentences.
+#: the finding of that cause. A source below the coverage threshold is so because of its uncovered
+#: sentences. (Each kind of mistake has one owner, `nkru.layers`: nothing else is folded.)
 CONSEQUENCES: dict[str, str] = {"coverage-below-threshold": "uncovered-sentence"}
 
 
@@ -320,68 +306,29 @@ def _worst(a: str, b: str) -> str:
 
 
 def fold(layers: list[LayerResult]) -> None:
-    """One finding per mistake: fold findings that report the same mistake into one, in place.
-
-    Three steps, none of which removes a check: (1) findings of one kind (`SAME_MISTAKE`) at one place are
-    reported once, by the most specific code; (2) a finding at a place another finding names in `also_at`
-    is folded into that one; (3) a consequence (`CONSEQUENCES`) is folded into the finding of its cause.
-    The kept finding gets the folded codes as `aliases` and the worst severity; each layer keeps only its
-    own kept findings, so the layers' counts add up to the report's.
-    """
-    entries = [(layer, f) for layer in layers for f in layer.findings]
-    kept: dict[int, Finding] = {id(f): f for _, f in entries}  # id of a kept original -> its current version
-    target: dict[int, int] = {}  # id of a folded finding -> id of the kept finding it went into
-
-    def absorb(into: int, folded: Finding) -> None:
-        current = kept[into]
-        aliases = tuple(dict.fromkeys([*current.aliases, folded.code, *folded.aliases]))
-        aliases = tuple(a for a in aliases if a != current.code)
-        kept[into] = replace(current, aliases=aliases, severity=_worst(current.severity, folded.severity),
-                             also_at=tuple(dict.fromkeys([*current.also_at, *folded.also_at])))
-        kept.pop(id(folded), None)
-        target[id(folded)] = into
-
-    # (1) the same kind of mistake at the same place
-    groups: dict[tuple, list[Finding]] = {}
-    for _, f in entries:
-        kind = _KIND.get(f.code)
-        if kind is None or f.resource is None:
-            continue
-        fields = (f.field or "").replace(" ", "")  # a compound key is "a,b" in one layer, "a, b" in another
-        place = (f.resource, fields, f.value) if kind == "duplicate" else (f.resource, f.line, fields)
-        groups.setdefault((kind, *place), []).append(f)
-    for group in groups.values():
-        best = min(_RANK[f.code] for f in group)
-        keepers = [f for f in group if _RANK[f.code] == best]
-        for f in group:
-            if _RANK[f.code] != best:
-                absorb(id(keepers[0]), f)
-
-    # (2) a finding at a place another one names as its own
-    places: dict[str, int] = {}
-    for _, f in entries:
-        if id(f) in kept:
-            for where in f.also_at:
-                places.setdefault(where, id(f))
-    for _, f in entries:
-        owner = places.get(f.location) if f.path and f.line else None
-        if owner is not None and owner != id(f) and id(f) in kept and owner in kept:
-            absorb(owner, f)
-
-    # (3) consequences, into the finding that carries their cause for the same row
-    causes: dict[tuple[str, str | None], int] = {}
-    for _, f in entries:
-        home = id(f) if id(f) in kept else target.get(id(f))
-        if home is not None:
-            causes.setdefault((f.code, f.row_id), home)
-    for _, f in entries:
-        cause = CONSEQUENCES.get(f.code)
-        home = causes.get((cause, f.row_id)) if cause else None
-        if home is not None and id(f) in kept and home in kept and home != id(f):
-            absorb(home, f)
-
+    """Fold each consequence (`CONSEQUENCES`) into the first finding of its cause for the same row_id, in
+    place: the kept finding gets the consequence's code as an alias and the worse severity. Each layer
+    keeps only its own kept findings, so the layers' counts add up to the report's."""
+    causes: dict[tuple[str, str | None], tuple[LayerResult, int]] = {}
     for layer in layers:
-        layer.findings = [kept[id(f)] for f in layer.findings if id(f) in kept]
+        for position, f in enumerate(layer.findings):
+            causes.setdefault((f.code, f.row_id), (layer, position))
+    folded: set[int] = set()
+    for layer in layers:
+        for f in layer.findings:
+            cause = CONSEQUENCES.get(f.code)
+            home = causes.get((cause, f.row_id)) if cause else None
+            if home is None:
+                continue
+            owner, position = home
+            kept = owner.findings[position]
+            aliases = tuple(dict.fromkeys([*kept.aliases, f.code, *f.aliases]))
+            owner.findings[position] = replace(kept, aliases=aliases, severity=_worst(kept.severity, f.severity),
+                                               also_at=tuple(dict.fromkeys([*kept.also_at, *f.also_at])))
+            folded.add(id(f))
+    if folded:
+        for layer in layers:
+            layer.findings = [f for f in layer.findings if id(f) not in folded]
 
 
 def sort_findings(findings: Iterable[Finding]) -> list[Finding]:

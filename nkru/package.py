@@ -202,6 +202,16 @@ class Package:
         self._tables: dict[str, Table | None] = {}
         self.read_errors: dict[str, str] = {}
         self.read_failures: dict[str, ReadError] = {}
+        #: resource -> why its columns cannot be trusted: the file cannot be read as its dialect says
+        #: (encoding, malformed CSV, another delimiter, too large) or its header is not its schema's
+        #: fields. Filled as tables are read; see `checkable` (the seam every dependent check uses).
+        self.unreadable: dict[str, str] = {}
+        #: resources whose unreadability a finding already reports (the structure layer adds them): a layer
+        #: that would otherwise say it could not check such a table stays silent
+        self.reported: set[str] = set()
+        #: resource -> field ("*": the whole row) -> indices of the data rows whose cell the structure layer
+        #: rejected (type, constraint, primary or foreign key). Filled by that layer; see `rejected_rows`.
+        self.rejected: dict[str, dict[str, set[int]]] = {}
         #: the release zip this package was unpacked from (None for a directory)
         self.origin: str | None = None
         #: text_path -> a file outside the package holding that source text (`--texts DIR`)
@@ -398,8 +408,35 @@ class Package:
             except ReadError as exc:
                 self.read_failures[resource] = exc
                 self.read_errors[resource] = f"{spec.path}: {exc}"
+        if table is None:
+            self.unreadable[resource] = self.read_errors.get(resource, "cannot be read")
+        elif table.read.suspect_delimiter is not None:
+            self.unreadable[resource] = f"separated by {table.read.suspect_delimiter!r}, not the declared delimiter"
+        elif spec is not None and spec.schema is not None and table.header != self.field_names(resource):
+            self.unreadable[resource] = "its header is not the schema's fields"
         self._tables[resource] = table
         return table
+
+    def reject(self, resource: str, field: str | None, indices: Any) -> None:
+        """Record that the structure layer reported the cells of `field` (None: the whole row) in these rows."""
+        fields = self.rejected.setdefault(resource, {})
+        for name in (field or "*").split(","):
+            fields.setdefault(name.strip(), set()).update(indices)
+
+    def rejected_rows(self, resource: str, fields: Sequence[str] | None = None) -> set[int]:
+        """Indices of the rows of `resource` with a cell of `fields` (None: any field) the structure layer
+        rejected: a check that reads those cells leaves those rows to that finding (`nkru.layers`)."""
+        by_field = self.rejected.get(resource, {})
+        names = by_field if fields is None else [*fields, "*"]
+        return set().union(*(by_field.get(name, set()) for name in names))
+
+    def checkable(self, resource: str) -> Table | None:
+        """The table for every check that depends on its columns, or None when they cannot be trusted:
+        the file cannot be read as its dialect says, or its header is not the schema's fields
+        (`unreadable[resource]` says why). The structure layer reports that once; every other check of
+        the table stays silent rather than report each row it could not read (`nkru.layers`)."""
+        table = self.table(resource)
+        return None if resource in self.unreadable else table
 
     def file_sizes(self) -> dict[str, int]:
         """Bytes of each resource's local file, by resource name; a resource whose path cannot be used

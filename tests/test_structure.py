@@ -291,3 +291,54 @@ def test_text_output_names_file_line_field_and_value(package_copy):
 def test_no_package_is_a_usage_error(tmp_path):
     result = run_cli("validate", str(tmp_path))
     assert result.exit_code == 2 and "datapackage.json" in result.stderr
+
+
+# -- the seams other layers use to stay silent about what the structure layer reports (nkru/layers/__init__.py) --
+
+
+@pytest.mark.parametrize("resource", RESOURCES)
+def test_a_table_saved_with_semicolons_is_not_checkable_and_reported_once(package_copy, resource):
+    path = package_copy / "data" / f"{resource}.csv"
+    path.write_text(path.read_text(encoding="utf-8").replace(",", ";"), encoding="utf-8")
+    package = Package.open(package_copy)
+    assert package.table(resource) is not None and package.checkable(resource) is None
+    assert "separated by ';'" in package.unreadable[resource]
+    exit_code, findings = validate(package_copy, "--skip", "expectations")
+    assert exit_code == 1
+    assert [f["code"] for f in findings if f["severity"] == "error"] == ["wrong-delimiter"]
+
+
+def test_a_renamed_header_is_one_incorrect_label(package_copy):
+    header, rows = read_table(package_copy, "actors")
+    old = header[-2]
+    write_table(package_copy, "actors", [h if h != old else "Rolle" for h in header],
+                [{("Rolle" if k == old else k): v for k, v in r.items()} for r in rows])
+    exit_code, findings = validate(package_copy, "--only", "structure")
+    assert exit_code == 1
+    assert [(f["code"], f["field"], f["value"]) for f in findings if f["severity"] == "error"] == [
+        ("incorrect-label", old, "Rolle")]
+
+
+def test_rejected_cells_are_recorded_for_the_other_layers(package_copy):
+    from nkru.layers import structure
+
+    line = set_cell(package_copy, "claims", 2, "source_id", "#S001")
+    header, rows = read_table(package_copy, "claims")
+    rows[4]["claim_id"] = rows[3]["claim_id"]
+    write_table(package_copy, "claims", header, rows)
+    package = Package.open(package_copy)
+    result = structure.check(package)
+    assert {(f.code, f.line) for f in result.findings} == {("constraint-error", line),
+                                                          ("primary-key", line_of(package_copy, "claims", 4))}
+    assert package.rejected_rows("claims", ["source_id"]) == {2}
+    assert package.rejected_rows("claims", ["claim_id"]) == {3, 4}  # both rows holding the repeated key
+    assert package.rejected_rows("claims", ["quote"]) == set()
+
+
+def test_a_byte_order_mark_is_a_warning(package_copy):
+    path = package_copy / "data" / "events.csv"
+    path.write_bytes(b"\xef\xbb\xbf" + path.read_bytes())
+    exit_code, findings = validate(package_copy, "--only", "structure")
+    assert exit_code == 0
+    assert [(f["code"], f["severity"], f["line"]) for f in findings if f["resource"] == "events"] == [
+        ("byte-order-mark", "warning", 1)]

@@ -112,6 +112,8 @@ def columns_read(package: Package) -> dict[str, set[str]]:
 def check(package: Package, options: Options | None = None) -> LayerResult:
     result = LayerResult(NAME)
     result.checks += 1
+    if SOURCES in package.reported and package.checkable(SOURCES) is None:
+        return result  # the structure layer reports the unreadable sources table, once
     problem = sentence_coverage.sources_problem(package)
     if problem is not None:
         spec = package.resources.get(SOURCES)
@@ -130,6 +132,31 @@ def check(package: Package, options: Options | None = None) -> LayerResult:
     places = _check_quotes(package, texts, result)
     _check_sentences(package, texts, places, options, result)
     return result
+
+
+#: The cells a quote is placed by: a row with one of them rejected by the structure layer is not judged here.
+QUOTE_CELLS = ("source_id", "quote", "quote_start", "quote_end")
+#: The cells of the sources table a text is checked and split by.
+SOURCE_CELLS = ("source_id", "text_path", "text_sha256", "language")
+
+
+def _left_to_structure(package: Package) -> tuple[dict[str, set[int]], set[str] | None]:
+    """The rows this layer leaves to a structure finding (`Package.rejected_rows`): per quote resource, the
+    rows with a rejected placing cell; and the sources whose sentences are then not judged (None: all of
+    them, when a rejected row's source is not known)."""
+    rows = {name: package.rejected_rows(name, QUOTE_CELLS) for name in quote_resources(package)}
+    sources: set[str] | None = set()
+    for name, indices in rows.items():
+        if not indices:
+            continue
+        if package.rejected_rows(name, ["source_id"]) & indices:
+            return rows, None
+        table = package.checkable(name)
+        column = table.column("source_id") if table is not None else []
+        sources.update(column[i] for i in indices if i < len(column))
+    if package.rejected_rows(SOURCES, ["source_id"]):
+        return rows, None
+    return rows, sources
 
 
 def _threshold(package: Package, options: Options | None, result: LayerResult) -> float:
@@ -152,6 +179,11 @@ def _check_sentences(package: Package, texts: dict[str, FoldedText], places: sen
     from nkru import units as units_module
     from nkru.offsets import line_of_offset
 
+    if any(name in package.unreadable for name in quote_resources(package)):
+        return  # a quote table the structure layer could not read covers nothing: its units are not judged
+    _, unjudged = _left_to_structure(package)
+    if unjudged is None:
+        return  # a quote row the structure layer rejected may belong to any source
     threshold = _threshold(package, options, result)
     if UNITS not in package.resources:
         result.findings.append(Finding.make("units-missing", path=DESCRIPTOR, detail=sentence_coverage.units_problem(package)))
@@ -183,28 +215,38 @@ def _check_sentences(package: Package, texts: dict[str, FoldedText], places: sen
         result.findings.append(Finding.make("unit-gap", resource=UNITS, path=paths.get(source_id),
                                             line=line_of_offset(text, first_word), row_id=source_id,
                                             value=" ".join(stretch.split()), start=gap_start, end=gap_end, between=between))
+    # A unit a wrong quote was meant to cover is that quote's finding (its `also_at`), not another one.
+    accounted = {where for finding in result.findings for where in finding.also_at}
+    uncovered = []
+    for unit_id, source_id, start, end in good.filter(pl.col("status") == sentence_coverage.UNCOVERED) \
+            .sort("source_id", "start").select("unit_id", "source_id", "start", "end").iter_rows():
+        if source_id in unjudged:
+            continue  # a quote of it is rejected by the structure layer: what it covers is not known
+        text = texts[source_id].original
+        line = line_of_offset(text, start)
+        if f"{paths.get(source_id)}:{line}" not in accounted:
+            uncovered.append((unit_id, source_id, start, end, line))
+    left = {source_id for _, source_id, *_ in uncovered}
     counts = good.group_by("source_id").agg(pl.len().alias("total"), (pl.col("status") != sentence_coverage.UNCOVERED)
-                                            .sum().alias("counted"), (pl.col("status") == sentence_coverage.COVERED).sum()
-                                            .alias("covered"))
+                                            .sum().alias("counted"))
     counted = {row[0]: row[1:] for row in counts.iter_rows()}
     failing = set()
     for index, source_id in enumerate(sources.column("source_id")):
-        if source_id not in texts:
+        if source_id not in texts or source_id in unjudged:
             continue  # a missing or unreadable text is reported by _check_sources
-        total, done, _ = counted.get(source_id, (0, 0, 0))
+        total, done = counted.get(source_id, (0, 0))
         share = sentence_coverage.percent(done, total)
-        if share >= threshold:
+        if share >= threshold or source_id not in left:
             continue
         failing.add(source_id)
         result.findings.append(Finding.make(
             "coverage-below-threshold", resource=SOURCES, path=sources.path, line=sources.lines[index],
             row_id=source_id, field="text_path", value=f"{sentence_coverage.rounded_down(share):g}",
             covered=done, sentences=total, uncovered=total - done, threshold=f"{threshold:g}"))
-    uncovered = good.filter(pl.col("status") == sentence_coverage.UNCOVERED).sort("source_id", "start")
-    for unit_id, source_id, start, end in uncovered.select("unit_id", "source_id", "start", "end").iter_rows():
+    for unit_id, source_id, start, end, line in uncovered:
         text = texts[source_id].original
         result.findings.append(Finding.make("uncovered-sentence", resource=SOURCES, path=paths.get(source_id),
-                                            line=line_of_offset(text, start), row_id=source_id, value=fold(text[start:end]),
+                                            line=line, row_id=source_id, value=fold(text[start:end]),
                                             unit_id=unit_id, start=start, end=end,
                                             severity="error" if source_id in failing else "warning"))
 
@@ -215,7 +257,10 @@ def _check_sources(package: Package, result: LayerResult) -> dict[str, FoldedTex
     table = package.table(SOURCES)
     if table is None:
         return texts
+    rejected = package.rejected_rows(SOURCES, SOURCE_CELLS)
     for index, row in enumerate(table.rows):
+        if index in rejected:
+            continue  # a cell it is checked by is reported by the structure layer
         source_id = row.get("source_id", "")
         text_path = row.get("text_path", "")
         where = dict(resource=SOURCES, path=table.path, line=table.lines[index], row_id=source_id)
@@ -235,7 +280,7 @@ def _check_sources(package: Package, result: LayerResult) -> dict[str, FoldedTex
         actual = hashlib.sha256(source.data).hexdigest()
         expected = row.get("text_sha256", "")
         result.checks += 1
-        if actual != expected:
+        if actual != expected and source.text is not None:  # a text saved in another encoding: that finding says it
             result.findings.append(Finding.make("source-text-hash", field="text_sha256", value=expected, actual=actual,
                                                 text_path=text_path, **where))
         if source.text is None:
@@ -257,16 +302,19 @@ def _check_offsets(row: dict[str, str], text: FoldedText, place: tuple[int, int]
         return
     code, detail = problem
     source_id = row.get("source_id", "")
+    # The sentence the offsets were meant to place the quote in is then left uncovered: this finding's too.
+    text_line = offsets.line_of_offset(text.original, start) if 0 <= start <= len(text.original) else None
+    also = (f"{text_path}:{text_line}",) if text_path and text_line else ()
     if code == offsets.ORDER:
-        result.findings.append(Finding.make(code, **{**where, "field": offsets.START}, value=start, end=end))
+        result.findings.append(Finding.make(code, **{**where, "field": offsets.START}, value=start, end=end, also_at=also))
     elif code == offsets.OUT_OF_RANGE:
         result.findings.append(Finding.make(code, **{**where, "field": offsets.END}, value=end, source_id=source_id,
-                                            length=len(text.original)))
+                                            length=len(text.original), also_at=also))
     else:
         found = offsets.candidates(text, quote)
         places = ", ".join(f"{s}-{e} (text line {offsets.line_of_offset(text.original, s)})" for s, e in found[:5])
         text_line = offsets.line_of_offset(text.original, start)
-        # The sentence at the offsets is then left uncovered: the same mistake, shown there too (see findings.fold).
+        # The sentence at the offsets is then left uncovered: the same mistake, shown there too (_check_sentences).
         also = (f"{text_path}:{text_line}",) if text_path and text_line else ()
         result.findings.append(Finding.make(code, **{**where, "field": offsets.START}, value=start, start=start, end=end,
                                             source_id=source_id, detail=detail, text_line=text_line, also_at=also,
@@ -282,6 +330,10 @@ def _check_quotes(package: Package, texts: dict[str, FoldedText], result: LayerR
     places = sentence_coverage.place_quotes(package, texts)
     sources = package.table(SOURCES)
     texts_paths = dict(zip(sources.column("source_id"), sources.column("text_path"))) if sources is not None else {}
+    rejected, _ = _left_to_structure(package)
+    # A source the table lists (its text is judged by _check_sources), or any when a source's ID is itself
+    # rejected: an unknown source is the structure layer's foreign-key finding.
+    listed = set(texts_paths) if not package.rejected_rows(SOURCES, ["source_id"]) else None
     for check in places.checks:
         result.checks += check.frame.height + check.offsets_checked
         problems, columns = check.problems, check.columns
@@ -293,12 +345,16 @@ def _check_quotes(package: Package, texts: dict[str, FoldedText], result: LayerR
         closest: dict[tuple[str, str], tuple[str, float, int]] = {}
         for record in bad.iter_rows():
             index, cells = record[0], tuple(record[1:])
+            if index in rejected.get(check.resource, ()):
+                continue  # a cell it is placed by is reported by the structure layer
             row = dict(zip(columns, cells))
             source_id, quote = cells[0], cells[1]
             where = dict(resource=check.resource, path=table.path, line=table.lines[index], row_id=table.row_id(index),
                          field="quote")
             problem = problems[cells]
             if problem == sentence_coverage.UNKNOWN_SOURCE:
+                if listed is None or source_id in listed:
+                    continue  # the source's own text finding (or the structure layer's) says why
                 result.findings.append(Finding.make("quote-source-unknown", **{**where, "field": "source_id"}, value=source_id))
             elif problem == sentence_coverage.NOT_FOUND:
                 if (source_id, quote) not in closest:

@@ -204,7 +204,9 @@ def _check_metadata(package: Package, result: LayerResult) -> None:
     # Released = there is a manifest in releases/ (or, in an unpacked release, a CHANGELOG release heading).
     # Before the first release no file may claim a release date.
     manifests = manifest_names(package.root)
-    released = bool(manifests) or (changelog_text is not None and Changelog.parse(changelog_text).latest is not None)
+    # A changelog whose headings cannot be read (its own finding) cannot say that nothing was released.
+    log = Changelog.parse(changelog_text) if changelog_text is not None else None
+    released = bool(manifests) or (log is not None and (log.latest is not None or bool(log.problems)))
     if development is not None:
         # Between releases: CITATION.cff, .zenodo.json and CHANGELOG.md keep describing the newest release (the one
         # to cite); the development version must come after it.
@@ -558,12 +560,18 @@ def released_ids(package: Package, options: Options | None = None) -> tuple[str,
 def _check_stable_ids(package: Package, options: Options | None, result: LayerResult) -> None:
     current_ids = id_resources(list(package.resources), package.primary_key)
     # Every current ID and where it is, read from the ID columns only (a polars frame: id, resource, index)
-    tables = {name: package.table(name) for name in current_ids}
+    # A table whose columns cannot be trusted (`Package.checkable`) is reported once by the structure layer:
+    # its IDs are neither present nor missing, so no check below judges them.
+    tables = {name: package.checkable(name) for name in current_ids}
+    unreadable = {name for name, table in tables.items() if table is None}
     present = _IdIndex({name: table.select([key]).to_series() for name, key in current_ids.items()
                         if (table := tables[name]) is not None})
-    retractions = package.table(RETRACTIONS) if RETRACTIONS in package.resources else None
+    retractions = package.checkable(RETRACTIONS) if RETRACTIONS in package.resources else None
+    if RETRACTIONS in package.resources and retractions is None:
+        unreadable.add(RETRACTIONS)  # then no released ID can be told retracted from gone
     retracted = {row.get(RETRACTED_ID, ""): (index, row) for index, row in enumerate(retractions.rows)} if retractions else {}
 
+    rejected = package.rejected_rows(RETRACTIONS, [REPLACED_BY])  # reported by the structure layer
     for ident, (index, row) in retracted.items():
         where = dict(resource=RETRACTIONS, path=retractions.path, line=retractions.lines[index], row_id=ident)
         result.checks += 1
@@ -574,7 +582,7 @@ def _check_stable_ids(package: Package, options: Options | None, result: LayerRe
                                                 row_id=ident, field=current_ids[name], value=ident,
                                                 retracted_in=row.get(RETRACTED_IN, ""), reason=row.get(RETRACTION_REASON, "")))
         replacement = row.get(REPLACED_BY, "")
-        if replacement:
+        if replacement and not unreadable and index not in rejected:  # unreadable: it may be in that table
             result.checks += 1
             if replacement not in present:
                 result.findings.append(Finding.make("retraction-replacement-unknown", field=REPLACED_BY, value=replacement, **where))
@@ -586,7 +594,7 @@ def _check_stable_ids(package: Package, options: Options | None, result: LayerRe
         except ManifestError as exc:
             result.findings.append(Finding.make("manifest-unreadable", path=baseline.source, detail=str(exc)))
             return
-        _compare_with_baseline(package, baseline, current_ids, present, retractions, retracted, result)
+        _compare_with_baseline(package, baseline, current_ids, present, retractions, retracted, result, unreadable)
 
 
 class _IdIndex:
@@ -622,9 +630,14 @@ class _IdIndex:
 
 
 def _compare_with_baseline(package: Package, baseline: Baseline, current_ids: dict[str, str], present: _IdIndex,
-                           retractions, retracted: dict[str, tuple[int, dict[str, str]]], result: LayerResult) -> None:
+                           retractions, retracted: dict[str, tuple[int, dict[str, str]]], result: LayerResult,
+                           unreadable: set[str] = frozenset()) -> None:
+    if RETRACTIONS in unreadable:
+        return
     released_in = Version.parse(baseline.version or "")
     for name, (key, ids) in baseline.ids.items():
+        if name in unreadable:
+            continue  # reported once by the structure layer, not once per released ID
         spec = package.resources.get(name)
         path = spec.path if spec is not None and spec.path else DESCRIPTOR
         result.checks += len(ids)

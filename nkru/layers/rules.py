@@ -177,7 +177,7 @@ def _typed(package: Package, name: str) -> Typed | None:
     does not judge patterns yet; `_breaks_pattern` does it here until it does.)"""
     from nkru.reader import Uniform
 
-    table = package.table(name)
+    table = package.checkable(name)  # None: unreadable or a wrong header (the structure layer says so)
     if table is None:
         return None
     specs = table.schema_fields  # empty when the schema does not load (an enum of the wrong type)

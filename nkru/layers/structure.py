@@ -78,6 +78,11 @@ define("cell-too-large", NAME, "{resource} line {line}: {field} {detail}",
 define("wrong-delimiter", NAME, "{resource}: the file looks separated by {detail}, not by the declared delimiter {expected}; "
        "save it comma-separated (or declare the dialect in datapackage.json)",
        description="The header is one cell that another delimiter (e.g. ';' from a German Excel) would split into the schema's columns.")
+define("byte-order-mark", NAME, "{resource}: the file starts with a byte-order mark (as Excel's \"CSV UTF-8\" saves it); "
+       "nkru reads past it, but other tools read it as part of the first column's name: save it as UTF-8 without one",
+       severity="warning",
+       description="A UTF-8 resource file starts with the bytes EF BB BF. nkru and frictionless read past them; many "
+                   "tools (base R, `cut`, Python's csv with utf-8) do not.")
 define("unsafe-name", NAME,
        "datapackage.json: {field} {value!r} is refused: it may hold only letters, digits and '.', '_', '-', '+' "
        "(no '/', '\\', '..' or leading '.'), as it names files the toolkit writes",
@@ -238,8 +243,16 @@ def _header_findings(package: Package, resource: str) -> list[Finding]:
         declared = csv_dialect(spec.descriptor).get("delimiter", ",")
         return [Finding.make("wrong-delimiter", value=header[0][:80], detail=delimiter_name(suspect),
                              expected=delimiter_name(declared), **where)]
-    findings = [Finding.make("missing-label", field=name, **where) for name in expected if name not in header]
-    findings += [Finding.make("extra-label", field=name, value=name, **where) for name in header if name not in expected]
+    missing = [name for name in expected if name not in header]
+    extra = [name for name in header if name not in expected]
+    # A label the schema does not know, where the schema has a column the header lacks: one renamed header.
+    renamed = [(expected[i], label) for i, label in enumerate(header)
+               if i < len(expected) and label in extra and expected[i] in missing] if len(header) == len(expected) else []
+    findings = [Finding.make("incorrect-label", field=name, value=label, **where) for name, label in renamed]
+    missing = [name for name in missing if name not in {n for n, _ in renamed}]
+    extra = [label for label in extra if label not in {lab for _, lab in renamed}]
+    findings += [Finding.make("missing-label", field=name, **where) for name in missing]
+    findings += [Finding.make("extra-label", field=name, value=name, **where) for name in extra]
     seen = set()
     findings += [Finding.make("duplicate-label", field=name, value=name, **where)
                  for name in header if name in seen or seen.add(name)]
@@ -271,6 +284,7 @@ class _Rows:
         return self._ids[index]
 
     def finding(self, code: str, index: int, **kw: Any) -> Finding:
+        self.package.reject(self.name, kw.get("field"), (index,))
         if budget_room(code, self.name, self.path) == 0:  # over the budget: counted, nothing looked up or built
             return dropped(code, self.name, self.path)
         return Finding.make(code, resource=self.name, path=self.path, line=self.table.lines[index],
@@ -296,9 +310,11 @@ def _table_findings(package: Package, allow_remote: bool) -> tuple[list[Finding]
             findings.append(Finding.make("remote-not-read", resource=name, path=DESCRIPTOR, field="path", value=spec.path))
             continue
         findings.extend(_file_findings(package, spec))
+        findings.extend(_bom_findings(package, spec))
         table = package.table(name)
         if table is None:
             findings.append(_read_failure(package, spec))
+            package.reported.add(name)
             continue
         try:
             fields = schema_field_specs(package, name)
@@ -308,6 +324,7 @@ def _table_findings(package: Package, allow_remote: bool) -> tuple[list[Finding]
         names = [f.name for f in fields]
         if table.header != names:
             findings.extend(_header_findings(package, name))
+            package.reported.add(name)
             continue
         for start, count in table.blank_runs:
             findings.append(Finding.make("blank-row", resource=name, path=spec.path, line=start,
@@ -368,6 +385,22 @@ def _file_findings(package: Package, spec: Any) -> list[Finding]:
     return findings
 
 
+def _bom_findings(package: Package, spec: Any) -> list[Finding]:
+    """A UTF-8 file that starts with a byte-order mark (Excel's "CSV UTF-8"): nkru reads it, but many
+    tools take the mark for part of the first column's name."""
+    encoding = spec.descriptor.get("encoding")
+    if isinstance(encoding, str) and encoding.lower().replace("_", "-") not in ("utf-8", "utf8"):
+        return []
+    try:
+        with open(package.resolve(spec.path), "rb") as handle:
+            start = handle.read(3)
+    except (UnsafePath, OSError):
+        return []  # reported where the table is read
+    if start != b"\xef\xbb\xbf":
+        return []
+    return [Finding.make("byte-order-mark", resource=spec.name, path=spec.path, line=1)]
+
+
 def _read_failure(package: Package, spec: Any) -> Finding:
     exc = package.read_failures.get(spec.name)
     detail = exc.detail if exc is not None else package.read_errors.get(spec.name, "cannot be read")
@@ -415,6 +448,7 @@ def _mask_findings(rows: _Rows, mask: Any, code: str, field: str | None, values:
     if not mask.any():
         return []
     indices = mask.arg_true()
+    rows.package.reject(rows.name, field, indices.to_list())
     room = budget_room(code, rows.name, rows.path)
     if room is not None and len(indices) > room:  # the rest are counted, not made (garbage rows: millions)
         budget_drop(code, rows.name, rows.path, len(indices) - room)
@@ -449,8 +483,11 @@ def _constraint_findings(rows: _Rows) -> list[Finding]:
         checked = present if skip is None else present & ~skip
         if constraints.get("required") is True or spec.name in primary:
             findings += _mask_findings(rows, ~present, "constraint-error", spec.name, text, 'constraint "required" is "True"')
-        if constraints.get("unique") is True:
+        if constraints.get("unique") is True and [spec.name] != rows.package.primary_key(rows.name):
+            # (a one-field primary key is unique by definition: its duplicates are `primary-key` findings)
             dup = checked & ~value.is_first_distinct()
+            # every row holding a repeated value is rejected (which one is wrong is not known); the later ones reported
+            rows.package.reject(rows.name, spec.name, (checked & value.is_duplicated()).fill_null(False).arg_true().to_list())
             findings += _mask_findings(rows, dup.fill_null(False), "unique-error", spec.name, text,
                                        "the value appears in an earlier row")
         pattern = constraints.get("pattern")
@@ -499,6 +536,7 @@ def _primary_key_findings(rows: _Rows, key: list[str]) -> list[Finding]:
     candidates = keys.with_row_index("index").filter(repeated)
     duplicates = candidates.with_columns(pl.col("index").min().over(names).alias("first")) \
         .filter(pl.col("index") != pl.col("first")).select("index", "first")
+    rows.package.reject(rows.name, ",".join(key), duplicates.get_column("first").to_list())  # which is wrong is not known
     return [rows.finding("primary-key", index, field=",".join(key), value=rows.row_id(index),
                          note=f"the same key as the row on line {rows.table.lines[first]}")
             for index, first in duplicates.iter_rows()]
@@ -526,6 +564,9 @@ def _foreign_key_findings(rows: _Rows, parent: _Rows, fk: Any) -> list[Finding]:
 
     if any(f not in rows.table.header for f in fk.fields) or any(f not in parent.table.header for f in fk.reference_fields):
         return []
+    if parent.package.rejected_rows(parent.name, fk.reference_fields):
+        return []  # a referenced key is itself reported (blank, malformed, repeated): the rows pointing at it stay silent
+    skip = sorted(rows.package.rejected_rows(rows.name, fk.fields))  # reported already (e.g. a malformed ID)
     child_cols = [rows.text(f) for f in fk.fields]
     child_missing = [c.is_in(list(s.missing_values)) for c, s in zip(child_cols, (rows.fields[[x.name for x in rows.fields].index(f)] for f in fk.fields))]
     keys = [f"k{i}" for i in range(len(fk.fields))]
@@ -533,6 +574,8 @@ def _foreign_key_findings(rows: _Rows, parent: _Rows, fk: Any) -> list[Finding]:
     all_missing = child_missing[0]
     for m in child_missing[1:]:
         all_missing = all_missing & m
+    if skip:
+        all_missing = all_missing | pl.Series(range(len(all_missing))).is_in(skip)
     child = child.filter(~all_missing)
     # The referenced keys the child uses (a semi-join hashing the child's distinct keys), then the
     # child's orphans against those: no hash table the size of a million-row parent.
