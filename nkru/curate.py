@@ -1,7 +1,8 @@
 """Adding an article to the package: `nkru add-source FILE`.
 
 The text is archived byte for byte as `data/sources/S###.txt` (the next free ID), its SHA-256 is
-computed, and one row is appended to `sources.csv`. The row is filled by column name from the
+computed, one row is appended to `sources.csv`, and the text's units (its sentences, proposed by the
+splitter: `nkru.units.propose_units`) are appended to `units.csv` with the next free U IDs. The row is filled by column name from the
 table's own header (read through the package reader), so columns this module does not know stay
 empty and a schema change elsewhere needs no change here. Every other byte of `sources.csv` is kept
 as it was: the row is appended to the original bytes, and the file is replaced in one atomic rename.
@@ -19,7 +20,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 
-from nkru.coverage import Sentence, split_sentences
+from nkru.coverage import Unit, unit_of
 from nkru.dates import parse_date, span_precision
 from nkru.fsutil import atomic_write_bytes, confine, package_lock, write_error
 from nkru.package import SOURCES, Package, UnsafePath, csv_dialect
@@ -63,7 +64,7 @@ class AddedSource:
     text_path: str
     sha256: str
     row: dict[str, str]
-    sentences: list[Sentence] = field(default_factory=list)
+    sentences: list[Unit] = field(default_factory=list)  # the units proposed and written for the text
 
 
 def parse_date_range(value: str, precisions: list[str]) -> tuple[date, date, str]:
@@ -214,22 +215,68 @@ def _add_source(path: Path, text_file: str | Path, info: NewSource) -> AddedSour
     row = {name: values.get(name, "") for name in header}  # by name; columns not known here stay empty
 
     csv_path = package.resolve(spec.path)
-    original = csv_path.read_bytes()
-    encoding = spec.descriptor.get("encoding") if isinstance(spec.descriptor.get("encoding"), str) else "utf-8"
-    newline = "\r\n" if b"\r\n" in original else "\n"
-    prefix = original if not original or original.endswith((b"\n", b"\r")) else original + newline.encode(encoding)
-    appended = prefix + _row_bytes(header, row, csv_dialect(spec.descriptor), newline, encoding)
+    appended = _appended(csv_path, spec.descriptor, header, [row])
+    units, unit_writes = _proposed_units(package, source_id, text, info.language)
 
     confine(target, package.root)
     confine(csv_path, package.root)
+    for unit_path, _ in unit_writes:
+        confine(unit_path, package.root)
+    before = csv_path.read_bytes()
     atomic_write_bytes(target, data)
     try:
         atomic_write_bytes(csv_path, appended)
+        try:
+            for unit_path, unit_bytes in unit_writes:
+                atomic_write_bytes(unit_path, unit_bytes)
+        except BaseException:
+            atomic_write_bytes(csv_path, before)  # never leave a row without its units
+            raise
     except BaseException:
         target.unlink(missing_ok=True)  # never leave a text without its row
         raise
-    sentences = split_sentences(text, info.language)
-    return AddedSource(source_id, text_path, digest, row, sentences)
+    return AddedSource(source_id, text_path, digest, row, units)
+
+
+def _encoding(descriptor: dict) -> str:
+    return descriptor.get("encoding") if isinstance(descriptor.get("encoding"), str) else "utf-8"
+
+
+def _newline(original: bytes) -> str:
+    return "\r\n" if b"\r\n" in original else "\n"
+
+
+def _appended(csv_path: Path, descriptor: dict, header: list[str], rows: list[dict[str, str]]) -> bytes:
+    """The CSV file's bytes with `rows` appended (every other byte kept; the file's line ending and dialect)."""
+    original = csv_path.read_bytes()
+    encoding = _encoding(descriptor)
+    newline = _newline(original)
+    prefix = original if not original or original.endswith((b"\n", b"\r")) else original + newline.encode(encoding)
+    return prefix + b"".join(_row_bytes(header, row, csv_dialect(descriptor), newline, encoding) for row in rows)
+
+
+def _proposed_units(package: Package, source_id: str, text: str, language: str) -> tuple[list[Unit], list[tuple[Path, bytes]]]:
+    """The units the splitter proposes for a new text (next free U IDs), and the write of units.csv that adds
+    them; no write when the package declares no units resource (then nothing is proposed either)."""
+    from nkru.text import FoldedText
+    from nkru.units import UNITS, next_unit_ids, propose_units
+
+    spec = package.resources.get(UNITS)
+    if spec is None or spec.path is None:
+        return [], []
+    table = package.table(UNITS)
+    if table is None:
+        raise AddSourceError(f"{spec.path} cannot be read ({package.read_errors.get(UNITS, 'see nkru validate')}); "
+                             "fix it before adding a source")
+    spans = propose_units(text, language)
+    ids = next_unit_ids(package, len(spans))
+    folded = FoldedText(text)
+    units = [unit_of(folded, unit_id, start, end) for unit_id, (start, end) in zip(ids, spans)]
+    values = [{"unit_id": u.unit_id, "source_id": source_id, "start": str(u.start), "end": str(u.end)} for u in units]
+    header = list(table.header)
+    rows = [{name: row.get(name, "") for name in header} for row in values]
+    path = package.resolve(spec.path)
+    return units, [(path, _appended(path, spec.descriptor, header, rows))]
 
 
 def next_steps(added: AddedSource) -> list[str]:
@@ -240,6 +287,8 @@ def next_steps(added: AddedSource) -> list[str]:
         f"(data/exclusions.csv).",
         f"Check the row in data/sources.csv: the date ({added.row.get('date_start')} to {added.row.get('date_end')}, "
         f"{added.row.get('date_precision')}, {added.row.get('date_basis')}) and, for an inferred date, the reasoning in notes.",
+        "Where the splitter cut a sentence wrongly (an ordinal date such as \"22.\" cut off), correct its rows in "
+        "data/units.csv: units must tile the text (no overlap, no word character left outside every unit).",
         "Run `nkru coverage` until no sentence is listed, then `nkru validate`.",
         "Add a line to CHANGELOG.md under ## [Unreleased], commit data/ and open a pull request.",
     ]

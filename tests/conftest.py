@@ -92,17 +92,3 @@ def package_copy(tmp_path: Path) -> Path:
 def real_package() -> Path:
     """The real package (read only: never write to it in a test)."""
     return REPO
-
-
-@pytest.fixture(autouse=True, scope="session")
-def _sentence_cache(tmp_path_factory: pytest.TempPathFactory):
-    """Sentence splits are cached in a temp dir for the test session, never in the user's cache."""
-    import os
-
-    previous = os.environ.get("NKRU_CACHE_DIR")
-    os.environ["NKRU_CACHE_DIR"] = str(tmp_path_factory.mktemp("nkru-cache"))
-    yield
-    if previous is None:
-        os.environ.pop("NKRU_CACHE_DIR", None)
-    else:
-        os.environ["NKRU_CACHE_DIR"] = previous

@@ -33,6 +33,10 @@ def _rows(package: Path) -> list[dict[str, str]]:
     return list(csv.DictReader(io.StringIO((package / "data/sources.csv").read_text(encoding="utf-8"), newline="")))
 
 
+def _units(package: Path) -> list[dict[str, str]]:
+    return list(csv.DictReader(io.StringIO((package / "data/units.csv").read_text(encoding="utf-8"), newline="")))
+
+
 def test_add_source_archives_the_text_and_appends_the_row(package_copy, article):
     before = (package_copy / "data/sources.csv").read_bytes()
     count = len(_rows(package_copy))
@@ -51,12 +55,23 @@ def test_add_source_archives_the_text_and_appends_the_row(package_copy, article)
     assert (row["date_start"], row["date_end"], row["date_precision"], row["date_basis"]) == (
         "2024-11-01", "2024-11-30", "month", "inferred")
     assert row["title"] == "Kim in Wladiwostok" and row["language"] == "de" and row["url"] == ""
-    # The sentences to curate, as file:line, and the next steps.
+    # The sentences to curate, as file:line with their new unit IDs, and the next steps.
+    units_before = _units(package_copy)
+    last = max(int(u["unit_id"][1:]) for u in units_before)
+    ids = [f"U{last + n:03d}" for n in (-2, -1, 0)]
     lines = result.stdout.splitlines()
-    assert f"data/sources/{new_id}.txt:1  Moskau und Pjöngjang vertiefen ihre Zusammenarbeit." in lines
-    assert f"data/sources/{new_id}.txt:3  Kim Jong Un reiste nach Wladiwostok." in lines
+    assert f"data/sources/{new_id}.txt:1  {ids[0]}  Moskau und Pjöngjang vertiefen ihre Zusammenarbeit." in lines
+    assert f"data/sources/{new_id}.txt:3  {ids[2]}  Kim Jong Un reiste nach Wladiwostok." in lines
+    # ... written as units, in the same step: offsets into the archived text as decoded, the next free IDs.
+    text = ARTICLE.decode("utf-8")
+    new_units = [u for u in units_before if u["source_id"] == new_id]
+    assert [u["unit_id"] for u in new_units] == ids
+    assert [text[int(u["start"]):int(u["end"])] for u in new_units] == [
+        "Moskau und Pjöngjang vertiefen ihre Zusammenarbeit.", "Das sagte ein Sprecher am Montag.",
+        "Kim Jong Un reiste nach Wladiwostok."]
+    assert all(u["source_id"] != new_id for u in _units(Path(__file__).resolve().parents[1]))
     assert any("nkru coverage" in line for line in lines) and "Next steps" in result.stdout
-    # The package stays structurally valid; the new sentences are what coverage now lists.
+    # The package stays structurally valid; the new units are what coverage now lists.
     assert run_cli("validate", str(package_copy), "--only", "structure,rules").exit_code == 0
     coverage = run_cli("coverage", str(package_copy))
     assert coverage.exit_code == 1 and f"data/sources/{new_id}.txt:3" in coverage.stdout
@@ -144,3 +159,24 @@ def test_values_are_asked_for_on_a_terminal(package_copy, article):
     row = _rows(package_copy)[-1]
     assert (row["title"], row["publisher"], row["date_start"], row["date_precision"]) == (
         "Ein Titel", "news.de", "2024-11-22", "day")
+
+
+def test_a_failed_units_write_leaves_no_text_and_no_row(package_copy, article, monkeypatch):
+    """The text, its sources row and its units are added together or not at all."""
+    real = curate.atomic_write_bytes
+    sources_before = (package_copy / "data/sources.csv").read_bytes()
+    units_before = (package_copy / "data/units.csv").read_bytes()
+    texts_before = sorted(p.name for p in (package_copy / "data/sources").iterdir())
+
+    def failing(path, data):
+        if Path(path).name == "units.csv":
+            raise OSError(28, "No space left on device", str(path))
+        return real(path, data)
+
+    monkeypatch.setattr(curate, "atomic_write_bytes", failing)
+    with pytest.raises(curate.AddSourceError):
+        curate.add_source(package_copy, article, curate.NewSource(
+            title="T", publisher="p", date="2024-11-22", date_basis="stated", language="de"))
+    assert (package_copy / "data/sources.csv").read_bytes() == sources_before
+    assert (package_copy / "data/units.csv").read_bytes() == units_before
+    assert sorted(p.name for p in (package_copy / "data/sources").iterdir()) == texts_before

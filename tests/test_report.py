@@ -385,7 +385,6 @@ def test_the_default_report_shows_quotes_in_context_not_the_article_texts(real_r
     assert not soup.select("#sources .article")
     opened = Package.open(package)
     coverage = {c.source_id: c for c in package_coverage(opened)}
-    from nkru.text import FoldedText
 
     unquoted_sentences = 0
     for source in rows(package, "sources"):
@@ -400,11 +399,10 @@ def test_the_default_report_shows_quotes_in_context_not_the_article_texts(real_r
             row = quoted_rows[excerpt["id"]]
             assert " ".join(row["quote"].split()) in " ".join(excerpt.select_one(".quoted").get_text().split())
         # Sentences no quote overlaps (excluded or uncovered) are not on the page.
-        folded = FoldedText(text).text  # the coverage library's sentence offsets are into the folded text
-        cov = coverage[source["source_id"]]
-        for sentence, status in zip(cov.sentences, cov.statuses):
+        cov = coverage[source["source_id"]]  # units: offsets into the text as decoded
+        for sentence, status in zip(cov.units, cov.statuses):
             if status != "covered":
-                words = folded[sentence.start:sentence.end].strip()
+                words = " ".join(text[sentence.start:sentence.end].split())
                 if words in " ".join(source["title"].split()):
                     continue  # the headline is the source's title (sources.csv, shown as the section's heading)
                 if len(words) > 30:

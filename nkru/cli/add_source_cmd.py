@@ -80,9 +80,10 @@ def command(
     out = stdout()
     out.print(f"Added {added.source_id}: {added.text_path} (sha256 {added.sha256}) and its row in data/sources.csv.",
               soft_wrap=True, highlight=False, markup=False)
-    out.print(f"\nSentences to curate ({len(added.sentences)}):", highlight=False, markup=False)
+    out.print(f"\nSentences to curate ({len(added.sentences)}, written as units to data/units.csv):", highlight=False, markup=False)
     for sentence in added.sentences:
-        out.print(f"{added.text_path}:{sentence.line}  {sentence.text}", soft_wrap=True, highlight=False, markup=False)
+        out.print(f"{added.text_path}:{sentence.line}  {sentence.unit_id}  {sentence.text}", soft_wrap=True, highlight=False,
+                  markup=False)
     out.print("\nNext steps (docs/curation.md, 'Adding an article'):", highlight=False, markup=False)
     for number, step in enumerate(curate.next_steps(added), 1):
         out.print(f"  {number}. {step}", soft_wrap=True, highlight=False, markup=False)

@@ -1,13 +1,15 @@
 """Coverage layer (provenance): source texts exist and match their hashes, every quote is in its
-source at its offsets (`quote_start`, `quote_end`; searched for where a row has none), and every
-sentence of every source text is covered by a quote or an exclusion, placed by those offsets.
+source at its offsets (`quote_start`, `quote_end`; searched for where a row has none), the units
+(`data/units.csv`) tile each text, and every unit is covered by a quote or an exclusion, placed by
+those offsets.
 
 Quote-bearing resources are found from the schemas (a `quote` and a
-`source_id` field), not from a list written here. Sentence coverage is
-computed by `nkru.coverage`; a source below the threshold
-(`[tool.nkru] coverage-threshold` in pyproject.toml, default 100, or
-`Options.coverage_threshold`) fails, with one finding per uncovered sentence
-at its line in the text file.
+`source_id` field), not from a list written here. Units are data: no sentence
+splitter runs here (nor is one imported); tiling and coverage are judged
+column-wise by `nkru.units.tiling` and `nkru.coverage.statuses` (a join). A
+source below the threshold (`[tool.nkru] coverage-threshold` in
+pyproject.toml, default 100, or `Options.coverage_threshold`) fails, with one
+finding per uncovered unit at its line in the text file.
 """
 
 from __future__ import annotations
@@ -17,9 +19,10 @@ from typing import Any
 
 from nkru import coverage as sentence_coverage
 from nkru.coverage import quote_resources
-from nkru.findings import Finding, LayerResult, define, near_miss_hint
+from nkru.findings import Finding, LayerResult, define
+from nkru.units import UNITS
 from nkru.package import DESCRIPTOR, SOURCES, Package, texts_excluded
-from nkru.text import FoldedText
+from nkru.text import FoldedText, fold
 
 NAME = "coverage"
 
@@ -53,10 +56,27 @@ define("quote-offsets-mismatch", NAME,
 define("quote-source-unknown", NAME, "{resource} line {line}: {row_id} quotes source {value!r}, which has no readable text",
        description="A quote's source has no text to check it against.")
 
-define("uncovered-sentence", NAME, "source {row_id} text line {line}: sentence covered by no quote or exclusion: {value!r}",
-       description="A sentence of a source text overlaps no claim or denial quote and no exclusion "
+define("uncovered-sentence", NAME,
+       "source {row_id} text line {line}: unit {unit_id} (offsets {start}-{end}) covered by no quote or exclusion: {value!r}",
+       description="A unit (sentence) of a source text, a row of units, overlaps no claim or denial quote and no exclusion "
                    "(an error while the source is below the coverage threshold, a warning otherwise).",
        hint="add it to the coding sheet: `nkru code {row_id}`, mark it, then `nkru code {row_id} --apply coding/{row_id}.csv`")
+define("unit-gap", NAME,
+       "source {row_id} text line {line}: offsets {start}-{end} ({between}) hold {value!r}, which no unit covers; "
+       "add a unit for it to data/units.csv or widen a neighbour",
+       description="Text between two units of a source, or before its first or after its last, holds a word character "
+                   "(regex \\w): the units do not tile the text, so part of it could go uncurated unseen.")
+define("unit-overlap", NAME,
+       "{resource} line {line}: {row_id} ({source_id} offsets {start}-{end}) overlaps {other_id} ({other_start}-{other_end}); "
+       "units of one text must not overlap",
+       description="Two units of one source text share a code point.")
+define("unit-out-of-range", NAME,
+       "{resource} line {line}: {row_id} end {value} lies past the end of {source_id}, whose text has {length} code points",
+       description="A unit's end lies past the end of its source text (Unicode code points of the file decoded as UTF-8).")
+define("unit-offsets-order", NAME, "{resource} line {line}: {row_id} start {value} is not before end {end}",
+       description="A unit's start is not before its end (end is exclusive, so a unit holds at least one code point).")
+define("units-missing", NAME, "{detail}; sentence coverage not checked", severity="warning",
+       description="The package declares no units resource, so sentence coverage cannot be judged.")
 define("coverage-below-threshold", NAME,
        "{resource} line {line}: source {row_id} has {covered} of {sentences} sentences covered or excluded "
        "({value}%), below the threshold of {threshold}%; {uncovered} uncovered",
@@ -73,7 +93,7 @@ define("texts-not-included", NAME,
        description="An open release (datapackage.json says texts are excluded) is validated without its article texts.")
 
 #: The checks that read the article texts (said once when an open release is validated without them).
-TEXT_CHECKS = "text SHA-256, quotes found in their source, quote offsets, sentence coverage"
+TEXT_CHECKS = "text SHA-256, quotes found in their source, quote offsets, units tiling their texts, sentence coverage"
 
 
 def columns_read(package: Package) -> dict[str, set[str]]:
@@ -85,6 +105,10 @@ def columns_read(package: Package) -> dict[str, set[str]]:
     read = {SOURCES: set(sources.header)} if sources is not None else {}
     for name in quote_resources(package):
         read.setdefault(name, set()).update({"source_id", "quote", START, END})
+    if UNITS in package.resources:
+        from nkru.units import FIELDS
+
+        read.setdefault(UNITS, set()).update(FIELDS)
     return read
 
 
@@ -125,24 +149,67 @@ def _threshold(package: Package, options: Any, result: LayerResult) -> float:
 
 def _check_sentences(package: Package, texts: dict[str, FoldedText], places: sentence_coverage.QuotePlaces,
                      options: Any, result: LayerResult) -> None:
-    """Every sentence of every readable source text is covered by a quote or an exclusion."""
+    """The units tile every readable source text, and every unit is covered by a quote or an exclusion."""
+    import polars as pl
+
+    from nkru import units as units_module
+    from nkru.offsets import line_of_offset
+
     threshold = _threshold(package, options, result)
-    sources_path = package.resources[SOURCES].path
-    for source in sentence_coverage.package_coverage(package, texts, places):
-        if source.problem is not None:
+    if UNITS not in package.resources:
+        result.findings.append(Finding.make("units-missing", path=DESCRIPTOR, detail=sentence_coverage.units_problem(package)))
+        return
+    judged = sentence_coverage.judge(package, texts, places)
+    if judged is None:
+        return  # an unreadable units table: the structure layer reports it
+    good, bad, gaps = judged
+    table = package.table(UNITS)
+    sources = package.table(SOURCES)
+    paths = dict(zip(sources.column("source_id"), sources.column("text_path")))
+    result.checks += good.height + bad.height + 1
+    for i, unit_id, source_id, start, end, length, code, other_id, other_start, other_end in bad.select(
+            "i", "unit_id", "source_id", "start", "end", "_length", "code", "other_id", "other_start", "other_end").iter_rows():
+        where = dict(resource=UNITS, path=table.path, line=table.lines[i], row_id=unit_id)
+        if code == units_module.ORDER:
+            result.findings.append(Finding.make(code, **where, field="start", value=start, end=end))
+        elif code == units_module.OUT_OF_RANGE:
+            result.findings.append(Finding.make(code, **where, field="end", value=end, source_id=source_id, length=length))
+        else:
+            result.findings.append(Finding.make(code, **where, field="start", value=start, source_id=source_id, start=start,
+                                                end=end, other_id=other_id, other_start=other_start, other_end=other_end))
+    for source_id, gap_start, gap_end, before_id, after_id in gaps.iter_rows():
+        text = texts[source_id].original
+        stretch = text[gap_start:gap_end]
+        first_word = gap_start + next((k for k, c in enumerate(stretch) if c.isalnum() or c == "_"), 0)
+        between = (f"between {before_id} and {after_id}" if before_id and after_id else f"before {after_id}" if after_id
+                   else f"after {before_id}" if before_id else "the text has no units")
+        result.findings.append(Finding.make("unit-gap", resource=UNITS, path=paths.get(source_id),
+                                            line=line_of_offset(text, first_word), row_id=source_id,
+                                            value=" ".join(stretch.split()), start=gap_start, end=gap_end, between=between))
+    counts = good.group_by("source_id").agg(pl.len().alias("total"), (pl.col("status") != sentence_coverage.UNCOVERED)
+                                            .sum().alias("counted"), (pl.col("status") == sentence_coverage.COVERED).sum()
+                                            .alias("covered"))
+    counted = {row[0]: row[1:] for row in counts.iter_rows()}
+    failing = set()
+    for index, source_id in enumerate(sources.column("source_id")):
+        if source_id not in texts:
             continue  # a missing or unreadable text is reported by _check_sources
-        result.checks += source.total
-        passes = source.passes(threshold)
-        for sentence in source.uncovered_sentences():
-            result.findings.append(Finding.make("uncovered-sentence", resource=SOURCES, path=source.text_path,
-                                                line=sentence.line, row_id=source.source_id, value=sentence.text,
-                                                severity="warning" if passes else "error"))
-        if not passes:
-            result.findings.append(Finding.make(
-                "coverage-below-threshold", resource=SOURCES, path=sources_path, line=source.line,
-                row_id=source.source_id, field="text_path", value=f"{sentence_coverage.rounded_down(source.percent):g}",
-                covered=source.covered + source.excluded, sentences=source.total, uncovered=source.uncovered,
-                threshold=f"{threshold:g}"))
+        total, done, _ = counted.get(source_id, (0, 0, 0))
+        share = sentence_coverage.percent(done, total)
+        if share >= threshold:
+            continue
+        failing.add(source_id)
+        result.findings.append(Finding.make(
+            "coverage-below-threshold", resource=SOURCES, path=sources.path, line=sources.lines[index],
+            row_id=source_id, field="text_path", value=f"{sentence_coverage.rounded_down(share):g}",
+            covered=done, sentences=total, uncovered=total - done, threshold=f"{threshold:g}"))
+    uncovered = good.filter(pl.col("status") == sentence_coverage.UNCOVERED).sort("source_id", "start")
+    for unit_id, source_id, start, end in uncovered.select("unit_id", "source_id", "start", "end").iter_rows():
+        text = texts[source_id].original
+        result.findings.append(Finding.make("uncovered-sentence", resource=SOURCES, path=paths.get(source_id),
+                                            line=line_of_offset(text, start), row_id=source_id, value=fold(text[start:end]),
+                                            unit_id=unit_id, start=start, end=end,
+                                            severity="error" if source_id in failing else "warning"))
 
 
 def _check_sources(package: Package, result: LayerResult) -> dict[str, FoldedText]:

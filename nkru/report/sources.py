@@ -17,8 +17,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from nkru.coverage import UNCOVERED as SENTENCE_UNCOVERED
-from nkru.coverage import (EXCLUSIONS, SourceCoverage, package_coverage, quote_resources, quote_span, read_texts,
-                           rounded_down)
+from nkru.coverage import (EXCLUSIONS, SourceCoverage, nfc_range, package_coverage, quote_resources, quote_span,
+                           read_texts, rounded_down)
 from nkru.report.model import ACTORS, Model
 from nkru.text import FoldedText, Span
 
@@ -157,15 +157,15 @@ def view(model: Model, source: dict[str, Any], folded: FoldedText | None,
     ids: list[list[str]] = [[] for _ in nfc]
     anchors: dict[int, list[str]] = {}
     if sentence_coverage is not None:
-        for sentence, status in zip(sentence_coverage.sentences, sentence_coverage.statuses):
+        for sentence, status in zip(sentence_coverage.units, sentence_coverage.statuses):
             if status == SENTENCE_UNCOVERED and sentence.end > sentence.start:
-                start, end = _original_range(folded, sentence.start, sentence.end)
+                start, end = nfc_range(folded, sentence.start, sentence.end)
                 for index in range(start, end):
                     kinds[index] = UNCOVERED
     passages = []
     excerpts = []
     placed = _offset_rows(model)
-    sentences = [(_original_range(folded, x.start, x.end)) for x in sentence_coverage.sentences] if sentence_coverage else []
+    sentences = [nfc_range(folded, x.start, x.end) for x in sentence_coverage.units] if sentence_coverage else []
     for row_id, kind, label, row in _passages(model, source_id):
         spans = quote_span(row, folded, id(row) in placed)
         passages.append(Passage(row_id, kind, label, bool(spans)))
