@@ -19,7 +19,7 @@ from typing import Any
 
 from nkru import coverage as sentence_coverage
 from nkru.coverage import quote_resources
-from nkru.findings import Finding, LayerResult, define
+from nkru.findings import Finding, LayerResult, define, near_miss_hint
 from nkru.units import UNITS
 from nkru.package import DESCRIPTOR, SOURCES, Package, texts_excluded
 from nkru.text import FoldedText, fold
