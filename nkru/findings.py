@@ -452,13 +452,21 @@ def marked_difference(quote: str, passage: str, *, context: int = 12, limit: int
         after = quote[i2:i2 + context]
         marks.append(f"{'…' if i1 > context else ''}{before}[{quote[i1:i2]}→{passage[j1:j2]}]{after}"
                      f"{'…' if i2 + context < len(quote) else ''}")
-        if quote[i1:i2]:
-            names.append(f"{quote[i1:i2]!r} ({_named(quote[i1:i2])}) in the quote")
-        if passage[j1:j2]:
-            names.append(f"{passage[j1:j2]!r} ({_named(passage[j1:j2])}) in the text")
+        if _lookalike(quote[i1:i2] + passage[j1:j2]):  # plain letters and digits need no names
+            if quote[i1:i2]:
+                names.append(f"{quote[i1:i2]!r} ({_named(quote[i1:i2])}) in the quote")
+            if passage[j1:j2]:
+                names.append(f"{passage[j1:j2]!r} ({_named(passage[j1:j2])}) in the text")
     more = f" and {len(ops) - limit} more" if len(ops) > limit else ""
+    named = f" — {', '.join(dict.fromkeys(names))}" if names else ""
     return (f"the quote differs from the text at {len(ops)} place{'s' if len(ops) != 1 else ''} "
-            f"([quote→text]): {'; '.join(marks)}{more} — {', '.join(dict.fromkeys(names))}")
+            f"([quote→text]): {'; '.join(marks)}{more}{named}")
+
+
+def _lookalike(chars: str) -> bool:
+    """Whether characters may look like others: anything but ASCII letters and digits (quotation marks, dashes,
+    spaces, ß, letters with accents …)."""
+    return any(not (c.isascii() and c.isalnum()) for c in chars)
 
 
 #: The fields `nkru offsets` fills.

@@ -247,7 +247,7 @@ def whole_unit(text: str, start: int, end: int) -> tuple[int, int]:
 class WrittenSheet:
     path: Path
     source_id: str
-    units: int  # unit rows written
+    units: int  # unit rows written (0: every unit is covered, and no sheet was written)
     next_ids: dict[str, str]
 
 
@@ -308,6 +308,8 @@ def write_sheet(path: str | Path, source_id: str, out: str | Path | None = None,
     text, _ = _source(package, source_id)
     units = uncovered_units(package, source_id)
     target = Path(out) if out is not None else default_sheet(package.root, source_id)
+    if not units:
+        return WrittenSheet(target, source_id, 0, next_ids(package))  # nothing to code: no sheet
     if target.exists() and not force:
         raise SheetError(f"{target} exists (it may hold your coding): name another file with --out, or pass --force "
                          "to write over it")
@@ -567,13 +569,27 @@ def _place(cells: dict[str, str], units: dict[str, tuple[int, int]], text: Any, 
         return start + places[0][0], start + places[0][1]
     shown = " ".join(passage.split())
     if not places:
-        closest = FoldedText(passage).closest(quote)[0]
+        closest = _aligned(shown, " ".join(quote.split()))
         findings.append(Finding.make("sheet-quote-not-in-unit", field=QUOTE, value=quote, unit_id=unit_id,
                                      unit_text=shown, closest=closest, **where))
     else:
         findings.append(Finding.make("sheet-quote-ambiguous", field=QUOTE, value=quote, unit_id=unit_id,
                                      count=len(places), **where))
     return None
+
+
+def _aligned(unit: str, quote: str) -> str:
+    """The part of `unit` a mistyped `quote` was meant to be: from where their first common run starts (less the
+    quote's characters before it) to where their last one ends (plus the quote's characters after it)."""
+    import difflib
+
+    blocks = [b for b in difflib.SequenceMatcher(None, quote, unit, autojunk=False).get_matching_blocks() if b.size]
+    if not blocks:
+        return ""
+    first, last = blocks[0], blocks[-1]
+    start = max(0, first.b - first.a)
+    end = min(len(unit), last.b + last.size + (len(quote) - last.a - last.size))
+    return unit[start:end]
 
 
 def _applied_before(package: Any, built: list[_Built], shown: str) -> list[Finding]:
