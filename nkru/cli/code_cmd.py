@@ -20,7 +20,7 @@ def command(
     force: Annotated[bool, typer.Option("--force", help="Write the sheet over an existing file.")] = False,
     apply: Annotated[Optional[Path], typer.Option("--apply", metavar="SHEET", help="Check the filled sheet and append its rows to the tables (all or nothing).")] = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="With --apply: check the sheet, write nothing.")] = False,
-    format: Annotated[str, typer.Option("--format", "-f", metavar="FORMAT", help=f"Output of --apply: {', '.join(FORMATS)}.")] = "text",
+    format: Annotated[str, typer.Option("--format", "-f", metavar="FORMAT", help=f"Output: {', '.join(FORMATS)} (of --apply).")] = "text",
 ) -> None:
     """Write a coding sheet (CSV) of the units of SOURCE that nothing covers yet, or apply a filled one.
 
