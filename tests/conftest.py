@@ -92,3 +92,8 @@ def package_copy(tmp_path: Path) -> Path:
 def real_package() -> Path:
     """The real package (read only: never write to it in a test)."""
     return REPO
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "migration: checks that a data migration kept what the data said before it "
+                                       "(may run tools that the toolkit itself no longer runs there)")

@@ -1,4 +1,4 @@
-"""Sentence coverage: the library, the coverage layer's new checks, and `nkru coverage`."""
+"""Sentence coverage from units: the library, the coverage layer's checks, and `nkru coverage` (tiling: tests/test_units.py)."""
 
 from __future__ import annotations
 
@@ -11,52 +11,9 @@ from hypothesis import strategies as st
 from tests.helpers import REPO, line_of, read_table, run_cli, write_table
 from nkru import api
 from nkru import coverage as cov
+from nkru import units as units_module
 from nkru.package import Package
 from nkru.text import FoldedText, Span
-
-# -- splitting ---------------------------------------------------------------------------------------
-
-TEXT = (
-    "Überschrift ohne Punkt\n"
-    "Erster Satz des Absatzes. Zweiter Satz folgt hier!\n"
-    "\n"
-    "-\n"
-    "+++\n"
-    "Zwischentitel\n"
-    "Ein  Satz   mit\tLeerraum.\n"
-)
-
-
-def test_headings_do_not_merge_with_the_next_paragraph():
-    sentences = cov.split_sentences(TEXT)
-    assert [(s.line, s.text) for s in sentences] == [
-        (1, "Überschrift ohne Punkt"),
-        (2, "Erster Satz des Absatzes."),
-        (2, "Zweiter Satz folgt hier!"),
-        (6, "Zwischentitel"),
-        (7, "Ein Satz mit Leerraum."),
-    ]
-
-
-def test_sentences_are_located_in_the_folded_text():
-    folded = FoldedText(TEXT)
-    for sentence in cov.split_sentences(folded):
-        assert folded.text[sentence.start : sentence.end] == sentence.text
-        assert folded.line_of(sentence.start) == sentence.line
-
-
-def test_a_real_heading_without_a_blank_line_is_its_own_sentence():
-    package = Package.open(REPO)
-    text = FoldedText(package.source_text("S003"))
-    sentences = cov.split_sentences(text)
-    heading = [s for s in sentences if s.text == "Verteidigungskooperation zwischen Moskau und Pjöngjang"]
-    assert len(heading) == 1 and heading[0].line == 13
-
-
-@pytest.mark.parametrize(("tag", "language"), [("de", "de"), ("de-CH", "de"), ("en-GB", "en"), ("xx", "de"), (None, "de")])
-def test_segmenter_language_follows_the_source_language(tag, language):
-    assert cov.segment_language(tag) == language
-
 
 # -- the arithmetic, for any spans ----------------------------------------------------------------------
 
@@ -115,7 +72,10 @@ def test_classify_agrees_with_pairwise_overlap(layout):
             assert status == cov.UNCOVERED
 
 
-REAL_TEXT = FoldedText(Package.open(REPO).source_text("S001"))
+REAL = Package.open(REPO)
+REAL_TEXT = FoldedText(REAL.source_text("S001"))
+REAL_UNITS = [(u, int(a), int(b)) for u, source, a, b in REAL.table("units").select(["unit_id", "source_id", "start", "end"]).rows()
+              if source == "S001"]
 
 
 @given(st.lists(st.tuples(st.integers(0, len(REAL_TEXT.text)), st.integers(1, 80)), max_size=8))
@@ -124,8 +84,8 @@ def test_quotes_cut_from_a_real_text_only_ever_add_coverage(cuts):
     previous = -1.0
     quotes: list[Span] = []
     for start, length in cuts:
-        quotes.extend(REAL_TEXT.find_all(REAL_TEXT.text[start : start + length]))
-        result = cov.source_coverage("S001", REAL_TEXT, quotes, [])
+        quotes.extend(Span(*REAL_TEXT.original_range(span)) for span in REAL_TEXT.find_all(REAL_TEXT.text[start : start + length]))
+        result = cov.source_coverage("S001", REAL_TEXT, REAL_UNITS, quotes, [])
         assert result.covered + result.excluded + result.uncovered == result.total > 0
         assert result.percent >= previous
         previous = result.percent
@@ -163,16 +123,21 @@ def test_real_package_passes_the_coverage_layer():
 
 
 def uncover(package_path, source_id="S001", nth=1):
-    """Remove every quote and exclusion overlapping the nth sentence of a source; returns that sentence."""
+    """Remove every quote and exclusion overlapping the nth unit of a source (by start); returns that unit."""
     package = Package.open(package_path)
     text = FoldedText(package.source_text(source_id))
-    sentence = cov.split_sentences(text)[nth]
+    _, units = read_table(package_path, "units")
+    row = sorted((u for u in units if u["source_id"] == source_id), key=lambda u: int(u["start"]))[nth]
+    unit = cov.unit_of(text, row["unit_id"], int(row["start"]), int(row["end"]))
+    removed = 0
     for resource in cov.quote_resources(package):
         header, rows = read_table(package_path, resource)
         kept = [r for r in rows if not (r["source_id"] == source_id
-                                        and any(s.overlaps(sentence.span) for s in text.find_all(r["quote"])))]
+                                        and Span(int(r["quote_start"]), int(r["quote_end"])).overlaps(unit.span))]
+        removed += len(rows) - len(kept)
         write_table(package_path, resource, header, kept)
-    return sentence
+    assert removed > 0
+    return unit
 
 
 def coverage_findings(package_path, **options):
@@ -187,6 +152,7 @@ def test_an_uncovered_sentence_is_reported_at_its_text_line(package_copy):
     assert len(found) == 1
     f = found[0]
     assert (f.resource, f.path, f.line, f.row_id, f.severity) == ("sources", "data/sources/S001.txt", sentence.line, "S001", "error")
+    assert f"unit {sentence.unit_id} (offsets {sentence.start}-{sentence.end})" in f.message
     assert not report.valid
 
 
@@ -244,13 +210,13 @@ def test_an_invalid_threshold_is_a_finding(package_copy, setting):
 
 def test_an_exclusion_alone_counts_as_excluded(package_copy):
     sentence = uncover(package_copy)
-    start, end = FoldedText((package_copy / "data" / "sources" / "S001.txt").read_text(encoding="utf-8")).original_range(sentence.span)
+    start, end = sentence.start, sentence.end
     header, rows = read_table(package_copy, "exclusions")
     rows.append({**{h: "" for h in header}, "exclusion_id": "X999", "source_id": "S001", "quote": sentence.text,
                  "quote_start": str(start), "quote_end": str(end), "reason": "background"})
     write_table(package_copy, "exclusions", header, rows)
     (s001,) = [s for s in cov.package_coverage(Package.open(package_copy)) if s.source_id == "S001"]
-    index = [x.text for x in s001.sentences].index(sentence.text)
+    index = [x.unit_id for x in s001.units].index(sentence.unit_id)
     assert s001.statuses[index] == cov.EXCLUDED
     assert sentence not in s001.uncovered_sentences()
 
@@ -292,7 +258,8 @@ def test_cli_lists_uncovered_sentences_and_fails_below_the_threshold(package_cop
     assert sentence.text[:40] in result.stdout.replace("\n", " ")
     data = json.loads(run_cli("coverage", str(package_copy), "-f", "json").stdout)
     (s001,) = [s for s in data["sources"] if s["source_id"] == "S001"]
-    assert {"line": sentence.line, "text": sentence.text} in s001["uncovered_sentences"]
+    assert {"unit_id": sentence.unit_id, "start": sentence.start, "end": sentence.end, "line": sentence.line,
+            "text": sentence.text} in s001["uncovered_sentences"]
     assert s001["passed"] is False and data["passed"] is False
     assert s001["covered"] + s001["excluded"] + s001["uncovered"] == s001["sentences"]
 
@@ -453,21 +420,28 @@ _BOUNDS = st.lists(st.tuples(st.integers(0, 60), st.integers(0, 60)), max_size=1
 
 
 @settings(max_examples=200, deadline=None)
-@given(st.lists(st.tuples(st.integers(0, 60), _BOUNDS, _BOUNDS, _BOUNDS), min_size=1, max_size=6))
-def test_classifying_all_texts_at_once_is_classifying_each(sources):
-    """Laid end to end, texts classify their sentences as each alone would (spans at a text's very end,
-    empty and reversed ones included)."""
-    prepared, expected = [], []
-    for length, sentences, quotes, exclusions in sources:
-        text = FoldedText("x" * length)
-        clip = [(min(a, length), min(b, length)) for a, b in sentences]
-        sentences = [cov.Sentence(text.text[a:b], a, b, 1) for a, b in clip]
-        quotes = [(min(a, length), min(b, length)) for a, b in quotes]
-        exclusions = [(min(a, length), min(b, length)) for a, b in exclusions]
-        prepared.append((text, sentences, quotes, exclusions))
-        expected.append(cov.classify(sentences, [Span(*q) for q in quotes], [Span(*x) for x in exclusions]))
-    assert cov._classify_all(prepared) == expected
-    assert sum(map(len, expected)) == sum(len(s) for _, s, _, _ in prepared)
+@given(st.lists(st.tuples(_BOUNDS, _BOUNDS, _BOUNDS), min_size=1, max_size=6))
+def test_judging_all_texts_in_one_join_is_judging_each_by_pairwise_overlap(sources):
+    """Units of many texts judged in one as-of join get the status pairwise overlap gives within their own
+    text (spans of other texts at the same offsets never count; empty and reversed spans overlap nothing)."""
+    import polars as pl
+
+    def frame(rows):
+        return pl.DataFrame(rows, schema={"source_id": pl.String, "start": pl.Int64, "end": pl.Int64}, orient="row")
+
+    units, quotes, exclusions, expected = [], [], [], []
+    for number, (unit_spans, quote_spans, exclusion_spans) in enumerate(sources):
+        source = f"S{number:03d}"
+        units += [(source, a, b) for a, b in unit_spans]
+        quotes += [(source, a, b) for a, b in quote_spans]
+        exclusions += [(source, a, b) for a, b in exclusion_spans]
+        for a, b in unit_spans:
+            unit = Span(a, b)
+            hit = lambda spans: any(unit.overlaps(Span(x, y)) and y > x and b > a for x, y in spans)  # noqa: E731
+            expected.append(cov.COVERED if hit(quote_spans) else cov.EXCLUDED if hit(exclusion_spans) else cov.UNCOVERED)
+    judged = cov.statuses(frame(units), frame(quotes), frame(exclusions))
+    assert judged.get_column("status").to_list() == expected
+    assert judged.select("source_id", "start", "end").rows() == units  # in the units' own order
 
 
 _CHARS = st.sampled_from(["a", "b", "é", "e\u0301", " ", "\n", "\x1c", "\u3000", "\u00a0", "😀", "."])
@@ -495,7 +469,7 @@ def test_passages_marked_verbatim_column_wise_are_the_quotes(rows):
     combos.append(("S-unknown", "q", "0", "1"))
     frame = pl.DataFrame(combos, schema={c: pl.String for c in ("source_id", "quote", "quote_start", "quote_end")},
                          orient="row")
-    marked = cov._verbatim_marked(frame, cov._texts_frame(texts))
+    marked = cov._verbatim_marked(frame, units_module.texts_frame(texts))
     assert marked.height == len(combos)
     for source_id, quote, start_cell, end_cell, start, end, verbatim in marked.rows():
         text = texts.get(source_id)
