@@ -277,13 +277,13 @@ def _proposed_units(package: Package, source_id: str, text: str, language: str) 
 def next_steps(added: AddedSource) -> list[str]:
     """What the curator does next, in order (docs/curation.md explains each step)."""
     return [
-        f"Read {added.text_path} and curate each sentence above: a claim or denial whose `quote` is copied from it "
-        f"(data/claims.csv, data/denials.csv, with events and actors as needed), or an exclusion with a reason "
-        f"(data/exclusions.csv).",
         f"Check the row in data/sources.csv: the date ({added.row.get('date_start')} to {added.row.get('date_end')}, "
         f"{added.row.get('date_precision')}, {added.row.get('date_basis')}) and, for an inferred date, the reasoning in notes.",
         "Where the splitter cut a sentence wrongly (an ordinal date such as \"22.\" cut off), correct its rows in "
         "data/units.csv: units must tile the text (no overlap, no word character left outside every unit).",
-        "Run `nkru coverage` until no sentence is listed, then `nkru validate`.",
+        f"Run `nkru code {added.source_id}`: it writes coding/{added.source_id}.csv, one row per sentence. Mark each "
+        f"claim, denial or exclusion and fill its fields (new actors and events as rows of their own), then run "
+        f"`nkru code {added.source_id} --apply coding/{added.source_id}.csv` (docs/curation.md, 'The coding sheet').",
+        "Run `nkru validate` (`nkru coverage` lists any sentence still uncovered).",
         "Add a line to CHANGELOG.md under ## [Unreleased], commit data/ and open a pull request.",
     ]

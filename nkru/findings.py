@@ -11,9 +11,13 @@ import contextlib
 import string
 from contextvars import ContextVar
 from dataclasses import asdict, dataclass, field, replace
-from typing import Any, Iterable, Iterator
+from typing import Any, Callable, Iterable, Iterator, Mapping, Union
 
 SEVERITIES = ("error", "warning")
+
+#: A fix hint: a template filled like the message, or a function of the finding's values (its `value` in full)
+#: returning the hint, or None where this finding has no usual fix.
+Hint = Union[str, Callable[[Mapping[str, Any]], Union[str, None]], None]
 
 
 @dataclass(frozen=True)
@@ -25,18 +29,24 @@ class Code:
     template: str
     severity: str = "error"
     description: str = ""
+    #: The usual next step for this kind of problem (see `Hint`), shown under the message.
+    hint: Hint = None
 
 
 #: Every code any layer can emit, by name. Layers add theirs with `define()`.
 CODES: dict[str, Code] = {}
 
 
-def define(code: str, layer: str, template: str, *, severity: str = "error", description: str = "") -> Code:
-    """Register a finding code; returns it so layers can keep a handle."""
+def define(code: str, layer: str, template: str, *, severity: str = "error", description: str = "",
+           hint: Hint = None) -> Code:
+    """Register a finding code; returns it so layers can keep a handle.
+
+    `hint` says what usually fixes the problem ("run `nkru offsets`"): a template with the message's
+    placeholders, or a function of the finding's values returning the hint or None (no usual fix here)."""
     if severity not in SEVERITIES:
         raise ValueError(f"unknown severity {severity!r}")
     existing = CODES.get(code)
-    entry = Code(code, layer, template, severity, description)
+    entry = Code(code, layer, template, severity, description, hint)
     if existing is not None and existing != entry:
         raise ValueError(f"finding code {code!r} is defined twice with different meanings")
     CODES[code] = entry
@@ -78,6 +88,8 @@ class Finding:
     #: Other places ("path:line") where this same mistake shows, e.g. the source-text line a wrong quote
     #: was meant to cover (the coverage layer then leaves that sentence to this finding).
     also_at: tuple[str, ...] = ()
+    #: What usually fixes it, from the code's `hint` (None: no usual fix).
+    hint: str | None = None
 
     @classmethod
     def make(
@@ -130,6 +142,7 @@ class Finding:
             field=field,
             value=shown,
             also_at=tuple(also_at),
+            hint=_hint(spec, values, shown),
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -144,6 +157,16 @@ class Finding:
         if self.path and self.line:
             return f"{self.path}:{self.line}"
         return self.path or self.resource or "datapackage.json"
+
+
+def _hint(spec: Code, values: _Blank, shown: str | None) -> str | None:
+    if spec.hint is None:
+        return None
+    if callable(spec.hint):
+        full = _Blank(values)
+        full["value"] = shown if shown is not None else ""
+        return spec.hint(full) or None
+    return string.Formatter().vformat(spec.hint, (), values) or None
 
 
 class _Dropped(Finding):
@@ -345,3 +368,72 @@ def summarise(findings: Iterable[Finding], limit: int = 10, *, indent: str = "  
     shown = "".join(f"\n{indent}{f.location}: {f.message}" for f in findings[:limit])
     more = f"\n{indent}… and {len(findings) - limit} more" if len(findings) > limit else ""
     return shown + more
+
+
+# -- hints --------------------------------------------------------------------------------------------
+
+def _named(chars: str) -> str:
+    import unicodedata
+
+    distinct = list(dict.fromkeys(chars))
+    return " ".join(f"U+{ord(c):04X} {unicodedata.name(c, 'unnamed')}" for c in distinct[:3]) + (" …" if len(distinct) > 3 else "")
+
+
+def marked_difference(quote: str, passage: str, *, context: int = 12, limit: int = 3) -> str | None:
+    """Where `quote` differs from `passage` (the text's closest passage), marked in place as `[quote→text]`
+    with a few characters of context, and each differing character named (a straight `"` and a German `„`
+    look alike): for the hint of a near-miss quote. None when they differ only at their ends (where an
+    alignment of two passages of equal length cuts), so there is nothing certain to show."""
+    import difflib
+
+    passage = passage.strip()
+    ops = [op for op in difflib.SequenceMatcher(None, quote, passage, autojunk=False).get_opcodes() if op[0] != "equal"]
+    # An insertion or deletion at either end is the alignment's cut, not a difference worth showing.
+    ops = [op for op in ops if not (op[0] in ("insert", "delete") and (op[1] == 0 and op[3] == 0
+                                                                      or op[2] == len(quote) and op[4] == len(passage)))]
+    if not ops:
+        return None
+    marks, names = [], []
+    for tag, i1, i2, j1, j2 in ops[:limit]:
+        before = quote[max(0, i1 - context):i1]
+        after = quote[i2:i2 + context]
+        marks.append(f"{'…' if i1 > context else ''}{before}[{quote[i1:i2]}→{passage[j1:j2]}]{after}"
+                     f"{'…' if i2 + context < len(quote) else ''}")
+        if _lookalike(quote[i1:i2] + passage[j1:j2]):  # plain letters and digits need no names
+            if quote[i1:i2]:
+                names.append(f"{quote[i1:i2]!r} ({_named(quote[i1:i2])}) in the quote")
+            if passage[j1:j2]:
+                names.append(f"{passage[j1:j2]!r} ({_named(passage[j1:j2])}) in the text")
+    more = f" and {len(ops) - limit} more" if len(ops) > limit else ""
+    named = f" — {', '.join(dict.fromkeys(names))}" if names else ""
+    return (f"the quote differs from the text at {len(ops)} place{'s' if len(ops) != 1 else ''} "
+            f"([quote→text]): {'; '.join(marks)}{more}{named}")
+
+
+def _lookalike(chars: str) -> bool:
+    """Whether characters may look like others: anything but ASCII letters and digits (quotation marks, dashes,
+    spaces, ß, letters with accents …)."""
+    return any(not (c.isascii() and c.isalnum()) for c in chars)
+
+
+#: The fields `nkru offsets` fills.
+OFFSET_FIELDS = ("quote_start", "quote_end")
+
+
+def missing_offsets_hint(values: Mapping[str, Any]) -> str | None:
+    """The hint of a cell finding: for an empty quote_start or quote_end, `nkru offsets` (None otherwise)."""
+    if values.get("field") in OFFSET_FIELDS and not str(values.get("value") or "").strip():
+        return ("run `nkru offsets` to fill quote_start and quote_end from the quote "
+                "(it sets only empty offsets; --dry-run shows what it would do)")
+    return None
+
+
+def near_miss_hint(values: Mapping[str, Any]) -> str:
+    """The hint of a quote not found in its text: the characters that differ from the closest passage."""
+    copy = "copy the passage from the archived text instead of retyping it (`nkru code SOURCE` does it for new rows)"
+    try:
+        score = float(values.get("score") or 0)
+    except (TypeError, ValueError):
+        score = 0.0
+    shown = marked_difference(str(values.get("value") or ""), str(values.get("closest") or "")) if score >= 80 else None
+    return f"{shown}; {copy}" if shown else copy

@@ -24,6 +24,7 @@ COMMANDS: dict[str, str] = {
     "agreement": "nkru.cli.agreement_cmd",
     "offsets": "nkru.cli.offsets_cmd",
     "add-source": "nkru.cli.add_source_cmd",
+    "code": "nkru.cli.code_cmd",
     "hook": "nkru.cli.hook_cmd",
 }
 

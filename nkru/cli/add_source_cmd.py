@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import re
 import sys
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated, Callable, Optional
 
 import typer
 
@@ -49,12 +50,24 @@ def command(
                "date": "Date (YYYY-MM-DD, YYYY-MM, YYYY or START/END)",
                "date_basis": f"Date basis ({'/'.join(curate.vocabulary(package, 'sources', 'date_basis')) or 'stated/inferred'})",
                "language": "Language (BCP 47, e.g. de)"}
+    checks = _checks(package)
+    terminal = sys.stdin.isatty()
     missing = [name for name in curate.REQUIRED if not (values[name] or "").strip()]
-    if missing and not sys.stdin.isatty():
+    if missing and not terminal:
         options = ", ".join(f"--{name.replace('_', '-')}" for name in missing)
         raise usage_error(f"missing {options} (no terminal to ask on); nothing added")
-    for name in missing:
-        values[name] = typer.prompt(prompts[name])
+    for name in curate.REQUIRED:
+        if name not in missing and name in checks and terminal:
+            try:  # a value given on the command line that will not do is asked for again, with the reason
+                checks[name](values[name])
+            except typer.BadParameter as exc:
+                stdout().print(f"--{name.replace('_', '-')} {values[name]!r}: {exc.message}", soft_wrap=True,
+                               highlight=False, markup=False)
+                missing.append(name)
+    for name in curate.REQUIRED:
+        if name in missing:
+            # typer (its click) asks again, with the reason, until the answer will do (Ctrl-C or Ctrl-D gives up: exit 1).
+            values[name] = typer.prompt(prompts[name], value_proc=checks.get(name, _non_empty))
     info = curate.NewSource(title=values["title"], publisher=values["publisher"], date=values["date"],
                             date_basis=values["date_basis"], language=values["language"], attribution=attribution,
                             url=url, notes=notes)
@@ -75,6 +88,53 @@ def command(
     for number, step in enumerate(curate.next_steps(added), 1):
         out.print(f"  {number}. {step}", soft_wrap=True, highlight=False, markup=False)
     raise typer.Exit(EXIT_VALID)
+
+
+_DOTTED = re.compile(r"^\s*(\d{1,2})\.(\d{1,2})\.(\d{4})\s*$")
+
+
+def _non_empty(value: str) -> str:
+    if not value.strip():
+        raise typer.BadParameter("an answer is needed")
+    return value.strip()
+
+
+def _checks(package) -> dict[str, Callable[[str], str]]:
+    """What an answer to each prompt must be: the same tests `curate.add_source` makes, asked at once so that a
+    wrong answer is asked again (typer re-prompts on BadParameter) instead of ending the command."""
+    from nkru import curate
+
+    precisions = curate.vocabulary(package, "sources", "date_precision")
+    bases = curate.vocabulary(package, "sources", "date_basis")
+
+    def date(value: str) -> str:
+        value = _non_empty(value)
+        try:
+            curate.parse_date_range(value, precisions)
+        except ValueError as exc:
+            reason = str(exc).split(": ", 1)[-1]
+            dotted = _DOTTED.match(value)
+            if dotted:  # 12.03.2025, as Germans write it
+                day, month, year = dotted.groups()
+                reason += f" (for {value} as day.month.year, type {year}-{int(month):02d}-{int(day):02d})"
+            raise typer.BadParameter(reason) from None
+        return value
+
+    def basis(value: str) -> str:
+        value = _non_empty(value)
+        if bases and value not in bases:
+            raise typer.BadParameter(f"choose from {', '.join(bases)}")
+        return value
+
+    def language(value: str) -> str:
+        import langcodes  # what the rules layer checks the column with
+
+        value = _non_empty(value)
+        if not langcodes.tag_is_valid(value):
+            raise typer.BadParameter("not a BCP 47 language tag (e.g. de, en, ru)")
+        return value
+
+    return {"title": _non_empty, "publisher": _non_empty, "date": date, "date_basis": basis, "language": language}
 
 
 def _refuse(message: str) -> None:

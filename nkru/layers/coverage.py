@@ -19,7 +19,7 @@ from typing import Any
 
 from nkru import coverage as sentence_coverage
 from nkru.coverage import quote_resources
-from nkru.findings import Finding, LayerResult, define
+from nkru.findings import Finding, LayerResult, define, near_miss_hint
 from nkru.units import UNITS
 from nkru.package import DESCRIPTOR, SOURCES, Package, texts_excluded
 from nkru.options import Options
@@ -32,7 +32,8 @@ define("source-text-missing", NAME, "{resource} line {line}: source {row_id} {fi
 define("source-text-unsafe", NAME, "{resource} line {line}: source {row_id} text_path {value!r} is not allowed: {detail}",
        description="A source's text_path leaves the package or is hidden.")
 define("source-text-hash", NAME, "{resource} line {line}: source {row_id} text {text_path} has SHA-256 {actual}, but text_sha256 says {value}",
-       description="The archived text was edited after it was archived (or the recorded hash is wrong).")
+       description="The archived text was edited after it was archived (or the recorded hash is wrong).",
+       hint="an archived text is never edited: restore it (`git checkout -- {text_path}`); a new text is a new source (`nkru add-source`)")
 define("source-text-encoding", NAME, "{resource} line {line}: source {row_id} text {value} is not UTF-8",
        description="A source text cannot be decoded as UTF-8.")
 define("sources-unreadable", NAME, "{detail}; no quote or sentence coverage can be checked",
@@ -41,7 +42,7 @@ define("source-text-unreadable", NAME, "{resource} line {line}: source {row_id} 
        description="A source text file exists but cannot be read (permissions, I/O error).")
 define("quote-not-in-source", NAME,
        "{resource} line {line}: {row_id} quote not found in {source_id} ({value!r}); closest passage ({score}% alike, text line {text_line}): {closest!r}",
-       description="A quote does not occur in its source text after NFC and whitespace folding.")
+       description="A quote does not occur in its source text after NFC and whitespace folding.", hint=near_miss_hint)
 define("quote-offsets-order", NAME, "{resource} line {line}: {row_id} quote_start {value} is not before quote_end {end}",
        description="A quote's offsets are empty or reversed (quote_end is exclusive, so it must be greater than quote_start).")
 define("quote-offsets-out-of-range", NAME,
@@ -51,14 +52,16 @@ define("quote-offsets-mismatch", NAME,
        "{resource} line {line}: {row_id} the text of {source_id} at quote_start {start} to quote_end {end} (text line {text_line}) "
        "is not the quote: {detail}; the quote occurs at {places}",
        description="The passage of the source text at a quote's offsets is not the quote (after NFC and whitespace folding), "
-                   "or starts or ends with whitespace. `nkru offsets` fills offsets for rows that lack them.")
+                   "or starts or ends with whitespace. `nkru offsets` fills offsets for rows that lack them.",
+       hint="if the quote is right, empty quote_start and quote_end and run `nkru offsets`; if the offsets are right, copy the quote from the text there")
 define("quote-source-unknown", NAME, "{resource} line {line}: {row_id} quotes source {value!r}, which has no readable text",
        description="A quote's source has no text to check it against.")
 
 define("uncovered-sentence", NAME,
        "source {row_id} text line {line}: unit {unit_id} (offsets {start}-{end}) covered by no quote or exclusion: {value!r}",
        description="A unit (sentence) of a source text, a row of units, overlaps no claim or denial quote and no exclusion "
-                   "(an error while the source is below the coverage threshold, a warning otherwise).")
+                   "(an error while the source is below the coverage threshold, a warning otherwise).",
+       hint="add it to the coding sheet: `nkru code {row_id}`, mark it, then `nkru code {row_id} --apply coding/{row_id}.csv`")
 define("unit-gap", NAME,
        "source {row_id} text line {line}: offsets {start}-{end} ({between}) hold {value!r}, which no unit covers; "
        "add a unit for it to data/units.csv or widen a neighbour",
@@ -78,7 +81,8 @@ define("units-missing", NAME, "{detail}; sentence coverage not checked", severit
 define("coverage-below-threshold", NAME,
        "{resource} line {line}: source {row_id} has {covered} of {sentences} sentences covered or excluded "
        "({value}%), below the threshold of {threshold}%; {uncovered} uncovered",
-       description="A source text's sentence coverage is below the threshold ([tool.nkru] coverage-threshold).")
+       description="A source text's sentence coverage is below the threshold ([tool.nkru] coverage-threshold).",
+       hint="`nkru code {row_id}` writes a coding sheet of its uncovered sentences")
 define("coverage-threshold-invalid", NAME, "invalid coverage threshold: {detail}; using {threshold}%",
        description="The configured coverage threshold is not a number from 0 to 100.")
 

@@ -108,6 +108,7 @@ define("text-whitespace", NAME, "{resource} line {line}: {row_id} {field} has le
 define("text-control-character", NAME, "{resource} line {line}: {row_id} {field} contains the control character {char}: {value!r}",
        description="A cell contains a control character (Unicode category Cc: line breaks, tabs, NUL, ...).")
 define("text-formula", NAME, "{resource} line {line}: {row_id} {field} starts with {char}, which a spreadsheet would run as a formula: {value!r}",
+       hint="leave the leading character out (a quote may start later in the passage: docs/curation.md §4)",
        description="A non-numeric cell starts with =, +, -, @, tab or CR, also after leading whitespace and line breaks.")
 define("rule-error", NAME, "{resource}: rule {check} could not run: {value}",
        description="A rule raised an error instead of judging the data (a bug in the rule; please report it).")

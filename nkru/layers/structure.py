@@ -20,7 +20,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from nkru.findings import Finding, LayerResult, budget_drop, budget_room, define, dropped
+from nkru.findings import Finding, LayerResult, budget_drop, budget_room, define, dropped, missing_offsets_hint
 from nkru.resources import DATAPACKAGE_PROFILE, profile_path
 from nkru.package import DESCRIPTOR, Package, UnsafePath, check_relative_path, is_remote
 from nkru.options import Options
@@ -62,8 +62,12 @@ FRICTIONLESS_TEMPLATES = {
     "encoding-error": "{resource}: cannot be decoded: {note}",
     "source-error": "{resource}: {note}",
 }
+#: How to re-save a CSV as UTF-8 (for an encoding error).
+SAVE_AS_UTF8 = ("re-save it as UTF-8: LibreOffice Calc 'Save As… › Text CSV', character set Unicode (UTF-8); "
+                "Excel 'CSV UTF-8 (Comma delimited)'; or `iconv -f WINDOWS-1252 -t UTF-8 {path} > fixed.csv`")
+FRICTIONLESS_HINTS = {"constraint-error": missing_offsets_hint, "encoding-error": SAVE_AS_UTF8}
 for _code, _template in FRICTIONLESS_TEMPLATES.items():
-    define(_code, NAME, _template, description=f"frictionless `{_code}`.")
+    define(_code, NAME, _template, description=f"frictionless `{_code}`.", hint=FRICTIONLESS_HINTS.get(_code))
 define("frictionless", NAME, "{resource}: {kind}: {note}", description="Any other frictionless error.")
 define("table-unreadable", NAME, "{resource}: cannot be read as CSV: {detail}",
        description="A resource file cannot be decoded or parsed (e.g. an unterminated quote), so no other layer can check it.")
@@ -77,7 +81,9 @@ define("cell-too-large", NAME, "{resource} line {line}: {field} {detail}",
        description="A cell is longer than nkru.limits.MAX_CELL_CHARS (the most an Excel cell holds).")
 define("wrong-delimiter", NAME, "{resource}: the file looks separated by {detail}, not by the declared delimiter {expected}; "
        "save it comma-separated (or declare the dialect in datapackage.json)",
-       description="The header is one cell that another delimiter (e.g. ';' from a German Excel) would split into the schema's columns.")
+       description="The header is one cell that another delimiter (e.g. ';' from a German Excel) would split into the schema's columns.",
+       hint="re-save it with ',' as the field delimiter: LibreOffice Calc 'Save As… › Text CSV › Edit filter settings', "
+            "field delimiter ','; Excel 'CSV UTF-8 (Comma delimited)' (a German Excel's plain 'CSV' uses ';')")
 define("byte-order-mark", NAME, "{resource}: the file starts with a byte-order mark (as Excel's \"CSV UTF-8\" saves it); "
        "nkru reads past it, but other tools read it as part of the first column's name: save it as UTF-8 without one",
        severity="warning",

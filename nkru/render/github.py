@@ -65,7 +65,8 @@ def annotation(finding: Finding, report: Report, workspace: Path | None = None) 
         if finding.line:
             properties.append(f"line={finding.line}")
     properties.append(f"title={escape_property(f'nkru {finding.layer}: {finding.code}')}")
-    return f"::{kind} {','.join(properties)}::{escape_data(finding.message)}"
+    message = f"{finding.message}\nhint: {finding.hint}" if finding.hint else finding.message
+    return f"::{kind} {','.join(properties)}::{escape_data(message)}"
 
 
 def lines(report: Report, *, timings: bool = False, workspace: Path | None = None) -> list[str]:
@@ -94,6 +95,10 @@ def lines(report: Report, *, timings: bool = False, workspace: Path | None = Non
 _cell = markdown_cell
 
 
+def _with_hint(finding: Finding) -> str:
+    return f"{finding.message} — hint: {finding.hint}" if finding.hint else finding.message
+
+
 def summary(report: Report, workspace: Path | None = None) -> str:
     """The full report as Markdown for `$GITHUB_STEP_SUMMARY`."""
     status = "✅ valid" if report.valid else "❌ invalid"
@@ -116,7 +121,7 @@ def summary(report: Report, workspace: Path | None = None) -> str:
     size = sum(len(p.encode("utf-8")) + 1 for p in parts)
     for index, f in enumerate(findings):
         row = (f"| {f.severity} | {_cell(f.layer)} | {_cell(f.code)} | {_cell(file_of(f, report, workspace))} "
-               f"| {f.line or ''} | {_cell(f.row_id)} | {_cell(f.field)} | {_cell(f.message)} |")
+               f"| {f.line or ''} | {_cell(f.row_id)} | {_cell(f.field)} | {_cell(_with_hint(f))} |")
         size += len(row.encode("utf-8")) + 1
         if size > SUMMARY_LIMIT - 200:
             parts.append(f"\n… and {len(findings) - index} more findings: GitHub limits the summary to 1 MiB "

@@ -49,7 +49,8 @@ def _line(finding: Finding) -> str:
     if finding.field:
         extra.append(f"field {finding.field}")
     detail = f" ({', '.join(extra)})" if extra else ""
-    return f"{finding.location}{detail}: {finding.message}"
+    hint = f"\n    hint: {finding.hint}" if finding.hint else ""
+    return f"{finding.location}{detail}: {finding.message}{hint}"
 
 
 def build(report: Report):

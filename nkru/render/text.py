@@ -67,6 +67,8 @@ def render(report: Report, console, *, timings: bool = False, base: Path | None 
             extra = f" [dim]({', '.join(detail)})[/dim]" if detail else ""
             console.print(f"  [{colour}]{f.severity}[/{colour}] {where} [cyan]{f.code}[/cyan]{extra}: {_shown(f.message)}",
                           soft_wrap=True, highlight=False)
+            if f.hint:
+                console.print(f"    [green]hint[/green]: {_shown(f.hint)}", soft_wrap=True, highlight=False)
     if report.layers:
         table = Table(title=None, show_edge=False, box=None, pad_edge=False)
         table.add_column("layer")
