@@ -410,8 +410,8 @@ class Package:
                 self.read_errors[resource] = f"{spec.path}: {exc}"
         if table is None:
             self.unreadable[resource] = self.read_errors.get(resource, "cannot be read")
-        elif table.read.suspect_delimiter is not None:
-            self.unreadable[resource] = f"separated by {table.read.suspect_delimiter!r}, not the declared delimiter"
+        elif table.suspect_delimiter is not None:
+            self.unreadable[resource] = f"separated by {table.suspect_delimiter!r}, not the declared delimiter"
         elif spec is not None and spec.schema is not None and table.header != self.field_names(resource):
             self.unreadable[resource] = "its header is not the schema's fields"
         self._tables[resource] = table
