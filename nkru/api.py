@@ -31,6 +31,33 @@ def _is_zip(path: str | Path) -> bool:
 __all__ = ["Options", "PackageError", "validate_package", "open_package", "coverage", "package_roots"]
 
 
+def check_options(options: Options, layers: list[str], root: Path) -> None:
+    """Refuse `options` that cannot work, before any layer runs: raises ValueError (a usage error).
+
+    `layers` are the layers that will run; `root` is the package root (git refs are looked up there).
+    """
+    if options.coverage_threshold is not None:
+        from nkru.coverage import ThresholdError, check_threshold
+
+        try:
+            check_threshold(options.coverage_threshold)
+        except ThresholdError as exc:
+            raise ValueError(f"coverage threshold: {exc}") from None
+    if options.baseline is not None:
+        from nkru.snapshot import check_spec
+
+        check_spec(options.baseline, root=root)
+    if options.texts is not None and not Path(options.texts).is_dir():
+        raise ValueError(f"--texts {options.texts}: no such folder (give the folder holding the article texts, "
+                         "for example data/sources of a clone of the repository)")
+    if options.data_docs is not None:
+        if "expectations" not in layers:
+            raise ValueError("the Data Docs site (--out) needs the expectations layer (it is skipped or not in --only)")
+        from nkru.layers.expectations import prepare_data_docs
+
+        prepare_data_docs(options.data_docs)
+
+
 def open_package(path: str | Path = ".", *, allow_remote: bool = False) -> Package:
     """Open the package at `path`; raises PackageError when there is none."""
     return Package.open(path, allow_remote=allow_remote)
@@ -68,7 +95,7 @@ def validate_package(
         # A zip that is refused (a bomb, encrypted, unsafe names) or damaged is a finding, not a crash.
         return Report(package=str(path), layers=[LayerResult("package", [Finding.make("release-zip-refused", path=str(path),
                                                                                          detail=str(exc))])])
-    options.check(names, package.root)
+    check_options(options, names, package.root)
     report = Report(package=package.origin or str(package.root))
     if options.texts is not None:
         attach_texts(package, Path(options.texts))

@@ -43,10 +43,11 @@ import json
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable
 
 from nkru import gitrepo
-from nkru.metadata import Version
+from nkru.metadata import MetadataError, Version, dump_json, load_json
+from nkru.package import DESCRIPTOR, TEXTS_EXCLUDED, TEXTS_KEY
 
 #: Folder of the manifests, relative to the package root.
 RELEASES = "releases"
@@ -291,3 +292,64 @@ def previous_commit_from(root: Path, manifest: Manifest) -> str | None:
             return None
         return gitrepo.child_adding(root, manifest.commit, manifest.label)
     return gitrepo.commit_adding(root, manifest.label)
+
+
+# -- a release compared with a package (used by `nkru release --verify` and the metadata layer) --
+
+
+def release_descriptor(descriptor: dict[str, Any], read: Callable[[str], bytes]) -> dict[str, Any]:
+    """The descriptor for the zip: every resource with its `bytes` and `hash` (sha256:<hex>), texts marked excluded."""
+    result = dict(descriptor)
+    resources = []
+    for res in descriptor.get("resources") or []:
+        res = dict(res)
+        if isinstance(res.get("path"), str):
+            data = read(res["path"])
+            res["bytes"] = len(data)
+            res["hash"] = "sha256:" + hashlib.sha256(data).hexdigest()
+        resources.append(res)
+    result["resources"] = resources
+    result[TEXTS_KEY] = TEXTS_EXCLUDED
+    return result
+
+
+@dataclass
+class FileMatch:
+    """One file of a release compared with a copy of the package (no rebuild): same, changed or missing."""
+
+    member: str  # the name inside the zip
+    path: str  # relative to the package root
+    status: str  # "same", "changed" or "missing"
+
+
+def compare_tree(root: Path, manifest: Manifest) -> list[FileMatch]:
+    """Every file of the release compared with the package at `root` as it is now (no git needed).
+
+    datapackage.json is compared as the release writes it (with each resource's bytes and hash).
+    """
+    root = Path(root)
+
+    def read(path: str) -> bytes | None:
+        full = root / path
+        try:
+            return full.read_bytes() if full.is_file() else None
+        except OSError:
+            return None
+
+    found = []
+    for member, recorded in sorted(manifest.files.items()):
+        path = manifest.package_path(member)
+        data = read(path)
+        if path == DESCRIPTOR and data is not None:
+            try:
+                data = dump_json(release_descriptor(load_json(data.decode("utf-8")), lambda p: read(p) or b"")).encode("utf-8")
+            except (MetadataError, UnicodeDecodeError, ValueError):
+                pass
+        if data is None:
+            status = "missing"
+        elif hashlib.sha256(data).hexdigest() == recorded.get("sha256") and len(data) == recorded.get("bytes"):
+            status = "same"
+        else:
+            status = "changed"
+        found.append(FileMatch(member, path, status))
+    return found

@@ -456,3 +456,11 @@ def merge_categories(notes: str, generated: dict[str, list[str]]) -> str:
         if content:
             out += [content, ""]
     return "\n".join(out).strip("\n")
+
+
+def next_version(previous: Version, bump: str) -> Version:
+    if bump == "major":
+        return Version(previous.major + 1, 0, 0)
+    if bump == "minor":
+        return Version(previous.major, previous.minor + 1, 0)
+    return Version(previous.major, previous.minor, previous.patch + 1)

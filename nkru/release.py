@@ -34,6 +34,8 @@ from typing import Any, Callable
 
 from nkru import gitrepo
 from nkru.diff import BUMPS, PackageDiff, changelog_entries, diff_snapshots
+from nkru.manifest import FileMatch, compare_tree, release_descriptor  # noqa: F401 (re-exported)
+from nkru.metadata import next_version  # noqa: F401 (re-exported)
 from nkru.manifest import (NAME, RELEASES, Manifest, ManifestError, latest_manifest, manifest_names, previous_commit_from,
                            read_manifest, resource_entry, zip_name)
 from nkru.metadata import (
@@ -173,14 +175,6 @@ class ReleasePlan:
         commands.append(f'git tag -a v{self.version} -m "{NAME} {self.version}"')
         commands.append(f"git push origin HEAD v{self.version}")
         return commands
-
-
-def next_version(previous: Version, bump: str) -> Version:
-    if bump == "major":
-        return Version(previous.major + 1, 0, 0)
-    if bump == "minor":
-        return Version(previous.major, previous.minor + 1, 0)
-    return Version(previous.major, previous.minor, previous.patch + 1)
 
 
 def today() -> str:
@@ -516,22 +510,6 @@ def release_paths(descriptor: dict[str, Any], listed: Callable[[tuple[str, ...]]
     return sorted(paths)
 
 
-def release_descriptor(descriptor: dict[str, Any], read: Callable[[str], bytes]) -> dict[str, Any]:
-    """The descriptor for the zip: every resource with its `bytes` and `hash` (sha256:<hex>), texts marked excluded."""
-    result = dict(descriptor)
-    resources = []
-    for res in descriptor.get("resources") or []:
-        res = dict(res)
-        if isinstance(res.get("path"), str):
-            data = read(res["path"])
-            res["bytes"] = len(data)
-            res["hash"] = "sha256:" + hashlib.sha256(data).hexdigest()
-        resources.append(res)
-    result["resources"] = resources
-    result[TEXTS_KEY] = TEXTS_EXCLUDED
-    return result
-
-
 def _stamp_text(stamp: tuple[int, ...]) -> str:
     return "{:04d}-{:02d}-{:02d}T{:02d}:{:02d}:{:02d}Z".format(*stamp)
 
@@ -678,15 +656,6 @@ def write_release(plan: ReleasePlan) -> list[Path]:
 
 
 @dataclass
-class FileMatch:
-    """One file of a release compared with a copy of the package (no rebuild): same, changed or missing."""
-
-    member: str  # the name inside the zip
-    path: str  # relative to the package root
-    status: str  # "same", "changed" or "missing"
-
-
-@dataclass
 class Verification:
     version: str
     commit: str | None  # the commit rebuilt from (None: a zip was checked, or the history is missing)
@@ -749,39 +718,6 @@ def release_commit(root: Path, manifest: Manifest, ref: str | None = None) -> tu
         return added, notes, None
     return None, notes, (f"{label} records no commit, and neither tag v{version} nor the commit that added {label} is in "
                          f"this clone{shallow}: {fetch}")
-
-
-def compare_tree(root: Path, manifest: Manifest) -> list[FileMatch]:
-    """Every file of the release compared with the package at `root` as it is now (no git needed).
-
-    datapackage.json is compared as the release writes it (with each resource's bytes and hash).
-    """
-    root = Path(root)
-
-    def read(path: str) -> bytes | None:
-        full = root / path
-        try:
-            return full.read_bytes() if full.is_file() else None
-        except OSError:
-            return None
-
-    found = []
-    for member, recorded in sorted(manifest.files.items()):
-        path = manifest.package_path(member)
-        data = read(path)
-        if path == DESCRIPTOR and data is not None:
-            try:
-                data = dump_json(release_descriptor(load_json(data.decode("utf-8")), lambda p: read(p) or b"")).encode("utf-8")
-            except (MetadataError, UnicodeDecodeError, ValueError):
-                pass
-        if data is None:
-            status = "missing"
-        elif hashlib.sha256(data).hexdigest() == recorded.get("sha256") and len(data) == recorded.get("bytes"):
-            status = "same"
-        else:
-            status = "changed"
-        found.append(FileMatch(member, path, status))
-    return found
 
 
 def _manifest_of(root: Path, version: str) -> Manifest:

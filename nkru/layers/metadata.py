@@ -216,7 +216,7 @@ def _check_metadata(package: Package, result: LayerResult) -> None:
             newest = Version.parse(latest_heading.version) if latest_heading else None
         result.checks += 1
         if newest is not None and development <= newest:
-            from nkru.release import next_version
+            from nkru.metadata import next_version
 
             result.findings.append(Finding.make("dev-version-behind", path=DESCRIPTOR, line=dline("version"), field="version",
                                                 value=version, expected_from=str(newest),
@@ -355,7 +355,8 @@ def _check_release_claim(package: Package, version: str, manifests, result: Laye
     if not any(file_name == name for _, file_name in manifests):
         return
     from nkru.manifest import read_manifest
-    from nkru.release import compare_tree, next_version
+    from nkru.manifest import compare_tree
+    from nkru.metadata import next_version
 
     result.checks += 1
     try:
