@@ -133,7 +133,7 @@ def floor(package: Path, deadline: Deadline) -> dict:
     lines = [line for line in measured.pop("stdout").splitlines() if line.startswith("{")]
     report = json.loads(lines[-1]) if measured["exit"] == 0 and lines else {}
     measured.update(inner=report.get("seconds"), problems=report.get("problems"), total=report.get("total"),
-                    units=report.get("units"))
+                    units=report.get("units"), steps=report.get("steps"))
     return measured
 
 

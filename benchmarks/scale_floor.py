@@ -83,15 +83,19 @@ class Floor:
         self.root = root
         self.sentences = sentences
         self.con = duckdb.connect()
-        self.con.execute("SET enable_progress_bar = false")
+        self.sql("SET enable_progress_bar = false")
         self.problems: dict[str, int] = {}
         self.descriptor = json.loads((root / "datapackage.json").read_text(encoding="utf-8"))
         self.resources = {r["name"]: r for r in self.descriptor["resources"]}
         self.schemas = {name: json.loads((root / r["schema"]).read_text(encoding="utf-8")) for name, r in self.resources.items()}
         self.fields = {name: [f["name"] for f in s["fields"]] for name, s in self.schemas.items()}
 
+    def sql(self, text: str, parameters: Any = None) -> list[tuple]:
+        """Run a statement and read its result to the end (DuckDB keeps a connection busy until then)."""
+        return self.con.execute(text, parameters).fetchall()
+
     def count(self, check: str, sql: str) -> None:
-        found = self.con.execute(sql).fetchone()[0] or 0
+        found = self.con.execute(sql).fetchall()[0][0] or 0
         self.problems[check] = self.problems.get(check, 0) + int(found)
 
     def add(self, check: str, found: int) -> None:
@@ -115,7 +119,7 @@ class Floor:
     def read(self) -> None:
         for name, r in self.resources.items():
             path = self.root / r["path"]
-            self.con.execute(f"CREATE TABLE {q(name)} AS SELECT * FROM read_csv({lit(path)}, all_varchar = true, "
+            self.sql(f"CREATE TABLE {q(name)} AS SELECT * FROM read_csv({lit(path)}, all_varchar = true, "
                              "header = true, delim = ',', quote = '\"', escape = '\"', strict_mode = true)")
             header = [row[0] for row in self.con.execute(f"DESCRIBE {q(name)}").fetchall()]
             self.add("header", header != self.fields[name])
@@ -160,7 +164,7 @@ class Floor:
             uniques = [f"count({q(s['name'])}) - count(DISTINCT {q(s['name'])})" for s in schema["fields"]
                        if (s.get("constraints") or {}).get("unique")]
             if sums or uniques:
-                row = self.con.execute(f"SELECT {', '.join(sums + uniques)} FROM {q(name)}").fetchone()
+                row = self.con.execute(f"SELECT {', '.join(sums + uniques)} FROM {q(name)}").fetchall()[0]
                 self.add("cells", sum(v or 0 for v in row[:len(sums)]))
                 self.add("unique", sum(v or 0 for v in row[len(sums):]))
 
@@ -216,16 +220,16 @@ class Floor:
                     continue
                 key, up = q(ref_fields[0]), q(fields[0])
                 self.count("self-reference", f"SELECT count(*) FROM {q(name)} WHERE {up} = {key}")
-                self.con.execute(f"CREATE TEMP TABLE edges AS SELECT DISTINCT ON ({key}) {key} AS k, {up} AS p "
+                self.sql(f"CREATE TEMP TABLE edges AS SELECT DISTINCT ON ({key}) {key} AS k, {up} AS p "
                                  f"FROM {q(name)} WHERE {up} IS NOT NULL AND {up} <> {key}")
                 while True:  # drop edges whose key nobody names as parent, or whose parent has no edge
-                    before = self.con.execute("SELECT count(*) FROM edges").fetchone()[0]
-                    self.con.execute("DELETE FROM edges WHERE k NOT IN (SELECT p FROM edges) OR p NOT IN (SELECT k FROM edges)")
-                    after = self.con.execute("SELECT count(*) FROM edges").fetchone()[0]
+                    before = self.con.execute("SELECT count(*) FROM edges").fetchall()[0][0]
+                    self.sql("DELETE FROM edges WHERE k NOT IN (SELECT p FROM edges) OR p NOT IN (SELECT k FROM edges)")
+                    after = self.con.execute("SELECT count(*) FROM edges").fetchall()[0][0]
                     if after in (0, before):
                         break
                 self.add("reference-cycle", after)
-                self.con.execute("DROP TABLE edges")
+                self.sql("DROP TABLE edges")
         if "events" in self.schemas:
             for child in self.schemas:
                 key = set(self.pk(child))
@@ -285,9 +289,10 @@ class Floor:
         for name, entry in manifest["resources"].items():
             ranges.extend((name, item) for item in entry.get("ids") or [])
             ranges.extend((name, item) for item in entry.get("literalIds") or [])
-        self.con.execute("CREATE TEMP TABLE released_ranges (resource VARCHAR, item VARCHAR)")
-        self.con.executemany("INSERT INTO released_ranges VALUES (?, ?)", ranges)
-        self.con.execute(r"""CREATE TEMP TABLE released AS
+        # Two list parameters, unnested side by side (no pandas, no row-by-row inserts).
+        self.sql("CREATE TEMP TABLE released_ranges AS SELECT unnest(?::VARCHAR[]) AS resource, unnest(?::VARCHAR[]) AS item",
+                 [[r for r, _ in ranges], [i for _, i in ranges]])
+        self.sql(r"""CREATE TEMP TABLE released AS
             WITH parts AS (SELECT resource, item, regexp_extract(item, '^(.*?)([0-9]+)\.\.(.*?)([0-9]+)$', ['p', 'a', 'p2', 'b']) AS m
                            FROM released_ranges)
             SELECT resource, CASE WHEN m.p2 = '' AND m.a = '' THEN item
@@ -296,7 +301,7 @@ class Floor:
                                                     ELSE generate_series(CAST(m.a AS BIGINT), CAST(m.b AS BIGINT)) END) AS n)""")
         id_tables = {n: self.pk(n)[0] for n in self.schemas if len(self.pk(n)) == 1 and n != "retractions"}
         current = " UNION ALL ".join(f"SELECT {q(k)} AS id FROM {q(n)}" for n, k in id_tables.items())
-        self.con.execute(f"CREATE TEMP TABLE present AS {current}")
+        self.sql(f"CREATE TEMP TABLE present AS {current}")
         retractions = "retractions" in self.schemas
         if retractions:
             self.count("released-id-missing", "SELECT count(*) FROM released r WHERE r.resource <> 'retractions' "
@@ -324,9 +329,9 @@ class Floor:
                   or any(part.startswith(".") for part in Path(p).parts)]
         self.add("text-path-unsafe", len(unsafe))
         files = [str(self.root / p) for p in paths if p not in unsafe]
-        self.con.execute("CREATE TEMP TABLE files AS SELECT filename, content FROM read_text(?)", [files])
+        self.sql("CREATE TEMP TABLE files AS SELECT filename, content FROM read_text(?)", [files])
         prefix = str(self.root) + "/"
-        self.con.execute(f"""CREATE TEMP TABLE texts AS SELECT s.source_id, f.content, length(f.content) AS n,
+        self.sql(f"""CREATE TEMP TABLE texts AS SELECT s.source_id, f.content, length(f.content) AS n,
                              sha256(f.content) = s.text_sha256 AS hash_ok
                              FROM sources s LEFT JOIN files f ON f.filename = {lit(prefix)} || s.text_path""")
         self.count("text-missing", "SELECT count(*) FROM texts WHERE content IS NULL")
@@ -354,7 +359,7 @@ class Floor:
     def coverage(self, spans: list[str]) -> str:
         if "units" in self.schemas:
             source = "units (data)"
-            self.con.execute("CREATE TEMP TABLE u AS SELECT source_id, CAST(start AS BIGINT) AS s, CAST(\"end\" AS BIGINT) AS e FROM units")
+            self.sql("CREATE TEMP TABLE u AS SELECT source_id, CAST(start AS BIGINT) AS s, CAST(\"end\" AS BIGINT) AS e FROM units")
             # The units tile each text: inside it, no overlap, no word character between, before or after them.
             self.count("units-tiling", f"""
                 WITH ordered AS (SELECT u.source_id, u.s, u.e, t.content, t.n,
@@ -368,8 +373,8 @@ class Floor:
                     coalesce((SELECT max(e) FROM u WHERE u.source_id = t.source_id), 0) + 1), {lit(WORD)})""")
         else:
             source = "sentences (generator)"
-            self.con.execute(f"CREATE TEMP TABLE u AS SELECT source_id, \"start\" AS s, \"end\" AS e FROM read_parquet({lit(self.sentences)})")
-        self.con.execute(f"CREATE TEMP TABLE spans AS {' UNION ALL '.join(spans)}")
+            self.sql(f"CREATE TEMP TABLE u AS SELECT source_id, \"start\" AS s, \"end\" AS e FROM read_parquet({lit(self.sentences)})")
+        self.sql(f"CREATE TEMP TABLE spans AS {' UNION ALL '.join(spans)}")
         self.count("uncovered", "SELECT count(*) FROM u WHERE NOT EXISTS (SELECT 1 FROM spans q "
                                 "WHERE q.source_id = u.source_id AND q.s < u.e AND u.s < q.e)")
         return source
@@ -393,17 +398,27 @@ class Floor:
 
     def run(self) -> dict[str, Any]:
         started = time.perf_counter()
-        self.read()
-        self.cells()
-        self.keys()
-        self.rules()
-        manifest = self.manifest()
-        self.releases(manifest)
-        self.texts()
-        units = self.coverage(self.quotes())
-        self.metadata(manifest)
+        steps: dict[str, float] = {}
+
+        def step(name: str, call, *args):
+            begun = time.perf_counter()
+            value = call(*args)
+            steps[name] = round(time.perf_counter() - begun, 3)
+            return value
+
+        step("read", self.read)
+        step("cells", self.cells)
+        step("keys", self.keys)
+        step("rules", self.rules)
+        manifest = step("manifest", self.manifest)
+        step("stable ids", self.releases, manifest)
+        step("texts", self.texts)
+        spans = step("quotes", self.quotes)
+        units = step("coverage", self.coverage, spans)
+        step("metadata", self.metadata, manifest)
         seconds = time.perf_counter() - started
-        return {"seconds": seconds, "problems": self.problems, "total": sum(self.problems.values()), "units": units}
+        return {"seconds": seconds, "problems": self.problems, "total": sum(self.problems.values()), "units": units,
+                "steps": steps}
 
 
 def main(argv: list[str] | None = None) -> int:
