@@ -268,6 +268,30 @@ def write_out(path: Path, text: str) -> None:
     path.write_text(block + "\n", encoding="utf-8")
 
 
+def render(files: list[Path], out: Path | None) -> int:
+    """The Markdown of earlier runs (their --json files, merged; the first file's header), printed and written to `out`."""
+    results: dict[int, dict] = {}
+    skipped: dict[int, str] = {}
+    metas = []
+    for path in files:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        metas.append(data["meta"])
+        results.update({int(size): result for size, result in data["results"].items()})
+        skipped.update({int(size): why for size, why in data.get("skipped", {}).items()})
+    for size in results:
+        skipped.pop(size, None)
+    meta = dict(metas[0])
+    if len(metas) > 1:
+        meta["date"] = " and ".join(dict.fromkeys(m["date"] for m in metas))
+        meta["load"] = "; ".join(m["load"] for m in metas)
+        meta["cold"] = "; ".join(dict.fromkeys(m["cold"] for m in metas))
+    text = markdown(results, skipped, meta)
+    print(text)
+    if out:
+        write_out(out, text)
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="10k", help="comma-separated claims per package (default 10k), e.g. 10k,100k,1M")
@@ -279,7 +303,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", type=Path, help="also write the raw figures here")
     parser.add_argument("--keep", action="store_true", help="keep the generated packages in --work")
     parser.add_argument("--reuse", action="store_true", help="reuse packages kept in --work by an earlier --keep")
+    parser.add_argument("--render", type=Path, nargs="+", metavar="JSON",
+                        help="measure nothing: render the figures of earlier --json files (merged) as Markdown")
     args = parser.parse_args(argv)
+    if args.render:
+        return render(args.render, args.out)
     sizes = [parse_size(s) for s in args.sizes.split(",") if s.strip()]
     args.work.mkdir(parents=True, exist_ok=True)
     deadline = Deadline(args.budget)
