@@ -104,9 +104,18 @@ def _widen(schema: dict[str, Any]) -> dict[str, Any]:
     return schema
 
 
-def _id_fields(schema: dict[str, Any]) -> list[str]:
-    return [spec["name"] for spec in schema.get("fields", [])
-            if ID_PATTERN.match(str((spec.get("constraints") or {}).get("pattern") or ""))]
+def _id_fields(schema: dict[str, Any], schemas: dict[str, dict[str, Any]] | None = None, name: str | None = None) -> list[str]:
+    """Fields holding IDs: an ID pattern, or a foreign key to a field with one (in `schemas`)."""
+    found = [spec["name"] for spec in schema.get("fields", [])
+             if ID_PATTERN.match(str((spec.get("constraints") or {}).get("pattern") or ""))]
+    for fk in schema.get("foreignKeys", []) if schemas else []:
+        fields = fk["fields"] if isinstance(fk["fields"], list) else [fk["fields"]]
+        ref = fk.get("reference") or {}
+        ref_fields = ref.get("fields") if isinstance(ref.get("fields"), list) else [ref.get("fields")]
+        target = schemas.get(ref.get("resource") or name) or {}
+        target_ids = _id_fields(target) if target else []
+        found += [f for f, r in zip(fields, ref_fields) if r in target_ids and f not in found]
+    return found
 
 
 def _offset_pair(names: list[str]) -> tuple[str, str] | None:
@@ -287,7 +296,7 @@ def generate(target: Path, claims: int, *, base: float = 0.9, seed: int = 22, te
             big = move(big, pair)
         if name == SOURCES:
             big = big.join(hashes.rename({"source_id": "_src"}), on=["_copy", "_src"], how="left", maintain_order="left")
-        big = big.with_columns(ids.expressions(name, schemas[name], columns))
+        big = big.with_columns(ids.expressions(name, schemas[name], columns, schemas))
         if name == SOURCES:
             big = big.with_columns(pl.format("data/sources/{}.txt", pl.col("source_id")).alias("text_path"),
                                    pl.col("_sha").alias("text_sha256"))
@@ -351,11 +360,12 @@ class _Renumbering:
             return f"{letter}{number:03d}"
         return one
 
-    def expressions(self, name: str, schema: dict[str, Any], columns: list[str]) -> list[Any]:
+    def expressions(self, name: str, schema: dict[str, Any], columns: list[str],
+                    schemas: dict[str, dict[str, Any]] | None = None) -> list[Any]:
         import polars as pl
 
         out = []
-        for column in _id_fields(schema):
+        for column in _id_fields(schema, schemas, name):
             if column not in columns:
                 continue
             letter = pl.col(column).str.extract(ID_VALUE, 1)
@@ -371,7 +381,7 @@ def _id_renumbering(frames: dict[str, Any], schemas: dict[str, dict[str, Any]]) 
 
     largest: dict[str, int] = {"S": 1, "U": 1}
     for name, frame in frames.items():
-        for column in _id_fields(schemas[name]):
+        for column in _id_fields(schemas[name], schemas, name):
             if column not in frame.columns:
                 continue
             found = frame.select(pl.col(column).str.extract(ID_VALUE, 1).alias("l"),

@@ -149,3 +149,50 @@ def test_floor_and_nkru_both_find_a_mistake(generated, tmp_path, mutate, layer, 
     assert report["errors"] > 0
     codes = {f["code"] for f in report["findings"] if f["severity"] == "error"}
     assert any(code in found for found in codes), codes
+
+
+UNITS_SCHEMA = {
+    "fields": [
+        {"name": "unit_id", "type": "string", "constraints": {"required": True, "unique": True,
+                                                             "pattern": "^U([0-9]{3}|[1-9][0-9]{3,})$"}},
+        {"name": "source_id", "type": "string", "constraints": {"required": True}},
+        {"name": "start", "type": "integer", "constraints": {"required": True, "minimum": 0}},
+        {"name": "end", "type": "integer", "constraints": {"required": True, "minimum": 1}},
+    ],
+    "primaryKey": ["unit_id"],
+    "foreignKeys": [{"fields": ["source_id"], "reference": {"resource": "sources", "fields": ["source_id"]}}],
+    "missingValues": [""],
+}
+
+
+def test_units_resource_is_generated_when_the_template_declares_one(tmp_path):
+    """A template that declares `units` (issue 22) but has no rows yet: the generator writes every text's units
+    (nkru's own sentence split, moved with the lines), they tile the texts and are all covered; a broken tiling
+    and a unit no quote covers are each found by the floor."""
+    template = tmp_path / "template"
+    shutil.copytree(REPO / "schemas", template / "schemas")
+    shutil.copytree(REPO / "data", template / "data")
+    for name in ("CITATION.cff", ".zenodo.json", "CHANGELOG.md", "pyproject.toml", "README.md"):
+        shutil.copy2(REPO / name, template / name)
+    descriptor = json.loads((REPO / "datapackage.json").read_text(encoding="utf-8"))
+    descriptor["resources"].append({"name": "units", "type": "table", "path": "data/units.csv", "format": "csv",
+                                    "mediatype": "text/csv", "encoding": "utf-8", "schema": "schemas/units.json"})
+    (template / "datapackage.json").write_text(json.dumps(descriptor, ensure_ascii=False, indent=2), encoding="utf-8")
+    (template / "schemas" / "units.json").write_text(json.dumps(UNITS_SCHEMA), encoding="utf-8")
+    assert not (template / "data" / "units.csv").exists()
+
+    made = generate(tmp_path / "package", 200, template=template)
+    assert made.units_in_package and made.rows["units"] > made.rows["sources"] * 5
+    result = Floor(made.root).run()
+    assert result["units"] == "units (data)"
+    assert result["total"] == 0 and result["problems"]["units-tiling"] == 0, result["problems"]
+
+    def widen_first_unit(header, rows):
+        end = header.index("end")
+        rows[0][end] = str(int(rows[0][end]) + 3)  # now overlaps the next unit or ends inside a word
+    _edit_csv(made.root, "units", widen_first_unit)
+    assert Floor(made.root).run()["problems"]["units-tiling"] > 0
+
+    _edit_csv(made.root, "units", lambda header, rows: rows.append(["U999999", rows[0][1], "0", "1"]))
+    with_stray = Floor(made.root).run()["problems"]
+    assert with_stray["units-tiling"] > 0
