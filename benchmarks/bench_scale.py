@@ -228,23 +228,27 @@ def markdown(results: dict[int, dict], skipped: dict[int, str], meta: dict) -> s
     for size in sorted(results):
         r = results[size]
         pkg = r["package"]
-        floors = [f["wall"] for f in r["floors"]]
-        cpus = [f["cpu"] for f in r["floors"]]
+        done = [f for f in r["floors"] if not f["timeout"] and f.get("total") is not None]
         for index, label in enumerate(("cold", "warm")):
             if label not in r["runs"]:
                 continue
             m = r["runs"][label]
-            around = floors[index:index + 2]
-            base = sum(around) / len(around)
-            cpu_base = sum(cpus[index:index + 2]) / len(around)
+            around = [f for f in r["floors"][index:index + 2] if f in done] or done
+            base = sum(f["wall"] for f in around) / len(around) if around else float("nan")
+            cpu_base = sum(f["cpu"] for f in around) / len(around) if around else float("nan")
             layers = " | ".join(f"{m['layers'][layer]:.1f}" if layer in m["layers"] else "–" for layer in LAYERS)
-            wall = f"{m['wall']:.1f}" + (" (killed)" if m["timeout"] else "")
+            killed = m["timeout"]
+            wall = f"> {m['wall']:.0f} (killed)" if killed else f"{m['wall']:.1f}"
+            more = "> " if killed else ""
             lines.append(f"| {pkg['rows']['claims']:,} | {pkg['texts']:,} ({pkg['text_bytes'] / 1e6:.0f}) | "
-                         f"{pkg['csv_bytes'] / 1e6:.0f} | {label} | {wall} | {m['cpu']:.1f} | {layers} | "
-                         f"{m['peak_mib']:,.0f} | {base:.2f} | **{m['wall'] / base:.1f}×** | {m['cpu'] / cpu_base:.1f}× |")
-        peak = max(f["peak_mib"] for f in r["floors"])
-        lines.append(f"| | | | floor alone: min {min(floors):.2f} s of {len(floors)} runs, CPU {min(f['cpu'] for f in r['floors']):.1f} s, "
-                     f"peak {peak:,.0f} MiB, coverage from {r['floors'][0].get('units')} | | | " + " | " * len(LAYERS) + " | | | |")
+                         f"{pkg['csv_bytes'] / 1e6:.0f} | {label} | {wall} | {more}{m['cpu']:.1f} | {layers} | "
+                         f"{more}{m['peak_mib']:,.0f} | {base:.2f} | **{more}{m['wall'] / base:.1f}×** | "
+                         f"{more}{m['cpu'] / cpu_base:.1f}× |")
+        if done:
+            walls = [f["wall"] for f in done]
+            lines.append(f"| | | | floor alone: min {min(walls):.2f} s of {len(walls)} runs, CPU {min(f['cpu'] for f in done):.1f} s, "
+                         f"peak {max(f['peak_mib'] for f in done):,.0f} MiB, coverage from {done[0].get('units')} | | | "
+                         + " | " * len(LAYERS) + " | | | |")
     for size, why in sorted(skipped.items()):
         lines.append(f"| {size:,} | | | skipped: {why} | | | " + " | " * len(LAYERS) + " | | | |")
     rows = {size: r["package"]["rows"] for size, r in results.items()}
