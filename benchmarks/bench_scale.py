@@ -1,159 +1,78 @@
-"""Speed and memory of `nkru validate` at 10k, 100k and 1M claims, next to a DuckDB floor.
+"""Speed and memory of `nkru validate` on realistic packages of 10k to 1M claims, next to a DuckDB floor.
 
-    python benchmarks/bench_scale.py [--claims 10000 100000 1000000] [--work DIR] [--json FILE]
+    python benchmarks/bench_scale.py --sizes 10k,100k,1M --budget 3600 --out docs/performance.md
 
-For each size it
+For each size (claims; `k` and `M` suffixes):
 
-1. generates a valid package from the real one (`generate`): every table of the real package
-   copied k times with its IDs renumbered per copy (so every primary key, foreign key, date,
-   quote and sentence stays consistent); claims, denials, events, actors and event_actors grow
-   with k; sources and exclusions grow up to `--max-source-copies` copies (default 100: 500
-   distinct source texts), later copies citing the earlier ones' sources in turn. Each copy of a
-   source text differs in its bytes (a trailing whitespace code, which sentence splitting and quote
-   folding ignore), so it has its own SHA-256 and its own cache entry. The ID patterns of the
-   copied schemas are widened from three digits to three to nine; nothing else changes.
-2. runs `nkru validate` in a fresh process twice: with an empty sentence cache (cold) and again
-   with the cache it left (warm), in one process;
-   per-layer seconds come from the JSON report (the first layer that reads a table pays for reading
-   it), wall time from the clock, CPU time from wait4(), peak RSS from wait4() and from the sum over
-   the process and any children sampled in /proc;
-3. runs the DuckDB floor in a fresh process on the same files: read every CSV, check every primary
-   key for duplicates and every foreign key for orphans.
+1. `benchmarks/scale_package.py` generates the package at the real package's ratios (whole copies of
+   it, texts of the real length shuffled by lines, a release manifest, the metadata files);
+2. `nkru validate PACKAGE --format json` runs in a fresh process, **cold** (an empty sentence cache, or
+   none with `--cache off`: nothing cached anywhere; the operating system's file cache is warm), then
+   **warm** (a second fresh process with the cache the first one left); the cold run must report 0
+   errors, or the benchmark stops with the first findings (exit 1);
+3. the **DuckDB floor** (`benchmarks/scale_floor.py`: the same checks, column-wise in DuckDB) runs before,
+   between and after the nkru runs, each time in a fresh process, and must find 0 problems. Each nkru run's
+   ratio is to the mean of the two floor runs around it: on a shared machine load changes, and it hits
+   the neighbours alike.
 
-It must validate with 0 errors; a size that does not is reported as such. Not a test: nothing
-here asserts; the figures go into docs/performance.md.
+Wall time from the clock; CPU time (user + system of the process and every child it waited for) from
+wait4() (the floor's DuckDB uses both cores, so its CPU time exceeds its wall time on a quiet machine; the
+CPU ratio is less disturbed by other load than the wall ratio); peak memory is the largest **sum of resident memory over the process tree** (the process and
+every descendant: nkru's great-expectations worker and the coverage layer's splitter processes), read from
+/proc every 20 ms, and at least wait4()'s largest single process. (A sum of RSS counts pages shared
+between processes once per process: an upper bound.) Per-layer seconds come from the JSON report.
+
+`--budget SECONDS` (default 600) bounds the whole run: a size whose estimate (the previous size's time,
+scaled by the number of claims) does not fit in what is left is skipped and reported as skipped, and every
+process is killed when the budget runs out. The defaults (`--sizes 10k`, 600 s) keep a CI run short.
+`--out FILE` writes the Markdown (a header with date, machine and versions, then the table) into FILE
+between the lines `<!-- bench_scale:begin -->` and `<!-- bench_scale:end -->` when FILE has them, and
+as the whole file otherwise; `--json FILE` also keeps the raw figures. Not a test: the figures go into
+docs/performance.md; tests/test_bench_scale.py checks the generator and the floor on 1k claims.
 """
 
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
-import math
 import os
+import platform
 import re
 import shutil
+import signal
 import subprocess
 import sys
+import threading
 import time
+from datetime import datetime, timezone
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
-COPY_TOP = ["datapackage.json", "schemas", "CITATION.cff", ".zenodo.json", "CHANGELOG.md", "pyproject.toml", "LICENSE"]
-ID = re.compile(r"^\^([A-Z])\[0-9\]\{3\}\$$")
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parent
+sys.path.insert(0, str(HERE))
+
+from scale_package import generate, sentences_path  # noqa: E402
+
+LAYERS = ["structure", "rules", "expectations", "coverage", "metadata"]
+BEGIN, END = "<!-- bench_scale:begin -->", "<!-- bench_scale:end -->"
 
 
-def _id_fields(schema: dict) -> dict[str, str]:
-    """field name -> ID letter, for fields whose pattern is ^X[0-9]{3}$."""
-    found = {}
-    for field in schema.get("fields", []):
-        pattern = (field.get("constraints") or {}).get("pattern")
-        match = ID.match(pattern or "")
-        if match:
-            found[field["name"]] = match.group(1)
-    return found
+def parse_size(text: str) -> int:
+    match = re.fullmatch(r"\s*([0-9]+(?:\.[0-9]+)?)\s*([kKmM]?)\s*", text)
+    if not match:
+        raise argparse.ArgumentTypeError(f"not a size: {text!r} (for example 10k, 100k, 1M, 2500)")
+    number, suffix = float(match.group(1)), match.group(2).lower()
+    return int(number * {"": 1, "k": 1_000, "m": 1_000_000}[suffix])
 
 
-def generate(target: Path, claims: int, *, max_source_copies: int = 100) -> dict[str, int]:
-    """Write a valid package with about `claims` claims to `target`; returns rows per table."""
-    import polars as pl
-
-    if target.exists():
-        shutil.rmtree(target)
-    target.mkdir(parents=True)
-    for item in COPY_TOP:
-        source = REPO / item
-        if source.is_dir():
-            shutil.copytree(source, target / item)
-        elif source.exists():
-            shutil.copy2(source, target / item)
-    descriptor = json.loads((REPO / "datapackage.json").read_text(encoding="utf-8"))
-    real_claims = sum(1 for _ in open(REPO / "data" / "claims.csv", encoding="utf-8")) - 1
-    copies = max(1, math.ceil(claims / real_claims))
-    source_copies = min(copies, max_source_copies)
-    (target / "data" / "sources").mkdir(parents=True)
-    counts = {}
-    for resource in descriptor["resources"]:
-        name = resource["name"]
-        schema_path = REPO / resource["schema"]
-        schema = json.loads(schema_path.read_text(encoding="utf-8"))
-        widened = json.loads(json.dumps(schema).replace("[0-9]{3}", "[0-9]{3,9}"))
-        (target / resource["schema"]).write_text(json.dumps(widened, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
-        frame = pl.read_csv(REPO / resource["path"], infer_schema=False)
-        ids = _id_fields(schema)
-        own = name in ("sources", "exclusions")
-        n = source_copies if own else copies
-        if frame.height == 0:
-            n = 1
-        big = pl.concat([frame.with_columns(pl.lit(j, dtype=pl.Int64).alias("_copy")) for j in range(n)])
-        renumber = []
-        for column, letter in ids.items():
-            step = pl.col("_copy") % source_copies if letter in ("S", "X") else pl.col("_copy")
-            number = pl.col(column).str.slice(1).cast(pl.Int64, strict=False) + step * 1000
-            renumber.append(pl.when(pl.col(column).is_null() | (pl.col(column) == "")).then(pl.col(column))
-                            .otherwise(pl.lit(letter) + number.cast(pl.String).str.zfill(3)).alias(column))
-        big = big.with_columns(renumber)
-        if name == "sources":
-            big = _write_texts(big, target)
-        big.drop("_copy").write_csv(target / resource["path"], line_terminator="\n")
-        counts[name] = big.height
-    return counts
-
-
-def _write_texts(sources, target: Path):
-    """One text file per source row: the real text plus a whitespace code unique to the copy."""
-    import polars as pl
-
-    paths, digests = [], []
-    for source_id, old_path, copy in sources.select("source_id", "text_path", "_copy").iter_rows():
-        data = (REPO / old_path).read_bytes()
-        code = "".join(" " if bit == "0" else "\t" for bit in bin(copy)[2:])
-        data = data.rstrip(b"\n") + b"\n" + code.encode() + b"\n" if copy else data
-        path = f"data/sources/{source_id}.txt"
-        (target / path).write_bytes(data)
-        paths.append(path)
-        digests.append(hashlib.sha256(data).hexdigest())
-    return sources.with_columns(pl.Series("text_path", paths), pl.Series("text_sha256", digests))
-
-
-FLOOR = r"""
-import duckdb, json, sys, time
-root = sys.argv[1]
-started = time.perf_counter()
-d = json.load(open(f"{root}/datapackage.json"))
-con = duckdb.connect()
-con.execute("SET enable_progress_bar = false")
-problems = 0
-for r in d["resources"]:
-    con.execute(f"create table {r['name']} as select * from read_csv('{root}/{r['path']}', all_varchar=true, header=true)")
-for r in d["resources"]:
-    s = json.load(open(f"{root}/{r['schema']}"))
-    key = s.get("primaryKey")
-    if key:
-        key = [key] if isinstance(key, str) else key
-        cols = ", ".join(key)
-        problems += con.execute(f"select count(*) from (select {cols} from {r['name']} group by {cols} having count(*) > 1)").fetchone()[0]
-    for fk in s.get("foreignKeys", []):
-        f = fk["fields"] if isinstance(fk["fields"], list) else [fk["fields"]]
-        ref = fk["reference"]
-        rf = ref["fields"] if isinstance(ref["fields"], list) else [ref["fields"]]
-        parent = ref.get("resource") or r["name"]
-        on = " and ".join(f"c.{a} = p.{b}" for a, b in zip(f, rf))
-        notnull = " and ".join(f"c.{a} is not null" for a in f)
-        problems += con.execute(f"select count(*) from {r['name']} c where {notnull} and not exists (select 1 from {parent} p where {on})").fetchone()[0]
-print(json.dumps({"seconds": time.perf_counter() - started, "problems": problems}))
-"""
-
-
-CPU: dict[str, float] = {}  # CPU seconds (user + system) of the last run, per label
-TREE_PEAK: dict[str, float] = {}  # the largest sum of resident memory over the process and its children (MB), per label
-
-
-def _tree_rss_mb(pid: int) -> float:
-    """Resident memory of `pid` and its descendants now (MB), from /proc (Linux); 0 when it is gone."""
-    total, stack = 0, [pid]
+def _tree_rss_kb(pid: int) -> int:
+    """Resident memory of `pid` and all its descendants now (kB), from /proc; 0 when it is gone."""
+    total, stack, seen = 0, [pid], set()
     while stack:
         current = stack.pop()
+        if current in seen:
+            continue
+        seen.add(current)
         try:
             for line in Path(f"/proc/{current}/status").read_text().splitlines():
                 if line.startswith("VmRSS:"):
@@ -163,136 +82,269 @@ def _tree_rss_mb(pid: int) -> float:
                 stack.extend(int(child) for child in (task / "children").read_text().split())
         except (OSError, ValueError):
             continue
-    return total / 1024
+    return total
 
 
-def run(argv: list[str], env: dict[str, str] | None = None, label: str = "", cwd: Path | None = None
-        ) -> tuple[float, float, int, str]:
-    """(wall seconds, peak RSS MB, exit code, stdout) of one fresh child process; its CPU time goes to CPU[label]
-    (less disturbed than wall time by other load on a shared machine).
+class Deadline:
+    def __init__(self, seconds: float):
+        self.end = time.monotonic() + seconds
 
-    Peak RSS: the larger of wait4()'s (the largest single process: the child or, once reaped, any of its
-    children) and the largest sum over the child and its children, sampled every 20 ms from /proc
-    (a command may start a child process)."""
-    import threading
+    def left(self) -> float:
+        return self.end - time.monotonic()
 
+
+def run(argv: list[str], env: dict[str, str], deadline: Deadline) -> dict:
+    """One fresh process: wall, CPU, peak tree RSS, exit code, stdout; killed (its whole session) at the deadline."""
     started = time.perf_counter()
-    child = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env, text=True, cwd=cwd)
-    peak = [0.0]
+    child = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, text=True,
+                             start_new_session=True)
+    peak = [0]
     done = threading.Event()
+    timed_out = [False]
 
     def sample() -> None:
         while not done.wait(0.02):
-            peak[0] = max(peak[0], _tree_rss_mb(child.pid))
+            peak[0] = max(peak[0], _tree_rss_kb(child.pid))
+            if deadline.left() <= 0 and not timed_out[0]:
+                timed_out[0] = True
+                try:
+                    os.killpg(child.pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
 
     sampler = threading.Thread(target=sample, daemon=True)
     sampler.start()
+    err: list[str] = []
+    reader = threading.Thread(target=lambda: err.append(child.stderr.read()), daemon=True)
+    reader.start()
     out = child.stdout.read()
+    reader.join()
+    _, status, usage = os.wait4(child.pid, 0)
     done.set()
     sampler.join()
-    _, status, usage = os.wait4(child.pid, 0)
-    CPU[label] = usage.ru_utime + usage.ru_stime
-    TREE_PEAK[label] = peak[0]
-    return time.perf_counter() - started, max(usage.ru_maxrss / 1024, peak[0]), os.waitstatus_to_exitcode(status), out
+    return {"wall": time.perf_counter() - started, "cpu": usage.ru_utime + usage.ru_stime,
+            "peak_mib": max(usage.ru_maxrss, peak[0]) / 1024, "exit": os.waitstatus_to_exitcode(status),
+            "timeout": timed_out[0], "stdout": out, "stderr": "".join(err)[-2000:]}
 
 
-WARM_ONLY = False  # --warm-only: keep the cache a previous run left and measure only the warm run
+def floor(package: Path, deadline: Deadline) -> dict:
+    measured = run([sys.executable, str(HERE / "scale_floor.py"), str(package), "--sentences",
+                    str(sentences_path(package))], dict(os.environ), deadline)
+    lines = [line for line in measured.pop("stdout").splitlines() if line.startswith("{")]
+    report = json.loads(lines[-1]) if measured["exit"] == 0 and lines else {}
+    measured.update(inner=report.get("seconds"), problems=report.get("problems"), total=report.get("total"),
+                    units=report.get("units"), steps=report.get("steps"))
+    return measured
 
 
-def measure(package: Path, cache: Path) -> dict:
-    """Cold and warm runs as a user runs `nkru validate` (one process)."""
-    env = dict(os.environ)
+def nkru(package: Path, cache: str | Path, deadline: Deadline) -> dict:
+    env = {k: v for k, v in os.environ.items() if k != "NKRU_IN_PROCESS"}
     env["NKRU_CACHE_DIR"] = str(cache)
-    runs = [("warm", [])] if WARM_ONLY else [("cold", []), ("warm", [])]
-    result: dict = {}
-    for label, extra in runs:
-        if label == "cold" and cache.exists():
+    measured = run([sys.executable, "-m", "nkru", "validate", str(package), "--format", "json"], env, deadline)
+    try:
+        report = json.loads(measured.pop("stdout"))
+    except ValueError:
+        report = {}
+    measured["errors"] = report.get("errors")
+    measured["layers"] = {layer["layer"]: layer["seconds"] for layer in report.get("layers", [])}
+    measured["first_errors"] = [f"{f.get('code')}: {f.get('message')}" for f in report.get("findings", [])
+                                if f.get("severity") == "error"][:5]
+    return measured
+
+
+def measure(size: int, args: argparse.Namespace, deadline: Deadline) -> dict:
+    package = args.work / f"claims-{size}"
+    started = time.perf_counter()
+    if args.reuse and (package / "datapackage.json").is_file() and sentences_path(package).is_file():
+        summary = json.loads((args.work / f"claims-{size}.json").read_text())
+    else:
+        summary = generate(package, size, log=lambda m: print("…", m, file=sys.stderr, flush=True)).summary()
+        (args.work / f"claims-{size}.json").write_text(json.dumps(summary))
+    summary["csv_bytes"] = sum(p.stat().st_size for p in (package / "data").glob("*.csv"))
+    print(f"… {size:,} claims: generated in {time.perf_counter() - started:.0f} s: {summary}", file=sys.stderr, flush=True)
+    cache = "off" if args.cache == "off" else args.work / f"cache-{size}"
+    result: dict = {"package": summary, "floors": [], "runs": {}}
+    result["floors"].append(floor(package, deadline))
+    for label in ("cold", "warm"):
+        if label == "cold" and cache != "off" and Path(cache).exists():
             shutil.rmtree(cache)
-        wall, peak, code, out = run([sys.executable, "-m", "nkru", "validate", str(package), "--format", "json", *extra],
-                                    env, label)
-        try:
-            report = json.loads(out)
-        except ValueError:
-            report = {"errors": None, "layers": [], "findings": []}
-        result[label] = {
-            "wall": wall, "cpu": CPU[label], "peak_mb": peak, "exit": code, "errors": report.get("errors"),
-            "layers": {layer["layer"]: layer["seconds"] for layer in report.get("layers", [])},
-            "first_errors": [f["message"] for f in report.get("findings", []) if f.get("severity") == "error"][:5],
-        }
-    wall, peak, code, out = run([sys.executable, "-c", FLOOR, str(package)], label="duckdb")
-    lines = [line for line in out.splitlines() if line.startswith("{")]
-    floor = json.loads(lines[-1]) if code == 0 and lines else {"seconds": None, "problems": None}
-    result["duckdb"] = {"wall": wall, "cpu": CPU["duckdb"], "peak_mb": peak, "seconds": floor["seconds"], "problems": floor["problems"]}
+        measured = nkru(package, cache, deadline)
+        result["runs"][label] = measured
+        result["floors"].append(floor(package, deadline))
+        print(f"… {size:,} {label}: {measured['wall']:.1f} s, {measured['peak_mib']:.0f} MiB, errors {measured['errors']}, "
+              f"floor {result['floors'][-1]['wall']:.1f} s", file=sys.stderr, flush=True)
+        if measured["timeout"]:
+            break
+    result["seconds"] = time.perf_counter() - started
+    if not args.keep:
+        shutil.rmtree(package, ignore_errors=True)
+        sentences_path(package).unlink(missing_ok=True)
+        if cache != "off":
+            shutil.rmtree(cache, ignore_errors=True)
     return result
 
 
-def exponents(results: dict[int, dict]) -> dict[str, float]:
-    """Growth exponent per layer between the smallest and the largest size: t ∝ rows^e."""
-    sizes = sorted(results)
-    if len(sizes) < 2:
-        return {}
-    small, large = results[sizes[0]]["warm"], results[sizes[-1]]["warm"]
-    out = {}
-    for layer, seconds in large["layers"].items():
-        base = small["layers"].get(layer)
-        if base and seconds and base > 0:
-            out[layer] = math.log(seconds / base) / math.log(sizes[-1] / sizes[0])
-    out["whole run"] = math.log(large["wall"] / small["wall"]) / math.log(sizes[-1] / sizes[0])
-    return out
+def problems(result: dict) -> list[str]:
+    """What makes a measured size invalid: nkru errors (the cold run must report 0), or a floor problem."""
+    found = []
+    for label, run_ in result["runs"].items():
+        if run_["timeout"]:
+            found.append(f"{label}: killed at the end of the budget")
+        elif run_["errors"] != 0:
+            found.append(f"{label}: nkru validate reported {run_['errors']} errors (exit {run_['exit']}): "
+                         + "; ".join(run_["first_errors"]) + (run_["stderr"][-500:] if run_["errors"] is None else ""))
+    for measured in result["floors"]:
+        if measured["timeout"]:
+            found.append("floor: killed at the end of the budget")
+        elif measured.get("total") != 0:
+            found.append(f"floor: {measured.get('total')} problems {measured.get('problems')} {measured['stderr'][-500:]}")
+    return found
 
 
-def markdown(results: dict[int, dict]) -> str:
-    layers = ["structure", "rules", "expectations", "coverage", "metadata"]
-    rows = ["| claims | cache | whole run (s) | " + " | ".join(layers) + " | peak RSS (GB) | errors | DuckDB floor (s) | ratio |",
-            "|---:|---|---:|" + "---:|" * len(layers) + "---:|---:|---:|---:|"]
+def machine() -> str:
+    cpu = "unknown CPU"
+    try:
+        cpu = next(line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                   if line.startswith("model name"))
+    except (OSError, StopIteration):
+        pass
+    memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+    return f"{cpu}, {os.cpu_count()} CPUs, {memory:.1f} GiB RAM, Linux {platform.release()}, Python {platform.python_version()}"
+
+
+def versions() -> str:
+    from importlib.metadata import version
+
+    commit = subprocess.run(["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
+    return f"nkru {version('nkru')} (commit {commit or 'unknown'}), duckdb {version('duckdb')}, polars {version('polars')}"
+
+
+def markdown(results: dict[int, dict], skipped: dict[int, str], meta: dict) -> str:
+    lines = [f"Run of {meta['date']} on {meta['machine']}; {meta['versions']}; load average {meta['load']} at the start; "
+             f"cold = {meta['cold']}.", ""]
+    lines.append("| claims | texts (MB) | CSV (MB) | run | whole run (s) | CPU (s) | " + " | ".join(LAYERS)
+                 + " | peak memory, all processes (MiB) | DuckDB floor (s) | ratio | CPU ratio |")
+    lines.append("|---:|---:|---:|---|---:|---:|" + "---:|" * len(LAYERS) + "---:|---:|---:|---:|")
     for size in sorted(results):
         r = results[size]
-        floor = r["duckdb"]["wall"]
-        for label in ("cold", "warm", "warm, one process"):
-            if label not in r:
+        pkg = r["package"]
+        done = [f for f in r["floors"] if not f["timeout"] and f.get("total") is not None]
+        for index, label in enumerate(("cold", "warm")):
+            if label not in r["runs"]:
                 continue
-            m = r[label]
-            cells = " | ".join(f"{m['layers'].get(layer, float('nan')):.1f}" for layer in layers)
-            rows.append(f"| {size:,} | {label} | {m['wall']:.1f} | {cells} | {m['peak_mb'] / 1024:.2f} | {m['errors']} | "
-                        f"{floor:.1f} | {m['wall'] / floor:.1f}× |")
-    return "\n".join(rows)
+            m = r["runs"][label]
+            around = [f for f in r["floors"][index:index + 2] if f in done] or done
+            base = sum(f["wall"] for f in around) / len(around) if around else float("nan")
+            cpu_base = sum(f["cpu"] for f in around) / len(around) if around else float("nan")
+            layers = " | ".join(f"{m['layers'][layer]:.1f}" if layer in m["layers"] else "–" for layer in LAYERS)
+            killed = m["timeout"]
+            wall = f"> {m['wall']:.0f} (killed)" if killed else f"{m['wall']:.1f}"
+            more = "> " if killed else ""
+            lines.append(f"| {pkg['rows']['claims']:,} | {pkg['texts']:,} ({pkg['text_bytes'] / 1e6:.0f}) | "
+                         f"{pkg['csv_bytes'] / 1e6:.0f} | {label} | {wall} | {more}{m['cpu']:.1f} | {layers} | "
+                         f"{more}{m['peak_mib']:,.0f} | {base:.2f} | **{more}{m['wall'] / base:.1f}×** | "
+                         f"{more}{m['cpu'] / cpu_base:.1f}× |")
+        if done:
+            walls = [f["wall"] for f in done]
+            lines.append(f"| | | | floor alone: min {min(walls):.2f} s of {len(walls)} runs, CPU {min(f['cpu'] for f in done):.1f} s, "
+                         f"peak {max(f['peak_mib'] for f in done):,.0f} MiB, coverage from {done[0].get('units')} | | | "
+                         + " | " * len(LAYERS) + " | | | |")
+    for size, why in sorted(skipped.items()):
+        lines.append(f"| {size:,} | | | skipped: {why} | | | " + " | " * len(LAYERS) + " | | | |")
+    rows = {size: r["package"]["rows"] for size, r in results.items()}
+    if rows:
+        largest = max(rows)
+        lines += ["", "Rows at the largest size: " + ", ".join(f"{name} {count:,}" for name, count in rows[largest].items())
+                  + f"; release manifest of the first {results[largest]['package']['base_copies']:,} of "
+                    f"{results[largest]['package']['copies']:,} copies."]
+    return "\n".join(lines)
+
+
+def write_out(path: Path, text: str) -> None:
+    block = f"{BEGIN}\n{text}\n{END}"
+    if path.is_file():
+        current = path.read_text(encoding="utf-8")
+        if BEGIN in current and END in current:
+            head, rest = current.split(BEGIN, 1)
+            tail = rest.split(END, 1)[1]
+            path.write_text(head + block + tail, encoding="utf-8")
+            return
+    path.write_text(block + "\n", encoding="utf-8")
+
+
+def render(files: list[Path], out: Path | None) -> int:
+    """The Markdown of earlier runs (their --json files, merged; the first file's header), printed and written to `out`."""
+    results: dict[int, dict] = {}
+    skipped: dict[int, str] = {}
+    metas = []
+    for path in files:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        metas.append(data["meta"])
+        results.update({int(size): result for size, result in data["results"].items()})
+        skipped.update({int(size): why for size, why in data.get("skipped", {}).items()})
+    for size in results:
+        skipped.pop(size, None)
+    meta = dict(metas[0])
+    if len(metas) > 1:
+        meta["date"] = " and ".join(dict.fromkeys(m["date"] for m in metas))
+        meta["load"] = "; ".join(m["load"] for m in metas)
+        meta["cold"] = "; ".join(dict.fromkeys(m["cold"] for m in metas))
+    text = markdown(results, skipped, meta)
+    print(text)
+    if out:
+        write_out(out, text)
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--claims", type=int, nargs="+", default=[10_000, 100_000, 1_000_000])
+    parser.add_argument("--sizes", default="10k", help="comma-separated claims per package (default 10k), e.g. 10k,100k,1M")
+    parser.add_argument("--budget", type=float, default=600, help="seconds for the whole run (default 600)")
+    parser.add_argument("--cache", choices=("empty", "off"), default="empty",
+                        help="cold run with an emptied sentence cache (default) or with the cache off (NKRU_CACHE_DIR=off)")
     parser.add_argument("--work", type=Path, default=Path("/tmp/nkru-bench-scale"))
-    parser.add_argument("--max-source-copies", type=int, default=100)
-    parser.add_argument("--json", type=Path)
-    parser.add_argument("--keep", action="store_true", help="keep the generated packages")
-    parser.add_argument("--reuse", action="store_true", help="reuse a package already generated in --work")
-    parser.add_argument("--warm-only", action="store_true", help="only the warm-cache run (the cache in --work is kept)")
+    parser.add_argument("--out", type=Path, help="write the Markdown here (between the bench_scale markers if present)")
+    parser.add_argument("--json", type=Path, help="also write the raw figures here")
+    parser.add_argument("--keep", action="store_true", help="keep the generated packages in --work")
+    parser.add_argument("--reuse", action="store_true", help="reuse packages kept in --work by an earlier --keep")
+    parser.add_argument("--render", type=Path, nargs="+", metavar="JSON",
+                        help="measure nothing: render the figures of earlier --json files (merged) as Markdown")
     args = parser.parse_args(argv)
-    global WARM_ONLY
-    WARM_ONLY = args.warm_only
+    if args.render:
+        return render(args.render, args.out)
+    sizes = [parse_size(s) for s in args.sizes.split(",") if s.strip()]
+    args.work.mkdir(parents=True, exist_ok=True)
+    deadline = Deadline(args.budget)
+    meta = {"date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"), "machine": machine(), "versions": versions(),
+            "load": " ".join(f"{v:.1f}" for v in os.getloadavg()),
+            "cold": "a fresh process, sentence cache off (NKRU_CACHE_DIR=off)" if args.cache == "off"
+            else "a fresh process, sentence cache emptied (warm: the cache the cold run wrote)"}
     results: dict[int, dict] = {}
-    for size in args.claims:
-        package = args.work / f"claims-{size}"
-        started = time.perf_counter()
-        if args.reuse and (package / "datapackage.json").is_file():
-            counts = {p.stem: sum(1 for _ in open(p, encoding="utf-8")) - 1 for p in (package / "data").glob("*.csv")}
-        else:
-            counts = generate(package, size, max_source_copies=args.max_source_copies)
-        print(f"… {size:,} claims generated in {time.perf_counter() - started:.0f} s: {counts}", file=sys.stderr, flush=True)
-        results[size] = measure(package, args.work / f"cache-{size}")
-        results[size]["rows"] = counts
-        print(json.dumps({size: results[size]}, default=str), file=sys.stderr, flush=True)
-        if args.json:  # after every size, so a later failure loses nothing
-            args.json.write_text(json.dumps(results, indent=2, default=str) + "\n", encoding="utf-8")
-        if not args.keep:
-            shutil.rmtree(package)
-    print(markdown(results))
-    print()
-    for layer, e in exponents(results).items():
-        print(f"- {layer}: exponent {e:.2f}")
+    skipped: dict[int, str] = {}
+    failed: list[str] = []
+    previous: tuple[int, float] | None = None
+    for size in sorted(sizes):
+        if previous is not None:
+            estimate = previous[1] * size / previous[0]
+            if estimate > deadline.left():
+                skipped[size] = f"estimated {estimate:.0f} s, {max(deadline.left(), 0):.0f} s of the budget left"
+                continue
+        results[size] = measure(size, args, deadline)
+        previous = (size, results[size]["seconds"])
+        failed += [f"{size:,} claims: {p}" for p in problems(results[size])]
+        if args.json:
+            args.json.write_text(json.dumps({"meta": meta, "results": results, "skipped": skipped}, indent=2) + "\n")
+        if failed:
+            break
+    text = markdown(results, skipped, meta)
+    print(text)
+    if args.out:
+        write_out(args.out, text)
     if args.json:
-        args.json.write_text(json.dumps(results, indent=2, default=str) + "\n", encoding="utf-8")
-    return 0
+        args.json.write_text(json.dumps({"meta": meta, "results": results, "skipped": skipped}, indent=2) + "\n")
+    for problem in failed:
+        print("INVALID:", problem, file=sys.stderr)
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":
