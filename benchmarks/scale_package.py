@@ -155,16 +155,13 @@ def _template_units(template: Path, descriptor: dict[str, Any], texts: dict[str,
     spec = next((r for r in descriptor["resources"] if r.get("name") == UNITS), None)
     if spec is not None and (template / spec["path"]).is_file():
         frame = pl.read_csv(template / spec["path"], infer_schema=False)
-        return frame.with_columns(pl.col("start").cast(pl.Int64), pl.col("end").cast(pl.Int64)), True
-    from nkru.coverage import _split, segment_language  # the splitter coverage used before units existed
-    from nkru.text import FoldedText, Span
+        if frame.height:
+            return frame.with_columns(pl.col("start").cast(pl.Int64), pl.col("end").cast(pl.Int64)), True
+    from nkru.units import propose_units  # the splitter that proposes a new source's units
 
     rows = []
     for source_id, language in sources.select("source_id", "language").iter_rows():
-        folded = FoldedText(texts[source_id])
-        for sentence in _split(folded, segment_language(language)):
-            start, end = folded.original_range(Span(sentence.start, sentence.end))
-            rows.append((source_id, start, end))
+        rows.extend((source_id, start, end) for start, end in propose_units(texts[source_id], language))
     frame = pl.DataFrame(rows, schema={"source_id": pl.String, "start": pl.Int64, "end": pl.Int64}, orient="row")
     frame = frame.with_columns(pl.format("U{}", (pl.int_range(pl.len()) + 1).cast(pl.String).str.zfill(3)).alias("unit_id"))
     return frame.select("unit_id", "source_id", "start", "end"), False

@@ -302,7 +302,8 @@ def default_sheet(root: Path, source_id: str) -> Path:
 def write_sheet(path: str | Path, source_id: str, out: str | Path | None = None, *, force: bool = False) -> WrittenSheet:
     """Write the coding sheet of `source_id`'s uncovered units to `out` (default `coding/SOURCE.csv` in the
     package); SheetError when it cannot (an existing file is kept unless `force`)."""
-    from nkru.fsutil import atomic_write_bytes, confine, write_error
+    from nkru.fsutil import confine, write_error
+    from nkru.transaction import atomic_write_bytes
 
     package = _open(path)
     text, _ = _source(package, source_id)
@@ -336,7 +337,7 @@ def write_sheet(path: str | Path, source_id: str, out: str | Path | None = None,
         else:
             confine(target, Path.cwd(), named=target)
         target.parent.mkdir(parents=True, exist_ok=True)
-        atomic_write_bytes(target, data)
+        atomic_write_bytes(target, data, named=target if out is not None else None)
     except OSError as exc:
         raise SheetError(write_error(exc, target)) from None
     return WrittenSheet(target, source_id, len(units), proposed)

@@ -246,19 +246,19 @@ ARTICLE = "Kim Jong Un traf Putin in Wladiwostok. Ein zweiter Satz folgt.\n"
 
 
 def test_add_source_killed_at_every_step_leaves_neither_or_both(tmp_path):
-    """Killed between writing the text and appending its row (and at every other step), the package has the new
-    text and its row, or neither: never a text without its row or a row without its text."""
+    """Killed between writing the text, appending its row and appending its units (and at every other step), the
+    package has the new text, its row and its units, or none of them: never a text without its row or units."""
     package = copy_package(tmp_path / "package")
     article = tmp_path / "article.txt"
     article.write_text(ARTICLE, encoding="utf-8")
-    table, texts = package / "data" / "sources.csv", package / "data" / "sources"
-    old_table, old_texts = table.read_bytes(), sorted(p.name for p in texts.iterdir())
+    table, texts, units = package / "data" / "sources.csv", package / "data" / "sources", package / "data" / "units.csv"
+    old_table, old_texts, old_units = table.read_bytes(), sorted(p.name for p in texts.iterdir()), units.read_bytes()
     args = ("add-source", str(article), str(package), "--title", "T", "--publisher", "unknown", "--date", "2024-11",
             "--date-basis", "inferred", "--language", "de")
 
     def state() -> str:
-        now_table, now_texts = table.read_bytes(), sorted(p.name for p in texts.iterdir())
-        if (now_table, now_texts) == (old_table, old_texts):
+        now_table, now_texts, now_units = table.read_bytes(), sorted(p.name for p in texts.iterdir()), units.read_bytes()
+        if (now_table, now_texts, now_units) == (old_table, old_texts, old_units):
             return "old"
         added = sorted(set(now_texts) - set(old_texts))
         assert len(added) == 1 and len(now_texts) == len(old_texts) + 1, f"texts: {added}"
@@ -266,12 +266,15 @@ def test_add_source_killed_at_every_step_leaves_neither_or_both(tmp_path):
         assert now_table.startswith(old_table), "the table was not appended to"
         row = now_table[len(old_table):].decode("utf-8")
         assert row.count("\n") == 1 and row.startswith(added[0][:-4] + ","), f"a text without its row: {row!r}"
+        new_units = now_units[len(old_units):].decode("utf-8") if now_units.startswith(old_units) else ""
+        assert new_units.count(f",{added[0][:-4]},") >= 1, f"a text without its units: {new_units!r}"
         return "new"
 
     def reset() -> None:
         for name in set(p.name for p in texts.iterdir()) - set(old_texts):
             (texts / name).unlink()
         table.write_bytes(old_table)
+        units.write_bytes(old_units)
 
     seen, steps = set(), 0
     for step in range(1, 40):
@@ -283,6 +286,6 @@ def test_add_source_killed_at_every_step_leaves_neither_or_both(tmp_path):
         assert result.returncode == -signal.SIGKILL, (step, result.stderr)
         steps += 1
         seen |= settled(package, state)
-    assert steps == 7  # journal, the text and the table staged, commit, two renames, journal removed
+    assert steps == 9  # journal, the text, the table and the units staged, commit, three renames, journal removed
     assert seen == {"old", "new"}
     assert leftovers(package) == []
