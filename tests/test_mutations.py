@@ -385,11 +385,7 @@ MUTATIONS = schema_mutations() + FILE_MUTATIONS + RULE_MUTATIONS + COVERAGE_MUTA
 
 #: Mutations that still give more than one finding, by the layer that has to change. INTEGRATOR: each must
 #: be gone after merging (strict: the test fails once the duplicate is fixed, so the entry is removed).
-KNOWN_DUPLICATES = {
-    # The rules layer reports a cycle at each of its members (tests/test_rules.py asks for that); one cycle
-    # is one mistake. For the pandera rewrite (i18rules).
-    "rules:reference-cycle": "rules: one finding per affiliation cycle, not per member",
-}
+KNOWN_DUPLICATES: dict[str, str] = {}
 
 
 # -- running them ------------------------------------------------------------------------------------------------

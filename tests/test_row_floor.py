@@ -88,31 +88,69 @@ def test_the_real_package_gets_the_released_counts_and_passes():
     assert [f.message for f in result.findings] == []
 
 
+def bump_released_rows(package, resource: str, by: int) -> int:
+    """Make the newest manifest count `by` more rows of `resource` than it lists IDs; the new count."""
+    path = package / "releases" / f"{RELEASE.version}.json"
+    manifest = json.loads(path.read_text(encoding="utf-8"))
+    manifest["resources"][resource]["rows"] += by
+    path.write_text(json.dumps(manifest), encoding="utf-8")
+    return manifest["resources"][resource]["rows"]
+
+
+def stable_id_findings(package):
+    from nkru.layers import metadata
+
+    return [f for f in metadata.check(Package.open(package)).findings if f.code in ("released-id-missing", "retraction-removed")]
+
+
 @pytest.mark.parametrize("resource", FLOORED)
-def test_deleted_released_rows_are_a_finding(package_copy, resource):
+def test_deleted_released_rows_are_the_stable_id_checks_finding_not_the_floors(package_copy, resource):
+    """One owner for a removed released row: the stable-ID check names each ID; the floor leaves them out."""
     with_releases(package_copy)
-    released = RELEASE.resources[resource]["rows"]
     floor = row_floors(Package.open(package_copy))[resource].minimum
-    drop_last_rows(package_copy, resource, len(read_table(package_copy, resource)[1]) - floor + 1)
+    dropped = drop_last_rows(package_copy, resource, len(read_table(package_copy, resource)[1]) - floor + 2)
+    assert len(read_table(package_copy, resource)[1]) == floor - 2
+    after = row_floors(Package.open(package_copy))[resource]
+    assert (after.missing, after.minimum) == (len(dropped), floor - len(dropped))
+    result = run_one(package_copy, resource)
+    assert result.checks > 0 and result.findings == []
+    key = "id" if resource == "retractions" else REAL.primary_key(resource)[0]
+    gone = {row[key] for row in dropped}
+    found = [f for f in stable_id_findings(package_copy) if f.resource == resource]
+    assert sorted(f.value for f in found) == sorted(gone)
+
+
+@pytest.mark.parametrize("resource", FLOORED)
+def test_rows_no_released_id_accounts_for_are_a_finding(package_copy, resource):
+    """The release counted more rows than it listed IDs: the floor is what finds those gone."""
+    with_releases(package_copy)
+    retracted = row_floors(Package.open(package_copy))[resource].retracted
+    current = len(read_table(package_copy, resource)[1])
+    released = bump_released_rows(package_copy, resource, current - RELEASE.resources[resource]["rows"] + retracted + 1)
+    assert released > RELEASE.resources[resource]["rows"]
+    [dropped] = drop_last_rows(package_copy, resource, 1)  # and one released row deleted: the stable-ID check's
     now = len(read_table(package_copy, resource)[1])
-    assert now == floor - 1
+    floor = row_floors(Package.open(package_copy))[resource]
+    assert (floor.missing, floor.retracted, floor.minimum) == (1, retracted, now + 1)
     result = run_one(package_copy, resource)
     assert result.checks > 0
     [finding] = result.findings
     assert (finding.code, finding.layer, finding.severity, finding.resource) == (CODE, "expectations", "error", resource)
     assert finding.path == f"data/{resource}.csv" and finding.value == str(now)
+    retracted = f"{floor.retracted} retracted since and " if floor.retracted else ""
     assert finding.message.startswith(f"{resource}: {now} rows, but {released} in release {RELEASE.version} "
-                                      f"(releases/{RELEASE.version}.json)")
+                                      f"(releases/{RELEASE.version}.json) less {retracted}1 released IDs gone "
+                                      f"(reported by ID), so at least {now + 1}")
     if resource == "retractions":  # retractions are never retracted themselves
         assert "retractions are permanent" in finding.message
     else:
         assert "released rows were deleted" in finding.message
         assert "retract" in finding.message and "docs/curation.md" in finding.message
+    assert len(stable_id_findings(package_copy)) == 1
 
 
 def test_a_retracted_row_lowers_the_floor(package_copy):
     with_releases(package_copy)
-    released = RELEASE.resources["claims"]["rows"]
     before = row_floors(Package.open(package_copy))["claims"]
     [gone] = drop_last_rows(package_copy, "claims", 1)
     header, retractions = read_table(package_copy, "retractions")
@@ -122,13 +160,14 @@ def test_a_retracted_row_lowers_the_floor(package_copy):
     assert (after.minimum, after.retracted) == (before.minimum - 1, before.retracted + 1)
     passed = run_one(package_copy, "claims")
     assert passed.checks > 0 and passed.findings == []
+    assert stable_id_findings(package_copy) == []
 
     now = len(read_table(package_copy, "claims")[1])
-    drop_last_rows(package_copy, "claims", now - after.minimum + 1)  # rows deleted without a retraction
-    [finding] = run_one(package_copy, "claims").findings
-    assert finding.code == CODE and finding.value == str(after.minimum - 1)
-    assert f"but {released} in release {RELEASE.version} (releases/{RELEASE.version}.json) less {after.retracted} " \
-           f"retracted since, so at least {after.minimum}; released rows were deleted" in finding.message
+    dropped = drop_last_rows(package_copy, "claims", now - after.minimum + 1)  # rows deleted without a retraction
+    floor = row_floors(Package.open(package_copy))["claims"]
+    assert (floor.retracted, floor.missing) == (after.retracted, len(dropped))
+    assert run_one(package_copy, "claims").findings == []
+    assert sorted(f.value for f in stable_id_findings(package_copy)) == sorted(r["claim_id"] for r in dropped)
 
 
 def test_a_removed_retraction_is_a_finding(package_copy):
@@ -158,12 +197,16 @@ def test_without_releases_the_floor_is_one_row(package_copy):
 
 
 def test_the_floor_follows_the_baseline_option(package_copy):
-    """`--baseline` chooses the release for the stable-ID check and for the row-count floor alike."""
-    released = len(read_table(REPO, "claims")[1])
-    drop_last_rows(package_copy, "claims", 3)  # no releases/ in the copy: only the baseline knows the count
-    result = run_cli("validate", str(package_copy), "--only", "expectations", "--baseline", str(REPO), "--format", "json")
-    findings = [f for f in json.loads(result.stdout)["findings"] if f["code"] == CODE]
-    assert result.exit_code == 1 and len(findings) == 1
-    assert findings[0]["resource"] == "claims"
-    assert f"claims: {released - 3} rows, but {released} in release {REAL.descriptor['version']}" in findings[0]["message"]
-    assert row_floors(Package.open(package_copy), Options(baseline=REPO))["claims"].minimum == released
+    """`--baseline` chooses the release for the stable-ID check and for the row-count floor alike; the rows
+    deleted are the stable-ID check's findings, each naming its ID, and not the floor's."""
+    _, rows = read_table(REPO, "claims")
+    released = len(rows)
+    dropped = drop_last_rows(package_copy, "claims", 3)  # no releases/ in the copy: only the baseline knows the count
+    floor = row_floors(Package.open(package_copy), Options(baseline=REPO))["claims"]
+    assert (floor.released, floor.missing, floor.minimum) == (released, 3, released - 3)
+    result = run_cli("validate", str(package_copy), "--only", "expectations,metadata", "--baseline", str(REPO),
+                     "--format", "json")
+    findings = json.loads(result.stdout)["findings"]
+    assert result.exit_code == 1
+    assert [f for f in findings if f["code"] == CODE] == []
+    assert sorted(f["value"] for f in findings if f["code"] == "released-id-missing") == sorted(r["claim_id"] for r in dropped)

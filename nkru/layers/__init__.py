@@ -28,7 +28,15 @@ structure layer owns:
   foreign key; every row holding a repeated key). A check that reads such a cell leaves that row to
   that finding: foreign keys are not checked from a rejected cell or against a rejected key, coverage
   does not check a source or place a quote by a rejected cell (nor judge the sentences such a quote was
-  meant to cover), no rule judges a rejected cell, a retraction's rejected `replaced_by` is not looked up.
+  meant to cover, nor the tiling and coverage of a source with a rejected units row), no rule judges a
+  rejected cell, a retraction's rejected `replaced_by` is not looked up, a package rule does not judge a
+  row whose key is rejected nor count references while one of them is, and the stable-ID check finds no
+  released ID missing from a table with a rejected ID.
+
+And one owner for a removed released row: the stable-ID check (`released-id-missing`, naming the ID;
+`retraction-removed`). The row-count floor (expectations) counts only the rows no released ID accounts
+for (`nkru.layers.metadata.row_floors`), and a package rule counted in a table that lost released rows
+waits for them (they may have been its references).
 """
 
 from __future__ import annotations
@@ -97,24 +105,28 @@ OWNS: dict[str, Ownership] = {
     "rules": Ownership(
         "pandera on the typed tables",
         "the project's rules a Table Schema cannot state: date order and precision, open bounds, a row not dated "
-        "after its source, claim/denial/event consistency, affiliation cycles, every event has actors, quantities, "
+        "after its source, claim/denial/event consistency, affiliation cycles (one finding per cycle, at its first "
+        "member), every event has actors, quantities, "
         "ISO country codes and BCP 47 tags, text hygiene",
-        "restating a schema constraint; judging a cell the structure layer rejected"),
+        "restating a schema constraint; judging a cell the structure layer rejected (also a foreign key with no match)"),
     "expectations": Ownership(
         "great-expectations",
-        "dataset- and release-level expectations: row counts against the last release, every source cited, every "
-        "event claimed, every actor used; Data Docs for people",
-        "per-cell checks that a schema already states"),
+        "dataset- and release-level expectations: row counts against the last release (the rows no released ID "
+        "accounts for), every source cited, every event claimed, every actor used; Data Docs for people",
+        "per-cell checks that a schema already states; a released row removed (the stable-ID check names it, and the "
+        "floor leaves it out); a package rule on a row whose key, or in a table one of whose references, the "
+        "structure layer rejected, or counted in a table that lost released rows"),
     "coverage": Ownership(
         "nkru",
-        "source texts present, UTF-8 and matching their SHA-256; every quote at its offsets; every sentence "
-        "covered by a quote or an exclusion",
-        "an unknown source (a foreign key); a sentence a wrong quote was meant to cover (that quote's finding)"),
+        "source texts present, UTF-8 and matching their SHA-256; every quote at its offsets; the units tile each "
+        "text; every unit (sentence) covered by a quote or an exclusion",
+        "an unknown source (a foreign key); a sentence a wrong quote was meant to cover (that quote's finding); the "
+        "tiling and coverage of a source one of whose units rows the structure layer rejected"),
     "metadata": Ownership(
         "nkru (jsonschema for CITATION.cff)",
         "version, title, licence and dates agree across the metadata files; changelog form; release manifests; "
-        "stable IDs (no released ID gone without a retraction, none reused)",
-        "IDs of a table it cannot read"),
+        "stable IDs (no released ID gone without a retraction, none reused): the one owner of a removed released row",
+        "IDs of a table it cannot read, or one with an ID cell the structure layer rejected (it may be the gone one)"),
 }
 
 

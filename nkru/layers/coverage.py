@@ -192,11 +192,25 @@ def _check_sentences(package: Package, texts: dict[str, FoldedText], places: sen
     if UNITS not in package.resources:
         result.findings.append(Finding.make("units-missing", path=DESCRIPTOR, detail=sentence_coverage.units_problem(package)))
         return
+    table = package.checkable(UNITS)
+    if table is None:
+        return  # an unreadable units table (or one with a wrong header): the structure layer reports it
+    # A units row with a cell the structure layer rejected (a malformed ID, an offset that is not a
+    # non-negative integer, an unknown source) is that finding's: the tiling and coverage of its source
+    # are not judged (a gap or an overlap it leaves is the same mistake), of every source when the rejected
+    # cell is the one naming it.
+    rejected_units = package.rejected_rows(UNITS, units_module.FIELDS)
+    if rejected_units:
+        if rejected_units & package.rejected_rows(UNITS, [units_module.SOURCE_ID]):
+            return
+        column = table.column(units_module.SOURCE_ID)
+        unjudged = unjudged | {column[i] for i in rejected_units if i < len(column)}
     judged = sentence_coverage.judge(package, texts, places)
     if judged is None:
-        return  # an unreadable units table: the structure layer reports it
+        return
     good, bad, gaps = judged
-    table = package.table(UNITS)
+    bad = bad.filter(~pl.col("source_id").is_in(sorted(unjudged)))
+    gaps = gaps.filter(~pl.col("source_id").is_in(sorted(unjudged)))
     sources = package.table(SOURCES)
     paths = dict(zip(sources.column("source_id"), sources.column("text_path")))
     result.checks += good.height + bad.height + 1

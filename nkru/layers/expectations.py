@@ -245,7 +245,7 @@ def run_suites(package: Package, suites: dict[str, dict[str, Any]], *, data_docs
             runner.open_site(stack.enter_context(atomic_directory(target, named=target)))  # --out may itself be a link
         for name, raw_suite in suites.items():
             if name == PACKAGE_SUITE:
-                batch = _package_batch(package, raw_suite)
+                batch = _package_batch(package, raw_suite, options)
             elif name == DISTRIBUTIONS_SUITE:
                 batch = _distributions_batch(package, raw_suite, options)
             else:
@@ -370,9 +370,14 @@ class _RowMap:
         return self.names[position], index - self.starts[position]
 
 
-def _package_batch(package: Package, suite: dict[str, Any]) -> Batch | None:
+def _package_batch(package: Package, suite: dict[str, Any], options: Options | None = None) -> Batch | None:
     """One long frame: a row per row of each checked resource, a count column per package rule
-    (counted with polars group-bys and joins, not row by row)."""
+    (counted with polars group-bys and joins, not row by row).
+
+    A rule that would fail while a table it counts in lost released rows without a retraction (the
+    stable-ID check's `released-id-missing`: those rows may have been the references) is not judged:
+    the removal is the one mistake, and restoring the rows may settle the rule. Asked only when the
+    rule would fail, so a passing package never expands the release's IDs here."""
     import numpy as np
     import polars as pl
 
@@ -398,11 +403,24 @@ def _package_batch(package: Package, suite: dict[str, Any]) -> Batch | None:
         counted = keys.join(counts, on="key", how="left", maintain_order="left").get_column("n").fill_null(0).cast(pl.Float64)
         values = counted.to_numpy().copy()
         values[(keys.get_column("key") == "").to_numpy()] = np.nan  # an empty key is a required-field error reported elsewhere
+        rejected = package.rejected_rows(resource, [key])
+        if rejected:  # a key the structure layer rejected (malformed, repeated): nothing can refer to it, that finding says why
+            values[sorted(rejected)] = np.nan
+        if (values == 0).any() and _references_removed(package, expectation, options):
+            values[:] = np.nan
         column[offsets[resource]: offsets[resource] + len(table)] = values
     import pandas as pd
 
     return Batch(suite=PACKAGE_SUITE, frame=pd.DataFrame(columns), expectations=[p[0] for p in plans], rows=rows,
                  tables=tables)
+
+
+def _references_removed(package: Package, expectation: dict[str, Any], options: Options | None) -> bool:
+    """Whether a table a package rule counts in lost released rows without a retraction."""
+    from nkru.layers.metadata import released_ids_gone
+
+    counted = [reference.partition(".")[0] for reference in (expectation.get("meta") or {}).get("counted_in") or []]
+    return any(released_ids_gone(package, options, list(dict.fromkeys(counted))).values())
 
 
 def _plan(package: Package, expectation: dict[str, Any]):
@@ -414,17 +432,21 @@ def _plan(package: Package, expectation: dict[str, Any]):
     resource, key = meta.get("resource"), meta.get("field")
     if resource not in package.resources or "column" not in (expectation.get("kwargs") or {}):
         return None
-    table = package.table(resource)
+    table = package.checkable(resource)
     if table is None or key not in table.header:
-        return None
+        return None  # unreadable: the structure layer says why
     referenced = []
     for reference in meta.get("counted_in") or []:
         other, _, other_field = reference.partition(".")
         if other not in package.resources:
             continue  # a resource that is not there refers to nothing
-        other_table = package.table(other)
+        other_table = package.checkable(other)
         if other_table is None or other_field not in other_table.header:
             return None  # cannot count: better no finding than a false one
+        if package.rejected_rows(other, [other_field]):
+            # a reference the structure layer rejected (malformed, empty, no match) may have meant any row: that
+            # finding is the mistake, and the rows it may have referred to are not judged until it is fixed
+            return None
         referenced.append(other_table.text.select(pl.col(other_table.column_name(other_field)).alias("key")))
     if referenced:
         counts = pl.concat(referenced).filter(pl.col("key").is_not_null() & (pl.col("key") != "")).group_by("key").len("n")
@@ -574,9 +596,11 @@ def _row_count_detail(resource: str | None, path: str | None, floor: Any, minimu
     if isinstance(minimum, dict) and floor is not None:  # the suite's parameter, not its value
         minimum = floor.minimum
     if floor is None or floor.released is None or floor.minimum != minimum \
-            or floor.minimum != floor.released - floor.retracted:  # no release, or it held fewer than any table holds
+            or floor.minimum != floor.released - floor.retracted - floor.missing:  # no release, or it held fewer than any table holds
         return f"expected at least {_plain(minimum)}: {rule}"
-    since = f" less {floor.retracted} retracted since, so at least {floor.minimum}" if floor.retracted else ""
+    less = [f"{floor.retracted} retracted since"] if floor.retracted else []
+    less += [f"{floor.missing} released IDs gone (reported by ID)"] if floor.missing else []
+    since = f" less {' and '.join(less)}, so at least {floor.minimum}" if less else ""
     if resource == RETRACTIONS:
         what = f"retractions are permanent: restore the removed rows of {path or resource}"
     else:

@@ -47,7 +47,7 @@ from nkru.metadata import (
     zenodo_repository,
 )
 from nkru.manifest import RELEASES, Manifest, ManifestError, latest_manifest, manifest_names
-from nkru.package import DESCRIPTOR, Package, texts_excluded
+from nkru.package import DESCRIPTOR, Package, Table, texts_excluded
 from nkru.snapshot import Snapshot, SnapshotError, open_snapshot
 from nkru.transaction import STATE_DIR
 from nkru.options import Options
@@ -503,7 +503,10 @@ class RowFloor:
     """The fewest rows a resource may hold (`minimum`), and where that number comes from.
 
     `released` is the row count of the last release (None when there is no release, the resource is
-    new, or its rows carry no ID), `retracted` how many of those rows were retracted since.
+    new, or its rows carry no ID), `retracted` how many of those rows were retracted since, `missing`
+    how many released IDs are gone without a retraction (each the stable-ID check's `released-id-missing`,
+    or `retraction-removed` for the retractions: that check owns a removed released row, so the floor
+    does not count it a second time).
     """
 
     minimum: int
@@ -511,6 +514,7 @@ class RowFloor:
     retracted: int = 0
     release: str | None = None  # the release's version, or its label when it has none
     source: str | None = None  # where the count was read: releases/X.Y.Z.json, a zip, a folder, a git ref
+    missing: int = 0
 
 
 def row_floors(package: Package, options: Options | None = None) -> dict[str, RowFloor]:
@@ -518,6 +522,12 @@ def row_floors(package: Package, options: Options | None = None) -> dict[str, Ro
     holds fewer rows than in the previous release (the one the stable-ID check compares with: `--baseline`,
     else the newest manifest), less its released IDs retracted since; retractions are permanent. Otherwise
     (no release, a new resource, a composite key) the floor is `min_rows`: 1, or 0 for a table that may be empty.
+
+    One owner for "a released row was removed": the stable-ID check, which names the ID
+    (`released-id-missing`; `retraction-removed` for a retraction). So the floor also leaves out the
+    released IDs gone without a retraction (`RowFloor.missing`), and fails only for rows no ID accounts
+    for: a release that counted more rows than it listed IDs, or a table without its released IDs. They are
+    counted only when the table holds fewer rows than the release less its retractions (else no floor fails).
 
     Problems reading the previous release are not reported here: the stable-ID check reports them.
     """
@@ -528,8 +538,9 @@ def row_floors(package: Package, options: Options | None = None) -> dict[str, Ro
     if baseline is None:
         return floors
     current = package.table(RETRACTIONS) if RETRACTIONS in package.resources else None
+    retracted_now = {value for value in current.column(RETRACTED_ID) if value} if current is not None else set()
     # IDs retracted since the release: their rows were in it and may now be gone.
-    new = {value for value in current.column(RETRACTED_ID) if value} - baseline.retracted if current is not None else set()
+    new = retracted_now - baseline.retracted
     try:
         released_ids = baseline.ids if new else {}  # expanded only when something was retracted since
     except ManifestError:
@@ -539,9 +550,56 @@ def row_floors(package: Package, options: Options | None = None) -> dict[str, Ro
         if released is None or not has_release_floor(spec.schema):
             continue
         gone = len(released_ids[name][1] & new) if name in released_ids else 0
-        floors[name] = RowFloor(max(floors[name].minimum, released - gone), released, gone,
-                                baseline.version or baseline.label, baseline.source)
+        table = package.table(name)
+        missing = 0
+        if table is not None and len(table) < released - gone:
+            try:
+                missing = _released_missing(package, baseline, name, table, retracted_now)
+            except ManifestError:
+                return {name: RowFloor(min_rows(name)) for name in package.resources}
+        floors[name] = RowFloor(max(floors[name].minimum, released - gone - missing), released, gone,
+                                baseline.version or baseline.label, baseline.source, missing)
     return floors
+
+
+def released_ids_gone(package: Package, options: Options | None, names: list[str]) -> dict[str, int]:
+    """resource -> how many of its released IDs are gone without a retraction, for those of `names` with IDs in
+    the previous release (`row_floors`'): each is the stable-ID check's finding (`released-id-missing`,
+    `retraction-removed`), so a check that counts rows (the package rules) leaves such a table to it."""
+    baseline = _baseline(package, options, LayerResult(NAME))
+    if baseline is None:
+        return {}
+    current = package.checkable(RETRACTIONS) if RETRACTIONS in package.resources else None
+    retracted_now = {value for value in current.column(RETRACTED_ID) if value} if current is not None else set()
+    gone = {}
+    for name in names:
+        table = package.table(name) if name in package.resources else None
+        if table is None:
+            continue
+        try:
+            gone[name] = _released_missing(package, baseline, name, table, retracted_now)
+        except ManifestError:
+            return {}
+    return gone
+
+
+def _released_missing(package: Package, baseline: Baseline, name: str, table: Table, retracted_now: set[str]) -> int:
+    """How many of the released IDs of `name` are gone without a retraction (what the stable-ID check reports):
+    for the retractions, the released retracted IDs no longer listed. 0 when the IDs cannot be read."""
+    import polars as pl
+
+    if name == RETRACTIONS:
+        released, field = baseline.retracted, RETRACTED_ID
+    elif name in baseline.ids:
+        field, released = baseline.ids[name]
+        released = released - retracted_now
+    else:
+        return 0
+    if package.checkable(name) is None or field not in table.header:
+        return 0  # IDs that cannot be read: the structure layer reports the table
+    present = table.select([field]).to_series().drop_nulls()
+    wanted = pl.Series("id", sorted(released), dtype=pl.String)
+    return int((~wanted.is_in(present.implode())).sum())
 
 
 def released_ids(package: Package, options: Options | None = None) -> tuple[str, dict[str, set[str]]] | None:
@@ -637,8 +695,8 @@ def _compare_with_baseline(package: Package, baseline: Baseline, current_ids: di
         return
     released_in = Version.parse(baseline.version or "")
     for name, (key, ids) in baseline.ids.items():
-        if name in unreadable:
-            continue  # reported once by the structure layer, not once per released ID
+        if name in unreadable or package.rejected_rows(name, [key]):
+            continue  # reported once by the structure layer, not once per released ID (a rejected ID may be one)
         spec = package.resources.get(name)
         path = spec.path if spec is not None and spec.path else DESCRIPTOR
         result.checks += len(ids)
@@ -654,6 +712,8 @@ def _compare_with_baseline(package: Package, baseline: Baseline, current_ids: di
             result.findings.append(Finding.make("released-id-missing", resource=name, path=path, row_id=ident, field=key,
                                                 value=ident, baseline=baseline.label))
     result.checks += len(baseline.retracted)
+    if package.rejected_rows(RETRACTIONS, [RETRACTED_ID]):
+        return  # a retraction whose ID the structure layer rejected may be any of them
     for ident in sorted(baseline.retracted - retracted.keys()):
         result.findings.append(Finding.make("retraction-removed", resource=RETRACTIONS,
                                             path=retractions.path if retractions else DESCRIPTOR,

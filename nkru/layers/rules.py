@@ -175,7 +175,9 @@ def _typed(package: Package, name: str) -> Typed | None:
     type, an oversized cell, a value outside the field's vocabulary), where it breaks its field's
     `pattern`, where it is empty but required (or part of the primary key), and in every cell of a
     row of the wrong width: one mistake, reported once, by the structure layer. (The type system
-    does not judge patterns yet; `_breaks_pattern` does it here until it does.)"""
+    does not judge patterns yet; `_breaks_pattern` does it here until it does.) So is every cell the
+    structure layer rejected when it ran first (`Package.rejected_rows`: a foreign key with no match,
+    a repeated key)."""
     from nkru.reader import Uniform
 
     table = package.checkable(name)  # None: unreadable or a wrong header (the structure layer says so)
@@ -204,6 +206,9 @@ def _typed(package: Package, name: str) -> Typed | None:
         pattern = patterns.get(spec.name)
         if isinstance(pattern, str) and spec.kind == "string":
             bad = bad | (present & _breaks_pattern(text, pattern))
+        rejected = package.rejected_rows(name, [spec.name])  # e.g. a foreign key with no match: its finding
+        if rejected:
+            bad = bad | pl.Series(range(len(text))).is_in(sorted(rejected))
         bad = bad.fill_null(False)
         typed.append(value.set(bad, None) if bad.any() else value)
         untyped.append(bad.alias(spec.name))
@@ -380,8 +385,9 @@ def _hierarchy_rules(package: Package, typed: dict[str, Typed], name: str) -> li
         key, parent = fk.reference_fields[0], fk.fields[0]
 
         def off_cycles(frame: pl.LazyFrame, key: str = key, parent: str = parent) -> pl.LazyFrame:
-            on_cycle = _cycle_edges(frame.select(key, parent).collect(), key, parent).get_column(key)
-            return frame.select(~(pl.col(key).is_in(on_cycle.implode()) & pl.col(key).is_first_distinct()))
+            # one cycle is one mistake: it fails at one member, the first in file order
+            first = _cycle_heads(frame.select(key, parent).collect(), key, parent)
+            return frame.select(~(pl.col(key).is_in(first.implode()) & pl.col(key).is_first_distinct()))
 
         def cycle(rows: pl.DataFrame, key: str = key, parent: str = parent, t: Typed = typed[name]) -> list[dict[str, Any]]:
             parents = dict(_cycle_edges(t.frame.select(key, parent), key, parent).iter_rows())
@@ -398,7 +404,7 @@ def _cycle_edges(frame: pl.DataFrame, key: str, parent: str) -> pl.DataFrame:
     Column-wise: rows whose key no remaining row names as parent cannot be on a cycle and are
     dropped, round after round (one round per level of the longest chain); what remains is cycles.
     """
-    edges = frame.select(key, parent).drop_nulls().filter(pl.col(parent) != pl.col(key))
+    edges = frame.drop_nulls([key, parent]).filter(pl.col(parent) != pl.col(key))
     edges = edges.unique(subset=key, keep="first", maintain_order=True)
     while edges.height:
         kept = edges.filter(pl.col(key).is_in(edges.get_column(parent).implode()))
@@ -407,6 +413,23 @@ def _cycle_edges(frame: pl.DataFrame, key: str, parent: str) -> pl.DataFrame:
             break
         edges = kept
     return edges
+
+
+def _cycle_heads(frame: pl.DataFrame, key: str, parent: str) -> pl.Series:
+    """The key of each cycle's first member in file order: one per cycle (labels spread along the
+    cycle's edges, round after round, until each member holds the smallest row number on its cycle)."""
+    edges = _cycle_edges(frame.with_row_index("_row"), key, parent)
+    if not edges.height:
+        return pl.Series(key, [], dtype=frame.schema[key])
+    labels = edges.select(key, parent, pl.col("_row").alias("_label"))
+    while True:
+        spread = labels.join(labels.select(pl.col(key).alias(parent), pl.col("_label").alias("_next")), on=parent,
+                             how="left", maintain_order="left").with_columns(pl.min_horizontal("_label", "_next").alias("_label")).drop("_next")
+        if spread.get_column("_label").equals(labels.get_column("_label")):
+            break
+        labels = spread
+    rows = edges.select(key, "_row").join(labels.select(key, "_label"), on=key)
+    return rows.filter(pl.col("_row") == pl.col("_label")).get_column(key)
 
 
 def _cycle(parents: dict[str, str], start: str) -> list[str] | None:
