@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 
+pytestmark = pytest.mark.slow  # each case drives nkru in a pseudo-terminal
+
 ARTICLE = "Kim reiste nach Wladiwostok. Der Kreml schwieg.\n".encode("utf-8")
 
 

@@ -31,6 +31,8 @@ from nkru import layers as layer_registry
 from tests.conftest import copy_package
 from tests.helpers import REPO, read_table, write_table
 
+pytestmark = pytest.mark.slow  # every mutation validates a whole copy of the package (the full run and CI include it)
+
 #: The layers the corpus runs: every layer, so that a second owner anywhere shows.
 LAYERS_UNDER_TEST = layer_registry.names()
 

@@ -17,6 +17,8 @@ from nkru import sheet
 from tests.conftest import copy_package
 from tests.helpers import read_table, run_cli
 
+pytestmark = pytest.mark.slow  # each case adds an article and validates the package
+
 #: A short fictional article (made here, never from outside knowledge): a ticker line, a headline, a
 #: paragraph with a sentence holding two claims, a denial and an off-topic sentence, a photo credit.
 ARTICLE = ("+++ Eilmeldung +++\n"

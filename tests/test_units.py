@@ -67,6 +67,7 @@ def test_migration_coverage_figures_per_source_are_unchanged():
 # -- validation imports no splitter -----------------------------------------------------------------------
 
 
+@pytest.mark.slow  # a fresh interpreter imports everything validate needs
 def test_validate_does_not_import_the_splitter(tmp_path):
     """In a fresh interpreter, validating the package (every layer) and measuring coverage never import pysbd."""
     script = (
