@@ -45,7 +45,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("package", type=Path)
     parser.add_argument("--every", type=float, default=0.01)
+    parser.add_argument("--collect", action="store_true", help="collect cyclic garbage after each layer (gc.collect)")
     args = parser.parse_args(argv)
+    os.environ.setdefault("_RJEM_MALLOC_CONF", "dirty_decay_ms:0,muzzy_decay_ms:0")  # as the `nkru` command does
 
     from nkru import api
 
@@ -70,6 +72,10 @@ def main(argv: list[str] | None = None) -> int:
 
     def release(package, later):  # called after each layer: close its row, open the next
         original_release(package, later)
+        if args.collect:
+            import gc
+
+            state["collected"] = state.get("collected", 0) + gc.collect()
         name, start, began = state["layer"], state["start"], state["began"]
         rows.append((name, start, sampler.peak, rss(), time.perf_counter() - began, holdings(package)))
         if later:

@@ -677,7 +677,7 @@ def _compare_with_baseline(package: Package, baseline: Baseline, current_ids: di
         spec = package.resources.get(name)
         path = spec.path if spec is not None and spec.path else DESCRIPTOR
         result.checks += len(ids)
-        for ident in present.missing(sorted(ids)):
+        for ident in sorted(present.missing(list(ids))):  # sorted after the anti-join: only the missing ones
             if ident in retracted:
                 index, entry = retracted[ident]
                 retracted_in = Version.parse(entry.get(RETRACTED_IN, ""))
