@@ -49,10 +49,15 @@ class Measurement:
 def run_once(argv: list[str], cwd: Path) -> tuple[float, float, float, int]:
     """(wall seconds, CPU seconds, peak RSS in MB, exit code) of one fresh child process; CPU time and
     peak memory count any child process too (bench_scale.run)."""
-    from bench_scale import CPU, run
+    from bench_scale import Deadline, run
 
-    wall, peak, code, _ = run(argv, label="once", cwd=cwd)
-    return wall, CPU["once"], peak, code
+    here = os.getcwd()
+    os.chdir(cwd)  # bench_scale.run starts the child where this process is
+    try:
+        done = run(argv, dict(os.environ), Deadline(3600))
+    finally:
+        os.chdir(here)
+    return done["wall"], done["cpu"], done["peak_mib"], done["exit"]  # MiB, as ru_maxrss / 1024 always was
 
 
 def summarise(label: str, argv: list[str], runs: list[tuple[float, float, float, int]]) -> Measurement:

@@ -145,16 +145,17 @@ class Table:
 
     def release(self, keep: set[str]) -> None:
         """Drop from memory the cells of every column whose header label is not in `keep` (the
-        primary key always stays). The header is unchanged: it is the file's. Reading a released
-        column afterwards raises ColumnReleased, never gives empty cells."""
+        primary key always stays), and the typed frame (`typed`: typed again from the text kept if
+        asked for later). The header is unchanged: it is the file's. Reading a released column
+        afterwards raises ColumnReleased, never gives empty cells."""
         keep = set(keep) | set(self.primary_key)
+        for cached in ("_typing", "values"):  # the typed copy holds every column (a million claims: ~0.1 GB)
+            self.__dict__.pop(cached, None)
         drop = [name for name, label in zip(self.columns, self.header) if label not in keep and name in self.text.columns]
         if drop:
             self.text = self.text.drop(drop)
             self.released.update(label for label in self.header if label not in keep)
             self.__dict__.pop("rows", None)
-            for cached in ("_typing", "values"):  # the typed copy holds every column too
-                self.__dict__.pop(cached, None)
 
     @cached_property
     def rows(self) -> list[dict[str, str]]:

@@ -617,6 +617,8 @@ def released_ids(package: Package, options: Options | None = None) -> tuple[str,
 
 
 def _check_stable_ids(package: Package, options: Options | None, result: LayerResult) -> None:
+    import polars as pl
+
     current_ids = id_resources(list(package.resources), package.primary_key)
     # Every current ID and where it is, read from the ID columns only (a polars frame: id, resource, index)
     # A table whose columns cannot be trusted (`Package.checkable`) is reported once by the structure layer:
@@ -628,23 +630,32 @@ def _check_stable_ids(package: Package, options: Options | None, result: LayerRe
     retractions = package.checkable(RETRACTIONS) if RETRACTIONS in package.resources else None
     if RETRACTIONS in package.resources and retractions is None:
         unreadable.add(RETRACTIONS)  # then no released ID can be told retracted from gone
-    retracted = {row.get(RETRACTED_ID, ""): (index, row) for index, row in enumerate(retractions.rows)} if retractions else {}
+    retracted = _Retracted(retractions)
 
+    # Each retracted ID once (its last row, in the order of its first), joined with the current IDs: column-wise.
     rejected = package.rejected_rows(RETRACTIONS, [REPLACED_BY])  # reported by the structure layer
-    for ident, (index, row) in retracted.items():
-        where = dict(resource=RETRACTIONS, path=retractions.path, line=retractions.lines[index], row_id=ident)
-        result.checks += 1
-        if ident in present:
-            name, at = present.where(ident)
+    check_replacement = (pl.col(REPLACED_BY) != "") & pl.lit(not unreadable)  # unreadable: it may be in that table
+    if rejected:
+        check_replacement = check_replacement & ~pl.col("index").is_in(pl.Series(sorted(rejected), dtype=pl.UInt32))
+    ids = present.frame.select("id", pl.col("resource").alias("in"), pl.col("index").alias("at"))
+    judged = (retracted.latest.join(ids, on="id", how="left", maintain_order="left")
+              .join(ids.select(pl.col("id").alias(REPLACED_BY), pl.lit(True).alias("known")), on=REPLACED_BY, how="left",
+                    maintain_order="left")
+              .with_columns(check_replacement.alias("checked")))
+    result.checks += judged.height + int(judged.get_column("checked").sum())
+    hits = judged.filter(pl.col("in").is_not_null() | (pl.col("checked") & pl.col("known").is_null()))
+    for row in hits.iter_rows(named=True):
+        ident, index = row["id"], row["index"]
+        if row["in"] is not None:
+            name, at = row["in"], row["at"]
             table = tables[name]
             result.findings.append(Finding.make("retracted-id-reused", resource=name, path=table.path, line=table.lines[at],
                                                 row_id=ident, field=current_ids[name], value=ident,
-                                                retracted_in=row.get(RETRACTED_IN, ""), reason=row.get(RETRACTION_REASON, "")))
-        replacement = row.get(REPLACED_BY, "")
-        if replacement and not unreadable and index not in rejected:  # unreadable: it may be in that table
-            result.checks += 1
-            if replacement not in present:
-                result.findings.append(Finding.make("retraction-replacement-unknown", field=REPLACED_BY, value=replacement, **where))
+                                                retracted_in=row[RETRACTED_IN], reason=row[RETRACTION_REASON]))
+        if row["checked"] and row["known"] is None:
+            result.findings.append(Finding.make("retraction-replacement-unknown", field=REPLACED_BY, value=row[REPLACED_BY],
+                                                resource=RETRACTIONS, path=retractions.path, line=retractions.lines[index],
+                                                row_id=ident))
 
     baseline = _baseline(package, options, result)
     if baseline is not None:
@@ -654,6 +665,41 @@ def _check_stable_ids(package: Package, options: Options | None, result: LayerRe
             result.findings.append(Finding.make("manifest-unreadable", path=baseline.source, detail=str(exc)))
             return
         _compare_with_baseline(package, baseline, current_ids, present, retractions, retracted, result, unreadable)
+
+
+class _Retracted:
+    """The current retractions, column-wise: `latest` holds each retracted ID once (in the order of its first
+    row, with the cells of its last row, as a dict of rows would), with its row index."""
+
+    COLUMNS = (RETRACTED_ID, REPLACED_BY, RETRACTED_IN, RETRACTION_REASON)
+
+    def __init__(self, table: Any):
+        import polars as pl
+
+        if table is None:
+            frame = pl.DataFrame(schema={name: pl.String for name in self.COLUMNS})
+        else:
+            frame = table.select(list(self.COLUMNS)).with_columns(pl.all().fill_null(""))
+        frame = frame.with_row_index("index")
+        latest = frame.group_by(RETRACTED_ID, maintain_order=True).agg(pl.col("index").last())
+        self.latest = (latest.join(frame.drop(RETRACTED_ID), on="index", how="left", maintain_order="left")
+                       .rename({RETRACTED_ID: "id"}))
+
+    def __contains__(self, ident: str) -> bool:
+        return ident in self._index
+
+    def keys(self) -> set[str]:
+        return set(self._index)
+
+    @cached_property
+    def _index(self) -> dict[str, int]:
+        """retracted ID -> position in `latest` (asked only for the IDs a release had that are gone)."""
+        return {ident: at for at, ident in enumerate(self.latest.get_column("id").to_list())}
+
+    def __getitem__(self, ident: str) -> tuple[int, dict[str, str]]:
+        """(row index, its cells) of the row retracting `ident`."""
+        row = self.latest.row(self._index[ident], named=True)
+        return row["index"], row
 
 
 class _IdIndex:
@@ -669,17 +715,6 @@ class _IdIndex:
         frame = pl.concat(parts) if parts else pl.DataFrame(schema={"index": pl.UInt32, "id": pl.String, "resource": pl.String})
         self.frame = frame.filter(pl.col("id").is_not_null()).unique(subset="id", keep="first", maintain_order=True)
 
-    def __contains__(self, ident: str) -> bool:
-        import polars as pl
-
-        return self.frame.filter(pl.col("id") == ident).height > 0
-
-    def where(self, ident: str) -> tuple[str, int]:
-        import polars as pl
-
-        index, _, resource = self.frame.filter(pl.col("id") == ident).row(0)
-        return resource, int(index)
-
     def missing(self, ids: list[str]) -> list[str]:
         """Those of `ids` that are not current IDs, in order (an anti-join)."""
         import polars as pl
@@ -689,7 +724,7 @@ class _IdIndex:
 
 
 def _compare_with_baseline(package: Package, baseline: Baseline, current_ids: dict[str, str], present: _IdIndex,
-                           retractions, retracted: dict[str, tuple[int, dict[str, str]]], result: LayerResult,
+                           retractions, retracted: _Retracted, result: LayerResult,
                            unreadable: set[str] = frozenset()) -> None:
     if RETRACTIONS in unreadable:
         return
@@ -700,7 +735,7 @@ def _compare_with_baseline(package: Package, baseline: Baseline, current_ids: di
         spec = package.resources.get(name)
         path = spec.path if spec is not None and spec.path else DESCRIPTOR
         result.checks += len(ids)
-        for ident in present.missing(sorted(ids)):
+        for ident in sorted(present.missing(list(ids))):  # sorted after the anti-join: only the missing ones
             if ident in retracted:
                 index, entry = retracted[ident]
                 retracted_in = Version.parse(entry.get(RETRACTED_IN, ""))

@@ -335,7 +335,10 @@ def _table_findings(package: Package, allow_remote: bool) -> tuple[list[Finding]
         for start, count in table.blank_runs:
             findings.append(Finding.make("blank-row", resource=name, path=spec.path, line=start,
                                          note="blank row" if count == 1 else f"{count:,} blank rows, lines {start:,} to {start + count - 1:,}"))
-        frame, problems = type_frame(table, fields)
+        if table.schema_fields == fields:  # typed once, shared with the rules layer and load() (`Table.typed`)
+            frame, problems = table.typed, table.problems
+        else:
+            frame, problems = type_frame(table, fields)
         rows = _Rows(package, name, table, fields, frame, problems)
         findings.extend(_cell_findings(rows))
         findings.extend(_constraint_findings(rows))
