@@ -473,14 +473,20 @@ def source_coverage(source_id: str, text: FoldedText, units: Sequence[tuple[str,
     return SourceCoverage(source_id, text_path, found, classify(found, quotes, exclusions), line=line)
 
 
+def _table_problem(package: Package, name: str, absent: str) -> str | None:
+    """Why the table `name` cannot be read (`absent` when the descriptor has no such resource), or None."""
+    if name not in package.resources:
+        return absent
+    if package.table(name) is None:
+        reason = package.read_errors.get(name) or "cannot be read"
+        return f"the {name} table cannot be read: {reason}"
+    return None
+
+
 def sources_problem(package: Package) -> str | None:
     """Why the sources table cannot be read (then no coverage can be measured), or None."""
-    if SOURCES not in package.resources:
-        return f"datapackage.json has no {SOURCES!r} resource, so there are no source texts to measure"
-    if package.table(SOURCES) is None:
-        reason = package.read_errors.get(SOURCES) or "cannot be read"
-        return f"the {SOURCES} table cannot be read: {reason}"
-    return None
+    return _table_problem(package, SOURCES, f"datapackage.json has no {SOURCES!r} resource, so there are no source texts "
+                                            "to measure")
 
 
 def judge(package: Package, texts: dict[str, FoldedText], places: QuotePlaces) -> tuple[Any, Any, Any] | None:
@@ -497,12 +503,8 @@ def judge(package: Package, texts: dict[str, FoldedText], places: QuotePlaces) -
 
 def units_problem(package: Package) -> str | None:
     """Why the units table cannot be read (then no unit coverage can be measured), or None."""
-    if UNITS not in package.resources:
-        return f"datapackage.json has no {UNITS!r} resource, so there are no units to measure sentence coverage by"
-    if package.table(UNITS) is None:
-        reason = package.read_errors.get(UNITS) or "cannot be read"
-        return f"the {UNITS} table cannot be read: {reason}"
-    return None
+    return _table_problem(package, UNITS, f"datapackage.json has no {UNITS!r} resource, so there are no units to measure "
+                                          "sentence coverage by")
 
 
 def package_coverage(package: Package, texts: dict[str, FoldedText] | None = None,
