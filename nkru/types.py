@@ -408,3 +408,19 @@ def with_derived(fields: list[FieldSpec], frame: Any) -> tuple[list[FieldSpec], 
     from nkru.dates import edtf_expr
 
     return [*fields, *extra], frame.with_columns(edtf_expr().alias(EDTF.name))
+
+
+def full_match(text: Any, pattern: str) -> Any:
+    """Per cell (a polars String Series): does it match the whole Table Schema `pattern` (an XML Schema regex,
+    implicitly anchored)? Python's `re` decides, once per distinct cell, where the Rust engine cannot compile
+    the pattern; a pattern neither compiles raises `re.error`."""
+    import re
+
+    import polars as pl
+
+    try:
+        return text.str.contains(f"^(?:{pattern})$")
+    except pl.exceptions.ComputeError:
+        compiled = re.compile(pattern)
+        distinct = text.unique().to_list()
+        return text.replace_strict(distinct, [compiled.fullmatch(v) is not None for v in distinct], return_dtype=pl.Boolean)

@@ -216,17 +216,13 @@ def _typed(package: Package, name: str) -> Typed | None:
 
 
 def _breaks_pattern(text: pl.Series, pattern: str) -> pl.Series:
-    """Per cell: does it not match the whole Table Schema `pattern` (an implicitly anchored regex)?
-    Python's `re` decides, once per distinct cell, where the Rust engine cannot compile it."""
+    """Per cell: does it not match the whole Table Schema `pattern` (`nkru.types.full_match`)?"""
+    from nkru.types import full_match
+
     try:
-        return ~text.str.contains(f"^(?:{pattern})$")
-    except pl.exceptions.ComputeError:
-        try:
-            compiled = re.compile(pattern)
-        except re.error:  # a pattern that does not compile: the structure layer reports the schema
-            return pl.repeat(False, len(text), eager=True)
-        distinct = text.unique().to_list()
-        return text.replace_strict(distinct, [compiled.fullmatch(v) is None for v in distinct], return_dtype=pl.Boolean)
+        return ~full_match(text, pattern)
+    except re.error:  # a pattern that does not compile: the structure layer reports the schema
+        return pl.repeat(False, len(text), eager=True)
 
 
 def _empty(typed: Typed, column: str) -> pl.Expr:

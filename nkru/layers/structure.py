@@ -23,6 +23,7 @@ from typing import Any
 from nkru.findings import Finding, LayerResult, budget_drop, budget_room, define, dropped, missing_offsets_hint
 from nkru.resources import DATAPACKAGE_PROFILE, profile_path
 from nkru.package import DESCRIPTOR, Package, UnsafePath, check_relative_path, is_remote
+from nkru.types import full_match
 from nkru.options import Options
 
 NAME = "structure"
@@ -501,7 +502,7 @@ def _constraint_findings(rows: _Rows) -> list[Finding]:
                                        "the value appears in an earlier row")
         pattern = constraints.get("pattern")
         if isinstance(pattern, str) and spec.kind == "string":
-            findings += _mask_findings(rows, checked & ~_full_match(text, pattern), "constraint-error", spec.name, text,
+            findings += _mask_findings(rows, checked & ~full_match(text, pattern), "constraint-error", spec.name, text,
                                        f'constraint "pattern" is "{pattern}"')
         for key, op in (("minLength", "lt"), ("maxLength", "gt")):
             bound = constraints.get(key)
@@ -549,22 +550,6 @@ def _primary_key_findings(rows: _Rows, key: list[str]) -> list[Finding]:
     return [rows.finding("primary-key", index, field=",".join(key), value=rows.row_id(index),
                          note=f"the same key as the row on line {rows.table.lines[first]}")
             for index, first in duplicates.iter_rows()]
-
-
-def _full_match(text: Any, pattern: str) -> Any:
-    """Whether each cell matches the whole pattern (Table Schema patterns are XML Schema regexes,
-    implicitly anchored); Python's `re` decides where the Rust engine cannot compile the pattern."""
-    import re as stdlib_re
-
-    import polars as pl
-
-    try:
-        return text.str.contains(f"^(?:{pattern})$")
-    except pl.exceptions.ComputeError:
-        compiled = stdlib_re.compile(pattern)
-        distinct = text.unique()
-        ok = {v: compiled.fullmatch(v) is not None for v in distinct.to_list()}
-        return text.replace_strict(list(ok), list(ok.values()), return_dtype=pl.Boolean)
 
 
 def _foreign_key_findings(rows: _Rows, parent: _Rows, fk: Any) -> list[Finding]:
