@@ -51,18 +51,10 @@ HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
 sys.path.insert(0, str(HERE))
 
-from scale_package import generate, sentences_path  # noqa: E402
+from scale_package import generate, parse_size, sentences_path  # noqa: E402
 
 LAYERS = ["structure", "rules", "expectations", "coverage", "metadata"]
 BEGIN, END = "<!-- bench_scale:begin -->", "<!-- bench_scale:end -->"
-
-
-def parse_size(text: str) -> int:
-    match = re.fullmatch(r"\s*([0-9]+(?:\.[0-9]+)?)\s*([kKmM]?)\s*", text)
-    if not match:
-        raise argparse.ArgumentTypeError(f"not a size: {text!r} (for example 10k, 100k, 1M, 2500)")
-    number, suffix = float(match.group(1)), match.group(2).lower()
-    return int(number * {"": 1, "k": 1_000, "m": 1_000_000}[suffix])
 
 
 def _tree_rss_kb(pid: int) -> int:

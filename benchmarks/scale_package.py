@@ -388,10 +388,19 @@ def _id_renumbering(frames: dict[str, Any], schemas: dict[str, dict[str, Any]]) 
     return _Renumbering({letter: 10 ** len(str(number)) for letter, number in largest.items()})
 
 
+def parse_size(text: str) -> int:
+    """A number of claims: 2500, 10k, 1M (also bench_scale.py's --sizes)."""
+    match = re.fullmatch(r"\s*([0-9]+(?:\.[0-9]+)?)\s*([kKmM]?)\s*", text)
+    if not match:
+        raise argparse.ArgumentTypeError(f"not a size: {text!r} (for example 10k, 100k, 1M, 2500)")
+    number, suffix = float(match.group(1)), match.group(2).lower()
+    return int(number * {"": 1, "k": 1_000, "m": 1_000_000}[suffix])
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("target", type=Path)
-    parser.add_argument("--claims", type=int, default=10_000)
+    parser.add_argument("--claims", type=parse_size, default=10_000, help="claims to make: 2500, 10k, 1M (default 10k)")
     parser.add_argument("--base", type=float, default=0.9, help="share of the copies in the last release (default 0.9)")
     parser.add_argument("--seed", type=int, default=22)
     parser.add_argument("--template", type=Path, default=REPO, help="the package copied (default: this repository's)")
