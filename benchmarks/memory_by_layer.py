@@ -64,7 +64,7 @@ def main(argv: list[str] | None = None) -> int:
         for table in package._tables.values():
             if table is None:
                 continue
-            text += table.text.estimated_size()
+            text += table._text.estimated_size()  # what is held: `text` would read spilled columns again
             cached = table.__dict__.get("_typing")
             if cached is not None:
                 typed += cached[0].estimated_size()

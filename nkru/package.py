@@ -11,20 +11,30 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import zipfile
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path, PurePosixPath
-from typing import Any
+from typing import Any, Callable
 
 from nkru import safejson
 from nkru.archive import SnapshotError, Store, unpack_zip
 from nkru.fsutil import open_regular, read_regular, special_kind
-from nkru.reader import ColumnReleased, ReadError, Table, csv_dialect, decode, read_csv_stream, read_resource
+from nkru.reader import ColumnReleased, ReadError, Table, csv_dialect, decode, read_csv_stream, read_resource, reread_columns
 from nkru.types import LoadError, schema_field_specs
 
 __all__ = ["Package", "PackageError", "UnsafePath", "Table", "ColumnReleased", "ReadError", "csv_dialect", "decode",
            "read_csv_text"]
+
+#: Bytes of table files above which a package holds its tables one at a time (`Package.spills`).
+SPILL_ABOVE = 256 << 20
+
+
+def _identity(stat: os.stat_result) -> tuple[int, ...]:
+    """What says a file is still the one read: a file replaced or written since differs in one of these."""
+    return stat.st_dev, stat.st_ino, stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns
+
 
 DESCRIPTOR = "datapackage.json"
 #: The resource listing the archived source texts (source_id, text_path, text_sha256, language).
@@ -484,10 +494,31 @@ class Package:
         except OSError as exc:
             raise ReadError(f"cannot be read: {exc.strerror or exc}", kind="unreadable") from None
         encoding = spec.descriptor.get("encoding")
+        encoding = encoding if isinstance(encoding, str) else None
+        dialect = csv_dialect(spec.descriptor)
         with handle:
-            return read_resource(handle, name=spec.name, path=spec.path,
-                                 encoding=encoding if isinstance(encoding, str) else None,
-                                 dialect=csv_dialect(spec.descriptor))
+            table = read_resource(handle, name=spec.name, path=spec.path, encoding=encoding, dialect=dialect)
+            if self.spills:
+                table.reread = self._rereader(spec, table, _identity(os.fstat(handle.fileno())), encoding, dialect)
+        return table
+
+    @cached_property
+    def spills(self) -> bool:
+        """Whether this package holds its tables one at a time: a folder whose table files together exceed
+        `SPILL_ABOVE` bytes. A layer done with a table then spills it (`Table.spill`), and a column asked
+        for later is read again from its file (a million claims: 2.2 GiB of text held at once, else)."""
+        return self.store is None and sum(self.file_sizes().values()) > SPILL_ABOVE
+
+    def _rereader(self, spec: ResourceSpec, table: Table, identity: tuple[int, ...], encoding: str | None,
+                  dialect: dict[str, Any]) -> Callable[[list[str]], Any]:
+        path = self.resolve(spec.path or "")
+
+        def reread(names: list[str]) -> Any:
+            with open_regular(path) as handle:
+                if _identity(os.fstat(handle.fileno())) != identity:
+                    raise ReadError(f"{spec.path} changed while it was being validated; run again", kind="unreadable")
+                return reread_columns(handle, table, names, encoding=encoding, dialect=dialect)
+        return reread
 
     def read_text(self, resource: str) -> str:
         """A local resource file decoded with its declared encoding; raises ReadError."""

@@ -27,7 +27,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import cached_property
 from itertools import islice
-from typing import Any, BinaryIO, Sequence
+from typing import Any, BinaryIO, Callable, Sequence
 
 from nkru import limits
 from nkru.types import FieldSpec, Problem, derived_fields, type_frame, with_derived
@@ -112,7 +112,7 @@ class Table:
     def __init__(self, name: str, path: str, header: list[str], text: Any, lines: Sequence[int], widths: Sequence[int],
                  record_lines: Sequence[int], blank_runs: list[tuple[int, int]] | None = None,
                  columns: list[str] | None = None, suspect_delimiter: str | None = None):
-        self.name, self.path, self.header, self.text = name, path, header, text
+        self.name, self.path, self.header, self._text = name, path, header, text
         #: file line on which each data row starts (the header is line 1)
         self.lines = lines
         #: cells each data row really had (a `Uniform` when every row has the header's width)
@@ -134,6 +134,13 @@ class Table:
         self.description: str | None = None
         #: header labels whose cells were released from memory (`release`); asking for one is a bug
         self.released: set[str] = set()
+        #: `text` columns dropped from memory by `spill`, read again from the file when asked for
+        self.spilled: set[str] = set()
+        #: reads the named `text` columns again from the file (set by a package that spills: `Package.spills`;
+        #: None: `spill` keeps everything)
+        self.reread: Callable[[list[str]], Any] | None = None
+        #: read by polars (`read_fast`), so its columns can be read again one by one (`reread_columns`)
+        self.read_fast = False
 
     def __len__(self) -> int:
         return len(self.lines)
@@ -143,6 +150,49 @@ class Table:
 
     # -- text --------------------------------------------------------------------
 
+    @property
+    def text(self) -> Any:
+        """Every column's cells as text: a polars frame of String columns named by `columns` (a
+        spilled column is read again first: ask `cells` or `select` for only what you need)."""
+        if self.spilled:
+            self._restore(self.spilled)
+        return self._text
+
+    def cells(self, label: str) -> Any:
+        """One column's cells as a polars String Series, by header label (read again if it was spilled)."""
+        name = self.column_name(label)
+        if name is None:
+            raise KeyError(f"{self.name}: no column {label!r}")
+        if name in self.spilled:
+            self._restore({name})
+        return self._text.get_column(name)
+
+    def spill(self, keep: set[str] = frozenset()) -> None:
+        """Drop from memory the cells of every column whose header label is not in `keep` (the primary
+        key always stays) and the typed frame, to be read again from the file when next asked for.
+        Does nothing unless the package set `reread` (it does for a package too large to hold: its
+        tables are then held one at a time, `Package.spills`)."""
+        if self.reread is None:
+            return
+        keep = set(keep) | set(self.primary_key)
+        for cached in ("_typing", "values", "rows"):
+            self.__dict__.pop(cached, None)
+        drop = [name for name, label in zip(self.columns, self.header) if label not in keep and name in self._text.columns]
+        if drop:
+            self._text = self._text.drop(drop)
+            self.spilled.update(drop)
+
+    def _restore(self, names: set[str]) -> None:
+        """Read spilled columns again (the file must be unchanged: `reread` raises ReadError if not)."""
+        assert self.reread is not None
+        wanted = [name for name in self.columns if name in names]
+        frame = self.reread(wanted)
+        if frame.height != len(self) or frame.columns != wanted:
+            raise ReadError(f"{self.path} changed while it was being validated; run again", kind="unreadable")
+        present = set(self._text.columns) | set(wanted)
+        self._text = self._text.with_columns(frame.get_columns()).select([c for c in self.columns if c in present])
+        self.spilled.difference_update(wanted)
+
     def release(self, keep: set[str]) -> None:
         """Drop from memory the cells of every column whose header label is not in `keep` (the
         primary key always stays), and the typed frame (`typed`: typed again from the text kept if
@@ -151,9 +201,12 @@ class Table:
         keep = set(keep) | set(self.primary_key)
         for cached in ("_typing", "values"):  # the typed copy holds every column (a million claims: ~0.1 GB)
             self.__dict__.pop(cached, None)
-        drop = [name for name, label in zip(self.columns, self.header) if label not in keep and name in self.text.columns]
+        gone = {name for name, label in zip(self.columns, self.header) if label not in keep}
+        self.spilled -= gone  # never read again
+        drop = [name for name in self._text.columns if name in gone]
         if drop:
-            self.text = self.text.drop(drop)
+            self._text = self._text.drop(drop)
+        if gone:
             self.released.update(label for label in self.header if label not in keep)
             self.__dict__.pop("rows", None)
 
@@ -179,13 +232,15 @@ class Table:
         label, sharing the reader's buffers (no copy); a label the header lacks gives a column of ""."""
         import polars as pl
 
-        return self.text.select([(pl.col(name) if (name := self.column_name(label)) is not None
-                                  else pl.repeat("", len(self), dtype=pl.String)).alias(label) for label in labels])
+        names = {self.column_name(label) for label in labels} - {None}
+        if names & self.spilled:
+            self._restore(names & self.spilled)
+        return self._text.select([(pl.col(name) if (name := self.column_name(label)) is not None
+                                   else pl.repeat("", len(self), dtype=pl.String)).alias(label) for label in labels])
 
     def column(self, label: str) -> list[str]:
         """One column's cells as text; "" for every row when the header has no such label."""
-        name = self.column_name(label)
-        return self.text.get_column(name).to_list() if name is not None else [""] * len(self)
+        return self.cells(label).to_list() if self.column_name(label) is not None else [""] * len(self)
 
     @cached_property
     def record_rows(self) -> list[int | None]:
@@ -208,7 +263,7 @@ class Table:
             return [None] * len(self)
         import polars as pl
 
-        return self.text.select(pl.concat_str([pl.col(n) for n in names], separator="|")).to_series().to_list()
+        return self._text.select(pl.concat_str([pl.col(n) for n in names], separator="|")).to_series().to_list()
 
     def row_id(self, index: int) -> str | None:
         if not self.primary_key:
@@ -216,7 +271,7 @@ class Table:
         cells = []
         for key in self.primary_key:
             name = self.column_name(key)
-            cells.append((self.text.get_column(name)[index] or "") if name is not None else "")
+            cells.append((self.cells(key)[index] or "") if name is not None else "")
         return "|".join(cells)
 
     def locate_record(self, row_number: int) -> tuple[int | None, str | None]:
@@ -566,8 +621,28 @@ def read_fast(handle: BinaryIO, *, name: str, path: str, dialect: dict[str, Any]
     columns = _column_names(header)
     text = frame.slice(1).rename(dict(zip(frame.columns, columns)))
     starts = int_array(int(spans[0]) + 1 + np.concatenate([[0], np.cumsum(spans[1:])[:-1]]) if len(text) else [])
-    return Table(name=name, path=path, header=header, text=text, lines=starts, widths=Uniform(len(header), len(text)),
-                     record_lines=starts, blank_runs=[], columns=columns, suspect_delimiter=None)
+    table = Table(name=name, path=path, header=header, text=text, lines=starts, widths=Uniform(len(header), len(text)),
+                  record_lines=starts, blank_runs=[], columns=columns, suspect_delimiter=None)
+    table.read_fast = True
+    return table
+
+
+def reread_columns(handle: BinaryIO, table: Table, names: list[str], *, encoding: str | None = None,
+                   dialect: dict[str, Any] | None = None) -> Any:
+    """The `text` columns `names` of `table` read again from its file, which must be the file it was
+    read from, unchanged: cell for cell what `read_resource` gave. A file the fast path read is read
+    again by polars, these columns only (the proof that polars reads it as `csv` does holds for every
+    column); any other is read again whole."""
+    import polars as pl
+
+    dialect = dict(dialect or {})
+    if not table.read_fast:
+        return read_resource(handle, name=table.name, path=table.path, encoding=encoding, dialect=dialect)._text.select(names)
+    handle.seek(0)
+    frame = pl.read_csv(handle, has_header=False, infer_schema=False, separator=dialect.get("delimiter", ","),
+                        quote_char=dialect.get("quotechar", '"'), empty_string_is_null=False, raise_if_empty=False,
+                        truncate_ragged_lines=False, encoding="utf8", columns=[table.columns.index(n) for n in names])
+    return frame.slice(1).rename(dict(zip(frame.columns, names)))
 
 
 def _last_record_agrees(handle: BinaryIO, frame: Any, span: int, ends_with_lf: bool, dialect: dict[str, Any]) -> bool:

@@ -345,7 +345,7 @@ def type_frame(table: Any, fields: list[FieldSpec]) -> tuple[Any, list[Problem]]
         found.append((line, -1, Problem(table.path, line, None, None, f"row has {table.widths[index]} cells, the header {width}", table.name)))
     columns = []
     for order, spec in enumerate(fields):
-        text = table.text.get_column(table.column_name(spec.name))
+        text = table.cells(spec.name)
         too_long = (text.str.len_chars() > limits.MAX_CELL_CHARS).fill_null(False)
         if too_long.any():
             where = too_long.arg_true()

@@ -146,7 +146,7 @@ BROKEN = [
 
 def test_every_check_of_the_layer_is_broken_once():
     """The corpus covers every named check the layer builds for the real package (and every code but rule-error)."""
-    typed = {name: t for name in REAL.resources if (t := rules._typed(REAL, name)) is not None}
+    typed = rules.TypedTables(REAL)
     built = {(rule.check, rule.code) for name in typed for build in rules.RULES for rule in build(REAL, typed, name)}
     codes = {code for code, _, _ in BROKEN}
     assert {code for _, code in built} == codes
@@ -249,7 +249,7 @@ def test_a_table_that_cannot_be_read_as_its_schema_says_gets_no_rules_finding(pa
 def test_checks_count_every_named_check_on_every_row():
     package = Package.open(REPO)
     result = rules.check(package)
-    typed = {name: t for name in package.resources if (t := rules._typed(package, name)) is not None}
+    typed = rules.TypedTables(package)
     expected = 0
     for name, t in typed.items():
         built = [rule for build in rules.RULES for rule in build(package, typed, name)]

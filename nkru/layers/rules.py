@@ -44,6 +44,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from dataclasses import dataclass
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any, Callable
 
 import pandera.polars as pa
@@ -166,7 +167,7 @@ class Typed:
     untyped: pl.DataFrame
 
 
-def _typed(package: Package, name: str) -> Typed | None:
+def _typed(package: Package, name: str, fields: Sequence[str] | None = None) -> Typed | None:
     """The resource typed by the project's one type system, or None when it has none: it could not be
     read, its schema does not load, or its header is not its schema's fields (the structure layer
     reports each; every rule on the resource then stays silent).
@@ -177,8 +178,12 @@ def _typed(package: Package, name: str) -> Typed | None:
     row of the wrong width: one mistake, reported once, by the structure layer. (The type system
     does not judge patterns yet; `_breaks_pattern` does it here until it does.) So is every cell the
     structure layer rejected when it ran first (`Package.rejected_rows`: a foreign key with no match,
-    a repeated key)."""
+    a repeated key).
+
+    `fields`: only these columns (another table's keys and the value a rule looks up in it), typed
+    apart from the whole table's `typed` frame, which a package that spills does not hold."""
     from nkru.reader import Uniform
+    from nkru.types import type_frame
 
     table = package.checkable(name)  # None: unreadable or a wrong header (the structure layer says so)
     if table is None:
@@ -186,7 +191,12 @@ def _typed(package: Package, name: str) -> Typed | None:
     specs = table.schema_fields  # empty when the schema does not load (an enum of the wrong type)
     if not specs or table.header != [spec.name for spec in specs]:
         return None
-    frame = table.typed  # typed once per table, shared with the structure layer and load()
+    if fields is None:
+        frame = table.typed  # typed once per table, shared with the structure layer and load()
+    else:
+        specs = [spec for spec in specs if spec.name in fields]
+        table.select([spec.name for spec in specs])  # read again at once when spilled
+        frame = type_frame(table, specs)[0]
     width = len(table.header)
     if isinstance(table.widths, Uniform) and table.widths.value == width:
         wrong_width = pl.repeat(False, len(table), eager=True)
@@ -197,7 +207,7 @@ def _typed(package: Package, name: str) -> Typed | None:
     key = set(package.primary_key(name))
     typed, untyped = [], []
     for spec in specs:
-        text = table.text.get_column(table.column_name(spec.name)).fill_null("")
+        text = table.cells(spec.name).fill_null("")
         value = frame.get_column(spec.name)
         present = ~text.is_in(list(spec.missing_values)) if spec.missing_values else pl.repeat(True, len(text), eager=True)
         bad = (present & value.is_null()) | wrong_width
@@ -213,6 +223,55 @@ def _typed(package: Package, name: str) -> Typed | None:
         typed.append(value.set(bad, None) if bad.any() else value)
         untyped.append(bad.alias(spec.name))
     return Typed(name, table, pl.DataFrame(typed), pl.DataFrame(untyped))
+
+
+class TypedTables(Mapping[str, Typed]):
+    """The package's resources as the rules see them (`Typed`), each built when first asked for.
+
+    In a package too large to hold at once (`Package.spills`) the layer checks one table at a time:
+    `done` drops a checked table's typed frame and spills its text, and a rule that looks something up
+    in another table asks for just those columns (`part`). Otherwise `part` is the whole `Typed` and
+    `done` keeps everything, as a small package needs no more."""
+
+    def __init__(self, package: Package):
+        self.package = package
+        self._whole: dict[str, Typed | None] = {}
+        self._parts: dict[tuple[str, tuple[str, ...]], Typed | None] = {}
+
+    def __getitem__(self, name: str) -> Typed:
+        if name not in self._whole:
+            self._whole[name] = _typed(self.package, name) if name in self.package.resources else None
+        typed = self._whole[name]
+        if typed is None:
+            raise KeyError(name)
+        return typed
+
+    def __iter__(self) -> Iterator[str]:
+        return (name for name in self.package.resources if self.get(name) is not None)
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self)
+
+    def part(self, name: str, fields: Sequence[str]) -> Typed | None:
+        """`name` with only `fields` (the whole `Typed` unless the package spills)."""
+        if not self.package.spills or name in self._whole:
+            return self.get(name)
+        key = (name, tuple(fields))
+        if key not in self._parts:
+            self._parts[key] = _typed(self.package, name, fields) if name in self.package.resources else None
+            table = self.package.table(name)
+            if table is not None:
+                table.spill()  # the part holds what it needs
+        return self._parts[key]
+
+    def done(self, name: str) -> None:
+        """The rules of `name` ran: in a package that spills, let go of its typed frame and its text."""
+        if not self.package.spills:
+            return
+        self._whole.pop(name, None)
+        table = self.package.table(name)
+        if table is not None:
+            table.spill()
 
 
 def _breaks_pattern(text: pl.Series, pattern: str) -> pl.Series:
@@ -310,7 +369,7 @@ def _dated(package: Package, t: Typed | None) -> bool:
             and all(t.frame.schema[c] == pl.Date for c in ("date_start", "date_end")))
 
 
-def _date_rules(package: Package, typed: dict[str, Typed], name: str) -> list[Rule]:
+def _date_rules(package: Package, typed: TypedTables, name: str) -> list[Rule]:
     t = typed[name]
     if not _dated(package, t):
         return []
@@ -339,13 +398,16 @@ def _date_rules(package: Package, typed: dict[str, Typed], name: str) -> list[Ru
     ]
 
 
-def _source_date_rules(package: Package, typed: dict[str, Typed], name: str) -> list[Rule]:
-    t, sources = typed[name], typed.get(SOURCES)
-    if name == SOURCES or not _dated(package, t) or sources is None or sources.frame.schema.get("date_end") != pl.Date:
+def _source_date_rules(package: Package, typed: TypedTables, name: str) -> list[Rule]:
+    t = typed[name]
+    if name == SOURCES or not _dated(package, t):
         return []
     rules = []
     for fk in package.foreign_keys(name):
         if fk.resource != SOURCES:
+            continue
+        sources = typed.part(SOURCES, [*fk.reference_fields, "date_end"])
+        if sources is None or sources.frame.schema.get("date_end") != pl.Date:
             continue
         published = _lookup(t, fk.fields, sources, fk.reference_fields, "date_end")
         context = _context(source_id=_joined(fk.fields), source_end=_text(published))
@@ -357,13 +419,16 @@ def _source_date_rules(package: Package, typed: dict[str, Typed], name: str) -> 
     return rules
 
 
-def _claim_event_rules(package: Package, typed: dict[str, Typed], name: str) -> list[Rule]:
-    t, claims = typed[name], typed.get(CLAIMS)
-    if name == CLAIMS or claims is None or EVENT_ID not in t.frame.columns or EVENT_ID not in claims.frame.columns:
+def _claim_event_rules(package: Package, typed: TypedTables, name: str) -> list[Rule]:
+    t = typed[name]
+    if name == CLAIMS or EVENT_ID not in t.frame.columns:
         return []
     rules = []
     for fk in package.foreign_keys(name):
         if fk.resource != CLAIMS:
+            continue
+        claims = typed.part(CLAIMS, [*fk.reference_fields, EVENT_ID])
+        if claims is None or EVENT_ID not in claims.frame.columns:
             continue
         claimed = _lookup(t, fk.fields, claims, fk.reference_fields, EVENT_ID)
         rules.append(Rule("claim-event-mismatch", fk.fields[0], pl.col(EVENT_ID) == claimed, _context(
@@ -372,7 +437,7 @@ def _claim_event_rules(package: Package, typed: dict[str, Typed], name: str) -> 
     return rules
 
 
-def _hierarchy_rules(package: Package, typed: dict[str, Typed], name: str) -> list[Rule]:
+def _hierarchy_rules(package: Package, typed: TypedTables, name: str) -> list[Rule]:
     """A self-referencing key (the actors' affiliation): no row its own parent, no chain in a circle."""
     rules = []
     for fk in package.foreign_keys(name):
@@ -444,20 +509,23 @@ def _cycle(parents: dict[str, str], start: str) -> list[str] | None:
     return None
 
 
-def _link_rules(package: Package, typed: dict[str, Typed], name: str) -> list[Rule]:
+def _link_rules(package: Package, typed: TypedTables, name: str) -> list[Rule]:
     """Every event has a row in each link table: a resource whose primary key includes a foreign key to
     the events. (A link table with a key cell that did not type cannot say which event that row links:
     the rule waits for the structure finding to be fixed.)"""
     if name != EVENTS:
         return []
     rules = []
-    for child, links in typed.items():
+    for child in package.resources:
         if child == EVENTS:
             continue
         key = set(package.primary_key(child))
         for fk in package.foreign_keys(child):
             fields, refs = fk.fields, fk.reference_fields
-            if fk.resource != EVENTS or not set(fields) <= key or links.untyped.select(fields).to_numpy().any():
+            if fk.resource != EVENTS or not set(fields) <= key:
+                continue
+            links = typed.part(child, fields)
+            if links is None or links.untyped.select(fields).to_numpy().any():
                 continue
             if len(fields) == 1:
                 linked = pl.col(refs[0]).is_in(links.frame.get_column(fields[0]).drop_nulls().unique().implode())
@@ -469,7 +537,7 @@ def _link_rules(package: Package, typed: dict[str, Typed], name: str) -> list[Ru
     return rules
 
 
-def _quantity_rules(package: Package, typed: dict[str, Typed], name: str) -> list[Rule]:
+def _quantity_rules(package: Package, typed: TypedTables, name: str) -> list[Rule]:
     t = typed[name]
     if QUANTITY not in t.frame.columns:
         return []
@@ -491,7 +559,7 @@ def _quantity_rules(package: Package, typed: dict[str, Typed], name: str) -> lis
     return [Rule("quantity-incomplete", QUANTITY, together, parts)]
 
 
-def _code_rules(package: Package, typed: dict[str, Typed], name: str) -> list[Rule]:
+def _code_rules(package: Package, typed: TypedTables, name: str) -> list[Rule]:
     t = typed[name]
     rules = []
     for column, code, valid in ((COUNTRY, "country-code", lambda v: is_country(v)),
@@ -552,7 +620,7 @@ _CHAR: dict[str, Callable[[str], str | None]] = {
 }
 
 
-def _hygiene_rules(package: Package, typed: dict[str, Typed], name: str) -> list[Rule]:
+def _hygiene_rules(package: Package, typed: TypedTables, name: str) -> list[Rule]:
     """Every text field (typed as text: a typed number, date or boolean cannot hold what these find)."""
     t = typed[name]
     columns = [c for c, dtype in t.frame.schema.items() if dtype == pl.String]
@@ -598,8 +666,11 @@ RULES = (_date_rules, _source_date_rules, _claim_event_rules, _hierarchy_rules, 
 
 def check(package: Package, options: Options | None = None) -> LayerResult:
     result = LayerResult(NAME)
-    typed = {name: t for name in package.resources if (t := _typed(package, name)) is not None}
-    for name, t in typed.items():
+    typed = TypedTables(package)
+    for name in package.resources:
+        t = typed.get(name)
+        if t is None:
+            continue
         rules = []
         for build in RULES:
             try:
@@ -608,6 +679,7 @@ def check(package: Package, options: Options | None = None) -> LayerResult:
                 result.findings.append(_rule_error(t, build.__name__.strip("_"), exc))
         if rules and t.frame.height:
             result.findings += validate(t, rules, result)
+        typed.done(name)
     return result
 
 
