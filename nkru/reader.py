@@ -291,6 +291,8 @@ class Table:
 
     @cached_property
     def _typing(self) -> tuple[Any, list[Problem]]:
+        if self.spilled:  # every spilled column read again at once, not one reading per field
+            self._restore(self.spilled)
         frame, problems = type_frame(self, self.schema_fields)
         return with_derived(list(self.schema_fields), frame)[1], problems
 
