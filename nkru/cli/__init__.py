@@ -66,6 +66,20 @@ for _name, _path in COMMANDS.items():
                 context_settings=CONTEXT_SETTINGS)(_module.command)
 
 
+def _exit_code(code: object) -> object:
+    """The command's exit code, unless its standard output could not be written: then 2 (as for any file a
+    command cannot write), so that a script never takes an incomplete report for a whole one."""
+    import sys
+
+    from nkru.cli.common import EXIT_USAGE, SafeStream
+
+    try:
+        sys.stdout.flush()  # what is still buffered fails now, not after the exit code is chosen
+    except Exception:  # noqa: BLE001 -- SafeStream says why on stderr; nothing more to do here
+        pass
+    return EXIT_USAGE if SafeStream.output_lost and code in (0, 1, None) else code
+
+
 #: jemalloc settings for polars' allocator: hand freed pages back at once (see `main`).
 POLARS_ALLOCATOR = ("_RJEM_MALLOC_CONF", "dirty_decay_ms:0,muzzy_decay_ms:0")
 
@@ -83,6 +97,8 @@ def main() -> None:
     install_safe_streams()
     try:
         app(standalone_mode=True)
+    except SystemExit as done:
+        raise SystemExit(_exit_code(done.code)) from None
     except OSError as exc:
         # A file the command had to read or write (an output folder, say) was not usable: a usage
         # problem, not a bug, so no traceback.

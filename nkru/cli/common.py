@@ -33,6 +33,10 @@ class SafeStream(io.TextIOBase):
     A closed stream (`>&-`) or a reader that went away (`| head -1`) is not an error: what cannot
     be written is discarded and the command still ends with its own exit code."""
 
+    #: standard output failed for another reason than a reader that went away (a full disk): the command
+    #: then exits 2 whatever it found (`nkru.cli.main`), since what it wrote is incomplete
+    output_lost = False
+
     def __init__(self, stream):
         self._stream = stream if stream is not None else _devnull()
 
@@ -58,6 +62,7 @@ class SafeStream(io.TextIOBase):
         if isinstance(exc, OSError) and not isinstance(exc, BrokenPipeError) and self is sys.stdout \
                 and isinstance(sys.stderr, SafeStream):
             sys.stderr.write(f"error: standard output could not be written ({exc.strerror or exc}); the output is incomplete\n")
+            SafeStream.output_lost = True
         try:
             fd = self._stream.fileno()
             null = os.open(os.devnull, os.O_WRONLY)

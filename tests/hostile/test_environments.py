@@ -124,3 +124,4 @@ def test_a_full_stdout_is_one_clear_line(package_copy):
     _no_traceback(result)
     lines = result.stderr.decode("utf-8").splitlines()
     assert lines == ["error: standard output could not be written (No space left on device); the output is incomplete"]
+    assert result.returncode == 2  # an incomplete report never passes for a valid package's
