@@ -22,7 +22,8 @@ A manifest says what a release was, so that nothing needs a git tag or the netwo
 `ids` lists a one-field primary key's values sorted and run-length compressed: a run of
 consecutive numbers with one prefix and one digit width is written `C001..C084`, so a
 million-row table of `C0000001`…`C1000000` is one string. IDs that contain `..` themselves
-are kept apart in `literalIds`, so a range is never misread. Composite keys are not used by
+are kept apart in `literalIds`, so a range is never misread. However many IDs its ranges span, a
+manifest may list at most `MAX_RELEASED_IDS` (checked before any is expanded). Composite keys are not used by
 the stable-ID check; they are recorded as a count and the SHA-256 of their sorted, tab-joined
 rows (`keysSha256`), which stays small.
 
@@ -56,15 +57,15 @@ RELEASES = "releases"
 #: The release zips' name: NAME-X.Y.Z.zip
 NAME = "nkru"
 FORMAT = 1
-#: The most IDs the ranges of one manifest may span, all resources together (ManifestError beyond it).
-#: A range is one string however many IDs it spans: "C1..C999999999" would ask for a billion IDs (tens of
-#: GB); the count is checked before anything is expanded. A release of a million claims lists 2.3M IDs
-#: (1M claims, 1.3M other rows); a resource file may hold at most 2 GiB (nkru.limits.MAX_FILE_BYTES), about
-#: 2.6M claims. Expanded, the ceiling's 20M IDs take about N MiB at their peak.
-MAX_RELEASED_IDS = 20_000_000
+#: The most IDs the ID lists of one manifest may span, all resources together (ManifestError beyond it,
+#: checked before anything is expanded). A range is one string however many IDs it spans, so a manifest
+#: of a few bytes could otherwise ask for a billion IDs ("C000000001..C999999999": tens of GB). A release
+#: of a million claims lists 3.9M IDs (benchmarks/scale_package.py), and a claims file holds at most
+#: 2 GiB (nkru.limits.MAX_FILE_BYTES), about 2.6M claims at the real package's sizes, whose release would
+#: list about 10M: the ceiling. Expanding 10M IDs peaks at about 0.5 GiB and keeps 0.15 GiB (16 bytes an ID).
+MAX_RELEASED_IDS = 10_000_000
 
 _NUMBERED = re.compile(r"^(.*?)([0-9]+)$")
-_RANGE = re.compile(r"^(.*?)([0-9]+)\.\.(.*?)([0-9]+)$")
 _NAME = re.compile(r"^(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)\.json\Z")
 
 
@@ -122,8 +123,8 @@ def compress_ids(ids: Iterable[str]) -> tuple[list[str], list[str]]:
 
 
 def id_series(ranges: Iterable[str], literals: Iterable[str] = (), limit: int | None = MAX_RELEASED_IDS):
-    """The IDs that `compress_ids` wrote, column-wise: a polars String Series named "id", each ID once, in
-    no particular order. Raises ManifestError on a malformed range, and before expanding anything when the
+    """The IDs that `compress_ids` wrote, column-wise: a polars String Series named "id", each ID once, sorted
+    (as text: C1000 before C999). Raises ManifestError on a malformed range, and before expanding anything when the
     ranges span more than `limit` IDs (None: no limit)."""
     parsed = _IdList.parse(ranges, literals)
     if limit is not None and parsed.count > limit:
@@ -141,11 +142,13 @@ def too_many_ids(count: int, limit: int) -> str:
     return f"its ID ranges span {count:,} IDs, more than the {limit:,} a manifest may list (nkru.manifest.MAX_RELEASED_IDS)"
 
 
-#: A range as polars matches it: `_RANGE`, whose `$` also matches before a final newline (so does Python's).
-_RANGE_POLARS = r"^(.*?)([0-9]+)\.\.(.*?)([0-9]+)\n?$"
+#: A range: prefix, digits, `..`, prefix, digits (`\n?$`: as Python's `$` did, before a final newline too).
+_RANGE = r"^(.*?)([0-9]+)\.\.(.*?)([0-9]+)\n?$"
 #: Wider numbers than this do not fit an Int64; compress_ids writes none in a range (they are rare, so
 #: `_IdList` expands such a range in Python, after the count is checked).
 _INT_DIGITS = 18
+#: IDs expanded at a time (memory, not a limit): see `_IdList.expand`.
+_BATCH = 1 << 20
 
 
 @dataclass
@@ -166,7 +169,7 @@ class _IdList:
         items, literals = list(ranges), list(literals)
         others = [item for item in [*items, *literals] if not isinstance(item, str)]
         frame = pl.DataFrame({"item": list(takewhile(lambda item: isinstance(item, str), items))}, schema={"item": pl.String})
-        frame = pl.concat([frame, frame.get_column("item").str.extract_groups(_RANGE_POLARS).struct.rename_fields(
+        frame = pl.concat([frame, frame.get_column("item").str.extract_groups(_RANGE).struct.rename_fields(
             ["prefix", "first", "prefix2", "last"]).struct.unnest()], how="horizontal")
         runs = frame.filter(pl.col("first").is_not_null())
         malformed = runs.filter((pl.col("prefix") != pl.col("prefix2"))
@@ -192,12 +195,22 @@ class _IdList:
         return int(spans or 0) + sum(last - first + 1 for _, _, first, last in self.wide) + self.plain.len()
 
     def expand(self):
+        """The IDs, each once (a polars String Series). The runs are cut into pieces of at most _BATCH numbers
+        and expanded a batch of about _BATCH IDs at a time, so that the intermediate columns (the numbers,
+        their text, the prefix of each) never hold more than a batch."""
         import polars as pl
 
-        numbers = self.runs.select("prefix", "width", pl.int_ranges("first", pl.col("last") + 1).alias("n")).explode("n")
-        runs = numbers.select(pl.concat_str("prefix", pl.col("n").cast(pl.String).str.zfill(pl.col("width"))).alias("id"))
+        pieces = (self.runs.with_columns(pl.int_ranges("first", pl.col("last") + 1, _BATCH).alias("start"))
+                  .explode("start").with_columns(pl.min_horizontal(pl.col("start") + (_BATCH - 1), "last").alias("end")))
+        pieces = pieces.with_columns(((pl.col("end") - pl.col("start") + 1).cum_sum() // _BATCH).alias("batch"))
+        parts = [batch.select("prefix", "width", pl.int_ranges("start", pl.col("end") + 1).alias("n")).explode("n")
+                 .select(pl.concat_str("prefix", pl.col("n").cast(pl.String).str.zfill(pl.col("width")))).to_series()
+                 for batch in pieces.partition_by("batch", maintain_order=True)]
         wide = [f"{prefix}{n:0{width}d}" for prefix, width, first, last in self.wide for n in range(first, last + 1)]
-        return pl.concat([runs.get_column("id"), pl.Series("id", wide, dtype=pl.String), self.plain]).unique()
+        # each ID once: sorted, then those equal to the one before dropped (a third of unique()'s memory)
+        ids = pl.concat([*parts, pl.Series(wide, dtype=pl.String), self.plain], rechunk=False).sort().alias("id")
+        repeated = ids.eq_missing(ids.shift(1))
+        return ids.filter(~repeated) if repeated.any() else ids
 
 
 def keys_digest(rows: Iterable[Iterable[str]]) -> str:

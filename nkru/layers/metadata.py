@@ -479,9 +479,10 @@ def _id_set(table: Table, field: str):
     return table.select([field]).to_series().fill_null("").unique().alias("id")
 
 
-#: The previous release, read once per package (a Package lives for one run): the stable-ID check, the
-#: row-count floors and the distributions compare with it, and a million-claim release's 2.3M IDs are
-#: expanded once. package -> baseline spec -> (baseline or None, checks, the finding to report: code, fields).
+#: The previous release, read once per package (a Package lives for one run) until `forget_baseline`: the
+#: row-count floors, the distributions and the stable-ID check compare with it, and a million-claim
+#: release's 3.9M IDs are expanded once for all of them. package -> baseline spec -> (baseline or None,
+#: checks, the finding to report: code, fields).
 _BASELINES: "weakref.WeakKeyDictionary[Package, dict[str | None, tuple[Baseline | None, int, tuple | None]]]" = \
     weakref.WeakKeyDictionary()
 
@@ -499,6 +500,13 @@ def _baseline(package: Package, options: Options | None, result: LayerResult) ->
         code, fields = problem
         result.findings.append(Finding.make(code, **fields))
     return baseline
+
+
+def forget_baseline(package: Package) -> None:
+    """Drop the previous release read for `package` (with its expanded IDs); the next use reads it again.
+    The expectations layer calls it when it is done: the metadata layer, the last, reads it once more (1 s
+    at a million claims) rather than have the layers between hold it."""
+    _BASELINES.pop(package, None)
 
 
 def _read_baseline(package: Package, spec: str | None) -> tuple[Baseline | None, int, tuple | None]:
@@ -719,35 +727,40 @@ class _Retracted:
 
 
 class _IdIndex:
-    """Every current ID, as the ID column of each resource (polars String Series, sharing the tables' buffers:
-    neither copied into one frame nor de-duplicated, 2.3M IDs at a million claims)."""
+    """Every current ID, as the ID column of each resource (polars String Series sharing the tables' buffers,
+    not de-duplicated: 2.3M IDs at a million claims)."""
 
     def __init__(self, columns: dict[str, Any]):
         """`columns`: resource -> its ID column (a polars String Series; an empty cell, null, is no ID)."""
         self.columns = columns
 
     def contains(self, values: Any) -> Any:
-        """Whether each of `values` (a polars String Series) is a current ID: a Boolean Series."""
+        """Whether each of `values` (a few: a polars String Series) is a current ID, as a Boolean Series: the
+        ID columns are filtered by `values`, so only the few are hashed."""
         import polars as pl
 
-        found = pl.Series(values.name, [False] * values.len(), dtype=pl.Boolean)
-        for column in self.columns.values():
-            found = found | values.is_in(column.implode())
-        return found.fill_null(False)
+        found = [column.filter(column.is_in(values.implode())) for column in self.columns.values()]
+        return values.is_in(pl.concat(found).implode() if found else pl.Series([], dtype=pl.String).implode())
 
-    def missing(self, ids: Any) -> Any:
-        """Those of `ids` (a polars String Series) that are not current IDs (anti-joins, in no order)."""
-        for column in self.columns.values():
-            ids = ids.filter(~ids.is_in(column.implode()))
+    def missing(self, name: str, ids: Any) -> Any:
+        """Those of `ids` (a polars String Series, IDs of resource `name`) that are no current ID, in no order:
+        those not in `name`'s own column (one column hashed at a time, not every ID at once: 0.5 GiB at a
+        million claims), then those of them in no other column (where only those few are hashed)."""
+        own = self.columns.get(name)
+        if own is not None:
+            ids = ids.filter(~ids.is_in(own.implode()))
+        for other, column in self.columns.items():
+            if other != name and ids.len():
+                ids = ids.filter(~ids.is_in(column.filter(column.is_in(ids.implode())).implode()))
         return ids
 
     def first_rows(self, ids: Any) -> Any:
-        """id, resource, index: where each of `ids` that is a current ID first occurs (by resource, then row)."""
+        """id, resource, index: where each of `ids` (a few) that is a current ID first occurs (by resource, then row)."""
         import polars as pl
 
         parts = [pl.DataFrame({"id": column}).with_row_index("index").filter(pl.col("id").is_in(ids.implode()))
                  .with_columns(pl.lit(name, dtype=pl.String).alias("resource")) for name, column in self.columns.items()]
-        frame = pl.concat(parts) if parts else pl.DataFrame(schema={"id": pl.String, "index": pl.UInt32, "resource": pl.String})
+        frame = pl.concat(parts) if parts else pl.DataFrame(schema={"index": pl.UInt32, "id": pl.String, "resource": pl.String})
         return frame.unique(subset="id", keep="first", maintain_order=True)
 
 
@@ -766,8 +779,8 @@ def _compare_with_baseline(package: Package, baseline: Baseline, current_ids: di
         spec = package.resources.get(name)
         path = spec.path if spec is not None and spec.path else DESCRIPTOR
         result.checks += ids.len()
-        # the missing ones, sorted after the anti-joins, each with its retraction (index None: none)
-        missing = pl.DataFrame({"id": present.missing(ids)}).join(retracted_rows, on="id", how="left").sort("id")
+        # the missing ones, each with its retraction (index None: none), sorted after the anti-join
+        missing = pl.DataFrame({"id": present.missing(name, ids)}).join(retracted_rows, on="id", how="left").sort("id")
         for ident, index, retracted_in_text in missing.iter_rows():
             if index is not None:
                 retracted_in = Version.parse(retracted_in_text)
