@@ -22,10 +22,11 @@ A manifest says what a release was, so that nothing needs a git tag or the netwo
 `ids` lists a one-field primary key's values sorted and run-length compressed: a run of
 consecutive numbers with one prefix and one digit width is written `C001..C084`, so a
 million-row table of `C0000001`…`C1000000` is one string. IDs that contain `..` themselves
-are kept apart in `literalIds`, so a range is never misread. However many IDs its ranges span, a
-manifest may list at most `MAX_RELEASED_IDS` (checked before any is expanded). Composite keys are not used by
-the stable-ID check; they are recorded as a count and the SHA-256 of their sorted, tab-joined
-rows (`keysSha256`), which stays small.
+are kept apart in `literalIds`, so a range is never misread. `id_series` reads them back
+column-wise; however many IDs its ranges span, a manifest may list at most `MAX_RELEASED_IDS`
+(counted before any is expanded). Composite keys are not used by the stable-ID check; they are
+recorded as a count and the SHA-256 of their sorted, tab-joined rows (`keysSha256`), which
+stays small.
 
 The stable-ID check (metadata layer) compares the working tree with the newest manifest;
 `nkru release --verify X.Y.Z` rebuilds the release and compares it with `files` and `archives`.
@@ -124,8 +125,8 @@ def compress_ids(ids: Iterable[str]) -> tuple[list[str], list[str]]:
 
 def id_series(ranges: Iterable[str], literals: Iterable[str] = (), limit: int | None = MAX_RELEASED_IDS):
     """The IDs that `compress_ids` wrote, column-wise: a polars String Series named "id", each ID once, sorted
-    (as text: C1000 before C999). Raises ManifestError on a malformed range, and before expanding anything when the
-    ranges span more than `limit` IDs (None: no limit)."""
+    as text (C1000 before C999). Raises ManifestError on a malformed range, and before expanding anything
+    when the ranges span more than `limit` IDs (None: no limit)."""
     parsed = _IdList.parse(ranges, literals)
     if limit is not None and parsed.count > limit:
         raise ManifestError(too_many_ids(parsed.count, limit))
