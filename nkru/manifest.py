@@ -22,9 +22,11 @@ A manifest says what a release was, so that nothing needs a git tag or the netwo
 `ids` lists a one-field primary key's values sorted and run-length compressed: a run of
 consecutive numbers with one prefix and one digit width is written `C001..C084`, so a
 million-row table of `C0000001`…`C1000000` is one string. IDs that contain `..` themselves
-are kept apart in `literalIds`, so a range is never misread. Composite keys are not used by
-the stable-ID check; they are recorded as a count and the SHA-256 of their sorted, tab-joined
-rows (`keysSha256`), which stays small.
+are kept apart in `literalIds`, so a range is never misread. `id_series` reads them back
+column-wise; however many IDs its ranges span, a manifest may list at most `MAX_RELEASED_IDS`
+(counted before any is expanded). Composite keys are not used by the stable-ID check; they are
+recorded as a count and the SHA-256 of their sorted, tab-joined rows (`keysSha256`), which
+stays small.
 
 The stable-ID check (metadata layer) compares the working tree with the newest manifest;
 `nkru release --verify X.Y.Z` rebuilds the release and compares it with `files` and `archives`.
@@ -42,6 +44,8 @@ import hashlib
 import json
 import re
 from dataclasses import dataclass, field
+from functools import cached_property
+from itertools import takewhile
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
@@ -54,9 +58,15 @@ RELEASES = "releases"
 #: The release zips' name: NAME-X.Y.Z.zip
 NAME = "nkru"
 FORMAT = 1
+#: The most IDs the ID lists of one manifest may span, all resources together (ManifestError beyond it,
+#: checked before anything is expanded). A range is one string however many IDs it spans, so a manifest
+#: of a few bytes could otherwise ask for a billion IDs ("C000000001..C999999999": tens of GB). A release
+#: of a million claims lists 3.9M IDs (benchmarks/scale_package.py), and a claims file holds at most
+#: 2 GiB (nkru.limits.MAX_FILE_BYTES), about 2.6M claims at the real package's sizes, whose release would
+#: list about 10M: the ceiling. Expanding 10M IDs peaks at about 0.5 GiB and keeps 0.15 GiB (16 bytes an ID).
+MAX_RELEASED_IDS = 10_000_000
 
 _NUMBERED = re.compile(r"^(.*?)([0-9]+)$")
-_RANGE = re.compile(r"^(.*?)([0-9]+)\.\.(.*?)([0-9]+)$")
 _NAME = re.compile(r"^(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)\.json\Z")
 
 
@@ -113,22 +123,95 @@ def compress_ids(ids: Iterable[str]) -> tuple[list[str], list[str]]:
     return [text for _, text in sorted(items)], literals
 
 
+def id_series(ranges: Iterable[str], literals: Iterable[str] = (), limit: int | None = MAX_RELEASED_IDS):
+    """The IDs that `compress_ids` wrote, column-wise: a polars String Series named "id", each ID once, sorted
+    as text (C1000 before C999). Raises ManifestError on a malformed range, and before expanding anything
+    when the ranges span more than `limit` IDs (None: no limit)."""
+    parsed = _IdList.parse(ranges, literals)
+    if limit is not None and parsed.count > limit:
+        raise ManifestError(too_many_ids(parsed.count, limit))
+    return parsed.expand()
+
+
 def expand_ids(ranges: Iterable[str], literals: Iterable[str] = ()) -> set[str]:
-    """The IDs that `compress_ids` wrote; raises ManifestError on a malformed range."""
-    found: set[str] = set(literals)
-    for item in ranges:
-        if not isinstance(item, str):
-            raise ManifestError(f"an ID must be a string, not {item!r}")
-        match = _RANGE.match(item)
-        if match is None:
-            found.add(item)
-            continue
-        prefix, first, prefix2, last = match.groups()
-        if prefix != prefix2 or len(first) != len(last) or int(last) < int(first):
+    """The IDs that `compress_ids` wrote, as a set (`id_series`, for a few IDs); raises ManifestError on a
+    malformed range or more than MAX_RELEASED_IDS IDs."""
+    return set(id_series(ranges, literals).to_list())
+
+
+def too_many_ids(count: int, limit: int) -> str:
+    return f"its ID ranges span {count:,} IDs, more than the {limit:,} a manifest may list (nkru.manifest.MAX_RELEASED_IDS)"
+
+
+#: A range: prefix, digits, `..`, prefix, digits (`\n?$`: as Python's `$` did, before a final newline too).
+_RANGE = r"^(.*?)([0-9]+)\.\.(.*?)([0-9]+)\n?$"
+#: Wider numbers than this do not fit an Int64; compress_ids writes none in a range (they are rare, so
+#: `_IdList` expands such a range in Python, after the count is checked).
+_INT_DIGITS = 18
+#: IDs expanded at a time (memory, not a limit): see `_IdList.expand`.
+_BATCH = 1 << 20
+
+
+@dataclass
+class _IdList:
+    """An ID list of a manifest (`ids`, `literalIds`) parsed column-wise, not yet expanded: the runs
+    (prefix, width, first, last) and the IDs written as they are."""
+
+    runs: Any  # polars frame: prefix, width, first, last (Int64), numbers of up to _INT_DIGITS digits
+    wide: list[tuple[str, int, int, int]]  # the same, for wider numbers
+    plain: Any  # polars String Series: the items that are no range, and the literals
+
+    @classmethod
+    def parse(cls, ranges: Iterable[str], literals: Iterable[str] = ()) -> "_IdList":
+        """Raises ManifestError for the first item that is no string or a malformed range, in the order listed
+        (literals are never ranges: they contain `..` themselves)."""
+        import polars as pl
+
+        items, literals = list(ranges), list(literals)
+        others = [item for item in [*items, *literals] if not isinstance(item, str)]
+        frame = pl.DataFrame({"item": list(takewhile(lambda item: isinstance(item, str), items))}, schema={"item": pl.String})
+        frame = pl.concat([frame, frame.get_column("item").str.extract_groups(_RANGE).struct.rename_fields(
+            ["prefix", "first", "prefix2", "last"]).struct.unnest()], how="horizontal")
+        runs = frame.filter(pl.col("first").is_not_null())
+        malformed = runs.filter((pl.col("prefix") != pl.col("prefix2"))
+                                | (pl.col("first").str.len_bytes() != pl.col("last").str.len_bytes())
+                                | (pl.col("last") < pl.col("first")))  # digits of one width compare as text as by number
+        if malformed.height:
+            item = malformed.get_column("item")[0]
             raise ManifestError(f"malformed ID range {item!r} (expected e.g. C001..C084: one prefix, one width, ascending)")
-        width = len(first)
-        found.update(f"{prefix}{n:0{width}d}" for n in range(int(first), int(last) + 1))
-    return found
+        if others:
+            raise ManifestError(f"an ID must be a string, not {others[0]!r}")
+        runs = runs.select("prefix", pl.col("first").str.len_bytes().cast(pl.Int64).alias("width"), "first", "last")
+        narrow = pl.col("width") <= _INT_DIGITS
+        wide = [(prefix, width, int(first), int(last)) for prefix, width, first, last in runs.filter(~narrow).iter_rows()]
+        plain = pl.concat([frame.filter(pl.col("first").is_null()).get_column("item"), pl.Series(literals, dtype=pl.String)])
+        return cls(runs.filter(narrow).with_columns(pl.col("first", "last").cast(pl.Int64)), wide, plain.alias("id"))
+
+    @property
+    def count(self) -> int:
+        """How many IDs the list spans (an ID listed twice counts twice): the work of expanding it."""
+        import polars as pl
+
+        spans = self.runs.select((pl.col("last") - pl.col("first") + 1).cast(pl.Float64).sum()).item()
+        return int(spans or 0) + sum(last - first + 1 for _, _, first, last in self.wide) + self.plain.len()
+
+    def expand(self):
+        """The IDs, each once (a polars String Series). The runs are cut into pieces of at most _BATCH numbers
+        and expanded a batch of about _BATCH IDs at a time, so that the intermediate columns (the numbers,
+        their text, the prefix of each) never hold more than a batch."""
+        import polars as pl
+
+        pieces = (self.runs.with_columns(pl.int_ranges("first", pl.col("last") + 1, _BATCH).alias("start"))
+                  .explode("start").with_columns(pl.min_horizontal(pl.col("start") + (_BATCH - 1), "last").alias("end")))
+        pieces = pieces.with_columns(((pl.col("end") - pl.col("start") + 1).cum_sum() // _BATCH).alias("batch"))
+        parts = [batch.select("prefix", "width", pl.int_ranges("start", pl.col("end") + 1).alias("n")).explode("n")
+                 .select(pl.concat_str("prefix", pl.col("n").cast(pl.String).str.zfill(pl.col("width")))).to_series()
+                 for batch in pieces.partition_by("batch", maintain_order=True)]
+        wide = [f"{prefix}{n:0{width}d}" for prefix, width, first, last in self.wide for n in range(first, last + 1)]
+        # each ID once: sorted, then those equal to the one before dropped (a third of unique()'s memory)
+        ids = pl.concat([*parts, pl.Series(wide, dtype=pl.String), self.plain], rechunk=False).sort().alias("id")
+        repeated = ids.eq_missing(ids.shift(1))
+        return ids.filter(~repeated) if repeated.any() else ids
 
 
 def keys_digest(rows: Iterable[Iterable[str]]) -> str:
@@ -177,9 +260,26 @@ class Manifest:
     def dumps(self) -> str:
         return json.dumps(self.to_dict(), indent=2, ensure_ascii=False) + "\n"
 
-    def ids(self, resource: str) -> set[str]:
+    def ids(self, resource: str):
+        """The IDs of `resource` in this release (its `ids` and `literalIds`, `id_series`): a polars String
+        Series. Raises ManifestError on a malformed range of this resource, or when the ranges of all
+        resources together span more than MAX_RELEASED_IDS IDs."""
+        if self.id_count > MAX_RELEASED_IDS:
+            raise ManifestError(too_many_ids(self.id_count, MAX_RELEASED_IDS))
         entry = self.resources.get(resource) or {}
-        return expand_ids(entry.get("ids") or [], entry.get("literalIds") or [])
+        return id_series(entry.get("ids") or [], entry.get("literalIds") or [], limit=None)
+
+    @cached_property
+    def id_count(self) -> int:
+        """How many IDs the ID lists of all resources span (a malformed list counts 0: asking for its IDs
+        says what is wrong with it)."""
+        count = 0
+        for entry in self.resources.values():
+            try:
+                count += _IdList.parse(entry.get("ids") or [], entry.get("literalIds") or []).count
+            except ManifestError:
+                pass
+        return count
 
     def id_field(self, resource: str) -> str | None:
         key = (self.resources.get(resource) or {}).get("primaryKey") or []

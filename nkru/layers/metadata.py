@@ -15,6 +15,7 @@
 
 from __future__ import annotations
 
+import weakref
 from dataclasses import dataclass, field as dc_field
 from functools import cached_property
 from typing import Any, Callable
@@ -420,23 +421,24 @@ def id_resources(resources: list[str], primary_key) -> dict[str, str]:
 
 @dataclass
 class Baseline:
-    """What the previous release held: its IDs by resource (one-field keys), its retractions and row counts."""
+    """What the previous release held: its IDs by resource (one-field keys), its retractions and row counts.
+    IDs are polars String Series (each ID once): a release of a million claims lists 3.9M of them."""
 
     label: str
     version: str | None
-    read_ids: Callable[[], dict[str, tuple[str, set[str]]]]  # resource -> (ID field, IDs), read when first asked
-    retracted: set[str]
+    read_ids: Callable[[], dict[str, tuple[str, Any]]]  # resource -> (ID field, IDs), read when first asked
+    retracted: Any  # the released retracted IDs (a polars String Series)
     rows: dict[str, int] = dc_field(default_factory=dict)  # resource -> rows, where the release records it
     source: str | None = None  # where it was read: releases/X.Y.Z.json, or the zip, folder or git ref given
 
     @cached_property
-    def ids(self) -> dict[str, tuple[str, set[str]]]:
+    def ids(self) -> dict[str, tuple[str, Any]]:
         """resource -> (ID field, IDs); raises ManifestError on a malformed ID range."""
         return self.read_ids()
 
 
 def _manifest_baseline(manifest: Manifest) -> Baseline:
-    def read_ids() -> dict[str, tuple[str, set[str]]]:
+    def read_ids() -> dict[str, tuple[str, Any]]:
         ids = {}
         for name in manifest.resources:
             field = manifest.id_field(name)
@@ -444,7 +446,7 @@ def _manifest_baseline(manifest: Manifest) -> Baseline:
                 ids[name] = (field, manifest.ids(name))
         return ids
 
-    retracted = manifest.ids(RETRACTIONS) if RETRACTIONS in manifest.resources else set()
+    retracted = manifest.ids(RETRACTIONS) if RETRACTIONS in manifest.resources else _no_ids()
     rows = {name: entry["rows"] for name, entry in manifest.resources.items()
             if isinstance(entry.get("rows"), int) and not isinstance(entry.get("rows"), bool) and entry["rows"] >= 0}
     return Baseline(f"{manifest.label} ({manifest.version})", manifest.version, read_ids, retracted, rows, manifest.label)
@@ -456,46 +458,79 @@ def _snapshot_baseline(snapshot: Snapshot) -> Baseline:
     for name, key in id_resources(list(snapshot.resources), snapshot.primary_key).items():
         table = snapshot.table(name)
         if table is not None:
-            ids[name] = (key, {value or "" for value in table.column(key)})
+            ids[name] = (key, _id_set(table, key))
             rows[name] = len(table)
     old = snapshot.table(RETRACTIONS) if RETRACTIONS in snapshot.resources else None
-    retracted = {value or "" for value in old.column(RETRACTED_ID)} if old else set()
+    retracted = _id_set(old, RETRACTED_ID) if old is not None else _no_ids()
     if old is not None:
         rows[RETRACTIONS] = len(old)
     label = snapshot.label if snapshot.version is None else f"{snapshot.label} ({snapshot.version})"
     return Baseline(label, snapshot.version, lambda: ids, retracted, rows, snapshot.label)
 
 
+def _no_ids():
+    import polars as pl
+
+    return pl.Series("id", [], dtype=pl.String)
+
+
+def _id_set(table: Table, field: str):
+    """The values of a table's column, each once ("" for an empty cell), as a polars String Series."""
+    return table.select([field]).to_series().fill_null("").unique().alias("id")
+
+
+#: The previous release, read once per package (a Package lives for one run) until `forget_baseline`: the
+#: row-count floors, the distributions and the stable-ID check compare with it, and a million-claim
+#: release's 3.9M IDs are expanded once for all of them. package -> baseline spec -> (baseline or None,
+#: checks, the finding to report: code, fields).
+_BASELINES: "weakref.WeakKeyDictionary[Package, dict[str | None, tuple[Baseline | None, int, tuple | None]]]" = \
+    weakref.WeakKeyDictionary()
+
+
 def _baseline(package: Package, options: Options | None, result: LayerResult) -> Baseline | None:
-    """The previous release: `--baseline` (zip, directory or git ref), else the newest releases/X.Y.Z.json."""
+    """The previous release: `--baseline` (zip, directory or git ref), else the newest releases/X.Y.Z.json;
+    None when there is none or it cannot be read (then `result` gets the finding that says why)."""
     spec = options.baseline if options is not None else None
+    known = _BASELINES.setdefault(package, {})
+    if spec not in known:
+        known[spec] = _read_baseline(package, spec)
+    baseline, checks, problem = known[spec]
+    result.checks += checks
+    if problem is not None:
+        code, fields = problem
+        result.findings.append(Finding.make(code, **fields))
+    return baseline
+
+
+def forget_baseline(package: Package) -> None:
+    """Drop the previous release read for `package` (with its expanded IDs); the next use reads it again.
+    The expectations layer calls it when it is done: the metadata layer, the last, reads it once more (1 s
+    at a million claims) rather than have the layers between hold it."""
+    _BASELINES.pop(package, None)
+
+
+def _read_baseline(package: Package, spec: str | None) -> tuple[Baseline | None, int, tuple | None]:
     if spec:
         try:
             with open_snapshot(spec, root=package.root) as snapshot:
                 snapshot.descriptor  # noqa: B018 - read it now, to report problems here
-                return _snapshot_baseline(snapshot)
+                return _snapshot_baseline(snapshot), 0, None
         except SnapshotError as exc:  # unreadable, refused (a zip bomb, encrypted) or damaged
-            result.findings.append(Finding.make("baseline-unreadable", value=str(spec), detail=str(exc)))
-            return None
-    result.checks += 1
+            return None, 0, ("baseline-unreadable", {"value": str(spec), "detail": str(exc)})
     try:
         manifest = latest_manifest(package.root)
     except ManifestError as exc:
-        result.findings.append(Finding.make("manifest-unreadable", path=RELEASES, detail=str(exc)))
-        return None
+        return None, 1, ("manifest-unreadable", {"path": RELEASES, "detail": str(exc)})
     if manifest is None:
         if texts_excluded(package.descriptor):
-            return None  # an unpacked first release: every release zip carries the manifests before it, and it has none
-        result.findings.append(Finding.make(
-            "baseline-missing",
-            detail=f"no release manifest in {RELEASES}/ (nothing has been released from here yet); "
-                   "pass --baseline with a release zip, directory or git ref to compare against it"))
-        return None
+            return None, 1, None  # an unpacked first release: every release zip carries the manifests before it, and it has none
+        return None, 1, ("baseline-missing", {
+            "detail": f"no release manifest in {RELEASES}/ (nothing has been released from here yet); "
+                      "pass --baseline with a release zip, directory or git ref to compare against it"})
     try:
-        return _manifest_baseline(manifest)  # its IDs are expanded when first used (see _check_stable_ids)
+        return _manifest_baseline(manifest), 1, None  # its IDs are expanded when first used (see _check_stable_ids)
     except ManifestError as exc:
-        result.findings.append(Finding.make("manifest-unreadable", path=manifest.label, detail=str(exc)))
-        return None
+        return None, 1, ("manifest-unreadable", {"path": manifest.label, "detail": str(exc)})
 
 
 @dataclass(frozen=True)
@@ -537,19 +572,18 @@ def row_floors(package: Package, options: Options | None = None) -> dict[str, Ro
     baseline = _baseline(package, options, LayerResult(NAME))
     if baseline is None:
         return floors
-    current = package.table(RETRACTIONS) if RETRACTIONS in package.resources else None
-    retracted_now = {value for value in current.column(RETRACTED_ID) if value} if current is not None else set()
+    retracted_now = _retracted_now(package.table(RETRACTIONS) if RETRACTIONS in package.resources else None)
     # IDs retracted since the release: their rows were in it and may now be gone.
-    new = retracted_now - baseline.retracted
+    new = retracted_now.filter(~retracted_now.is_in(baseline.retracted.implode()))
     try:
-        released_ids = baseline.ids if new else {}  # expanded only when something was retracted since
+        released_ids = baseline.ids if new.len() else {}  # expanded only when something was retracted since
     except ManifestError:
         return floors  # a malformed manifest: the stable-ID check says so, and no floor is trusted
     for name, spec in package.resources.items():
         released = baseline.rows.get(name)
         if released is None or not has_release_floor(spec.schema):
             continue
-        gone = len(released_ids[name][1] & new) if name in released_ids else 0
+        gone = int(released_ids[name][1].is_in(new.implode()).sum()) if name in released_ids else 0
         table = package.table(name)
         missing = 0
         if table is not None and len(table) < released - gone:
@@ -569,8 +603,7 @@ def released_ids_gone(package: Package, options: Options | None, names: list[str
     baseline = _baseline(package, options, LayerResult(NAME))
     if baseline is None:
         return {}
-    current = package.checkable(RETRACTIONS) if RETRACTIONS in package.resources else None
-    retracted_now = {value for value in current.column(RETRACTED_ID) if value} if current is not None else set()
+    retracted_now = _retracted_now(package.checkable(RETRACTIONS) if RETRACTIONS in package.resources else None)
     gone = {}
     for name in names:
         table = package.table(name) if name in package.resources else None
@@ -583,29 +616,36 @@ def released_ids_gone(package: Package, options: Options | None, names: list[str
     return gone
 
 
-def _released_missing(package: Package, baseline: Baseline, name: str, table: Table, retracted_now: set[str]) -> int:
-    """How many of the released IDs of `name` are gone without a retraction (what the stable-ID check reports):
-    for the retractions, the released retracted IDs no longer listed. 0 when the IDs cannot be read."""
+def _retracted_now(table: Table | None):
+    """The IDs the current retractions table lists (none empty), as a polars String Series."""
     import polars as pl
 
+    if table is None:
+        return _no_ids()
+    return table.select([RETRACTED_ID]).filter(pl.col(RETRACTED_ID).is_not_null() & (pl.col(RETRACTED_ID) != "")).to_series()
+
+
+def _released_missing(package: Package, baseline: Baseline, name: str, table: Table, retracted_now) -> int:
+    """How many of the released IDs of `name` are gone without a retraction (what the stable-ID check reports):
+    for the retractions, the released retracted IDs no longer listed. 0 when the IDs cannot be read."""
     if name == RETRACTIONS:
         released, field = baseline.retracted, RETRACTED_ID
     elif name in baseline.ids:
         field, released = baseline.ids[name]
-        released = released - retracted_now
+        released = released.filter(~released.is_in(retracted_now.implode()))
     else:
         return 0
     if package.checkable(name) is None or field not in table.header:
         return 0  # IDs that cannot be read: the structure layer reports the table
     present = table.select([field]).to_series().drop_nulls()
-    wanted = pl.Series("id", sorted(released), dtype=pl.String)
-    return int((~wanted.is_in(present.implode())).sum())
+    return int((~released.is_in(present.implode())).sum())
 
 
-def released_ids(package: Package, options: Options | None = None) -> tuple[str, dict[str, set[str]]] | None:
+def released_ids(package: Package, options: Options | None = None) -> tuple[str, dict[str, Any]] | None:
     """(the previous release's version or label, resource -> the IDs of its rows in that release), for
     the release `row_floors` compares with; None when there is none or it cannot be read (the stable-ID
-    check reports why). The expectations layer compares distributions with the released rows."""
+    check reports why). The IDs are polars String Series. The expectations layer compares distributions with
+    the released rows."""
     baseline = _baseline(package, options, LayerResult(NAME))
     if baseline is None:
         return None
@@ -637,13 +677,13 @@ def _check_stable_ids(package: Package, options: Options | None, result: LayerRe
     check_replacement = (pl.col(REPLACED_BY) != "") & pl.lit(not unreadable)  # unreadable: it may be in that table
     if rejected:
         check_replacement = check_replacement & ~pl.col("index").is_in(pl.Series(sorted(rejected), dtype=pl.UInt32))
-    ids = present.frame.select("id", pl.col("resource").alias("in"), pl.col("index").alias("at"))
+    ids = present.first_rows(retracted.latest.get_column("id")).select(
+        "id", pl.col("resource").alias("in"), pl.col("index").alias("at"))
     judged = (retracted.latest.join(ids, on="id", how="left", maintain_order="left")
-              .join(ids.select(pl.col("id").alias(REPLACED_BY), pl.lit(True).alias("known")), on=REPLACED_BY, how="left",
-                    maintain_order="left")
-              .with_columns(check_replacement.alias("checked")))
+              .with_columns(present.contains(retracted.latest.get_column(REPLACED_BY)).alias("known"),
+                            check_replacement.alias("checked")))
     result.checks += judged.height + int(judged.get_column("checked").sum())
-    hits = judged.filter(pl.col("in").is_not_null() | (pl.col("checked") & pl.col("known").is_null()))
+    hits = judged.filter(pl.col("in").is_not_null() | (pl.col("checked") & ~pl.col("known")))
     for row in hits.iter_rows(named=True):
         ident, index = row["id"], row["index"]
         if row["in"] is not None:
@@ -652,7 +692,7 @@ def _check_stable_ids(package: Package, options: Options | None, result: LayerRe
             result.findings.append(Finding.make("retracted-id-reused", resource=name, path=table.path, line=table.lines[at],
                                                 row_id=ident, field=current_ids[name], value=ident,
                                                 retracted_in=row[RETRACTED_IN], reason=row[RETRACTION_REASON]))
-        if row["checked"] and row["known"] is None:
+        if row["checked"] and not row["known"]:
             result.findings.append(Finding.make("retraction-replacement-unknown", field=REPLACED_BY, value=row[REPLACED_BY],
                                                 resource=RETRACTIONS, path=retractions.path, line=retractions.lines[index],
                                                 row_id=ident))
@@ -685,42 +725,43 @@ class _Retracted:
         self.latest = (latest.join(frame.drop(RETRACTED_ID), on="index", how="left", maintain_order="left")
                        .rename({RETRACTED_ID: "id"}))
 
-    def __contains__(self, ident: str) -> bool:
-        return ident in self._index
-
-    def keys(self) -> set[str]:
-        return set(self._index)
-
-    @cached_property
-    def _index(self) -> dict[str, int]:
-        """retracted ID -> position in `latest` (asked only for the IDs a release had that are gone)."""
-        return {ident: at for at, ident in enumerate(self.latest.get_column("id").to_list())}
-
-    def __getitem__(self, ident: str) -> tuple[int, dict[str, str]]:
-        """(row index, its cells) of the row retracting `ident`."""
-        row = self.latest.row(self._index[ident], named=True)
-        return row["index"], row
-
 
 class _IdIndex:
-    """Every current ID and where it first occurs (resource, row index), as one polars frame."""
+    """Every current ID, as the ID column of each resource (polars String Series sharing the tables' buffers,
+    neither copied into one frame nor de-duplicated: 4.3M IDs at a million claims)."""
 
     def __init__(self, columns: dict[str, Any]):
-        """`columns`: resource -> its ID column (a polars String Series, or a list of str)."""
+        """`columns`: resource -> its ID column (a polars String Series; an empty cell, null, is no ID)."""
+        self.columns = columns
+
+    def contains(self, values: Any) -> Any:
+        """Whether each of `values` (a few: a polars String Series) is a current ID, as a Boolean Series: the
+        ID columns are filtered by `values`, so only the few are hashed."""
         import polars as pl
 
-        parts = [pl.DataFrame({"id": pl.Series("id", values, dtype=pl.String)})
-                 .with_columns(pl.lit(name, dtype=pl.String).alias("resource")).with_row_index("index")
-                 for name, values in columns.items()]
+        found = [column.filter(column.is_in(values.implode())) for column in self.columns.values()]
+        return values.is_in(pl.concat(found).implode() if found else pl.Series([], dtype=pl.String).implode())
+
+    def missing(self, name: str, ids: Any) -> Any:
+        """Those of `ids` (a polars String Series, IDs of resource `name`) that are no current ID, in no order:
+        those not in `name`'s own column (one column hashed at a time, not every ID at once: 0.5 GiB at a
+        million claims), then those of them in no other column (where only those few are hashed)."""
+        own = self.columns.get(name)
+        if own is not None:
+            ids = ids.filter(~ids.is_in(own.implode()))
+        for other, column in self.columns.items():
+            if other != name and ids.len():
+                ids = ids.filter(~ids.is_in(column.filter(column.is_in(ids.implode())).implode()))
+        return ids
+
+    def first_rows(self, ids: Any) -> Any:
+        """id, resource, index: where each of `ids` (a few) that is a current ID first occurs (by resource, then row)."""
+        import polars as pl
+
+        parts = [pl.DataFrame({"id": column}).with_row_index("index").filter(pl.col("id").is_in(ids.implode()))
+                 .with_columns(pl.lit(name, dtype=pl.String).alias("resource")) for name, column in self.columns.items()]
         frame = pl.concat(parts) if parts else pl.DataFrame(schema={"index": pl.UInt32, "id": pl.String, "resource": pl.String})
-        self.frame = frame.filter(pl.col("id").is_not_null()).unique(subset="id", keep="first", maintain_order=True)
-
-    def missing(self, ids: list[str]) -> list[str]:
-        """Those of `ids` that are not current IDs, in order (an anti-join)."""
-        import polars as pl
-
-        wanted = pl.DataFrame({"id": ids}, schema={"id": pl.String}).with_row_index("order")
-        return wanted.join(self.frame.select("id"), on="id", how="anti").sort("order").get_column("id").to_list()
+        return frame.unique(subset="id", keep="first", maintain_order=True)
 
 
 def _compare_with_baseline(package: Package, baseline: Baseline, current_ids: dict[str, str], present: _IdIndex,
@@ -728,28 +769,33 @@ def _compare_with_baseline(package: Package, baseline: Baseline, current_ids: di
                            unreadable: set[str] = frozenset()) -> None:
     if RETRACTIONS in unreadable:
         return
+    import polars as pl
+
     released_in = Version.parse(baseline.version or "")
+    retracted_rows = retracted.latest.select("id", "index", RETRACTED_IN)
     for name, (key, ids) in baseline.ids.items():
         if name in unreadable or package.rejected_rows(name, [key]):
             continue  # reported once by the structure layer, not once per released ID (a rejected ID may be one)
         spec = package.resources.get(name)
         path = spec.path if spec is not None and spec.path else DESCRIPTOR
-        result.checks += len(ids)
-        for ident in sorted(present.missing(list(ids))):  # sorted after the anti-join: only the missing ones
-            if ident in retracted:
-                index, entry = retracted[ident]
-                retracted_in = Version.parse(entry.get(RETRACTED_IN, ""))
+        result.checks += ids.len()
+        # the missing ones, each with its retraction (index None: none), sorted after the anti-join
+        missing = pl.DataFrame({"id": present.missing(name, ids)}).join(retracted_rows, on="id", how="left").sort("id")
+        for ident, index, retracted_in_text in missing.iter_rows():
+            if index is not None:
+                retracted_in = Version.parse(retracted_in_text)
                 if released_in is not None and retracted_in is not None and retracted_in <= released_in:
                     result.findings.append(Finding.make(
                         "retraction-version", resource=RETRACTIONS, path=retractions.path, line=retractions.lines[index], row_id=ident,
-                        field=RETRACTED_IN, value=entry.get(RETRACTED_IN), baseline=baseline.label, baseline_version=baseline.version))
+                        field=RETRACTED_IN, value=retracted_in_text, baseline=baseline.label, baseline_version=baseline.version))
                 continue
             result.findings.append(Finding.make("released-id-missing", resource=name, path=path, row_id=ident, field=key,
                                                 value=ident, baseline=baseline.label))
-    result.checks += len(baseline.retracted)
+    result.checks += baseline.retracted.len()
     if package.rejected_rows(RETRACTIONS, [RETRACTED_ID]):
         return  # a retraction whose ID the structure layer rejected may be any of them
-    for ident in sorted(baseline.retracted - retracted.keys()):
+    listed = retracted.latest.get_column("id").implode()
+    for ident in baseline.retracted.filter(~baseline.retracted.is_in(listed)).sort().to_list():
         result.findings.append(Finding.make("retraction-removed", resource=RETRACTIONS,
                                             path=retractions.path if retractions else DESCRIPTOR,
                                             row_id=ident, field=RETRACTED_ID, value=ident, baseline=baseline.label))
