@@ -31,7 +31,7 @@ from typing import Any, Iterable, Sequence
 
 from nkru.offsets import read_texts
 from nkru.package import SOURCES, Package
-from nkru.text import FoldedText, Span, fold
+from nkru.text import FoldedText, SourceTexts, Span, fold
 from nkru.units import texts_frame as units_texts_frame
 from nkru.units import DEFAULT_LANGUAGE, UNITS  # noqa: F401  (DEFAULT_LANGUAGE: the language a source defaults to)
 
@@ -268,7 +268,7 @@ def quote_span(row: dict[str, Any], text: FoldedText, with_offsets: bool) -> lis
     return [text.folded_span(*place)]
 
 
-def locate(texts: dict[str, FoldedText], pairs: Iterable[tuple[str, str]]) -> dict[tuple[str, str], list[Span]]:
+def locate(texts: SourceTexts | dict[str, FoldedText], pairs: Iterable[tuple[str, str]]) -> dict[tuple[str, str], list[Span]]:
     """(source_id, quote) -> every occurrence of the folded quote in that source's folded text.
 
     Each text is scanned once for all its distinct quotes (an Aho-Corasick automaton, pyahocorasick),
@@ -358,7 +358,7 @@ class QuotePlaces:
         return self._frame(True)
 
 
-def place_quotes(package: Package, texts: dict[str, FoldedText]) -> QuotePlaces:
+def place_quotes(package: Package, texts: SourceTexts | dict[str, FoldedText]) -> QuotePlaces:
     """Check every quote against its source text, each distinct (source, quote[, offsets]) once.
 
     In a resource with offsets (`nkru.offsets.offset_resources`) a row's quote must be the passage at its
@@ -489,7 +489,7 @@ def sources_problem(package: Package) -> str | None:
                                             "to measure")
 
 
-def judge(package: Package, texts: dict[str, FoldedText], places: QuotePlaces) -> tuple[Any, Any, Any] | None:
+def judge(package: Package, texts: SourceTexts | dict[str, FoldedText], places: QuotePlaces) -> tuple[Any, Any, Any] | None:
     """The package's units judged against their texts and quotes, column-wise: (good units with `status`,
     bad units, gaps) as `nkru.units.tiling` gives them; None when the package has no readable units table."""
     from nkru import units as units_module
@@ -507,7 +507,7 @@ def units_problem(package: Package) -> str | None:
                                           "sentence coverage by")
 
 
-def package_coverage(package: Package, texts: dict[str, FoldedText] | None = None,
+def package_coverage(package: Package, texts: SourceTexts | dict[str, FoldedText] | None = None,
                      places: QuotePlaces | None = None) -> list[SourceCoverage]:
     """Coverage of every source in the sources table, in table order (empty when that table is unreadable:
     see `sources_problem`), judged from the package's units (none when there is no readable units table:
@@ -577,7 +577,7 @@ def threshold_for(package: Package, override: float | None = None) -> float:
 
 
 def coverage_report(package: Package, *, threshold: float | None = None,
-                    texts: dict[str, FoldedText] | None = None) -> CoverageReport:
+                    texts: SourceTexts | dict[str, FoldedText] | None = None) -> CoverageReport:
     """The coverage of every source of the package against the threshold (raises ThresholdError if it is invalid)."""
     return CoverageReport(str(package.root), threshold_for(package, threshold), package_coverage(package, texts),
                           problem=sources_problem(package) or units_problem(package))

@@ -15,7 +15,7 @@ finding per uncovered unit at its line in the text file.
 from __future__ import annotations
 
 import hashlib
-from typing import Any
+from typing import Any, Iterator
 
 from nkru import coverage as sentence_coverage
 from nkru.coverage import quote_resources
@@ -23,7 +23,7 @@ from nkru.findings import Finding, LayerResult, define, near_miss_hint
 from nkru.units import UNITS
 from nkru.package import DESCRIPTOR, SOURCES, Package, texts_excluded
 from nkru.options import Options
-from nkru.text import FoldedText, fold
+from nkru.text import FoldedText, SourceTexts, fold
 
 NAME = "coverage"
 
@@ -175,7 +175,7 @@ def _threshold(package: Package, options: Options | None, result: LayerResult) -
         return fallback
 
 
-def _check_sentences(package: Package, texts: dict[str, FoldedText], places: sentence_coverage.QuotePlaces,
+def _check_sentences(package: Package, texts: SourceTexts, places: sentence_coverage.QuotePlaces,
                      options: Options | None, result: LayerResult) -> None:
     """The units tile every readable source text, and every unit is covered by a quote or an exclusion."""
     import polars as pl
@@ -269,12 +269,18 @@ def _check_sentences(package: Package, texts: dict[str, FoldedText], places: sen
                                             severity="error" if source_id in failing else "warning"))
 
 
-def _check_sources(package: Package, result: LayerResult) -> dict[str, FoldedText]:
-    """Check every source text; return the readable ones, folded, by source_id."""
-    texts: dict[str, FoldedText] = {}
+def _check_sources(package: Package, result: LayerResult) -> SourceTexts:
+    """Check every source text; return the readable ones by source_id, held column-wise (`SourceTexts`:
+    a text is folded only when a check needs it)."""
+    return SourceTexts.collect(_readable_texts(package, result))
+
+
+def _readable_texts(package: Package, result: LayerResult) -> Iterator[tuple[str, str]]:
+    """Check every source text, one file at a time (its bytes are let go before the next is read), and
+    yield (source_id, text) for the readable ones."""
     table = package.table(SOURCES)
     if table is None:
-        return texts
+        return
     rejected = package.rejected_rows(SOURCES, SOURCE_CELLS)
     for index, row in enumerate(table.rows):
         if index in rejected:
@@ -304,8 +310,7 @@ def _check_sources(package: Package, result: LayerResult) -> dict[str, FoldedTex
         if source.text is None:
             result.findings.append(Finding.make("source-text-encoding", field="text_path", value=text_path, **where))
         else:
-            texts[source_id] = FoldedText(source.text)
-    return texts
+            yield source_id, source.text
 
 
 def _check_offsets(row: dict[str, str], text: FoldedText, place: tuple[int, int], where: dict[str, Any],
@@ -339,7 +344,7 @@ def _check_offsets(row: dict[str, str], text: FoldedText, place: tuple[int, int]
                                             places=places or "no place (it is not in the text)"))
 
 
-def _check_quotes(package: Package, texts: dict[str, FoldedText], result: LayerResult) -> sentence_coverage.QuotePlaces:
+def _check_quotes(package: Package, texts: SourceTexts, result: LayerResult) -> sentence_coverage.QuotePlaces:
     """Every quote is in its source text: at its offsets where the resource has them, otherwise anywhere
     (each distinct (source, quote, offsets) checked once: `nkru.coverage.place_quotes`, whose places the
     sentence check then uses); only the rows with a problem are visited, found by a join."""
