@@ -94,15 +94,17 @@ def _overlapped(units: Any, spans: Any) -> Any:
     if spans.height == 0 or units.height == 0:
         return pl.Series("overlapped", [False] * units.height, dtype=pl.Boolean)
     reach = (spans.filter(pl.col("end") > pl.col("start")).sort("source_id", "start")
-             .with_columns(pl.col("end").cum_max().over("source_id").alias("_reach"))
-             .group_by("source_id", "start").agg(pl.col("_reach").max())
-             .rename({"start": "_span_start"}).sort("_span_start"))
+             .with_columns(pl.col("end").cum_max().over("source_id").alias("_reach")))
+    # The furthest reach of each start is its last row (sorted, and reaches only grow within a source).
+    last = (pl.col("start") != pl.col("start").shift(-1)) | (pl.col("source_id") != pl.col("source_id").shift(-1))
+    reach = reach.filter(last.fill_null(True)).select("source_id", pl.col("start").alias("_span_start"), "_reach") \
+        .sort("_span_start")
     left = units.select(pl.col("source_id"), pl.col("start").cast(pl.Int64), pl.col("end").cast(pl.Int64)) \
         .with_row_index("_row").sort("end")
     joined = left.join_asof(reach, left_on="end", right_on="_span_start", by="source_id", strategy="backward",
                             allow_exact_matches=False, check_sortedness=False)
     hit = (pl.col("end") > pl.col("start")) & (pl.col("_reach") > pl.col("start"))
-    return joined.sort("_row").select(hit.fill_null(False).alias("overlapped")).to_series()
+    return joined.select("_row", hit.fill_null(False).alias("overlapped")).sort("_row").get_column("overlapped")
 
 
 def statuses(units: Any, quotes: Any, exclusions: Any) -> Any:
@@ -315,8 +317,8 @@ UNKNOWN_SOURCE, NOT_FOUND = "unknown", "missing"
 class QuoteCheck:
     """The quotes of one quote-bearing resource, checked against their source texts.
 
-    `frame` holds the rows with a quote (`i`: the row's index in the table, then `columns`, nulls as "");
-    `problems` maps each distinct combination of `columns` that is wrong to what is wrong with it:
+    `rows` counts the rows with a quote; `frame` holds those that may have a problem, every one but those
+    verbatim at their offsets (`i`: the row's index in the table, then `columns`, nulls as ""); `problems` maps each distinct combination of `columns` that is wrong to what is wrong with it:
     UNKNOWN_SOURCE (no readable text), NOT_FOUND (no offsets, and not in the text), or the
     (quote_start, quote_end) at which the text is not the quote.
     """
@@ -324,6 +326,7 @@ class QuoteCheck:
     resource: str
     columns: list[str]
     placed: bool  # the resource has offset fields
+    rows: int
     frame: Any
     problems: dict[tuple[str, ...], Any]
     offsets_checked: int = 0  # rows with a quote_start set
@@ -382,18 +385,24 @@ def place_quotes(package: Package, texts: SourceTexts | dict[str, FoldedText]) -
         columns = ["source_id", "quote", *([START, END] if placed else [])]
         frame = table.select(columns).fill_null("")
         frame = frame.with_row_index("i").filter(pl.col("quote") != "")  # an empty quote: structure layer
-        check = QuoteCheck(name, columns, placed, frame, {})
+        check = QuoteCheck(name, columns, placed, frame.height, frame, {})
         exclusion = name == EXCLUSIONS
         search: list[tuple[str, str]] = []
         unplaced: list[tuple[str, ...]] = []
-        combos = frame.select(columns).unique()
         if placed:  # the passages that are their quotes verbatim, found column-wise; the others one by one below
             if texts_frame is None:
                 texts_frame = units_texts_frame(texts)
-            combos = _verbatim_marked(combos, texts_frame)
-            good = combos.filter(pl.col(_VERBATIM))
+            # Rows, not distinct combos: at scale nearly every row is its own combo, and finding the
+            # distinct ones of a million quotes costs more than marking them all (0.4 GB at 1M).
+            marked = _verbatim_marked(frame, texts_frame)
+            good = marked.filter(pl.col(_VERBATIM))
             places.pieces.append((exclusion, good.select("source_id", pl.col(_START).alias("start"), pl.col(_END).alias("end"))))
-            combos = combos.filter(~pl.col(_VERBATIM)).select(columns)
+            check.offsets_checked = frame.filter(pl.col(START) != "").height
+            check.frame = frame = marked.filter(~pl.col(_VERBATIM)).select("i", *columns)
+            combos = frame.select(columns).unique()
+            del marked, good
+        else:
+            combos = frame.select(columns).unique()
         for combo in combos.iter_rows():
             source_id, quote = combo[0], combo[1]
             text = texts.get(source_id)
@@ -410,8 +419,6 @@ def place_quotes(package: Package, texts: SourceTexts | dict[str, FoldedText]) -
                     continue
                 unplaced.append(combo)
             search.append((source_id, quote))
-        if placed:
-            check.offsets_checked = frame.filter(pl.col(START) != "").height
         found = locate(texts, search)
         if not placed:  # every place a quote occurs, in the original text's offsets
             located = [(source_id, texts[source_id].original_range(span)) for (source_id, _), spans in found.items()
@@ -443,27 +450,32 @@ def _edge_space() -> str:
 
 
 def _verbatim_marked(combos: Any, texts_frame: Any) -> Any:
-    """The distinct (source_id, quote, quote_start, quote_end) with `_start`, `_end` (the offsets when both
+    """The rows of (source_id, quote, quote_start, quote_end, ...) with `_start`, `_end` (the offsets when both
     cells are plain digits) and `_verbatim`: the text at those offsets is the quote itself, and neither
     starts nor ends with whitespace -- then `slice_problem` has nothing to say (code points, as polars
     slices strings). Everything else is left to `slice_problem` (folding, odd cells, problems)."""
     import polars as pl
 
     from nkru.offsets import END, START
+    from nkru.units import in_batches
 
     def digits(column: str) -> Any:
         cell = pl.col(column)
         return pl.when(cell.str.contains(r"^[0-9]{1,18}$")).then(cell.cast(pl.Int64, strict=False))
 
-    marked = combos.join(texts_frame, on="source_id", how="left").with_columns(digits(START).alias(_START),
-                                                                              digits(END).alias(_END))
     start, end = pl.col(_START), pl.col(_END)
     verbatim = (start.is_not_null() & end.is_not_null() & (start < end) & (end <= pl.col(_LENGTH))
                 & pl.col(_TEXT).is_not_null())
     length = pl.when(start < end).then(end - start).otherwise(0)  # every branch is evaluated: never negative
     verbatim = verbatim & (pl.col(_TEXT).str.slice(start.fill_null(0), length.fill_null(0)) == pl.col("quote"))
     verbatim = verbatim & ~pl.col("quote").str.contains(_edge_space())
-    return marked.with_columns(verbatim.fill_null(False).alias(_VERBATIM)).drop(_TEXT, _LENGTH)
+
+    def mark(part: Any) -> Any:  # the passages are copies: a batch of rows at a time
+        part = part.join(texts_frame, on="source_id", how="left").with_columns(digits(START).alias(_START),
+                                                                              digits(END).alias(_END))
+        return part.with_columns(verbatim.fill_null(False).alias(_VERBATIM)).drop(_TEXT, _LENGTH)
+
+    return in_batches(combos, mark)
 
 
 def source_coverage(source_id: str, text: FoldedText, units: Sequence[tuple[str, int, int]], quotes: Iterable[Span],
@@ -498,6 +510,7 @@ def judge(package: Package, texts: SourceTexts | dict[str, FoldedText], places: 
     if units is None:
         return None
     good, bad, gaps = units_module.tiling(units, units_module.texts_frame(texts))
+    del units  # the good ones are in `good`
     return statuses(good, places.quotes, places.exclusions), bad, gaps
 
 

@@ -352,8 +352,9 @@ def _apply(text: str, edits: list[tuple[int, int, str]]) -> str:
 
 def read_texts(package: Package) -> SourceTexts:
     """Every readable source text by source_id (held column-wise; folded when one is asked for)."""
-    return SourceTexts.collect((source_id, text) for source_id in package.source_paths()
-                               if (text := package.source_text(source_id)) is not None)
+    paths = package.source_paths()  # once: `Package.source_text` builds this map on every call
+    return SourceTexts.collect((source_id, text) for source_id, path in paths.items()
+                               if path and (text := package.read_source(path).text) is not None)
 
 
 def fill(path: str | Path = ".", *, write: bool = True, resources: list[str] | None = None) -> FillResult:

@@ -285,7 +285,7 @@ class SourceTexts:
                 flush()
         if ids or not frames:
             flush()
-        return cls(pl.concat(frames, how="vertical"))
+        return cls(pl.concat(frames, how="vertical", rechunk=True))
 
     def __contains__(self, source_id: object) -> bool:
         return source_id in self._rows

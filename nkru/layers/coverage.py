@@ -282,11 +282,11 @@ def _readable_texts(package: Package, result: LayerResult) -> Iterator[tuple[str
     if table is None:
         return
     rejected = package.rejected_rows(SOURCES, SOURCE_CELLS)
-    for index, row in enumerate(table.rows):
+    # Three columns, not `table.rows` (every cell of every source as a dict: 0.1 GB at 60,000 sources).
+    cells = table.select(["source_id", "text_path", "text_sha256"]).iter_rows()
+    for index, (source_id, text_path, expected) in enumerate(cells):
         if index in rejected:
             continue  # a cell it is checked by is reported by the structure layer
-        source_id = row.get("source_id", "")
-        text_path = row.get("text_path", "")
         where = dict(resource=SOURCES, path=table.path, line=table.lines[index], row_id=source_id)
         result.checks += 1
         source = package.read_source(text_path)
@@ -302,7 +302,6 @@ def _readable_texts(package: Package, result: LayerResult) -> Iterator[tuple[str
                                                 detail=source.detail, **where))
             continue
         actual = hashlib.sha256(source.data).hexdigest()
-        expected = row.get("text_sha256", "")
         result.checks += 1
         if actual != expected and source.text is not None:  # a text saved in another encoding: that finding says it
             result.findings.append(Finding.make("source-text-hash", field="text_sha256", value=expected, actual=actual,
@@ -358,7 +357,7 @@ def _check_quotes(package: Package, texts: SourceTexts, result: LayerResult) -> 
     # rejected: an unknown source is the structure layer's foreign-key finding.
     listed = set(texts_paths) if not package.rejected_rows(SOURCES, ["source_id"]) else None
     for check in places.checks:
-        result.checks += check.frame.height + check.offsets_checked
+        result.checks += check.rows + check.offsets_checked
         problems, columns = check.problems, check.columns
         if not problems:
             continue
