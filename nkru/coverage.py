@@ -94,11 +94,9 @@ def _overlapped(units: Any, spans: Any) -> Any:
     if spans.height == 0 or units.height == 0:
         return pl.Series("overlapped", [False] * units.height, dtype=pl.Boolean)
     reach = (spans.filter(pl.col("end") > pl.col("start")).sort("source_id", "start")
-             .with_columns(pl.col("end").cum_max().over("source_id").alias("_reach")))
-    # The furthest reach of each start is its last row (sorted, and reaches only grow within a source).
-    last = (pl.col("start") != pl.col("start").shift(-1)) | (pl.col("source_id") != pl.col("source_id").shift(-1))
-    reach = reach.filter(last.fill_null(True)).select("source_id", pl.col("start").alias("_span_start"), "_reach") \
-        .sort("_span_start")
+             .with_columns(pl.col("end").cum_max().over("source_id").alias("_reach"))
+             .group_by("source_id", "start").agg(pl.col("_reach").max())
+             .rename({"start": "_span_start"}).sort("_span_start"))
     left = units.select(pl.col("source_id"), pl.col("start").cast(pl.Int64), pl.col("end").cast(pl.Int64)) \
         .with_row_index("_row").sort("end")
     joined = left.join_asof(reach, left_on="end", right_on="_span_start", by="source_id", strategy="backward",
@@ -436,6 +434,19 @@ def place_quotes(package: Package, texts: SourceTexts | dict[str, FoldedText]) -
 
 
 _START, _END, _VERBATIM, _TEXT, _LENGTH = "_start", "_end", "_verbatim", "_text", "_length"
+#: Rows whose passages `in_batches` copies out of their texts at a time.
+BATCH_ROWS = 100_000
+
+
+def in_batches(frame: Any, step: Any) -> Any:
+    """`step(part)` for every BATCH_ROWS rows of `frame`, concatenated. For a step that slices a passage
+    out of each row's text (polars' `str.slice` copies it): only one batch of copies is alive at a time
+    (all the quotes of a 1M-claim package at once were about 0.2 GB)."""
+    import polars as pl
+
+    if frame.height <= BATCH_ROWS:
+        return step(frame)
+    return pl.concat([step(part) for part in frame.iter_slices(BATCH_ROWS)], how="vertical")
 
 
 @lru_cache(maxsize=None)
@@ -457,7 +468,6 @@ def _verbatim_marked(combos: Any, texts_frame: Any) -> Any:
     import polars as pl
 
     from nkru.offsets import END, START
-    from nkru.units import in_batches
 
     def digits(column: str) -> Any:
         cell = pl.col(column)
@@ -501,17 +511,35 @@ def sources_problem(package: Package) -> str | None:
                                             "to measure")
 
 
+#: Sources whose units `judge` tiles and joins with the quotes at a time: all 1.4M units of a 1M-claim
+#: package at once held several sorted and joined copies of them (0.3 GB above the texts).
+SOURCES_AT_A_TIME = 4_096
+
+
 def judge(package: Package, texts: SourceTexts | dict[str, FoldedText], places: QuotePlaces) -> tuple[Any, Any, Any] | None:
     """The package's units judged against their texts and quotes, column-wise: (good units with `status`,
-    bad units, gaps) as `nkru.units.tiling` gives them; None when the package has no readable units table."""
+    bad units, gaps) as `nkru.units.tiling` gives them; None when the package has no readable units table.
+
+    A range of SOURCES_AT_A_TIME source IDs at a time (each unit is judged within its own text, so the
+    ranges are independent); the ranges follow the order of source IDs, as `good` and `gaps` are sorted."""
+    import polars as pl
+
     from nkru import units as units_module
 
     units = units_module.units_frame(package)
     if units is None:
         return None
-    good, bad, gaps = units_module.tiling(units, units_module.texts_frame(texts))
-    del units  # the good ones are in `good`
-    return statuses(good, places.quotes, places.exclusions), bad, gaps
+    frame = units_module.texts_frame(texts)
+    quotes, exclusions = places.quotes, places.exclusions
+    ids = frame.get_column("source_id").sort()
+    judged = []
+    for first in range(0, max(len(ids), 1), SOURCES_AT_A_TIME):
+        last = min(first + SOURCES_AT_A_TIME, len(ids)) - 1
+        within = pl.col("source_id").is_between(pl.lit(ids[first]), pl.lit(ids[last])) if len(ids) else pl.lit(True)
+        good, bad, gaps = units_module.tiling(units.filter(within), frame.filter(within))
+        judged.append((statuses(good, quotes.filter(within), exclusions.filter(within)), bad, gaps))
+    good, bad, gaps = (pl.concat(part, how="vertical") for part in zip(*judged))
+    return good, bad.sort("i"), gaps
 
 
 def units_problem(package: Package) -> str | None:

@@ -196,21 +196,6 @@ def texts_frame(texts: Any):
     return frame.with_columns(pl.col("_text").str.len_chars().cast(pl.Int64).alias("_length"))
 
 
-#: Rows whose passages `in_batches` copies out of their texts at a time.
-BATCH_ROWS = 100_000
-
-
-def in_batches(frame: Any, step: Any) -> Any:
-    """`step(part)` for every BATCH_ROWS rows of `frame`, concatenated. For a step that slices a passage
-    out of each row's text (polars' `str.slice` copies it): only one batch of copies is alive at a time
-    (at 1M quotes, all of them at once were about 0.2 GB)."""
-    import polars as pl
-
-    if frame.height <= BATCH_ROWS:
-        return step(frame)
-    return pl.concat([step(part) for part in frame.iter_slices(BATCH_ROWS)], how="vertical")
-
-
 def tiling(units: Any, texts: Any) -> tuple[Any, Any, Any]:
     """How the units tile their texts, column-wise (no splitter, no loop over units).
 
@@ -225,53 +210,35 @@ def tiling(units: Any, texts: Any) -> tuple[Any, Any, Any]:
     """
     import polars as pl
 
-    start, end, length, reach = pl.col(START), pl.col(END), pl.col("_length"), pl.col("_reach")
+    start, end, length = pl.col(START), pl.col(END), pl.col("_length")
     placed = units.filter(start.is_not_null() & end.is_not_null()).join(texts.select("source_id", "_length"),
                                                                         on="source_id", how="inner")
     order = placed.filter(start >= end).with_columns(pl.lit(ORDER).alias("code"))
     outside = placed.filter((start < end) & (end > length)).with_columns(pl.lit(OUT_OF_RANGE).alias("code"))
     good = placed.filter((start < end) & (end <= length)).sort(SOURCE_ID, START, END, "i")
-    del placed
-    # How far the units before each one (by start) reach: an overlap begins before, a gap lies between.
-    good = good.with_columns(end.cum_max().shift(1).over(SOURCE_ID).alias("_reach"))
-    overlap = good.filter(start < reach)
-
-    def holding_words(part: Any) -> Any:
-        part = part.filter(pl.col("gap_end") > pl.col("gap_start")).join(texts.select(SOURCE_ID, "_text"),
-                                                                         on=SOURCE_ID, how="inner")
-        return part.filter(pl.col("_text").str.slice(pl.col("gap_start"), pl.col("gap_end") - pl.col("gap_start"))
-                           .str.contains(WORD)).drop("_text")
-
-    # The stretches between units (and before the first, after the last), per source.
-    between = in_batches(good, lambda part: holding_words(part.select(
-        "i", SOURCE_ID, reach.fill_null(0).alias("gap_start"), start.alias("gap_end"), pl.col(UNIT_ID).alias("after_id"))))
-    last = good.group_by(SOURCE_ID).agg(end.max().alias("gap_start"), pl.col(UNIT_ID).sort_by(end).last().alias("before_id"))
-    tails = holding_words(texts.select(SOURCE_ID, "_length").join(last, on=SOURCE_ID, how="left").select(
-        SOURCE_ID, pl.col("gap_start").fill_null(0), length.alias("gap_end"), "before_id",
-        pl.lit(None, dtype=pl.String).alias("after_id")))
-    # Which earlier unit reaches that far (named by an overlap or a gap): only in the sources that have one.
-    odd = pl.concat([overlap.get_column(SOURCE_ID), between.get_column(SOURCE_ID)]).unique()
-    holders = _holders(good.filter(pl.col(SOURCE_ID).is_in(odd.implode())))
-    overlap = overlap.join(holders, on="i", how="left").with_columns(reach.alias("other_end"), pl.lit(OVERLAP).alias("code"))
-    between = between.join(holders.select("i", pl.col("other_id").alias("before_id")), on="i", how="left")
+    good = good.with_columns(end.cum_max().over(SOURCE_ID).alias("_furthest"))
+    furthest = pl.col("_furthest")
+    good = good.with_columns(pl.when(end == furthest).then(pl.col(UNIT_ID)).alias("_holder"),
+                             pl.when(end == furthest).then(start).alias("_holder_start"))
+    good = good.with_columns(pl.col("_holder", "_holder_start").forward_fill().over(SOURCE_ID))
+    good = good.with_columns(furthest.shift(1).over(SOURCE_ID).alias("_reach"),
+                             pl.col("_holder").shift(1).over(SOURCE_ID).alias("other_id"),
+                             pl.col("_holder_start").shift(1).over(SOURCE_ID).alias("other_start"))
+    good = good.with_columns(pl.col("_reach").alias("other_end"))
+    overlap = good.filter(start < pl.col("_reach")).with_columns(pl.lit(OVERLAP).alias("code"))
     columns = ["i", UNIT_ID, SOURCE_ID, START, END, "_length", "code"]
     extra = {"other_id": pl.String, "other_start": pl.Int64, "other_end": pl.Int64}
     bad = pl.concat([frame.select(columns).with_columns(*(pl.lit(None, dtype=t).alias(n) for n, t in extra.items()))
                      for frame in (order, outside)] + [overlap.select(*columns, *extra)], how="vertical").sort("i")
-    gap_columns = [SOURCE_ID, "gap_start", "gap_end", "before_id", "after_id"]
-    gaps = pl.concat([between.select(gap_columns), tails.select(gap_columns)], how="vertical").sort(SOURCE_ID, "gap_start")
+    # The stretches between units (and before the first, after the last), per source.
+    between = good.select(SOURCE_ID, pl.col("_reach").fill_null(0).alias("gap_start"), start.alias("gap_end"),
+                          pl.col("other_id").alias("before_id"), pl.col(UNIT_ID).alias("after_id"))
+    last = good.group_by(SOURCE_ID).agg(end.max().alias("gap_start"), pl.col(UNIT_ID).sort_by(end).last().alias("before_id"))
+    tails = texts.select(SOURCE_ID, "_length").join(last, on=SOURCE_ID, how="left").select(
+        SOURCE_ID, pl.col("gap_start").fill_null(0), length.alias("gap_end"), "before_id",
+        pl.lit(None, dtype=pl.String).alias("after_id"))
+    gaps = pl.concat([between, tails], how="vertical").filter(pl.col("gap_end") > pl.col("gap_start"))
+    gaps = gaps.join(texts.select(SOURCE_ID, "_text"), on=SOURCE_ID, how="inner")
+    gaps = gaps.filter(pl.col("_text").str.slice(pl.col("gap_start"), pl.col("gap_end") - pl.col("gap_start"))
+                       .str.contains(WORD)).drop("_text").sort(SOURCE_ID, "gap_start")
     return good.select("i", UNIT_ID, SOURCE_ID, START, END), bad, gaps
-
-
-def _holders(good: Any) -> Any:
-    """`i`, `other_id`, `other_start` of the units of `good` (whole sources, sorted by start): the earlier unit
-    whose end reaches furthest (the last of those that do)."""
-    import polars as pl
-
-    start, end, furthest = pl.col(START), pl.col(END), pl.col("_furthest")
-    good = good.with_columns(end.cum_max().over(SOURCE_ID).alias("_furthest"))
-    good = good.with_columns(pl.when(end == furthest).then(pl.col(UNIT_ID)).alias("_holder"),
-                             pl.when(end == furthest).then(start).alias("_holder_start"))
-    good = good.with_columns(pl.col("_holder", "_holder_start").forward_fill().over(SOURCE_ID))
-    return good.select("i", pl.col("_holder").shift(1).over(SOURCE_ID).alias("other_id"),
-                       pl.col("_holder_start").shift(1).over(SOURCE_ID).alias("other_start"))
