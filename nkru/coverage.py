@@ -316,7 +316,8 @@ class QuoteCheck:
     """The quotes of one quote-bearing resource, checked against their source texts.
 
     `rows` counts the rows with a quote; `frame` holds those that may have a problem, every one but those
-    verbatim at their offsets (`i`: the row's index in the table, then `columns`, nulls as ""); `problems` maps each distinct combination of `columns` that is wrong to what is wrong with it:
+    verbatim at their offsets (`i`: the row's index in the table, then `columns`, nulls as "");
+    `problems` maps each distinct combination of `columns` that is wrong to what is wrong with it:
     UNKNOWN_SOURCE (no readable text), NOT_FOUND (no offsets, and not in the text), or the
     (quote_start, quote_end) at which the text is not the quote.
     """
@@ -360,7 +361,8 @@ class QuotePlaces:
 
 
 def place_quotes(package: Package, texts: SourceTexts | dict[str, FoldedText]) -> QuotePlaces:
-    """Check every quote against its source text, each distinct (source, quote[, offsets]) once.
+    """Check every quote against its source text: column-wise where it is the passage at its offsets
+    verbatim, otherwise each distinct (source, quote[, offsets]) once.
 
     In a resource with offsets (`nkru.offsets.offset_resources`) a row's quote must be the passage at its
     offsets and covers exactly that place; a row without offsets is searched for (to say whether it is
@@ -460,7 +462,7 @@ def _edge_space() -> str:
     return f"^[{spaces}]|[{spaces}]$"
 
 
-def _verbatim_marked(combos: Any, texts_frame: Any) -> Any:
+def _verbatim_marked(rows: Any, texts_frame: Any) -> Any:
     """The rows of (source_id, quote, quote_start, quote_end, ...) with `_start`, `_end` (the offsets when both
     cells are plain digits) and `_verbatim`: the text at those offsets is the quote itself, and neither
     starts nor ends with whitespace -- then `slice_problem` has nothing to say (code points, as polars
@@ -485,7 +487,7 @@ def _verbatim_marked(combos: Any, texts_frame: Any) -> Any:
                                                                               digits(END).alias(_END))
         return part.with_columns(verbatim.fill_null(False).alias(_VERBATIM)).drop(_TEXT, _LENGTH)
 
-    return in_batches(combos, mark)
+    return in_batches(rows, mark)
 
 
 def source_coverage(source_id: str, text: FoldedText, units: Sequence[tuple[str, int, int]], quotes: Iterable[Span],
@@ -533,7 +535,7 @@ def judge(package: Package, texts: SourceTexts | dict[str, FoldedText], places: 
     quotes, exclusions = places.quotes, places.exclusions
     ids = frame.get_column("source_id").sort()
     judged = []
-    for first in range(0, max(len(ids), 1), SOURCES_AT_A_TIME):
+    for first in range(0, max(len(ids), 1), SOURCES_AT_A_TIME):  # no text at all: one pass, with nothing to judge
         last = min(first + SOURCES_AT_A_TIME, len(ids)) - 1
         within = pl.col("source_id").is_between(pl.lit(ids[first]), pl.lit(ids[last])) if len(ids) else pl.lit(True)
         good, bad, gaps = units_module.tiling(units.filter(within), frame.filter(within))

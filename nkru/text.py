@@ -249,6 +249,7 @@ class SourceTexts:
     A narrow mapping: `in`, `[]`, `get`, `len`; a source listed twice keeps its last text (as a dict would).
     """
 
+    #: FoldedTexts kept (the most recently asked for)
     CACHED = 256
     #: texts turned into one polars frame at a time while collecting (their Python strings are then released)
     BATCH = 1_000
