@@ -31,7 +31,7 @@ from typing import Any, Iterable, Sequence
 
 from nkru.offsets import read_texts
 from nkru.package import SOURCES, Package
-from nkru.text import FoldedText, Span, fold
+from nkru.text import FoldedText, SourceTexts, Span, fold
 from nkru.units import texts_frame as units_texts_frame
 from nkru.units import DEFAULT_LANGUAGE, UNITS  # noqa: F401  (DEFAULT_LANGUAGE: the language a source defaults to)
 
@@ -102,7 +102,7 @@ def _overlapped(units: Any, spans: Any) -> Any:
     joined = left.join_asof(reach, left_on="end", right_on="_span_start", by="source_id", strategy="backward",
                             allow_exact_matches=False, check_sortedness=False)
     hit = (pl.col("end") > pl.col("start")) & (pl.col("_reach") > pl.col("start"))
-    return joined.sort("_row").select(hit.fill_null(False).alias("overlapped")).to_series()
+    return joined.select("_row", hit.fill_null(False).alias("overlapped")).sort("_row").get_column("overlapped")
 
 
 def statuses(units: Any, quotes: Any, exclusions: Any) -> Any:
@@ -268,7 +268,7 @@ def quote_span(row: dict[str, Any], text: FoldedText, with_offsets: bool) -> lis
     return [text.folded_span(*place)]
 
 
-def locate(texts: dict[str, FoldedText], pairs: Iterable[tuple[str, str]]) -> dict[tuple[str, str], list[Span]]:
+def locate(texts: SourceTexts | dict[str, FoldedText], pairs: Iterable[tuple[str, str]]) -> dict[tuple[str, str], list[Span]]:
     """(source_id, quote) -> every occurrence of the folded quote in that source's folded text.
 
     Each text is scanned once for all its distinct quotes (an Aho-Corasick automaton, pyahocorasick),
@@ -315,7 +315,8 @@ UNKNOWN_SOURCE, NOT_FOUND = "unknown", "missing"
 class QuoteCheck:
     """The quotes of one quote-bearing resource, checked against their source texts.
 
-    `frame` holds the rows with a quote (`i`: the row's index in the table, then `columns`, nulls as "");
+    `rows` counts the rows with a quote; `frame` holds those that may have a problem, every one but those
+    verbatim at their offsets (`i`: the row's index in the table, then `columns`, nulls as "");
     `problems` maps each distinct combination of `columns` that is wrong to what is wrong with it:
     UNKNOWN_SOURCE (no readable text), NOT_FOUND (no offsets, and not in the text), or the
     (quote_start, quote_end) at which the text is not the quote.
@@ -324,6 +325,7 @@ class QuoteCheck:
     resource: str
     columns: list[str]
     placed: bool  # the resource has offset fields
+    rows: int
     frame: Any
     problems: dict[tuple[str, ...], Any]
     offsets_checked: int = 0  # rows with a quote_start set
@@ -358,8 +360,9 @@ class QuotePlaces:
         return self._frame(True)
 
 
-def place_quotes(package: Package, texts: dict[str, FoldedText]) -> QuotePlaces:
-    """Check every quote against its source text, each distinct (source, quote[, offsets]) once.
+def place_quotes(package: Package, texts: SourceTexts | dict[str, FoldedText]) -> QuotePlaces:
+    """Check every quote against its source text: column-wise where it is the passage at its offsets
+    verbatim, otherwise each distinct (source, quote[, offsets]) once.
 
     In a resource with offsets (`nkru.offsets.offset_resources`) a row's quote must be the passage at its
     offsets and covers exactly that place; a row without offsets is searched for (to say whether it is
@@ -382,18 +385,24 @@ def place_quotes(package: Package, texts: dict[str, FoldedText]) -> QuotePlaces:
         columns = ["source_id", "quote", *([START, END] if placed else [])]
         frame = table.select(columns).fill_null("")
         frame = frame.with_row_index("i").filter(pl.col("quote") != "")  # an empty quote: structure layer
-        check = QuoteCheck(name, columns, placed, frame, {})
+        check = QuoteCheck(name, columns, placed, frame.height, frame, {})
         exclusion = name == EXCLUSIONS
         search: list[tuple[str, str]] = []
         unplaced: list[tuple[str, ...]] = []
-        combos = frame.select(columns).unique()
         if placed:  # the passages that are their quotes verbatim, found column-wise; the others one by one below
             if texts_frame is None:
                 texts_frame = units_texts_frame(texts)
-            combos = _verbatim_marked(combos, texts_frame)
-            good = combos.filter(pl.col(_VERBATIM))
+            # Rows, not distinct combos: at scale nearly every row is its own combo, and finding the
+            # distinct ones of a million quotes costs more than marking them all (0.4 GB at 1M).
+            marked = _verbatim_marked(frame, texts_frame)
+            good = marked.filter(pl.col(_VERBATIM))
             places.pieces.append((exclusion, good.select("source_id", pl.col(_START).alias("start"), pl.col(_END).alias("end"))))
-            combos = combos.filter(~pl.col(_VERBATIM)).select(columns)
+            check.offsets_checked = frame.filter(pl.col(START) != "").height
+            check.frame = frame = marked.filter(~pl.col(_VERBATIM)).select("i", *columns)
+            combos = frame.select(columns).unique()
+            del marked, good
+        else:
+            combos = frame.select(columns).unique()
         for combo in combos.iter_rows():
             source_id, quote = combo[0], combo[1]
             text = texts.get(source_id)
@@ -410,8 +419,6 @@ def place_quotes(package: Package, texts: dict[str, FoldedText]) -> QuotePlaces:
                     continue
                 unplaced.append(combo)
             search.append((source_id, quote))
-        if placed:
-            check.offsets_checked = frame.filter(pl.col(START) != "").height
         found = locate(texts, search)
         if not placed:  # every place a quote occurs, in the original text's offsets
             located = [(source_id, texts[source_id].original_range(span)) for (source_id, _), spans in found.items()
@@ -429,6 +436,19 @@ def place_quotes(package: Package, texts: dict[str, FoldedText]) -> QuotePlaces:
 
 
 _START, _END, _VERBATIM, _TEXT, _LENGTH = "_start", "_end", "_verbatim", "_text", "_length"
+#: Rows whose passages `in_batches` copies out of their texts at a time.
+BATCH_ROWS = 100_000
+
+
+def in_batches(frame: Any, step: Any) -> Any:
+    """`step(part)` for every BATCH_ROWS rows of `frame`, concatenated. For a step that slices a passage
+    out of each row's text (polars' `str.slice` copies it): only one batch of copies is alive at a time
+    (all the quotes of a 1M-claim package at once were about 0.2 GB)."""
+    import polars as pl
+
+    if frame.height <= BATCH_ROWS:
+        return step(frame)
+    return pl.concat([step(part) for part in frame.iter_slices(BATCH_ROWS)], how="vertical")
 
 
 @lru_cache(maxsize=None)
@@ -442,8 +462,8 @@ def _edge_space() -> str:
     return f"^[{spaces}]|[{spaces}]$"
 
 
-def _verbatim_marked(combos: Any, texts_frame: Any) -> Any:
-    """The distinct (source_id, quote, quote_start, quote_end) with `_start`, `_end` (the offsets when both
+def _verbatim_marked(rows: Any, texts_frame: Any) -> Any:
+    """The rows of (source_id, quote, quote_start, quote_end, ...) with `_start`, `_end` (the offsets when both
     cells are plain digits) and `_verbatim`: the text at those offsets is the quote itself, and neither
     starts nor ends with whitespace -- then `slice_problem` has nothing to say (code points, as polars
     slices strings). Everything else is left to `slice_problem` (folding, odd cells, problems)."""
@@ -455,15 +475,19 @@ def _verbatim_marked(combos: Any, texts_frame: Any) -> Any:
         cell = pl.col(column)
         return pl.when(cell.str.contains(r"^[0-9]{1,18}$")).then(cell.cast(pl.Int64, strict=False))
 
-    marked = combos.join(texts_frame, on="source_id", how="left").with_columns(digits(START).alias(_START),
-                                                                              digits(END).alias(_END))
     start, end = pl.col(_START), pl.col(_END)
     verbatim = (start.is_not_null() & end.is_not_null() & (start < end) & (end <= pl.col(_LENGTH))
                 & pl.col(_TEXT).is_not_null())
     length = pl.when(start < end).then(end - start).otherwise(0)  # every branch is evaluated: never negative
     verbatim = verbatim & (pl.col(_TEXT).str.slice(start.fill_null(0), length.fill_null(0)) == pl.col("quote"))
     verbatim = verbatim & ~pl.col("quote").str.contains(_edge_space())
-    return marked.with_columns(verbatim.fill_null(False).alias(_VERBATIM)).drop(_TEXT, _LENGTH)
+
+    def mark(part: Any) -> Any:  # the passages are copies: a batch of rows at a time
+        part = part.join(texts_frame, on="source_id", how="left").with_columns(digits(START).alias(_START),
+                                                                              digits(END).alias(_END))
+        return part.with_columns(verbatim.fill_null(False).alias(_VERBATIM)).drop(_TEXT, _LENGTH)
+
+    return in_batches(rows, mark)
 
 
 def source_coverage(source_id: str, text: FoldedText, units: Sequence[tuple[str, int, int]], quotes: Iterable[Span],
@@ -489,16 +513,35 @@ def sources_problem(package: Package) -> str | None:
                                             "to measure")
 
 
-def judge(package: Package, texts: dict[str, FoldedText], places: QuotePlaces) -> tuple[Any, Any, Any] | None:
+#: Sources whose units `judge` tiles and joins with the quotes at a time: all 1.4M units of a 1M-claim
+#: package at once held several sorted and joined copies of them (0.3 GB above the texts).
+SOURCES_AT_A_TIME = 4_096
+
+
+def judge(package: Package, texts: SourceTexts | dict[str, FoldedText], places: QuotePlaces) -> tuple[Any, Any, Any] | None:
     """The package's units judged against their texts and quotes, column-wise: (good units with `status`,
-    bad units, gaps) as `nkru.units.tiling` gives them; None when the package has no readable units table."""
+    bad units, gaps) as `nkru.units.tiling` gives them; None when the package has no readable units table.
+
+    A range of SOURCES_AT_A_TIME source IDs at a time (each unit is judged within its own text, so the
+    ranges are independent); the ranges follow the order of source IDs, as `good` and `gaps` are sorted."""
+    import polars as pl
+
     from nkru import units as units_module
 
     units = units_module.units_frame(package)
     if units is None:
         return None
-    good, bad, gaps = units_module.tiling(units, units_module.texts_frame(texts))
-    return statuses(good, places.quotes, places.exclusions), bad, gaps
+    frame = units_module.texts_frame(texts)
+    quotes, exclusions = places.quotes, places.exclusions
+    ids = frame.get_column("source_id").sort()
+    judged = []
+    for first in range(0, max(len(ids), 1), SOURCES_AT_A_TIME):  # no text at all: one pass, with nothing to judge
+        last = min(first + SOURCES_AT_A_TIME, len(ids)) - 1
+        within = pl.col("source_id").is_between(pl.lit(ids[first]), pl.lit(ids[last])) if len(ids) else pl.lit(True)
+        good, bad, gaps = units_module.tiling(units.filter(within), frame.filter(within))
+        judged.append((statuses(good, quotes.filter(within), exclusions.filter(within)), bad, gaps))
+    good, bad, gaps = (pl.concat(part, how="vertical") for part in zip(*judged))
+    return good, bad.sort("i"), gaps
 
 
 def units_problem(package: Package) -> str | None:
@@ -507,7 +550,7 @@ def units_problem(package: Package) -> str | None:
                                           "sentence coverage by")
 
 
-def package_coverage(package: Package, texts: dict[str, FoldedText] | None = None,
+def package_coverage(package: Package, texts: SourceTexts | dict[str, FoldedText] | None = None,
                      places: QuotePlaces | None = None) -> list[SourceCoverage]:
     """Coverage of every source in the sources table, in table order (empty when that table is unreadable:
     see `sources_problem`), judged from the package's units (none when there is no readable units table:
@@ -577,7 +620,7 @@ def threshold_for(package: Package, override: float | None = None) -> float:
 
 
 def coverage_report(package: Package, *, threshold: float | None = None,
-                    texts: dict[str, FoldedText] | None = None) -> CoverageReport:
+                    texts: SourceTexts | dict[str, FoldedText] | None = None) -> CoverageReport:
     """The coverage of every source of the package against the threshold (raises ThresholdError if it is invalid)."""
     return CoverageReport(str(package.root), threshold_for(package, threshold), package_coverage(package, texts),
                           problem=sources_problem(package) or units_problem(package))

@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from nkru.package import Package, csv_dialect, decode
-from nkru.text import FoldedText, fold
+from nkru.text import FoldedText, SourceTexts, fold
 
 START, END = "quote_start", "quote_end"
 OFFSET_FIELDS = (START, END)
@@ -218,7 +218,7 @@ def _check_records(text: str, records: list[_Record], dialect: dict[str, Any], p
 
 
 def _fill_row(name: str, path: str, text: str, record: _Record, cells: dict[str, str], key: list[str], number: int,
-              texts: dict[str, FoldedText], result: FillResult, edits: list[tuple[int, int, str]] | None) -> list[str]:
+              texts: SourceTexts, result: FillResult, edits: list[tuple[int, int, str]] | None) -> list[str]:
     """Find one row's place; record the outcome; add in-place edits (or return the cells to insert)."""
     if offsets_of(cells) is not None:
         result.kept += 1
@@ -261,7 +261,7 @@ def _fill_row(name: str, path: str, text: str, record: _Record, cells: dict[str,
     return [str(start), str(end)]
 
 
-def _fill_resource(package: Package, name: str, texts: dict[str, FoldedText], result: FillResult,
+def _fill_resource(package: Package, name: str, texts: SourceTexts, result: FillResult,
                    write: bool) -> None:
     spec = package.resources[name]
     path = spec.path
@@ -350,14 +350,11 @@ def _apply(text: str, edits: list[tuple[int, int, str]]) -> str:
     return "".join(out)
 
 
-def read_texts(package: Package) -> dict[str, FoldedText]:
-    """Every readable source text, folded, by source_id."""
-    texts = {}
-    for source_id in package.source_paths():
-        text = package.source_text(source_id)
-        if text is not None:
-            texts[source_id] = FoldedText(text)
-    return texts
+def read_texts(package: Package) -> SourceTexts:
+    """Every readable source text by source_id (held column-wise; folded when one is asked for)."""
+    paths = package.source_paths()  # once: `Package.source_text` builds this map on every call
+    return SourceTexts.collect((source_id, text) for source_id, path in paths.items()
+                               if path and (text := package.read_source(path).text) is not None)
 
 
 def fill(path: str | Path = ".", *, write: bool = True, resources: list[str] | None = None) -> FillResult:

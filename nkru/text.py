@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections import OrderedDict
 from dataclasses import dataclass
 from functools import cached_property, lru_cache
-from typing import Sequence
+from typing import Any, Iterable, Sequence
 
 _WORD = re.compile(r"\S+")
 
@@ -84,19 +85,33 @@ class FoldedText:
 
     Linear in the text's length: the folded text is its words joined by single spaces, and the
     map back to the NFC text (built when first needed: quotes placed by their offsets in an NFC text
-    and cached sentences need none) keeps one entry per word (not per character).
+    and cached sentences need none) keeps one entry per word (not per character). The NFC and folded
+    forms are made when first read too: a check that only slices the original makes neither.
     """
 
     def __init__(self, original: str):
         self.original = original
-        if unicodedata.is_normalized("NFC", original):
-            nfc = original
-            self._chunks: tuple[list[int], list[int]] | None = None  # original offsets are NFC offsets
-        else:
-            nfc, original_starts, nfc_starts = _nfc_chunks(original)
-            self._chunks = (original_starts, nfc_starts)
-        self.nfc = nfc
-        self.text = " ".join(nfc.split())
+
+    @cached_property
+    def _normal(self) -> tuple[str, tuple[list[int], list[int]] | None]:
+        """The NFC text and the chunk starts mapping it to the original (None: original offsets are NFC offsets)."""
+        if unicodedata.is_normalized("NFC", self.original):
+            return self.original, None
+        nfc, original_starts, nfc_starts = _nfc_chunks(self.original)
+        return nfc, (original_starts, nfc_starts)
+
+    @property
+    def nfc(self) -> str:
+        return self._normal[0]
+
+    @property
+    def _chunks(self) -> tuple[list[int], list[int]] | None:
+        return self._normal[1]
+
+    @cached_property
+    def text(self) -> str:
+        """The folded text: NFC, whitespace runs as one space, ends stripped."""
+        return " ".join(self.nfc.split())
 
     @cached_property
     def _words(self) -> tuple[list[int], list[int], list[int]]:
@@ -222,6 +237,76 @@ class FoldedText:
         match = fuzz.partial_ratio_alignment(needle, self.text)
         passage = self.text[match.dest_start : match.dest_end]
         return passage, round(match.score, 1), self.line_of(match.dest_start)
+
+
+class SourceTexts:
+    """Readable source texts by source_id, each held once, column-wise: `frame` has `source_id`, `_text`
+    (the original text) and `_length` (its length in code points), which the coverage checks read in
+    polars (verbatim quotes, units tiling their texts). `texts[source_id]` makes the FoldedText of one
+    text only when a check needs it (a quote to search for or to fold, a finding's line or passage), and
+    keeps the last CACHED made, so memory does not grow with the texts a report visits.
+
+    A narrow mapping: `in`, `[]`, `get`, `len`; a source listed twice keeps its last text (as a dict would).
+    """
+
+    #: FoldedTexts kept (the most recently asked for)
+    CACHED = 256
+    #: texts turned into one polars frame at a time while collecting (their Python strings are then released)
+    BATCH = 1_000
+
+    def __init__(self, frame: Any):
+        self.frame = frame
+        ids = frame.get_column("source_id").to_list()
+        self._rows = {source_id: row for row, source_id in enumerate(ids)}
+        if len(self._rows) < len(ids):  # a source listed twice: keep its last text only
+            frame = frame[sorted(self._rows.values())]
+            self.frame = frame
+            self._rows = {source_id: row for row, source_id in enumerate(frame.get_column("source_id").to_list())}
+        self._made: OrderedDict[str, FoldedText] = OrderedDict()
+
+    @classmethod
+    def collect(cls, texts: Iterable[tuple[str, str]], batch: int | None = None) -> "SourceTexts":
+        """The (source_id, original text) pairs of `texts` (an iterator: a caller reading files one by one
+        holds only `batch` texts as Python strings at a time)."""
+        import polars as pl
+
+        size = batch or cls.BATCH
+        frames, ids, originals = [], [], []
+
+        def flush() -> None:
+            frame = pl.DataFrame({"source_id": ids, "_text": originals}, schema={"source_id": pl.String, "_text": pl.String})
+            frames.append(frame.with_columns(pl.col("_text").str.len_chars().cast(pl.Int64).alias("_length")))
+            ids.clear()
+            originals.clear()
+
+        for source_id, original in texts:
+            ids.append(source_id)
+            originals.append(original)
+            if len(ids) >= size:
+                flush()
+        if ids or not frames:
+            flush()
+        return cls(pl.concat(frames, how="vertical", rechunk=True))
+
+    def __contains__(self, source_id: object) -> bool:
+        return source_id in self._rows
+
+    def __len__(self) -> int:
+        return len(self._rows)
+
+    def __getitem__(self, source_id: str) -> FoldedText:
+        made = self._made.get(source_id)
+        if made is not None:
+            self._made.move_to_end(source_id)
+            return made
+        made = FoldedText(self.frame.get_column("_text")[self._rows[source_id]])
+        self._made[source_id] = made
+        if len(self._made) > self.CACHED:
+            self._made.popitem(last=False)
+        return made
+
+    def get(self, source_id: str, default: FoldedText | None = None) -> FoldedText | None:
+        return self[source_id] if source_id in self._rows else default
 
 
 def verbatim_bounds(places: Sequence[tuple[FoldedText, int, int]]) -> list[tuple[int, int]]:

@@ -173,11 +173,16 @@ def units_frame(package: Any):
     return frame.with_columns(integer(START), integer(END))
 
 
-def texts_frame(texts: dict[str, Any]):
+def texts_frame(texts: Any):
     """source_id, `_text` (the original text) and `_length` (its length in code points) of readable texts
-    (`nkru.text.FoldedText` by source_id); texts that are not valid UTF-8 (none read from a file) are left out."""
+    (`nkru.text.SourceTexts`, whose frame it is, or `nkru.text.FoldedText` by source_id); texts that are not
+    valid UTF-8 (none read from a file) are left out."""
     import polars as pl
 
+    from nkru.text import SourceTexts
+
+    if isinstance(texts, SourceTexts):
+        return texts.frame
     ids, originals = [], []
     for source_id, text in texts.items():
         original = text.original if hasattr(text, "original") else text
