@@ -75,3 +75,38 @@ def init_repo(repo: Path, *, commit: str | None = None) -> Path:
         git(repo, "add", "-A")
         git(repo, "commit", "-qm", commit)
     return repo
+
+
+
+def covering(cases, *axes, ids=None):
+    """`cases` (tuples, single values or pytest.param) as pytest params, the ones no axis needs marked slow.
+
+    Each axis is a function of a case's values (default: each position of the case). The fast loop (`pytest -m "not slow"`)
+    runs a few cases that between them show every value of every axis, picked greedily (next, the first case
+    showing the most values not yet shown); the others only combine values already shown, so they are marked
+    `slow` and run in the full run. For sweeps whose every case validates a whole copy of the package."""
+    import pytest
+    from _pytest.mark import ParameterSet
+
+    sets = [case if isinstance(case, ParameterSet) else
+            pytest.param(*(case if isinstance(case, tuple) else (case,))) for case in cases]
+    axes = axes or tuple((lambda *values, i=i: values[i]) for i in range(len(sets[0].values) if sets else 0))
+    shows = [{(a, axis(*case.values)) for a, axis in enumerate(axes)} for case in sets]
+    shown: set = set()
+    fast: set[int] = set()
+    while len(fast) < len(sets):
+        gain, index = max((len(values - shown), -i) for i, values in enumerate(shows) if i not in fast)
+        if gain == 0:
+            break
+        fast.add(-index)
+        shown |= shows[-index]
+    ids = list(ids) if ids is not None else [case.id for case in sets]
+    return [pytest.param(*case.values, id=ids[i],
+                         marks=(*case.marks, *(() if i in fast else (pytest.mark.slow,))))
+            for i, case in enumerate(sets)]
+
+
+def first(*case) -> None:
+    """An axis with one value, for `covering`: the fast loop runs the sweep's first case (the others check the
+    same code path on other resources or values)."""
+    return None
