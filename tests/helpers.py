@@ -110,3 +110,12 @@ def first(*case) -> None:
     """An axis with one value, for `covering`: the fast loop runs the sweep's first case (the others check the
     same code path on other resources or values)."""
     return None
+
+
+def examples(budget: int) -> int:
+    """A property test's own budget of examples, cut like the profile's in the fast loop (tests/conftest.py):
+    `budget` in the full run, a fifth of it under `pytest -m "not slow"`."""
+    from hypothesis import settings
+
+    default = settings.default.max_examples
+    return budget if default >= 100 else max(10, budget * default // 100)

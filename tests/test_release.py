@@ -10,6 +10,7 @@ import hashlib
 import io
 import json
 import re
+import shutil
 import stat
 import subprocess
 import sys
@@ -30,12 +31,28 @@ def commit_all(repo: Path, message: str) -> None:
     git(repo, "commit", "-qm", message)
 
 
+@pytest.fixture(scope="module")
+def repo_template(tmp_path_factory) -> Path:
+    """A git repository holding a copy of the real package, everything committed; made once, never edited."""
+    return init_repo(copy_package(tmp_path_factory.mktemp("repo") / "nkru"), commit="the package")
+
+
+@pytest.fixture(scope="module")
+def released_template(repo_template, tmp_path_factory) -> Path:
+    """`repo_template` after its first release, 1.0.0 (manifest committed, no tag); made once, never edited."""
+    root = shutil.copytree(repo_template, tmp_path_factory.mktemp("released") / "nkru", symlinks=True)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.delenv("SOURCE_DATE_EPOCH", raising=False)
+        make_release(root, "1.0.0", "2026-11-30")
+    return root
+
+
 @pytest.fixture
-def repo(tmp_path: Path, monkeypatch) -> Path:
-    """A git repository holding a copy of the real package, everything committed."""
+def repo(repo_template: Path, tmp_path: Path, monkeypatch) -> Path:
+    """A git repository holding a copy of the real package, everything committed (a copy of the template:
+    git init and the first commit once per module)."""
     monkeypatch.delenv("SOURCE_DATE_EPOCH", raising=False)
-    root = copy_package(tmp_path / "nkru")
-    return init_repo(root, commit="the package")
+    return shutil.copytree(repo_template, tmp_path / "nkru", symlinks=True)
 
 
 def metadata_version(root: Path) -> str:
@@ -64,10 +81,10 @@ def make_release(repo: Path, version: str, date: str) -> release.ReleasePlan:
 
 
 @pytest.fixture
-def released(repo: Path) -> Path:
-    """The repository after its first release, 1.0.0 (manifest committed, no tag)."""
-    make_release(repo, "1.0.0", "2026-11-30")
-    return repo
+def released(released_template: Path, tmp_path: Path, monkeypatch) -> Path:
+    """The repository after its first release, 1.0.0 (manifest committed, no tag): a copy of the template."""
+    monkeypatch.delenv("SOURCE_DATE_EPOCH", raising=False)
+    return shutil.copytree(released_template, tmp_path / "nkru", symlinks=True)
 
 
 # -- the first release, end to end ---------------------------------------------------------

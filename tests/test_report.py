@@ -488,10 +488,17 @@ def test_cli_replaces_an_earlier_report(fixture_package, tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["report"]
 
 
-@pytest.mark.parametrize("change", ["edited index", "extra file", "forged marker", "marker only plus a folder"])
-def test_cli_never_replaces_a_folder_holding_files_it_did_not_write(fixture_package, tmp_path, change):
-    out = tmp_path / "report"
+@pytest.fixture(scope="module")
+def cli_report(fixture_package, tmp_path_factory) -> Path:
+    """A report folder as `nkru report` wrote it (once per module; tests edit copies of it)."""
+    out = tmp_path_factory.mktemp("cli-report") / "report"
     assert run_cli("report", str(fixture_package), "--out", str(out), "--no-validate").exit_code == 0
+    return out
+
+
+@pytest.mark.parametrize("change", ["edited index", "extra file", "forged marker", "marker only plus a folder"])
+def test_cli_never_replaces_a_folder_holding_files_it_did_not_write(fixture_package, cli_report, tmp_path, change):
+    out = shutil.copytree(cli_report, tmp_path / "report")
     if change == "edited index":
         (out / "index.html").write_text("my own notes", encoding="utf-8")
     elif change == "extra file":
