@@ -80,10 +80,16 @@ def _as_first_release(root: Path) -> None:
         zenodo.write_text(text, encoding="utf-8")
 
 
+@pytest.fixture(scope="session")
+def package_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """`copy_package` done once per run, for `package_copy` to copy (never edit it)."""
+    return copy_package(tmp_path_factory.mktemp("template") / "package")
+
+
 @pytest.fixture
-def package_copy(tmp_path: Path) -> Path:
+def package_copy(package_template: Path, tmp_path: Path) -> Path:
     """A fresh copy of the real package; edit it freely."""
-    return copy_package(tmp_path / "package")
+    return Path(shutil.copytree(package_template, tmp_path / "package"))
 
 
 @pytest.fixture(scope="session")

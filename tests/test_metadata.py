@@ -520,7 +520,8 @@ def test_header_only_retractions_validate_with_frictionless(package_copy):
     assert report.valid, report.flatten(["type", "message"])
 
 
-@pytest.mark.parametrize("field, value", [("id", "Q001"), ("retracted_in", "1.0"), ("replaced_by", "E1"), ("reason", "")])
+@pytest.mark.parametrize("field, value", covering([("id", "Q001"), ("retracted_in", "1.0"), ("replaced_by", "E1"), ("reason", "")],
+                                                   first))
 def test_retractions_schema_rejects_bad_values(package_copy, field, value):
     row = {"id": "E999", "retracted_in": "0.2.0", "reason": "duplicate", "replaced_by": ""}
     row[field] = value
@@ -562,8 +563,9 @@ def test_retraction_id_pattern_covers_exactly_the_id_patterns(real_package):
     every_retractable_is_an_id()
 
 
-@pytest.mark.parametrize("damage, member", [("bad-crc", "datapackage.json"), ("bad-crc", "data/actors.csv"),
-                                            ("bad-crc", "schemas/actors.json"), ("truncated", "")])
+@pytest.mark.parametrize("damage, member", covering([("bad-crc", "datapackage.json"), ("bad-crc", "data/actors.csv"),
+                                                     ("bad-crc", "schemas/actors.json"), ("truncated", "")],
+                                                    lambda damage, member: damage))
 def test_a_damaged_release_zip_as_baseline_is_a_finding(package_copy, released, tmp_path, damage, member):
     from tests.test_diff import damaged_zip
 
@@ -607,7 +609,7 @@ def test_an_impossible_changelog_date_is_a_finding(package_copy):
     assert "2024-02-31" in one(layer, "changelog-format").message
 
 
-@pytest.mark.parametrize("licenses", [{}, [], "CC-BY-4.0", ["CC-BY-4.0"], [{}]])
+@pytest.mark.parametrize("licenses", covering([{}, [], "CC-BY-4.0", ["CC-BY-4.0"], [{}]], first))
 def test_a_malformed_licences_entry_does_not_crash_the_layer(package_copy, licenses):
     edit_json(package_copy / "datapackage.json", "licenses", licenses)
     layer = metadata(package_copy)

@@ -208,6 +208,7 @@ def test_first_release_is_reproducible_valid_open_and_citable(repo, tmp_path):
     assert f"matches releases/{version}.json ({len(infos) + 1} checksums" in verified.stdout
 
 
+@pytest.mark.slow  # builds the zip twice
 def test_zips_do_not_depend_on_zlib(repo, monkeypatch):
     """Entries are stored: building never calls zlib, so every machine gets the same bytes."""
     import zlib
@@ -225,6 +226,7 @@ def test_zips_do_not_depend_on_zlib(repo, monkeypatch):
     assert claims in first.zip_bytes
 
 
+@pytest.mark.slow  # a release, then its verification
 def test_source_date_epoch_sets_the_timestamps_and_the_manifest_keeps_it(repo, monkeypatch):
     monkeypatch.setenv("SOURCE_DATE_EPOCH", "1700000000")  # 2023-11-14 22:13:20 UTC
     plan = make_release(repo, "1.0.0", "2026-11-30")
@@ -355,6 +357,7 @@ def test_changelog_lists_added_and_retracted_rows(released):
     assert f"- `claims`: 1 row: {removed['claim_id']} (retracted: duplicate of another claim)." in body
 
 
+@pytest.mark.slow  # two git clones
 def test_the_previous_release_is_found_without_tags_or_full_history(released, tmp_path):
     """A shallow clone has the manifest but not the release commit: a new release says to fetch the history."""
     set_cell(released, "actors", 0, "notes", "a correction")
@@ -369,6 +372,7 @@ def test_the_previous_release_is_found_without_tags_or_full_history(released, tm
     assert release.plan_release(full, "1.0.1", validate=False).ok
 
 
+@pytest.mark.slow  # a git clone, then verifications
 def test_verify_in_a_shallow_clone_says_the_history_is_missing_and_which_files_still_match(released, tmp_path):
     """A real depth-1 clone: --verify never rebuilds from HEAD in the release commit's stead. It says the history
     is missing, and which files are still the release's (data identical) and which changed since (docs)."""
@@ -426,6 +430,7 @@ def test_the_manifest_records_the_commit_the_release_was_built_on(repo):
     assert release.verify_release(repo, "1.0.0").ok
 
 
+@pytest.mark.slow  # a release in the old layout, then its verification
 def test_a_manifest_without_commit_and_with_a_folder_is_verified_as_1_0_0_was(repo):
     """1.0.0 predates both the recorded commit and the root layout: it is rebuilt under nkru-1.0.0/ from the
     commit that added its manifest, and --verify says how that commit was found."""
@@ -693,6 +698,7 @@ def test_the_open_zip_validates_without_texts_and_with_them(released, tmp_path):
     assert run_cli("validate", str(zip_path), "--texts", str(tmp_path / "nope")).exit_code == 2
 
 
+@pytest.mark.slow  # loads and exports a release zip
 def test_load_and_export_read_a_release_zip(released, tmp_path):
     from nkru import load
 

@@ -288,20 +288,20 @@ def test_quantity_field_set_alone_fails(package_copy, only):
 # -- codes --------------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("bad", covering(["XXX", "QQQ", "ZZZ", "DDR"], lambda bad: bad == "DDR"))  # DDR: withdrawn
+@pytest.mark.parametrize("bad", covering(["XXX", "QQQ", "ZZZ", "DDR"], first))
 def test_country_that_is_not_iso_3166_fails(package_copy, bad):
     line = set_cell(package_copy, "actors", 0, "country", bad)
     assert_finding(rule_findings(package_copy), code="country-code", resource="actors", line=line,
                    row_id=row_id(package_copy, "actors", 0), field="country", value=bad)
 
 
-@pytest.mark.parametrize("good", covering(["PRK", "RUS", "UKR", "KOR", "USA", ""], lambda good: good == ""))
+@pytest.mark.parametrize("good", covering(["PRK", "RUS", "UKR", "KOR", "USA", ""], first))
 def test_real_country_codes_pass(package_copy, good):
     set_cell(package_copy, "actors", 0, "country", good)
     assert not [f for f in rule_findings(package_copy) if f.code == "country-code"]
 
 
-@pytest.mark.parametrize("bad", covering(["xx", "zz", "qq", "de-XYZW1"], lambda bad: "-" in bad))
+@pytest.mark.parametrize("bad", covering(["xx", "zz", "qq", "de-XYZW1"], first))
 def test_language_that_is_not_bcp47_fails(package_copy, bad):
     line = set_cell(package_copy, "sources", 2, "language", bad)
     assert_finding(rule_findings(package_copy), code="language-tag", resource="sources", line=line,

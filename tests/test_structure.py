@@ -111,7 +111,7 @@ def test_duplicate_primary_key_fails(package_copy, resource):
            line=line_of(package_copy, resource, len(rows)), row_id=key)
 
 
-@pytest.mark.parametrize("resource", [r for r in KEYED if len(REAL.primary_key(r)) > 1] + ["claims"])
+@pytest.mark.parametrize("resource", covering([r for r in KEYED if len(REAL.primary_key(r)) > 1] + ["claims"], first))
 def test_many_duplicate_keys_each_name_the_first_row(package_copy, resource):
     """Hundreds of repeated keys (compound ones hashed first, then compared exactly): one finding each,
     naming the line of the key's first row; keys that only share a prefix are not duplicates."""
@@ -150,7 +150,7 @@ DATED = [name for name in RESOURCES if {"date_start", "date_end", "date_precisio
 
 
 @pytest.mark.parametrize(("bad", "resource"), covering(
-    [(bad, resource) for bad in ["2023-02-30", "2023/01/01", "soon"] for resource in DATED]))
+    [(bad, resource) for bad in ["2023-02-30", "2023/01/01", "soon"] for resource in DATED], first))
 def test_malformed_date_fails_once(package_copy, resource, bad):
     line = set_cell(package_copy, resource, 0, "date_start", bad)
     found, findings = expect(package_copy, "--only", "structure,rules", code="type-error", resource=resource, line=line,
@@ -297,10 +297,8 @@ def test_no_package_is_a_usage_error(tmp_path):
 # -- the seams other layers use to stay silent about what the structure layer reports (nkru/layers/__init__.py) --
 
 
-# The fast loop: the tables other layers read besides their rows (the source texts' table for coverage, the
-# units for agreement) and one other.
-@pytest.mark.parametrize("resource", covering(RESOURCES, lambda resource: resource if resource in ("sources", "units")
-                                              else "a table"))
+# The fast loop: the source texts' table, which the coverage layer reads besides its rows.
+@pytest.mark.parametrize("resource", covering(RESOURCES, lambda resource: resource == "sources"))
 def test_a_table_saved_with_semicolons_is_not_checkable_and_reported_once(package_copy, resource):
     path = package_copy / "data" / f"{resource}.csv"
     path.write_text(path.read_text(encoding="utf-8").replace(",", ";"), encoding="utf-8")
