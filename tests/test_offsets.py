@@ -136,7 +136,7 @@ def test_offsets_that_take_in_surrounding_whitespace_fail(package_copy, resource
 @pytest.mark.parametrize(("field", "value", "resource"), covering(
     [(field, value, r) for field, value in [("quote_start", ""), ("quote_end", ""), ("quote_start", "-1"),
                                             ("quote_end", "12.5"), ("quote_start", "abc")] for r in WITH_OFFSETS],
-    lambda field, value, resource: value, lambda field, value, resource: resource))
+    lambda field, value, resource: value == ""))  # the fast loop: an empty offset and a malformed one
 def test_missing_or_malformed_offsets_fail_in_the_structure_layer(package_copy, resource, field, value):
     line, _ = _edit(package_copy, resource, 0, **{field: value})
     findings = validate_findings(package_copy, "structure", "coverage")
