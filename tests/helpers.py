@@ -77,19 +77,18 @@ def init_repo(repo: Path, *, commit: str | None = None) -> Path:
     return repo
 
 
-
 def covering(cases, *axes, ids=None):
-    """`cases` (tuples, single values or pytest.param) as pytest params, the ones no axis needs marked slow.
+    """`cases` (tuples, single values or pytest.param) as pytest params; those the fast loop does not need marked slow.
 
-    Each axis is a function of a case's values (default: each position of the case). The fast loop (`pytest -m "not slow"`)
-    runs a few cases that between them show every value of every axis, picked greedily (next, the first case
-    showing the most values not yet shown); the others only combine values already shown, so they are marked
-    `slow` and run in the full run. For sweeps whose every case validates a whole copy of the package."""
+    An axis is a function of a case's values (default: one per position). The fast loop (`pytest -m "not slow"`)
+    runs a few cases that between them show every value of every axis, picked greedily (next, the case showing
+    the most values not shown yet; the first such); the rest only combine values already shown and are marked
+    `slow`, so the full run still runs them. For sweeps whose every case validates or writes a copy of the package."""
     import pytest
     from _pytest.mark import ParameterSet
 
-    sets = [case if isinstance(case, ParameterSet) else
-            pytest.param(*(case if isinstance(case, tuple) else (case,))) for case in cases]
+    sets = [case if isinstance(case, ParameterSet) else pytest.param(*(case if isinstance(case, tuple) else (case,)))
+            for case in cases]
     axes = axes or tuple((lambda *values, i=i: values[i]) for i in range(len(sets[0].values) if sets else 0))
     shows = [{(a, axis(*case.values)) for a, axis in enumerate(axes)} for case in sets]
     shown: set = set()
@@ -101,8 +100,7 @@ def covering(cases, *axes, ids=None):
         fast.add(-index)
         shown |= shows[-index]
     ids = list(ids) if ids is not None else [case.id for case in sets]
-    return [pytest.param(*case.values, id=ids[i],
-                         marks=(*case.marks, *(() if i in fast else (pytest.mark.slow,))))
+    return [pytest.param(*case.values, id=ids[i], marks=(*case.marks, *(() if i in fast else (pytest.mark.slow,))))
             for i, case in enumerate(sets)]
 
 
