@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 from pathlib import Path
 
@@ -10,8 +11,10 @@ import pytest
 from hypothesis import settings
 
 # Property tests judge behaviour, not speed: on a shared 2-core CI machine a per-example deadline only
-# makes them flaky. NKRU_HYPOTHESIS_PROFILE=thorough runs many more examples locally.
+# makes them flaky. NKRU_HYPOTHESIS_PROFILE=thorough runs many more examples locally; the fast inner loop
+# (`pytest -m "not slow"`) runs a fifth of them ("fast", chosen in pytest_configure below).
 settings.register_profile("ci", deadline=None)
+settings.register_profile("fast", deadline=None, max_examples=20)
 settings.register_profile("thorough", deadline=None, max_examples=1000)
 settings.load_profile(os.environ.get("NKRU_HYPOTHESIS_PROFILE", "ci"))
 
@@ -43,7 +46,6 @@ def copy_package(target: Path) -> Path:
 
 def _as_first_release(root: Path) -> None:
     import json
-    import re
 
     from nkru.metadata import Changelog
 
@@ -78,10 +80,16 @@ def _as_first_release(root: Path) -> None:
         zenodo.write_text(text, encoding="utf-8")
 
 
+@pytest.fixture(scope="session")
+def package_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """`copy_package` done once per run, for `package_copy` to copy (never edit it)."""
+    return copy_package(tmp_path_factory.mktemp("template") / "package")
+
+
 @pytest.fixture
-def package_copy(tmp_path: Path) -> Path:
+def package_copy(package_template: Path, tmp_path: Path) -> Path:
     """A fresh copy of the real package; edit it freely."""
-    return copy_package(tmp_path / "package")
+    return Path(shutil.copytree(package_template, tmp_path / "package"))
 
 
 @pytest.fixture(scope="session")
@@ -91,5 +99,7 @@ def real_package() -> Path:
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    if "NKRU_HYPOTHESIS_PROFILE" not in os.environ and re.search(r"\bnot\s+slow\b", config.option.markexpr or ""):
+        settings.load_profile("fast")  # before the test modules are imported: their budgets read it (helpers.examples)
     config.addinivalue_line("markers", "migration: checks that a data migration kept what the data said before it "
                                        "(may run tools that the toolkit itself no longer runs there)")

@@ -75,3 +75,45 @@ def init_repo(repo: Path, *, commit: str | None = None) -> Path:
         git(repo, "add", "-A")
         git(repo, "commit", "-qm", commit)
     return repo
+
+
+def covering(cases, *axes, ids=None):
+    """`cases` (tuples, single values or pytest.param) as pytest params; those the fast loop does not need marked slow.
+
+    An axis is a function of a case's values (default: one per position). The fast loop (`pytest -m "not slow"`)
+    runs a few cases that between them show every value of every axis, picked greedily (next, the case showing
+    the most values not shown yet; the first such); the rest only combine values already shown and are marked
+    `slow`, so the full run still runs them. For sweeps whose every case validates or writes a copy of the package."""
+    import pytest
+    from _pytest.mark import ParameterSet
+
+    sets = [case if isinstance(case, ParameterSet) else pytest.param(*(case if isinstance(case, tuple) else (case,)))
+            for case in cases]
+    axes = axes or tuple((lambda *values, i=i: values[i]) for i in range(len(sets[0].values) if sets else 0))
+    shows = [{(a, axis(*case.values)) for a, axis in enumerate(axes)} for case in sets]
+    shown: set = set()
+    fast: set[int] = set()
+    while len(fast) < len(sets):
+        gain, index = max((len(values - shown), -i) for i, values in enumerate(shows) if i not in fast)
+        if gain == 0:
+            break
+        fast.add(-index)
+        shown |= shows[-index]
+    ids = list(ids) if ids is not None else [case.id for case in sets]
+    return [pytest.param(*case.values, id=ids[i], marks=(*case.marks, *(() if i in fast else (pytest.mark.slow,))))
+            for i, case in enumerate(sets)]
+
+
+def first(*case) -> None:
+    """An axis with one value, for `covering`: the fast loop runs the sweep's first case (the others check the
+    same code path on other resources or values)."""
+    return None
+
+
+def examples(budget: int) -> int:
+    """A property test's own budget of examples, cut like the profile's in the fast loop (tests/conftest.py):
+    `budget` in the full run, a fifth of it under `pytest -m "not slow"`."""
+    from hypothesis import settings
+
+    default = settings.default.max_examples
+    return budget if default >= 100 else max(10, budget * default // 100)

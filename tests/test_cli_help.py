@@ -19,7 +19,7 @@ from typer.main import get_command
 from nkru.cli import COMMANDS, app
 from nkru.cli.common import CONTEXT_SETTINGS, DEPRECATED_UNTIL, command_class, package_argument
 from nkru.cli.reference import commands, help_text
-from tests.helpers import REPO, run_cli
+from tests.helpers import REPO, covering, run_cli
 
 #: The one spelling of each shared concept: parameter name -> its option names.
 CONCEPTS = {
@@ -108,7 +108,7 @@ def test_help_is_consistent(name):
     assert problems(name, REGISTERED[name]) == []
 
 
-@pytest.mark.parametrize("name", [None, *REGISTERED])
+@pytest.mark.parametrize("name", covering([None, *REGISTERED], lambda name: name is None))  # nkru and one command
 def test_dash_h_is_help(name):
     args = [name] if name else []
     short, long = run_cli(*args, "-h"), run_cli(*args, "--help")
@@ -257,7 +257,7 @@ def test_renamed_options_are_hidden_and_point_at_a_visible_option():
         assert new in shown, (name, new)
 
 
-@pytest.mark.parametrize("name, old, new", RENAMED)
+@pytest.mark.parametrize("name, old, new", covering(RENAMED, lambda name, old, new: name))  # each command once
 def test_an_old_name_still_parses_and_says_it_is_deprecated(name, old, new, tmp_path):
     # Both spellings reach the same code: the same exit code and the same error on a package that is not there.
     missing = str(tmp_path / "no-such-package")
@@ -308,6 +308,7 @@ def test_readme_reference_is_generated_from_the_help():
         assert help_text(name) in readme, f"nkru {name}: the README's reference is stale (run: cog -r README.md)"
 
 
+@pytest.mark.slow  # cog renders every command's help into the README, twice
 def test_cog_check_passes_and_fails_on_a_stale_copy(tmp_path):
     from cogapp import Cog
 

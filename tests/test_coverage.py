@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tests.helpers import REPO, line_of, read_table, run_cli, write_table
+from tests.helpers import REPO, examples, line_of, read_table, run_cli, write_table
 from nkru import api
 from nkru import coverage as cov
 from nkru import units as units_module
@@ -82,7 +82,7 @@ REAL_UNITS = [(u, int(a), int(b)) for u, source, a, b in REAL.table("units").sel
 
 
 @given(st.lists(st.tuples(st.integers(0, len(REAL_TEXT.text)), st.integers(1, 80)), max_size=8))
-@settings(max_examples=100, deadline=None)
+@settings(max_examples=examples(100), deadline=None)
 def test_quotes_cut_from_a_real_text_only_ever_add_coverage(cuts):
     previous = -1.0
     quotes: list[Span] = []
@@ -451,7 +451,7 @@ def test_judging_all_texts_in_one_join_is_judging_each_by_pairwise_overlap(sourc
 _CHARS = st.sampled_from(["a", "b", "é", "e\u0301", " ", "\n", "\x1c", "\u3000", "\u00a0", "😀", "."])
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=examples(150), deadline=None)
 @given(st.lists(st.tuples(st.lists(_CHARS, max_size=30).map("".join), st.integers(0, 35), st.integers(0, 35),
                           st.sampled_from(["", " ", "0", "x", "99999999999999999999"]), st.booleans()),
                 min_size=1, max_size=25))

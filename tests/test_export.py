@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import sqlite3
 from datetime import date, datetime
@@ -10,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import copy_package
-from tests.helpers import RESOURCES, read_table, run_cli, set_cell
+from tests.helpers import RESOURCES, covering, first, read_table, run_cli, set_cell
 from tests.test_load import EDTF, SCHEMAS, loaded_names
 from nkru.export import FORMATS, ExportRefused, ExportUsageError, export
 
@@ -119,12 +120,18 @@ def _read_parquet(path: Path, resource: str) -> list[dict]:
 
 
 def _read_xlsx(path: Path, resource: str) -> list[dict]:
-    from openpyxl import load_workbook
-
-    sheet = load_workbook(path)[resource]
+    sheet = _workbook(path)[resource]
     rows = list(sheet.iter_rows(values_only=True))
     header = list(rows[0])
     return [dict(zip(header, row)) for row in rows[1:]]
+
+
+@functools.cache
+def _workbook(path: Path):
+    """The workbook at `path`, parsed once (the module's export is read back by a case per resource)."""
+    from openpyxl import load_workbook
+
+    return load_workbook(path, read_only=True)
 
 
 READERS = {"sqlite": _read_sqlite, "duckdb": _read_duckdb, "parquet": _read_parquet, "xlsx": _read_xlsx}
@@ -344,7 +351,8 @@ def test_xlsx_dates_are_dates_integers_numbers_and_a_readme_sheet(exports):
 # -- the command, default paths, atomic writes, failures ---------------------------------------------
 
 
-@pytest.mark.parametrize("fmt", list(FORMATS))
+# The fast loop: one export that is a file and one that is a folder.
+@pytest.mark.parametrize("fmt", covering(list(FORMATS), lambda fmt: FORMATS[fmt].suffix.startswith(".")))
 def test_cli_exports_into_a_temp_dir(package, tmp_path, fmt):
     result = run_cli("export", "--format", fmt, "--out", str(tmp_path) + "/", str(package))
     assert result.exit_code == 0, result.stderr
@@ -406,7 +414,7 @@ def test_a_package_that_does_not_validate_is_refused(package_copy, tmp_path):
         export(package_copy, to="parquet", out=tmp_path / "p")
 
 
-@pytest.mark.parametrize("fmt", ["sqlite", "duckdb"])
+@pytest.mark.parametrize("fmt", covering(["sqlite", "duckdb"], first))
 def test_without_the_check_the_database_still_refuses_broken_keys_and_the_old_export_survives(package_copy, tmp_path, fmt):
     if not read_table(package_copy, "claims")[1]:
         pytest.skip("claims has no rows yet")
@@ -463,7 +471,7 @@ def test_no_package_exits_2(tmp_path):
     assert "datapackage.json" in result.stderr
 
 
-@pytest.mark.parametrize("fmt", ["sqlite", "duckdb"])
+@pytest.mark.parametrize("fmt", covering(["duckdb", "sqlite"], first))  # DuckDB is the one that needs the order
 def test_self_references_to_later_rows_are_exported(package_copy, tmp_path, fmt):
     """An actor may belong to an actor listed after it (DuckDB checks keys per statement: parents go first)."""
     header, rows = read_table(package_copy, "actors")
@@ -519,7 +527,7 @@ MALFORMED = {
 }
 
 
-@pytest.mark.parametrize("mutation", list(MALFORMED))
+@pytest.mark.parametrize("mutation", covering(list(MALFORMED), lambda mutation: MALFORMED[mutation][0]))
 def test_a_malformed_descriptor_or_schema_is_refused_without_a_traceback(package_copy, tmp_path, mutation):
     """Review B3: the structure layer reports the shape (exit 1), or the loader names it; never a traceback."""
     path, edit = MALFORMED[mutation]
@@ -531,15 +539,27 @@ def test_a_malformed_descriptor_or_schema_is_refused_without_a_traceback(package
     assert "error:" in result.stderr and not out.exists()
 
 
-@pytest.mark.parametrize("text", ["\n=1+1", "\r\n=HYPERLINK(\"http://x\")", " =SUM(A1)", "\t+1", "a\r\nb\r\n"])
-def test_xlsx_text_with_leading_breaks_and_formulas_comes_out_unchanged_as_text(package_copy, tmp_path, text):
+LEADING = ["\n=1+1", "\r\n=HYPERLINK(\"http://x\")", " =SUM(A1)", "\t+1", "a\r\nb\r\n"]
+
+
+@pytest.fixture(scope="module")
+def leading_xlsx(tmp_path_factory):
+    """One xlsx export of a copy with LEADING[i] as the notes of claim row i (one export serves every case)."""
     from openpyxl import load_workbook
 
-    set_cell(package_copy, "claims", 0, "notes", text)
-    export(package_copy, to="xlsx", out=tmp_path / "x.xlsx", check=False)
-    sheet = load_workbook(tmp_path / "x.xlsx")["claims"]
+    package = copy_package(tmp_path_factory.mktemp("leading") / "package")
+    for index, text in enumerate(LEADING):
+        set_cell(package, "claims", index, "notes", text)
+    out = tmp_path_factory.mktemp("leading-out") / "x.xlsx"
+    export(package, to="xlsx", out=out, check=False)
+    return load_workbook(out)["claims"]
+
+
+@pytest.mark.parametrize("text", LEADING)
+def test_xlsx_text_with_leading_breaks_and_formulas_comes_out_unchanged_as_text(leading_xlsx, text):
+    sheet = leading_xlsx
     column = [c.value for c in sheet[1]].index("notes") + 1
-    cell = sheet.cell(row=2, column=column)
+    cell = sheet.cell(row=2 + LEADING.index(text), column=column)
     assert cell.value == text and cell.data_type == "s"
     assert cell.quotePrefix or not text.lstrip().startswith(("=", "+", "-", "@")), "a formula-like cell must stay text when edited"
 

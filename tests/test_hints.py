@@ -14,7 +14,7 @@ from rich.console import Console
 from nkru.api import validate_package
 from nkru.findings import CODES, Finding, LayerResult, Report, marked_difference
 from nkru.render import github, junit, text
-from tests.helpers import read_table, run_cli, set_cell, write_table
+from tests.helpers import covering, read_table, run_cli, set_cell, write_table
 
 
 def _empty_offsets(package: Path) -> None:
@@ -73,8 +73,8 @@ CASES = [
 ]
 
 
-@pytest.mark.parametrize("breakage,layer,code,field,says", CASES,
-                         ids=[f"{c[2]}-{c[3] or ''}" for c in CASES])
+@pytest.mark.parametrize("breakage,layer,code,field,says", covering(
+    CASES, lambda breakage, layer, code, field, says: layer, ids=[f"{c[2]}-{c[3] or ''}" for c in CASES]))  # a layer once
 def test_a_finding_with_a_usual_fix_says_it(package_copy, breakage, layer, code, field, says):
     breakage(package_copy)
     report = validate_package(package_copy, only=[layer])

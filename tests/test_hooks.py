@@ -206,6 +206,7 @@ def test_the_validate_step_annotates_files_from_the_repository_root(nested_repo,
     assert f"::error file=data/pkg/data/actors.csv,line={line}" in done.stdout
 
 
+@pytest.mark.slow  # runs the action's step (bash, then nkru in a process of its own)
 def test_annotations_name_the_repository_root_even_when_it_is_checked_out_below_the_workspace(nested_repo):
     # actions/checkout with `path: scratch`: the workspace is the repository's parent folder, and GitHub
     # still wants paths from the repository's root.
@@ -235,6 +236,7 @@ def test_the_validate_step_passes_a_valid_package_and_its_inputs_reach_nkru(nest
     assert baseline.returncode == 2 and "no-such-release.zip" in baseline.stderr
 
 
+@pytest.mark.slow  # pre-commit try-repo on a clone of this repository
 def test_the_hook_names_files_from_the_repository_root(hook_repo, nested_repo, tmp_path):
     home = tmp_path / "pre-commit-home"
     line = set_cell(nested_repo / "data" / "pkg", "actors", 0, "actor_type", "alien")

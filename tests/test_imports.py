@@ -8,6 +8,7 @@ in a fresh interpreter, so what other tests imported does not count.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import subprocess
@@ -110,8 +111,10 @@ def _owner(name: str, modules: dict[str, Path]) -> str | None:
     return name or None
 
 
+@functools.cache
 def import_graph() -> dict[str, set[str]]:
-    """Module -> the nkru modules it imports, anywhere in it (a deferred import inside a function counts)."""
+    """Module -> the nkru modules it imports, anywhere in it (a deferred import inside a function counts).
+    Read once per run (every module parsed): the tests only read it."""
     modules = _modules()
     graph: dict[str, set[str]] = {name: set() for name in modules}
     for name, path in modules.items():

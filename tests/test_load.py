@@ -13,7 +13,7 @@ import pandas as pd
 import polars as pl
 import pytest
 
-from tests.helpers import REPO, line_of, read_table, set_cell
+from tests.helpers import REPO, covering, line_of, read_table, set_cell
 from nkru.api import load
 from nkru.loader import LoadError, PackageInvalid, read_package
 
@@ -289,8 +289,11 @@ def _bad_values() -> list[tuple[str, str, str, str]]:
 BAD = _bad_values()
 
 
-@pytest.mark.parametrize(("resource", "field", "value", "reason"), BAD, ids=[f"{r}.{f}={v}" for r, f, v, _ in BAD])
-@pytest.mark.parametrize("engine", ["pandas", "polars"])
+# The fast loop: each bad value and each engine once.
+@pytest.mark.parametrize(("resource", "field", "value", "reason", "engine"), covering(
+    [(*bad, engine) for engine in ["pandas", "polars"] for bad in BAD],
+    lambda resource, field, value, reason, engine: value, lambda resource, field, value, reason, engine: engine,
+    ids=[f"{engine}-{r}.{f}={v}" for engine in ["pandas", "polars"] for r, f, v, _ in BAD]))
 def test_a_cell_that_does_not_parse_raises_load_error(package_copy, resource, field, value, reason, engine):
     rows = _csv_rows(package_copy, resource)
     index = len(rows) - 1
@@ -462,9 +465,9 @@ def test_an_unknown_encoding_is_a_load_error(package_copy):
         load(package_copy, resources=["sources"])
 
 
-@pytest.mark.parametrize(("mutation", "expected"), [
+@pytest.mark.parametrize(("mutation", "expected"), covering([
     ("primaryKey", None), ("foreignKeys", None), ("constraints", None), ("missingValues", None), ("name", "must be a string"),
-])
+], lambda mutation, expected: expected))
 def test_a_malformed_schema_shape_is_no_traceback(package_copy, mutation, expected):
     """Malformed shapes are the structure layer's to report; loading skips them or names the problem."""
     schema_path = package_copy / "schemas" / "claims.json"

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 import zipfile
 from pathlib import Path
 
 import pytest
 
 from tests.conftest import copy_package
-from tests.helpers import REPO, git, init_repo, line_of, read_table, run_cli, write_table
+from tests.helpers import REPO, covering, first, git, init_repo, line_of, read_table, run_cli, write_table
 from nkru.api import Options, validate_package
 from nkru.layers.metadata import id_resources
 from nkru.metadata import CITATION, RETRACTION_FIELDS, RETRACTIONS, Changelog, Version, dev_version, is_date, load_cff
@@ -325,7 +326,7 @@ def released(tmp_path: Path) -> Path:
     return copy_package(tmp_path / "released")
 
 
-@pytest.mark.parametrize("resource", ID_RESOURCES)
+@pytest.mark.parametrize("resource", covering(ID_RESOURCES, first))
 def test_a_released_id_removed_without_retraction_fails(package_copy, released, resource):
     header, rows = read_table(package_copy, resource)
     key = header[0]
@@ -362,7 +363,7 @@ def test_a_retraction_dated_to_the_release_that_still_has_the_row_fails(package_
     assert (finding.resource, finding.line, finding.row_id, finding.field) == ("retractions", 2, removed["claim_id"], "retracted_in")
 
 
-@pytest.mark.parametrize("resource", ID_RESOURCES)
+@pytest.mark.parametrize("resource", covering(ID_RESOURCES, first))
 def test_a_retracted_id_that_is_reused_fails(package_copy, resource):
     header, rows = read_table(package_copy, resource)
     index = len(rows) - 1
@@ -408,8 +409,20 @@ def _release(root: Path, version: str = "1.0.0") -> Path:
     return root
 
 
-def test_the_newest_manifest_is_the_default_baseline(unreleased_copy, tmp_path):
-    repo = _release(unreleased_copy)
+@pytest.fixture(scope="module")
+def released_template(tmp_path_factory) -> Path:
+    """A copy of the real package released as 1.0.0 in a git repository; made once, never edited."""
+    return _release(copy_package(tmp_path_factory.mktemp("released-repo") / "unreleased"))
+
+
+@pytest.fixture
+def released_repo(released_template: Path, tmp_path: Path) -> Path:
+    """A copy of the real package released as 1.0.0 in a git repository (a copy of the template)."""
+    return shutil.copytree(released_template, tmp_path / "unreleased", symlinks=True)
+
+
+def test_the_newest_manifest_is_the_default_baseline(released_repo, tmp_path):
+    repo = released_repo
     # No baseline-missing once a manifest exists (the repository URL is unset in the real package: only that warning).
     assert [f.code for f in metadata(repo).findings] == ["repository-url-unset"]
     header, rows = read_table(repo, "events")
@@ -429,8 +442,8 @@ def test_the_newest_manifest_is_the_default_baseline(unreleased_copy, tmp_path):
     assert one(metadata(clone), "released-id-missing").row_id == removed["event_id"]
 
 
-def test_an_unpacked_release_checks_ids_against_the_manifests_it_carries(unreleased_copy, tmp_path):
-    repo = _release(unreleased_copy)
+def test_an_unpacked_release_checks_ids_against_the_manifests_it_carries(released_repo, tmp_path):
+    repo = released_repo
     _release(repo, "1.1.0")
     with zipfile.ZipFile(repo / "dist" / "nkru-1.1.0.zip") as archive:
         archive.extractall(tmp_path / "unpacked")
@@ -457,8 +470,8 @@ def test_a_removed_retraction_is_found_through_the_manifest(unreleased_copy):
     assert "releases/1.0.0.json" in one(layer, "retraction-removed").message
 
 
-def test_a_broken_manifest_or_a_missing_changelog_section_is_a_finding(unreleased_copy):
-    repo = _release(unreleased_copy)
+def test_a_broken_manifest_or_a_missing_changelog_section_is_a_finding(released_repo):
+    repo = released_repo
     (repo / "releases" / "1.0.0.json").write_text('{"manifest": 1, "version": "1.0.0", "archives": {}, "files": {}, '
                                                   '"resources": {"claims": {"ids": ["C009..C001"], "primaryKey": ["claim_id"]}}}',
                                                   encoding="utf-8")
@@ -507,7 +520,8 @@ def test_header_only_retractions_validate_with_frictionless(package_copy):
     assert report.valid, report.flatten(["type", "message"])
 
 
-@pytest.mark.parametrize("field, value", [("id", "Q001"), ("retracted_in", "1.0"), ("replaced_by", "E1"), ("reason", "")])
+@pytest.mark.parametrize("field, value", covering([("id", "Q001"), ("retracted_in", "1.0"), ("replaced_by", "E1"), ("reason", "")],
+                                                   first))
 def test_retractions_schema_rejects_bad_values(package_copy, field, value):
     row = {"id": "E999", "retracted_in": "0.2.0", "reason": "duplicate", "replaced_by": ""}
     row[field] = value
@@ -549,8 +563,9 @@ def test_retraction_id_pattern_covers_exactly_the_id_patterns(real_package):
     every_retractable_is_an_id()
 
 
-@pytest.mark.parametrize("damage, member", [("bad-crc", "datapackage.json"), ("bad-crc", "data/actors.csv"),
-                                            ("bad-crc", "schemas/actors.json"), ("truncated", "")])
+@pytest.mark.parametrize("damage, member", covering([("bad-crc", "datapackage.json"), ("bad-crc", "data/actors.csv"),
+                                                     ("bad-crc", "schemas/actors.json"), ("truncated", "")],
+                                                    lambda damage, member: damage))
 def test_a_damaged_release_zip_as_baseline_is_a_finding(package_copy, released, tmp_path, damage, member):
     from tests.test_diff import damaged_zip
 
@@ -594,7 +609,7 @@ def test_an_impossible_changelog_date_is_a_finding(package_copy):
     assert "2024-02-31" in one(layer, "changelog-format").message
 
 
-@pytest.mark.parametrize("licenses", [{}, [], "CC-BY-4.0", ["CC-BY-4.0"], [{}]])
+@pytest.mark.parametrize("licenses", covering([{}, [], "CC-BY-4.0", ["CC-BY-4.0"], [{}]], first))
 def test_a_malformed_licences_entry_does_not_crash_the_layer(package_copy, licenses):
     edit_json(package_copy / "datapackage.json", "licenses", licenses)
     layer = metadata(package_copy)
@@ -606,10 +621,10 @@ def test_a_malformed_licences_entry_does_not_crash_the_layer(package_copy, licen
 
 
 @pytest.mark.slow
-def test_after_a_release_changed_release_files_need_a_development_version(unreleased_copy):
+def test_after_a_release_changed_release_files_need_a_development_version(released_repo):
     """Main must not claim to be a release whose files it no longer has: 1.0.0 with an edited README fails
     (naming the files and the version to use); `nkru release 1.1.0-dev` satisfies the check, without git."""
-    repo = _release(unreleased_copy)
+    repo = released_repo
     assert codes(metadata(repo)) == []  # right after the release its files are the release's
     edit(repo / "README.md", "# nkru", "# nkru (edited after the release)")
     finding = one(metadata(repo), "version-claims-release")
@@ -646,19 +661,17 @@ def test_after_a_release_changed_release_files_need_a_development_version(unrele
     assert json.loads(next(e.new for e in plan.edits if e.path == "datapackage.json"))["version"] == "1.1.0"
 
 
-def test_a_development_version_must_come_after_the_newest_release(unreleased_copy):
-    repo = _release(unreleased_copy)
+def test_a_development_version_must_come_after_the_newest_release(released_repo):
+    repo = released_repo
     edit(repo / "datapackage.json", '"version": "1.0.0"', '"version": "0.9.0-dev"')
     finding = one(metadata(repo), "dev-version-behind")
     assert "0.9.0-dev" in finding.message and "1.0.0 is already released" in finding.message and "1.1.0-dev" in finding.message
     edit(repo / "datapackage.json", '"version": "0.9.0-dev"', '"version": "1.1.0-beta"')
     assert one(metadata(repo), "version-invalid").value == "1.1.0-beta"
     # Without releases/ (an unpacked release, a copy) the newest CHANGELOG release is the reference.
-    edit(unreleased_copy / "datapackage.json", '"version": "1.1.0-beta"', '"version": "1.0.0-dev"')
-    import shutil
-
-    shutil.rmtree(unreleased_copy / "releases")
-    one(metadata(unreleased_copy), "dev-version-behind")
+    edit(repo / "datapackage.json", '"version": "1.1.0-beta"', '"version": "1.0.0-dev"')
+    shutil.rmtree(repo / "releases")
+    one(metadata(repo), "dev-version-behind")
 
 
 def test_the_real_package_is_a_release_or_a_development_version_after_it(real_package):

@@ -11,7 +11,7 @@ import unicodedata
 
 import pytest
 
-from tests.helpers import REPO, line_of, read_table, run_cli, write_table
+from tests.helpers import REPO, covering, line_of, read_table, run_cli, write_table
 from nkru import api, offsets
 from nkru import coverage as cov
 from nkru.package import Package
@@ -89,8 +89,7 @@ def test_offsets_past_the_end_of_the_text_fail(package_copy, resource):
     assert found.value == str(length + 40) and str(length) in found.message
 
 
-@pytest.mark.parametrize("resource", WITH_OFFSETS)
-@pytest.mark.parametrize("how", ["equal", "reversed"])
+@pytest.mark.parametrize(("how", "resource"), covering([(how, r) for how in ["equal", "reversed"] for r in WITH_OFFSETS]))
 def test_start_not_before_end_fails(package_copy, resource, how):
     _, rows = read_table(package_copy, resource)
     start, end = int(rows[0]["quote_start"]), int(rows[0]["quote_end"])
@@ -99,8 +98,7 @@ def test_start_not_before_end_fails(package_copy, resource, how):
     find(coverage_findings(package_copy), code="quote-offsets-order", resource=resource, line=line, field="quote_start")
 
 
-@pytest.mark.parametrize("resource", WITH_OFFSETS)
-@pytest.mark.parametrize("shift", [-1, 1])
+@pytest.mark.parametrize(("shift", "resource"), covering([(shift, r) for shift in [-1, 1] for r in WITH_OFFSETS]))
 def test_offsets_shifted_off_the_quote_fail(package_copy, resource, shift):
     _, rows = read_table(package_copy, resource)
     index = len(rows) - 1
@@ -135,9 +133,10 @@ def test_offsets_that_take_in_surrounding_whitespace_fail(package_copy, resource
     assert "whitespace" in found.message
 
 
-@pytest.mark.parametrize("resource", WITH_OFFSETS)
-@pytest.mark.parametrize(("field", "value"), [("quote_start", ""), ("quote_end", ""), ("quote_start", "-1"),
-                                              ("quote_end", "12.5"), ("quote_start", "abc")])
+@pytest.mark.parametrize(("field", "value", "resource"), covering(
+    [(field, value, r) for field, value in [("quote_start", ""), ("quote_end", ""), ("quote_start", "-1"),
+                                            ("quote_end", "12.5"), ("quote_start", "abc")] for r in WITH_OFFSETS],
+    lambda field, value, resource: value == ""))  # the fast loop: an empty offset and a malformed one
 def test_missing_or_malformed_offsets_fail_in_the_structure_layer(package_copy, resource, field, value):
     line, _ = _edit(package_copy, resource, 0, **{field: value})
     findings = validate_findings(package_copy, "structure", "coverage")

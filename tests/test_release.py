@@ -10,6 +10,7 @@ import hashlib
 import io
 import json
 import re
+import shutil
 import stat
 import subprocess
 import sys
@@ -30,12 +31,28 @@ def commit_all(repo: Path, message: str) -> None:
     git(repo, "commit", "-qm", message)
 
 
+@pytest.fixture(scope="module")
+def repo_template(tmp_path_factory) -> Path:
+    """A git repository holding a copy of the real package, everything committed; made once, never edited."""
+    return init_repo(copy_package(tmp_path_factory.mktemp("repo") / "nkru"), commit="the package")
+
+
+@pytest.fixture(scope="module")
+def released_template(repo_template, tmp_path_factory) -> Path:
+    """`repo_template` after its first release, 1.0.0 (manifest committed, no tag); made once, never edited."""
+    root = shutil.copytree(repo_template, tmp_path_factory.mktemp("released") / "nkru", symlinks=True)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.delenv("SOURCE_DATE_EPOCH", raising=False)
+        make_release(root, "1.0.0", "2026-11-30")
+    return root
+
+
 @pytest.fixture
-def repo(tmp_path: Path, monkeypatch) -> Path:
-    """A git repository holding a copy of the real package, everything committed."""
+def repo(repo_template: Path, tmp_path: Path, monkeypatch) -> Path:
+    """A git repository holding a copy of the real package, everything committed (a copy of the template:
+    git init and the first commit once per module)."""
     monkeypatch.delenv("SOURCE_DATE_EPOCH", raising=False)
-    root = copy_package(tmp_path / "nkru")
-    return init_repo(root, commit="the package")
+    return shutil.copytree(repo_template, tmp_path / "nkru", symlinks=True)
 
 
 def metadata_version(root: Path) -> str:
@@ -64,10 +81,10 @@ def make_release(repo: Path, version: str, date: str) -> release.ReleasePlan:
 
 
 @pytest.fixture
-def released(repo: Path) -> Path:
-    """The repository after its first release, 1.0.0 (manifest committed, no tag)."""
-    make_release(repo, "1.0.0", "2026-11-30")
-    return repo
+def released(released_template: Path, tmp_path: Path, monkeypatch) -> Path:
+    """The repository after its first release, 1.0.0 (manifest committed, no tag): a copy of the template."""
+    monkeypatch.delenv("SOURCE_DATE_EPOCH", raising=False)
+    return shutil.copytree(released_template, tmp_path / "nkru", symlinks=True)
 
 
 # -- the first release, end to end ---------------------------------------------------------
@@ -191,6 +208,7 @@ def test_first_release_is_reproducible_valid_open_and_citable(repo, tmp_path):
     assert f"matches releases/{version}.json ({len(infos) + 1} checksums" in verified.stdout
 
 
+@pytest.mark.slow  # builds the zip twice
 def test_zips_do_not_depend_on_zlib(repo, monkeypatch):
     """Entries are stored: building never calls zlib, so every machine gets the same bytes."""
     import zlib
@@ -208,6 +226,7 @@ def test_zips_do_not_depend_on_zlib(repo, monkeypatch):
     assert claims in first.zip_bytes
 
 
+@pytest.mark.slow  # a release, then its verification
 def test_source_date_epoch_sets_the_timestamps_and_the_manifest_keeps_it(repo, monkeypatch):
     monkeypatch.setenv("SOURCE_DATE_EPOCH", "1700000000")  # 2023-11-14 22:13:20 UTC
     plan = make_release(repo, "1.0.0", "2026-11-30")
@@ -338,6 +357,7 @@ def test_changelog_lists_added_and_retracted_rows(released):
     assert f"- `claims`: 1 row: {removed['claim_id']} (retracted: duplicate of another claim)." in body
 
 
+@pytest.mark.slow  # two git clones
 def test_the_previous_release_is_found_without_tags_or_full_history(released, tmp_path):
     """A shallow clone has the manifest but not the release commit: a new release says to fetch the history."""
     set_cell(released, "actors", 0, "notes", "a correction")
@@ -352,6 +372,7 @@ def test_the_previous_release_is_found_without_tags_or_full_history(released, tm
     assert release.plan_release(full, "1.0.1", validate=False).ok
 
 
+@pytest.mark.slow  # a git clone, then verifications
 def test_verify_in_a_shallow_clone_says_the_history_is_missing_and_which_files_still_match(released, tmp_path):
     """A real depth-1 clone: --verify never rebuilds from HEAD in the release commit's stead. It says the history
     is missing, and which files are still the release's (data identical) and which changed since (docs)."""
@@ -409,6 +430,7 @@ def test_the_manifest_records_the_commit_the_release_was_built_on(repo):
     assert release.verify_release(repo, "1.0.0").ok
 
 
+@pytest.mark.slow  # a release in the old layout, then its verification
 def test_a_manifest_without_commit_and_with_a_folder_is_verified_as_1_0_0_was(repo):
     """1.0.0 predates both the recorded commit and the root layout: it is rebuilt under nkru-1.0.0/ from the
     commit that added its manifest, and --verify says how that commit was found."""
@@ -676,6 +698,7 @@ def test_the_open_zip_validates_without_texts_and_with_them(released, tmp_path):
     assert run_cli("validate", str(zip_path), "--texts", str(tmp_path / "nope")).exit_code == 2
 
 
+@pytest.mark.slow  # loads and exports a release zip
 def test_load_and_export_read_a_release_zip(released, tmp_path):
     from nkru import load
 

@@ -68,7 +68,9 @@ def real_report(tmp_path_factory):
     return REPO, write_report(out, REPO, skip=SKIP)
 
 
-@pytest.fixture(params=["fixture", "real"])
+# The real package's report is a build of its own (seconds): the fast loop reads the fixture dataset's, which
+# shows every feature; the full run reads both.
+@pytest.fixture(params=["fixture", pytest.param("real", marks=pytest.mark.slow)])
 def built(request):
     """(package, ReportResult) for the fixture dataset and for the real package."""
     return request.getfixturevalue(f"{request.param}_report")
@@ -377,6 +379,7 @@ def test_sources_show_coverage_and_highlighted_passages(fixture_report):
     assert "nkru report --texts" in soup.select_one("#sources .notice").get_text() and result.texts
 
 
+@pytest.mark.slow  # the real package's report
 def test_the_default_report_shows_quotes_in_context_not_the_article_texts(real_report):
     """What the open release leaves out, the default page leaves out too: no article text, only each claim's and
     denial's quote in its sentences. A sentence that no quote touches never appears."""
@@ -488,10 +491,17 @@ def test_cli_replaces_an_earlier_report(fixture_package, tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["report"]
 
 
-@pytest.mark.parametrize("change", ["edited index", "extra file", "forged marker", "marker only plus a folder"])
-def test_cli_never_replaces_a_folder_holding_files_it_did_not_write(fixture_package, tmp_path, change):
-    out = tmp_path / "report"
+@pytest.fixture(scope="module")
+def cli_report(fixture_package, tmp_path_factory) -> Path:
+    """A report folder as `nkru report` wrote it (once per module; tests edit copies of it)."""
+    out = tmp_path_factory.mktemp("cli-report") / "report"
     assert run_cli("report", str(fixture_package), "--out", str(out), "--no-validate").exit_code == 0
+    return out
+
+
+@pytest.mark.parametrize("change", ["edited index", "extra file", "forged marker", "marker only plus a folder"])
+def test_cli_never_replaces_a_folder_holding_files_it_did_not_write(fixture_package, cli_report, tmp_path, change):
+    out = shutil.copytree(cli_report, tmp_path / "report")
     if change == "edited index":
         (out / "index.html").write_text("my own notes", encoding="utf-8")
     elif change == "extra file":
@@ -788,6 +798,7 @@ def test_uncertain_dates_are_not_drawn_as_durations(built):
         assert li["data-date-kind"] == next(m["data-date-kind"] for m in marks if m["data-event-id"] == event_id)
 
 
+@pytest.mark.slow  # the real package's report
 def test_the_real_e027_meeting_is_not_a_long_bar(real_report):
     package, result = real_report
     events = {row["event_id"]: row for row in rows(package, "events")}

@@ -12,7 +12,7 @@ import shutil
 
 import pytest
 
-from tests.helpers import REPO, read_table, run_cli, write_table
+from tests.helpers import REPO, covering, first, read_table, run_cli, write_table
 from nkru.api import Options
 from nkru.layers import expectations
 from nkru.layers.metadata import RowFloor, row_floors
@@ -103,7 +103,7 @@ def stable_id_findings(package):
     return [f for f in metadata.check(Package.open(package)).findings if f.code in ("released-id-missing", "retraction-removed")]
 
 
-@pytest.mark.parametrize("resource", FLOORED)
+@pytest.mark.parametrize("resource", covering(FLOORED, first))
 def test_deleted_released_rows_are_the_stable_id_checks_finding_not_the_floors(package_copy, resource):
     """One owner for a removed released row: the stable-ID check names each ID; the floor leaves them out."""
     with_releases(package_copy)
@@ -120,7 +120,7 @@ def test_deleted_released_rows_are_the_stable_id_checks_finding_not_the_floors(p
     assert sorted(f.value for f in found) == sorted(gone)
 
 
-@pytest.mark.parametrize("resource", FLOORED)
+@pytest.mark.parametrize("resource", covering(FLOORED, first))
 def test_rows_no_released_id_accounts_for_are_a_finding(package_copy, resource):
     """The release counted more rows than it listed IDs: the floor is what finds those gone."""
     with_releases(package_copy)

@@ -16,7 +16,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tests.helpers import REPO, line_of, read_table, set_cell, write_table
+from tests.helpers import REPO, covering, examples, first, line_of, read_table, set_cell, write_table
 from nkru import api, dates
 from nkru.layers import rules
 from nkru.package import Package
@@ -87,7 +87,7 @@ def test_every_precision_in_the_schemas_has_a_meaning():
 # -- dates ---------------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("resource", DATED)
+@pytest.mark.parametrize("resource", covering(DATED, first))
 def test_date_start_after_date_end_fails(package_copy, resource):
     _, rows = read_table(package_copy, resource)
     later = dates.parse_date(rows[0]["date_end"]) + timedelta(days=1)
@@ -117,8 +117,10 @@ BAD_RANGES = [
 ]
 
 
-@pytest.mark.parametrize("resource", DATED)
-@pytest.mark.parametrize(("precision", "start", "end"), BAD_RANGES)
+@pytest.mark.parametrize(("precision", "start", "end", "resource"), covering(
+    [(*bad, resource) for bad in BAD_RANGES for resource in DATED],
+    # the fast loop: a unit precision and 'range' (the logic for every span: the property tests below)
+    lambda precision, start, end, resource: precision == dates.RANGE))
 def test_precision_that_disagrees_with_the_range_fails(package_copy, resource, precision, start, end):
     header, rows = read_table(package_copy, resource)
     index = len(rows) - 1
@@ -130,8 +132,7 @@ def test_precision_that_disagrees_with_the_range_fails(package_copy, resource, p
     assert found.value == precision
 
 
-@pytest.mark.parametrize("resource", DATED)
-@pytest.mark.parametrize("precision", list(SPANS))
+@pytest.mark.parametrize(("precision", "resource"), covering([(p, r) for p in SPANS for r in DATED], first))
 def test_each_precision_with_its_own_span_passes(package_copy, resource, precision):
     header, rows = read_table(package_copy, resource)
     index = len(rows) - 1
@@ -151,7 +152,7 @@ def test_the_precision_message_names_the_right_precision(package_copy):
     assert "'month'" in found.message
 
 
-@pytest.mark.parametrize("resource", DATED)
+@pytest.mark.parametrize("resource", covering(DATED, first))
 def test_reversed_range_is_reported_once_not_also_as_bad_precision(package_copy, resource):
     header, rows = read_table(package_copy, resource)
     rows[0].update(date_start="2000-01-31", date_end="2000-01-01", date_precision="month")
@@ -161,8 +162,8 @@ def test_reversed_range_is_reported_once_not_also_as_bad_precision(package_copy,
     assert "date-order" in at_row and "date-precision" not in at_row
 
 
-@pytest.mark.parametrize("resource", DATED)
-@pytest.mark.parametrize("bad", ["2023-02-30", "23-01-01", "20230101", "soon", "2023-W01-1"])
+@pytest.mark.parametrize(("bad", "resource"), covering(
+    [(bad, r) for bad in ["2023-02-30", "23-01-01", "20230101", "soon", "2023-W01-1"] for r in DATED], first))
 def test_malformed_dates_are_left_to_the_structure_layer(package_copy, resource, bad):
     line = set_cell(package_copy, resource, 0, "date_start", bad)
     findings = rule_findings(package_copy)
@@ -176,7 +177,7 @@ def test_some_dated_resources_cite_sources():
     assert {name for name, _ in SOURCE_DATED} >= {"claims", "denials"}
 
 
-@pytest.mark.parametrize(("resource", "field"), SOURCE_DATED)
+@pytest.mark.parametrize(("resource", "field"), covering(SOURCE_DATED, first))
 def test_dated_after_its_source_fails(package_copy, resource, field):
     _, sources = read_table(package_copy, "sources")
     _, rows = read_table(package_copy, resource)
@@ -192,7 +193,7 @@ def test_dated_after_its_source_fails(package_copy, resource, field):
     assert found.value == after and published in found.message
 
 
-@pytest.mark.parametrize(("resource", "field"), SOURCE_DATED)
+@pytest.mark.parametrize(("resource", "field"), covering(SOURCE_DATED, first))
 def test_dated_on_the_day_of_publication_passes(package_copy, resource, field):
     _, sources = read_table(package_copy, "sources")
     published = {s["source_id"]: s["date_end"] for s in sources}
@@ -230,7 +231,7 @@ def test_self_affiliation_fails(package_copy):
                    row_id=actors[1]["actor_id"], field="affiliation_id", value=actors[1]["actor_id"])
 
 
-@pytest.mark.parametrize("length", [2, 3])
+@pytest.mark.parametrize("length", covering([2, 3], first))
 def test_an_affiliation_cycle_is_one_finding_at_its_first_member(package_copy, length):
     header, actors = read_table(package_copy, "actors")
     # two disjoint cycles, the second listed with its members out of file order
@@ -265,7 +266,7 @@ def test_quantity_group_comes_from_the_schema():
     assert QUANTITY_GROUP == ["quantity", "quantity_unit", "quantity_qualifier"]
 
 
-@pytest.mark.parametrize("cleared", QUANTITY_GROUP)
+@pytest.mark.parametrize("cleared", covering(QUANTITY_GROUP, first))
 def test_quantity_with_a_companion_missing_fails(package_copy, cleared):
     _, claims = read_table(package_copy, "claims")
     index = next(i for i, c in enumerate(claims) if all(c[f] for f in QUANTITY_GROUP))
@@ -274,7 +275,7 @@ def test_quantity_with_a_companion_missing_fails(package_copy, cleared):
                    row_id=claims[index]["claim_id"], field=cleared)
 
 
-@pytest.mark.parametrize("only", QUANTITY_GROUP)
+@pytest.mark.parametrize("only", covering(QUANTITY_GROUP, first))
 def test_quantity_field_set_alone_fails(package_copy, only):
     _, claims = read_table(package_copy, "claims")
     index = next(i for i, c in enumerate(claims) if not any(c[f] for f in QUANTITY_GROUP))
@@ -287,27 +288,27 @@ def test_quantity_field_set_alone_fails(package_copy, only):
 # -- codes --------------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("bad", ["XXX", "QQQ", "ZZZ", "DDR"])
+@pytest.mark.parametrize("bad", covering(["XXX", "QQQ", "ZZZ", "DDR"], first))
 def test_country_that_is_not_iso_3166_fails(package_copy, bad):
     line = set_cell(package_copy, "actors", 0, "country", bad)
     assert_finding(rule_findings(package_copy), code="country-code", resource="actors", line=line,
                    row_id=row_id(package_copy, "actors", 0), field="country", value=bad)
 
 
-@pytest.mark.parametrize("good", ["PRK", "RUS", "UKR", "KOR", "USA", ""])
+@pytest.mark.parametrize("good", covering(["PRK", "RUS", "UKR", "KOR", "USA", ""], first))
 def test_real_country_codes_pass(package_copy, good):
     set_cell(package_copy, "actors", 0, "country", good)
     assert not [f for f in rule_findings(package_copy) if f.code == "country-code"]
 
 
-@pytest.mark.parametrize("bad", ["xx", "zz", "qq", "de-XYZW1"])
+@pytest.mark.parametrize("bad", covering(["xx", "zz", "qq", "de-XYZW1"], first))
 def test_language_that_is_not_bcp47_fails(package_copy, bad):
     line = set_cell(package_copy, "sources", 2, "language", bad)
     assert_finding(rule_findings(package_copy), code="language-tag", resource="sources", line=line,
                    row_id=row_id(package_copy, "sources", 2), field="language", value=bad)
 
 
-@pytest.mark.parametrize("good", ["de", "de-DE", "de-CH-1996", "en-Latn-GB", "ko"])
+@pytest.mark.parametrize("good", covering(["de", "de-DE", "de-CH-1996", "en-Latn-GB", "ko"], first))
 def test_real_language_tags_pass(package_copy, good):
     set_cell(package_copy, "sources", 0, "language", good)
     assert not [f for f in rule_findings(package_copy) if f.code == "language-tag"]
@@ -365,8 +366,10 @@ def test_most_tables_have_free_text():
     assert set(TABLES) - set(TEXT_TABLES) == {"event_actors", "units"}
 
 
-@pytest.mark.parametrize("resource", TEXT_TABLES)
-@pytest.mark.parametrize(("code", "value"), HYGIENE)
+@pytest.mark.parametrize(("code", "value", "resource"), covering(
+    [(code, value, resource) for code, value in HYGIENE for resource in TEXT_TABLES],
+    # the fast loop: NFC and one other check (each character: the property test below)
+    lambda code, value, resource: code == "text-not-nfc"))
 def test_text_hygiene_fails(package_copy, resource, code, value):
     field = text_field(resource)
     header, rows = read_table(package_copy, resource)
@@ -390,7 +393,7 @@ def test_there_are_numeric_fields():
     assert ("claims", "quantity") in NUMERIC
 
 
-@pytest.mark.parametrize(("resource", "field"), NUMERIC)
+@pytest.mark.parametrize(("resource", "field"), covering(NUMERIC, first))
 def test_a_sign_in_a_numeric_field_is_not_a_formula(package_copy, resource, field):
     line = set_cell(package_copy, resource, 0, field, "-5")
     assert not [f for f in rule_findings(package_copy) if f.code == "text-formula" and f.line == line]
@@ -501,7 +504,7 @@ def test_date_order_matches_date_comparison(first, second):
 
 
 @given(st.text(max_size=12))
-@settings(max_examples=200)
+@settings(max_examples=examples(200))
 def test_parse_date_accepts_only_iso_calendar_dates(text):
     parsed = dates.parse_date(text)
     if parsed is not None:
@@ -511,12 +514,12 @@ def test_parse_date_accepts_only_iso_calendar_dates(text):
 # -- schema shapes are read through the Package accessors (review C2) ---------------------------------------
 
 
-@pytest.mark.parametrize("foreign_keys", [
+@pytest.mark.parametrize("foreign_keys", covering([
     {"fields": "event_id"},  # a foreign key without a reference
     [{"fields": ["event_id", "actor_id"], "reference": {"resource": "events", "fields": "event_id"}}],  # unequal lengths
     [{"fields": 1, "reference": "events"}],
     "events",
-])
+], first))
 def test_a_malformed_foreign_key_does_not_crash_the_rules_layer(package_copy, foreign_keys):
     path = package_copy / "schemas" / "event_actors.json"
     schema = json.loads(path.read_text(encoding="utf-8"))
@@ -568,7 +571,7 @@ HYGIENE_ALPHABET = st.sampled_from(list("ab Z1-+=@.\t\r\n\x00\x07\x1f\x7f\x85\x9
 
 
 @given(st.lists(st.text(alphabet=HYGIENE_ALPHABET, min_size=1, max_size=8), min_size=1, max_size=20))
-@settings(max_examples=200)
+@settings(max_examples=examples(200))
 def test_the_hygiene_prefilter_misses_no_failing_cell(cells):
     """A column without a cell matching `_SUSPECT` passes every hygiene check at once: every cell that
     fails a check must match it. And each check says what Python says."""
@@ -637,15 +640,15 @@ def _open_row(package, resource, side, precision="range"):
     return index
 
 
-@pytest.mark.parametrize(("resource", "side"), OPENABLE)
+@pytest.mark.parametrize(("resource", "side"), covering(OPENABLE, first))
 def test_an_open_side_with_precision_range_passes(package_copy, resource, side):
     _open_row(package_copy, resource, side)
     report = api.validate_package(package_copy, only=["structure", "rules"])
     assert [f.message for f in report.findings if f.severity == "error"] == []
 
 
-@pytest.mark.parametrize(("resource", "side"), OPENABLE)
-@pytest.mark.parametrize("unit", ["day", "month", "year"])
+@pytest.mark.parametrize(("resource", "side", "unit"), covering(
+    [(*openable, unit) for unit in ["day", "month", "year"] for openable in OPENABLE], first))
 def test_an_open_side_with_a_unit_precision_fails(package_copy, resource, side, unit):
     index = _open_row(package_copy, resource, side, precision=unit)
     found = [f for f in rule_findings(package_copy) if f.code == "date-precision"]
@@ -667,7 +670,7 @@ def test_a_row_open_on_both_sides_fails_once(package_copy, resource):
     assert errors[0].line == line_of(package_copy, resource, 0)
 
 
-@pytest.mark.parametrize(("resource", "field"), SOURCE_DATED)
+@pytest.mark.parametrize(("resource", "field"), covering(SOURCE_DATED, first))
 def test_ending_after_its_source_fails_once(package_copy, resource, field):
     _, sources = read_table(package_copy, "sources")
     header, rows = read_table(package_copy, resource)
@@ -683,7 +686,7 @@ def test_ending_after_its_source_fails_once(package_copy, resource, field):
     assert published in findings[0].message
 
 
-@pytest.mark.parametrize(("resource", "field"), SOURCE_DATED)
+@pytest.mark.parametrize(("resource", "field"), covering(SOURCE_DATED, first))
 def test_ending_on_the_day_of_publication_passes(package_copy, resource, field):
     _, sources = read_table(package_copy, "sources")
     header, rows = read_table(package_copy, resource)

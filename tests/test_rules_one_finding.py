@@ -15,7 +15,7 @@ from nkru import api, dates
 from nkru.findings import CODES
 from nkru.layers import rules
 from nkru.package import Package
-from tests.helpers import REPO, line_of, read_table, set_cell, write_table
+from tests.helpers import REPO, covering, first, line_of, read_table, set_cell, write_table
 
 REAL = Package.open(REPO)
 
@@ -154,7 +154,8 @@ def test_every_check_of_the_layer_is_broken_once():
     assert {check for check, _ in built} == codes | {"date-open-precision"}
 
 
-@pytest.mark.parametrize(("code", "field", "mutate"), BROKEN, ids=[f"{c}-{m.__name__}" for c, _, m in BROKEN])
+# Each case validates a copy with two layers: the fast loop breaks one rule (the full run: every rule).
+@pytest.mark.parametrize(("code", "field", "mutate"), covering(BROKEN, first, ids=[f"{c}-{m.__name__}" for c, _, m in BROKEN]))
 def test_a_broken_rule_gives_its_findings_and_nothing_else(package_copy, code, field, mutate):
     places = mutate(package_copy)
     found, _ = errors_of(package_copy)
@@ -200,8 +201,8 @@ STRUCTURE_OWNS = [
 ]
 
 
-@pytest.mark.parametrize(("code", "field", "mutate"), STRUCTURE_OWNS,
-                         ids=[f"{c}-{f}-{i}" for i, (c, f, _) in enumerate(STRUCTURE_OWNS)])
+@pytest.mark.parametrize(("code", "field", "mutate"), covering(
+    STRUCTURE_OWNS, first, ids=[f"{c}-{f}-{i}" for i, (c, f, _) in enumerate(STRUCTURE_OWNS)]))
 def test_a_structure_mistake_gives_no_rules_finding(package_copy, code, field, mutate):
     mutate(package_copy)
     found, report = errors_of(package_copy)
@@ -234,7 +235,7 @@ def _column_renamed(package):
     path.write_text(text.replace("quantity_unit", "unit", 1), encoding="utf-8")
 
 
-@pytest.mark.parametrize("mutate", [_semicolons, _cp1252, _column_dropped, _column_renamed])
+@pytest.mark.parametrize("mutate", covering([_semicolons, _cp1252, _column_dropped, _column_renamed], first))
 def test_a_table_that_cannot_be_read_as_its_schema_says_gets_no_rules_finding(package_copy, mutate):
     mutate(package_copy)
     found, report = errors_of(package_copy)

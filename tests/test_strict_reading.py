@@ -52,6 +52,7 @@ def test_an_encoding_error_names_the_line_and_says_save_as_utf8(package_copy):
     assert "save the file as UTF-8" in errors[0].message
 
 
+@pytest.mark.slow  # a 10 MB file through the gate and the loader
 def test_a_ten_megabyte_cell_is_a_precise_finding_in_seconds(package_copy):
     line = set_cell(package_copy, "claims", 3, "notes", "x" * 10_000_000)
     started = time.perf_counter()
@@ -64,6 +65,7 @@ def test_a_ten_megabyte_cell_is_a_precise_finding_in_seconds(package_copy):
         load(package_copy)
 
 
+@pytest.mark.slow  # a million lines through the gate
 def test_a_million_blank_lines_are_one_finding_in_seconds(package_copy):
     path = package_copy / "data" / "claims.csv"
     text = path.read_text(encoding="utf-8")
@@ -90,6 +92,7 @@ def test_a_blank_line_between_rows_keeps_later_lines_right(package_copy):
     assert ("constraint-error", line + 2, "event_type") in {(f.code, f.line, f.field) for f in errors}
 
 
+@pytest.mark.slow  # a header of up to a million cells through the gate and the loader
 @pytest.mark.parametrize("extra", [limits.MAX_COLUMNS, 1_000_000])
 def test_a_header_wider_than_the_limit_is_one_finding_in_seconds(package_copy, extra):
     """A header of a million cells would make a frame of a million columns: refused before reading."""
