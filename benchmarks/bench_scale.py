@@ -19,8 +19,10 @@ Wall time from the clock; CPU time (user + system of the process and every child
 wait4() (the floor's DuckDB uses both cores, so its CPU time exceeds its wall time on a quiet machine; the
 CPU ratio is less disturbed by other load than the wall ratio); peak memory is the largest **sum of resident memory over the process tree** (the process and
 every descendant: nkru's great-expectations worker and the coverage layer's splitter processes), read from
-/proc every 20 ms, and at least wait4()'s largest single process. (A sum of RSS counts pages shared
-between processes once per process: an upper bound.) Per-layer seconds come from the JSON report.
+/proc every 20 ms, and at least the largest high-water mark (VmHWM) of one of them, read at the same time.
+(A sum of RSS counts pages shared between processes once per process: an upper bound. Not wait4()'s
+ru_maxrss: a child forked from the benchmark, which holds the package it just generated, takes the
+benchmark's high-water mark with it until it execs, and ru_maxrss then reports the benchmark's memory.) Per-layer seconds come from the JSON report.
 
 `--budget SECONDS` (default 600) bounds the whole run: a size whose estimate (the previous size's time,
 scaled by the number of claims) does not fit in what is left is skipped and reported as skipped, and every
@@ -56,9 +58,10 @@ LAYERS = ["structure", "rules", "expectations", "coverage", "metadata"]
 BEGIN, END = "<!-- bench_scale:begin -->", "<!-- bench_scale:end -->"
 
 
-def _tree_rss_kb(pid: int) -> int:
-    """Resident memory of `pid` and all its descendants now (kB), from /proc; 0 when it is gone."""
-    total, stack, seen = 0, [pid], set()
+def _tree_memory_kb(pid: int) -> tuple[int, int]:
+    """Of `pid` and all its descendants now (kB, from /proc): the sum of their resident memory, and the
+    largest high-water mark (VmHWM) of one of them; (0, 0) when it is gone."""
+    total, highest, stack, seen = 0, 0, [pid], set()
     while stack:
         current = stack.pop()
         if current in seen:
@@ -68,12 +71,13 @@ def _tree_rss_kb(pid: int) -> int:
             for line in Path(f"/proc/{current}/status").read_text().splitlines():
                 if line.startswith("VmRSS:"):
                     total += int(line.split()[1])
-                    break
+                elif line.startswith("VmHWM:"):
+                    highest = max(highest, int(line.split()[1]))
             for task in Path(f"/proc/{current}/task").iterdir():
                 stack.extend(int(child) for child in (task / "children").read_text().split())
         except (OSError, ValueError):
             continue
-    return total
+    return total, highest
 
 
 class Deadline:
@@ -95,7 +99,7 @@ def run(argv: list[str], env: dict[str, str], deadline: Deadline) -> dict:
 
     def sample() -> None:
         while not done.wait(0.02):
-            peak[0] = max(peak[0], _tree_rss_kb(child.pid))
+            peak[0] = max(peak[0], *_tree_memory_kb(child.pid))
             if deadline.left() <= 0 and not timed_out[0]:
                 timed_out[0] = True
                 try:
@@ -114,7 +118,9 @@ def run(argv: list[str], env: dict[str, str], deadline: Deadline) -> dict:
     done.set()
     sampler.join()
     return {"wall": time.perf_counter() - started, "cpu": usage.ru_utime + usage.ru_stime,
-            "peak_mib": max(usage.ru_maxrss, peak[0]) / 1024, "exit": os.waitstatus_to_exitcode(status),
+            # Not wait4()'s ru_maxrss: a child forked from this process (which holds the package it generated)
+            # inherits this process's high-water mark until it execs, so ru_maxrss would report ours.
+            "peak_mib": peak[0] / 1024, "exit": os.waitstatus_to_exitcode(status),
             "timeout": timed_out[0], "stdout": out, "stderr": "".join(err)[-2000:]}
 
 
