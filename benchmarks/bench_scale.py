@@ -58,9 +58,14 @@ LAYERS = ["structure", "rules", "expectations", "coverage", "metadata"]
 BEGIN, END = "<!-- bench_scale:begin -->", "<!-- bench_scale:end -->"
 
 
+#: `PF_FORKNOEXEC` in /proc/PID/stat's flags: forked and not yet exec'd, so its memory is its parent's pages
+FORKED_NOT_EXECED = 0x40
+
+
 def _tree_memory_kb(pid: int) -> tuple[int, int]:
     """Of `pid` and all its descendants now (kB, from /proc): the sum of their resident memory, and the
-    largest high-water mark (VmHWM) of one of them; (0, 0) when it is gone."""
+    largest high-water mark (VmHWM) of one of them; (0, 0) when it is gone. A child that is forked and not
+    yet exec'd (nkru starting `git`) is not counted: its pages are its parent's, counted once already."""
     total, highest, stack, seen = 0, 0, [pid], set()
     while stack:
         current = stack.pop()
@@ -68,7 +73,9 @@ def _tree_memory_kb(pid: int) -> tuple[int, int]:
             continue
         seen.add(current)
         try:
-            for line in Path(f"/proc/{current}/status").read_text().splitlines():
+            stat = Path(f"/proc/{current}/stat").read_text()
+            counted = current == pid or not int(stat.rsplit(")", 1)[1].split()[6]) & FORKED_NOT_EXECED
+            for line in Path(f"/proc/{current}/status").read_text().splitlines() if counted else ():
                 if line.startswith("VmRSS:"):
                     total += int(line.split()[1])
                 elif line.startswith("VmHWM:"):
