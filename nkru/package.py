@@ -400,6 +400,15 @@ class Package:
     def foreign_keys(self, resource: str) -> list[ForeignKey]:
         return schema_foreign_keys(self.resources[resource].schema, resource)
 
+    def foreign_key_columns(self) -> dict[str, set[str]]:
+        """resource -> the fields a foreign key compares in it, as the child or as the referenced table."""
+        columns: dict[str, set[str]] = {}
+        for name in self.resources:
+            for fk in self.foreign_keys(name):
+                columns.setdefault(name, set()).update(fk.fields)
+                columns.setdefault(fk.resource, set()).update(fk.reference_fields)
+        return columns
+
     def table(self, resource: str) -> Table | None:
         """The resource read by the one reader, or None when it cannot be read (see `read_errors`
         for the message and `read_failures` for the ReadError with its line and kind)."""

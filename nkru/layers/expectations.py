@@ -295,9 +295,8 @@ def columns_read(package: Package) -> dict[str, set[str]]:
         if spec.schema is None:
             continue
         read.setdefault(name, set()).update(package.primary_key(name))
-        for fk in package.foreign_keys(name):
-            read[name].update(fk.fields)
-            read.setdefault(fk.resource, set()).update(fk.reference_fields)
+    for name, fields in package.foreign_key_columns().items():
+        read.setdefault(name, set()).update(fields)
     for watched in DISTRIBUTIONS:
         if watched.resource in read:
             read[watched.resource].add(watched.field)

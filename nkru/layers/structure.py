@@ -309,7 +309,7 @@ def _table_findings(package: Package, allow_remote: bool) -> tuple[list[Finding]
     findings: list[Finding] = []
     checks = 0
     ready: dict[str, _Rows] = {}
-    key_columns = _foreign_key_columns(package) if package.spills else {}
+    key_columns = package.foreign_key_columns() if package.spills else {}
     _read_largest_first(package)
     for name, spec in package.resources.items():
         if not _is_table(spec) or spec.path is None or spec.schema is None:
@@ -357,16 +357,6 @@ def _table_findings(package: Package, allow_remote: bool) -> tuple[list[Finding]
             checks += len(rows.table)
     del pl
     return findings, checks
-
-
-def _foreign_key_columns(package: Package) -> dict[str, set[str]]:
-    """resource -> the fields a foreign key compares in it, as the child or as the referenced table."""
-    columns: dict[str, set[str]] = {}
-    for name in package.resources:
-        for fk in package.foreign_keys(name):
-            columns.setdefault(name, set()).update(fk.fields)
-            columns.setdefault(fk.resource, set()).update(fk.reference_fields)
-    return columns
 
 
 def _read_largest_first(package: Package) -> None:
